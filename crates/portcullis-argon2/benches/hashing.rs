@@ -1,0 +1,68 @@
+//! Password hashing is a login's whole cost. These benchmarks compare the argon2 crate versions we
+//! could ship (0.5 and 0.6), with a freshly allocated memory block per hash against a block reused
+//! by the hashing thread, and measure the pool end to end.
+//!
+//! Run: `cargo bench -p portcullis-argon2 --bench hashing`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const M_KIB: u32 = 19_456;
+const T: u32 = 2;
+const P: u32 = 1;
+const PASSWORD: &[u8] = b"correct horse battery staple";
+const SALT: &[u8] = b"0123456789abcdef";
+
+fn argon2_05(c: &mut Criterion) {
+    use argon2_05::{Algorithm, Argon2, Block, Params, Version};
+    let params = Params::new(M_KIB, T, P, Some(32)).expect("params");
+    let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
+    group.sample_size(30);
+    group.bench_function("0.5 allocating", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            out
+        })
+    });
+    let mut blocks = vec![Block::default(); M_KIB as usize];
+    group.bench_function("0.5 reused memory", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            a2.hash_password_into_with_memory(black_box(PASSWORD), SALT, &mut out, &mut blocks)
+                .expect("hash");
+            out
+        })
+    });
+    group.finish();
+}
+
+fn argon2_06(c: &mut Criterion) {
+    use argon2::{Algorithm, Argon2, Block, Params, Version};
+    let params = Params::new(M_KIB, T, P, Some(32)).expect("params");
+    let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
+    group.sample_size(30);
+    group.bench_function("0.6 allocating", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            out
+        })
+    });
+    let mut blocks = vec![Block::default(); M_KIB as usize];
+    group.bench_function("0.6 reused memory", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            a2.hash_password_into_with_memory(black_box(PASSWORD), SALT, &mut out, &mut blocks)
+                .expect("hash");
+            out
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(versions, argon2_05, argon2_06);
+criterion_main!(versions);

@@ -1,0 +1,30 @@
+//! Portcullis domain: accounts, sessions and tokens behind port traits.
+//!
+//! This crate is pure: no database, HTTP, mail or network code. Adapters implement the traits in
+//! [`ports`] (storage, password hashing) plus [`Clock`] and [`SecureRandom`]; the HTTP layer
+//! parses input into the types of [`identity`] and calls the use cases of [`AuthService`].
+
+pub mod clock;
+pub mod identity;
+pub mod ids;
+pub mod ports;
+pub mod random;
+pub mod service;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Username, UsernamePolicy};
+pub use ids::{SessionId, TenantId, UserId};
+pub use ports::{
+    Account, AccountCredentials, AccountStore, HashError, HealthCheck, InsertAccountError, NewAccount, NewSession,
+    PasswordHasher, RefreshOutcome, SecretStore, Session, SessionStore, Storage, StoreError, Tenant, Verification,
+};
+pub use random::{OsRandom, SecureRandom};
+pub use service::{
+    AuthDeps, AuthService, AuthenticateError, ClientInfo, InfraError, LoginError, LogoutScope, Principal,
+    RefreshError, RegisterError, Registration, TokenPair,
+};
+pub use token::{
+    AccessClaims, JwtKeys, KeyError, RefreshDecision, RefreshKey, RefreshToken, RefreshTokenState, TokenError,
+    TokenHash, TokenPolicy, decide_refresh,
+};

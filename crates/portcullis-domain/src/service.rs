@@ -1,0 +1,409 @@
+//! The use cases: register, log in, refresh, authenticate a bearer token, log out.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::identity::{Email, LoginId, Password, Username};
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::ports::{
+    Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session,
+    Storage, StoreError, Tenant,
+};
+use crate::random::{SecureRandom, random_array};
+use crate::token::{
+    AccessClaims, JwtKeys, KeyError, RefreshKey, RefreshToken, TokenError, TokenPolicy, TokenSubject, decide_refresh,
+};
+
+/// Longest user agent kept with a session; the rest is cut.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Infrastructure failures any use case can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    /// Storage unreachable or saturated (503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Hashing saturated (503 with `Retry-After`).
+    #[error("password hashing at capacity")]
+    Busy {
+        /// Seconds to suggest in `Retry-After`.
+        retry_after_secs: u64,
+    },
+    /// A bug or an unexpected failure (500). The text goes to logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for InfraError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<HashError> for InfraError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy { retry_after } => {
+                Self::Busy { retry_after_secs: u64::try_from(retry_after.num_seconds().max(1)).unwrap_or(1) }
+            }
+            HashError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<KeyError> for InfraError {
+    fn from(e: KeyError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Failures of [`AuthService::register`].
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// 409 `email_taken`.
+    #[error("email taken")]
+    EmailTaken,
+    /// 409 `username_taken`.
+    #[error("username taken")]
+    UsernameTaken,
+    /// 404: the tenant vanished between resolution and insert.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Failures of [`AuthService::login`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// 401 `invalid_credentials`: unknown account or wrong password, indistinguishably.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Failures of [`AuthService::refresh`].
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// 401 `invalid_refresh_token`: unknown, malformed, or its session is over.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// 401 `refresh_token_reused`: a superseded token came back after the grace window; the
+    /// session has been revoked.
+    #[error("refresh token reused; session revoked")]
+    Reused,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Failures of [`AuthService::authenticate`].
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// 401: the token does not verify.
+    #[error("invalid access token: {0}")]
+    Token(#[from] TokenError),
+    /// 401: its session is revoked, expired or unknown.
+    #[error("session is no longer active")]
+    SessionEnded,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Who is calling and from where; recorded with sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Client IP.
+    pub ip: Option<IpAddr>,
+    /// User agent.
+    pub user_agent: Option<String>,
+}
+
+/// A fresh access token and refresh token.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// Signed JWT.
+    pub access_token: String,
+    /// When it expires.
+    pub access_expires_at: DateTime<Utc>,
+    /// Opaque refresh token.
+    pub refresh_token: RefreshToken,
+    /// The session both belong to.
+    pub session: Session,
+}
+
+/// The caller behind a verified bearer token whose session is live.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The verified claims.
+    pub claims: AccessClaims,
+    /// The live session.
+    pub session: Session,
+}
+
+/// A registration that passed edge validation.
+#[derive(Debug)]
+pub struct Registration {
+    /// The tenant, already resolved.
+    pub tenant: Tenant,
+    /// Email address.
+    pub email: Email,
+    /// Password.
+    pub password: Password,
+    /// Optional username.
+    pub username: Option<Username>,
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogoutScope {
+    /// Only the caller's session.
+    #[default]
+    Local,
+    /// Every session of the user except the caller's.
+    Others,
+    /// Every session of the user.
+    Global,
+}
+
+/// Everything the use cases need, wired once by the composition root.
+#[derive(Clone)]
+pub struct AuthDeps {
+    /// Storage port.
+    pub store: Arc<dyn Storage>,
+    /// Hasher port.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Clock port.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness port.
+    pub rng: Arc<dyn SecureRandom>,
+    /// Signing and verification keys.
+    pub keys: Arc<JwtKeys>,
+    /// Refresh successor key.
+    pub refresh_key: RefreshKey,
+    /// Token settings.
+    pub policy: TokenPolicy,
+}
+
+impl std::fmt::Debug for AuthDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthDeps").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+/// The account, session and token use cases.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    deps: AuthDeps,
+}
+
+impl AuthService {
+    /// Builds the service from its ports.
+    pub fn new(deps: AuthDeps) -> Self {
+        Self { deps }
+    }
+
+    /// Token settings in force.
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.deps.policy
+    }
+
+    /// Keys in force (for JWKS).
+    pub fn keys(&self) -> &JwtKeys {
+        &self.deps.keys
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.deps.clock.now()
+    }
+
+    /// Resolves a tenant slug; `None` when no tenant has it.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Tenant>, InfraError> {
+        Ok(self.deps.store.tenant_by_slug(slug).await?)
+    }
+
+    /// Storage readiness.
+    pub async fn ready(&self) -> Result<(), InfraError> {
+        Ok(self.deps.store.ping().await?)
+    }
+
+    fn new_id(&self) -> Uuid {
+        // UUID v7: time-ordered (our clock) with random bits from the randomness port.
+        let now = self.deps.clock.now();
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.deps.rng)).into_uuid()
+    }
+
+    fn new_session(&self, tenant_id: TenantId, user_id: UserId, amr: Vec<String>, client: &ClientInfo) -> (NewSession, RefreshToken) {
+        let now = self.deps.clock.now();
+        let refresh = RefreshToken::generate(&*self.deps.rng);
+        let session = Session {
+            id: SessionId::from_uuid(self.new_id()),
+            tenant_id,
+            user_id,
+            amr,
+            ip: client.ip,
+            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.deps.policy.session_ttl,
+            revoked_at: None,
+        };
+        (NewSession { session, refresh_hash: refresh.hash() }, refresh)
+    }
+
+    fn pair(&self, session: Session, refresh_token: RefreshToken) -> Result<TokenPair, InfraError> {
+        let subject = TokenSubject {
+            user_id: session.user_id,
+            session_id: session.id,
+            tenant_id: session.tenant_id,
+            amr: &session.amr,
+        };
+        let (access_token, access_expires_at) =
+            self.deps.keys.issue(&self.deps.policy, &subject, self.deps.clock.now(), &*self.deps.rng)?;
+        Ok(TokenPair { access_token, access_expires_at, refresh_token, session })
+    }
+
+    /// Creates an account whose email counts as verified and logs it in (the policy with
+    /// email verification off). The password is hashed before anything is written.
+    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<(Account, TokenPair), RegisterError> {
+        let password_hash = self.deps.hasher.hash(&reg.password).await.map_err(InfraError::from)?;
+        let user_id = UserId::from_uuid(self.new_id());
+        let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
+        let new = NewAccount {
+            id: user_id,
+            tenant_id: reg.tenant.id,
+            email: reg.email,
+            email_verified: true,
+            username: reg.username,
+            password_hash,
+            created_at: self.deps.clock.now(),
+        };
+        let account = self.deps.store.insert_account(new, Some(first_session.clone())).await.map_err(|e| match e {
+            InsertAccountError::EmailTaken => RegisterError::EmailTaken,
+            InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
+            InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+            InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+        })?;
+        tracing::info!(user_id = %account.id, tenant_id = %account.tenant.id, "account registered");
+        let pair = self.pair(first_session.session, refresh)?;
+        Ok((account, pair))
+    }
+
+    /// Checks credentials and opens a session. Unknown account and wrong password cost one hash
+    /// each and end in the same error.
+    pub async fn login(
+        &self,
+        tenant: &Tenant,
+        login: &LoginId,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<(Account, TokenPair), LoginError> {
+        let store = &self.deps.store;
+        let found = match login {
+            LoginId::Email(email) => store.credentials_by_email(tenant.id, email).await,
+            LoginId::Username(name) => store.credentials_by_username(tenant.id, name).await,
+        }
+        .map_err(InfraError::from)?;
+        let verdict = self
+            .deps
+            .hasher
+            .verify(password, found.as_ref().map(|c| c.password_hash.as_str()))
+            .await
+            .map_err(InfraError::from)?;
+        let Some(creds) = found.filter(|_| verdict.matches) else {
+            tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
+            return Err(LoginError::InvalidCredentials);
+        };
+        if verdict.needs_rehash {
+            self.upgrade_hash(&creds.account, &creds.password_hash, password).await;
+        }
+        let account = creds.account;
+        let (new_session, refresh) = self.new_session(account.tenant.id, account.id, vec!["pwd".into()], client);
+        let session = store.insert_session(new_session).await.map_err(InfraError::from)?;
+        tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
+        Ok((account, self.pair(session, refresh)?))
+    }
+
+    /// Re-hashes a password whose stored hash used other parameters. Failure only delays the
+    /// upgrade to a later login, so it is logged and not returned.
+    async fn upgrade_hash(&self, account: &Account, old_hash: &str, password: &Password) {
+        match self.deps.hasher.hash(password).await {
+            Ok(new_hash) => {
+                match self.deps.store.replace_password_hash(account.tenant.id, account.id, old_hash, &new_hash).await {
+                    Ok(_) => tracing::info!(user_id = %account.id, "password hash upgraded to current parameters"),
+                    Err(e) => tracing::warn!(user_id = %account.id, error = %e, "could not store upgraded password hash"),
+                }
+            }
+            Err(e) => tracing::warn!(user_id = %account.id, error = %e, "could not upgrade password hash"),
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules.
+    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, RefreshError> {
+        let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
+        let successor = token.successor(&self.deps.refresh_key);
+        let now = self.deps.clock.now();
+        let grace = self.deps.policy.refresh_grace;
+        let outcome = self
+            .deps
+            .store
+            .refresh(token.hash(), successor.hash(), now, &move |state| decide_refresh(state, now, grace))
+            .await
+            .map_err(InfraError::from)?;
+        match outcome {
+            RefreshOutcome::Rotated(session) | RefreshOutcome::Replayed(session) => Ok(self.pair(session, successor)?),
+            RefreshOutcome::Reused(session) => {
+                tracing::warn!(
+                    user_id = %session.user_id, session_id = %session.id,
+                    "superseded refresh token presented after the grace window; session revoked"
+                );
+                Err(RefreshError::Reused)
+            }
+            RefreshOutcome::Invalid => Err(RefreshError::Invalid),
+        }
+    }
+
+    /// Verifies a bearer token and checks that its session is still live, so logout and
+    /// revocation take effect at once.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
+        let now = self.deps.clock.now();
+        let claims = self.deps.keys.verify(&self.deps.policy, bearer, now)?;
+        let session = self.deps.store.session(claims.tid, claims.sid).await.map_err(InfraError::from)?;
+        match session {
+            Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal { claims, session }),
+            _ => Err(AuthenticateError::SessionEnded),
+        }
+    }
+
+    /// The caller's account.
+    pub async fn account(&self, principal: &Principal) -> Result<Option<Account>, InfraError> {
+        Ok(self.deps.store.account(principal.claims.tid, principal.claims.sub).await?)
+    }
+
+    /// Ends sessions per `scope`. Returns how many were revoked.
+    pub async fn logout(&self, principal: &Principal, scope: LogoutScope) -> Result<u64, InfraError> {
+        let (tid, uid, sid) = (principal.claims.tid, principal.claims.sub, principal.session.id);
+        let now = self.deps.clock.now();
+        let store = &self.deps.store;
+        let revoked = match scope {
+            LogoutScope::Local => u64::from(store.revoke_session(tid, uid, sid, now).await?),
+            LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now).await?,
+            LogoutScope::Global => store.revoke_sessions(tid, uid, None, now).await?,
+        };
+        tracing::info!(user_id = %uid, session_id = %sid, ?scope, revoked, "logout");
+        Ok(revoked)
+    }
+}
