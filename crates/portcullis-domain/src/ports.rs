@@ -212,7 +212,7 @@ pub trait SessionStore: Send + Sync {
         presented: TokenHash,
         successor: TokenHash,
         now: DateTime<Utc>,
-        decide: &(dyn Fn(&RefreshTokenState) -> RefreshDecision + Send + Sync),
+        decide: &(dyn Fn(RefreshTokenState) -> RefreshDecision + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError>;
 
     /// Revokes one session of this user (no-op if already revoked). Returns whether it was live.

@@ -360,7 +360,7 @@ impl AuthService {
         let outcome = self
             .deps
             .store
-            .refresh(token.hash(), successor.hash(), now, &move |state| decide_refresh(state, now, grace))
+            .refresh(token.hash(), successor.hash(), now, &move |state| decide_refresh(&state, now, grace))
             .await
             .map_err(InfraError::from)?;
         match outcome {

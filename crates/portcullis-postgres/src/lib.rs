@@ -1,1 +1,16 @@
-pub fn _x(){}
+//! PostgreSQL storage adapter: implements the domain's storage ports on diesel + diesel-async
+//! with a deadpool connection pool. SQL lives here and nowhere else.
+//!
+//! Failures are translated at this boundary: unique violations become the domain's
+//! `EmailTaken` / `UsernameTaken`, a pool that cannot hand out a connection in time or a lost
+//! database becomes [`StoreError::Unavailable`] (503), anything else [`StoreError::Internal`].
+
+mod error;
+mod migrate;
+pub mod scratch;
+mod rows;
+mod schema;
+mod store;
+
+pub use migrate::{MigrateError, run_migrations};
+pub use store::{PgSettings, PgStore};

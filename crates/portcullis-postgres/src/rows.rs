@@ -1,0 +1,105 @@
+//! Row types and their translation into domain types.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use portcullis_domain::{
+    Account, AccountCredentials, Email, SessionId, Session, Tenant, TenantId, UserId, Username,
+};
+use uuid::Uuid;
+
+use crate::schema::{accounts, sessions, tenants};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct TenantRow {
+    pub id: Uuid,
+    pub slug: String,
+}
+
+impl From<TenantRow> for Tenant {
+    fn from(r: TenantRow) -> Self {
+        Self { id: TenantId::from_uuid(r.id), slug: r.slug }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct AccountRow {
+    pub id: Uuid,
+    pub email: String,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AccountRow {
+    pub fn into_account(self, tenant: TenantRow) -> AccountCredentials {
+        AccountCredentials {
+            account: Account {
+                id: UserId::from_uuid(self.id),
+                tenant: tenant.into(),
+                email: Email::from_stored(self.email),
+                email_verified: self.email_verified,
+                username: self.username.map(Username::from_stored),
+                // Second factors and avatars are not stored yet: no account has either.
+                mfa_enabled: false,
+                avatar_url: None,
+                created_at: self.created_at,
+            },
+            password_hash: self.password_hash,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct SessionRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub amr: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Self {
+            id: SessionId::from_uuid(r.id),
+            tenant_id: TenantId::from_uuid(r.tenant_id),
+            user_id: UserId::from_uuid(r.user_id),
+            amr: r.amr,
+            // Written from an IpAddr; an unparsable value can only come from outside the service.
+            ip: r.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            tenant_id: s.tenant_id.as_uuid(),
+            user_id: s.user_id.as_uuid(),
+            amr: s.amr.clone(),
+            ip: s.ip.map(|ip| ip.to_string()),
+            user_agent: s.user_agent.clone(),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            revoked_at: s.revoked_at,
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Storage tests against a real PostgreSQL (`DATABASE_URL`), each in a database of its own.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::{
+    AccountStore, Email, HealthCheck, InsertAccountError, NewAccount, NewSession, RefreshOutcome, RefreshToken,
+    SecretStore, Session, SessionId, SessionStore, StoreError, TenantId, TokenHash, UserId, Username, decide_refresh,
+    OsRandom, RefreshKey,
+};
+use portcullis_postgres::scratch::ScratchDatabase;
+use portcullis_postgres::{PgSettings, PgStore};
+use uuid::Uuid;
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)")
+}
+
+async fn store() -> (ScratchDatabase, PgStore) {
+    let db = ScratchDatabase::create(&database_url()).await.expect("scratch database");
+    let store = PgStore::connect(&PgSettings::new(db.url())).expect("pool");
+    (db, store)
+}
+
+fn t0() -> DateTime<Utc> {
+    "2030-01-01T00:00:00Z".parse().unwrap()
+}
+
+fn new_account(tenant: TenantId, email: &str, username: Option<&str>) -> NewAccount {
+    NewAccount {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        tenant_id: tenant,
+        email: Email::parse(email).unwrap(),
+        email_verified: true,
+        username: username.map(|u| Username::from_stored(u.to_owned())),
+        password_hash: "$argon2id$fake".into(),
+        created_at: t0(),
+    }
+}
+
+fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
+    NewSession {
+        session: Session {
+            id: SessionId::from_uuid(Uuid::now_v7()),
+            tenant_id: account.tenant_id,
+            user_id: account.id,
+            amr: vec!["pwd".into()],
+            ip: Some("2001:db8::1".parse().unwrap()),
+            user_agent: Some("test".into()),
+            created_at: t0(),
+            last_used_at: t0(),
+            expires_at: t0() + Duration::days(30),
+            revoked_at: None,
+        },
+        refresh_hash: token.hash(),
+    }
+}
+
+async fn refresh(store: &PgStore, token: &RefreshToken, key: &RefreshKey, at: DateTime<Utc>) -> RefreshOutcome {
+    let grace = Duration::seconds(10);
+    store
+        .refresh(token.hash(), token.successor(key).hash(), at, &move |s| decide_refresh(&s, at, grace))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn accounts_are_unique_per_tenant_case_insensitively() {
+    let (db, store) = store().await;
+    let first = new_account(TenantId::DEFAULT, "Ada@Example.com", Some("Ada"));
+    let account = store.insert_account(first.clone(), None).await.unwrap();
+    assert_eq!(account.email.as_str(), "Ada@Example.com");
+    assert_eq!(account.tenant.slug, "default");
+
+    let same_email = new_account(TenantId::DEFAULT, "ada@EXAMPLE.com", None);
+    assert!(matches!(store.insert_account(same_email, None).await, Err(InsertAccountError::EmailTaken)));
+    let same_name = new_account(TenantId::DEFAULT, "other@example.com", Some("ADA"));
+    assert!(matches!(store.insert_account(same_name, None).await, Err(InsertAccountError::UsernameTaken)));
+
+    // Another tenant may reuse both.
+    let other = TenantId::from_uuid(Uuid::now_v7());
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(format!("INSERT INTO tenants (id, slug, name) VALUES ('{other}', 'acme', 'Acme')"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    store.insert_account(new_account(other, "ada@example.com", Some("ada")), None).await.unwrap();
+
+    let unknown_tenant = new_account(TenantId::from_uuid(Uuid::now_v7()), "x@example.com", None);
+    assert!(matches!(store.insert_account(unknown_tenant, None).await, Err(InsertAccountError::UnknownTenant)));
+
+    let by_email = store.credentials_by_email(TenantId::DEFAULT, &Email::parse("ADA@example.COM").unwrap()).await;
+    assert_eq!(by_email.unwrap().unwrap().account.id, first.id);
+    let by_name = store.credentials_by_username(TenantId::DEFAULT, &Username::from_stored("aDa".into())).await;
+    assert_eq!(by_name.unwrap().unwrap().account.id, first.id);
+    assert!(store.credentials_by_email(other, &Email::parse("nobody@example.com").unwrap()).await.unwrap().is_none());
+    assert!(store.account(other, first.id).await.unwrap().is_none(), "tenant scoping");
+}
+
+#[tokio::test]
+async fn failed_account_insert_leaves_no_session_behind() {
+    let (_db, store) = store().await;
+    let first = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    store.insert_account(first, None).await.unwrap();
+    let dup = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let token = RefreshToken::generate(&OsRandom);
+    let session = new_session(&dup, &token);
+    assert!(store.insert_account(dup, Some(session.clone())).await.is_err());
+    assert!(store.session(TenantId::DEFAULT, session.session.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn password_hash_is_replaced_only_when_unchanged() {
+    let (_db, store) = store().await;
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    store.insert_account(a.clone(), None).await.unwrap();
+    assert!(!store.replace_password_hash(TenantId::DEFAULT, a.id, "stale", "new").await.unwrap());
+    assert!(store.replace_password_hash(TenantId::DEFAULT, a.id, "$argon2id$fake", "new").await.unwrap());
+    let creds = store.credentials_by_email(TenantId::DEFAULT, &a.email).await.unwrap().unwrap();
+    assert_eq!(creds.password_hash, "new");
+}
+
+#[tokio::test]
+async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
+    let (_db, store) = store().await;
+    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let t1 = RefreshToken::generate(&OsRandom);
+    let first = new_session(&a, &t1);
+    store.insert_account(a.clone(), Some(first.clone())).await.unwrap();
+    let sid = first.session.id;
+
+    let now = t0() + Duration::minutes(1);
+    assert!(matches!(refresh(&store, &t1, &key, now).await, RefreshOutcome::Rotated(s) if s.id == sid && s.last_used_at == now));
+    // Within the grace window the superseded token is answered (by its successor), nothing changes.
+    assert!(matches!(refresh(&store, &t1, &key, now + Duration::seconds(10)).await, RefreshOutcome::Replayed(_)));
+    // The successor is the head and rotates.
+    let t2 = t1.successor(&key);
+    assert!(matches!(refresh(&store, &t2, &key, now + Duration::seconds(11)).await, RefreshOutcome::Rotated(_)));
+    // The first token outside its grace window: reuse, session revoked.
+    let later = now + Duration::seconds(30);
+    assert!(matches!(refresh(&store, &t1, &key, later).await, RefreshOutcome::Reused(s) if s.revoked_at == Some(later)));
+    let session = store.session(TenantId::DEFAULT, sid).await.unwrap().unwrap();
+    assert_eq!(session.revoked_at, Some(later));
+    // Every token of the revoked session is dead now, including the head.
+    let t3 = t2.successor(&key);
+    assert!(matches!(refresh(&store, &t3, &key, later).await, RefreshOutcome::Invalid));
+    // Unknown tokens are invalid, and do not revoke anything.
+    assert!(matches!(refresh(&store, &RefreshToken::generate(&OsRandom), &key, later).await, RefreshOutcome::Invalid));
+}
+
+#[tokio::test]
+async fn expired_session_does_not_refresh() {
+    let (_db, store) = store().await;
+    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let t1 = RefreshToken::generate(&OsRandom);
+    store.insert_account(a.clone(), Some(new_session(&a, &t1))).await.unwrap();
+    assert!(matches!(refresh(&store, &t1, &key, t0() + Duration::days(30)).await, RefreshOutcome::Invalid));
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_serialise_into_one_chain() {
+    let (db, store) = store().await;
+    let store = Arc::new(store);
+    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let t1 = RefreshToken::generate(&OsRandom);
+    let first = new_session(&a, &t1);
+    store.insert_account(a.clone(), Some(first.clone())).await.unwrap();
+
+    let now = t0() + Duration::minutes(1);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, t1, key) = (Arc::clone(&store), t1.clone(), key.clone());
+            tokio::spawn(async move { refresh(&store, &t1, &key, now).await })
+        })
+        .collect();
+    let mut rotated = 0;
+    let mut replayed = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            RefreshOutcome::Rotated(_) => rotated += 1,
+            RefreshOutcome::Replayed(_) => replayed += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((rotated, replayed), (1, 7));
+
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let heads: Vec<Count> = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM refresh_tokens WHERE session_id = '{}' AND superseded_at IS NULL",
+        first.session.id
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(heads[0].n, 1, "exactly one live head");
+    let _: TokenHash = t1.successor(&key).hash();
+}
+
+#[tokio::test]
+async fn revocation_is_scoped_to_the_user() {
+    let (_db, store) = store().await;
+    let ada = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let bob = new_account(TenantId::DEFAULT, "bob@example.com", None);
+    let (s1, s2, s3) = (
+        new_session(&ada, &RefreshToken::generate(&OsRandom)),
+        new_session(&ada, &RefreshToken::generate(&OsRandom)),
+        new_session(&bob, &RefreshToken::generate(&OsRandom)),
+    );
+    store.insert_account(ada.clone(), Some(s1.clone())).await.unwrap();
+    store.insert_account(bob.clone(), Some(s3.clone())).await.unwrap();
+    store.insert_session(s2.clone()).await.unwrap();
+    let now = t0();
+
+    // Bob cannot revoke Ada's session.
+    assert!(!store.revoke_session(TenantId::DEFAULT, bob.id, s1.session.id, now).await.unwrap());
+    assert_eq!(store.revoke_sessions(TenantId::DEFAULT, ada.id, Some(s1.session.id), now).await.unwrap(), 1);
+    assert!(store.session(TenantId::DEFAULT, s1.session.id).await.unwrap().unwrap().is_live(now));
+    assert!(!store.session(TenantId::DEFAULT, s2.session.id).await.unwrap().unwrap().is_live(now));
+    assert!(store.revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now).await.unwrap());
+    assert!(!store.revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now).await.unwrap(), "already revoked");
+    assert!(store.session(TenantId::DEFAULT, s3.session.id).await.unwrap().unwrap().is_live(now));
+    let stored = store.session(TenantId::DEFAULT, s3.session.id).await.unwrap().unwrap();
+    assert_eq!(stored, s3.session, "sessions round-trip");
+}
+
+#[tokio::test]
+async fn concurrent_first_secret_creation_agrees() {
+    let (_db, store) = store().await;
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0u8..6)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.get_or_create_secret("refresh_key", &[i; 32]).await.unwrap() })
+        })
+        .collect();
+    let mut values = Vec::new();
+    for t in tasks {
+        values.push(t.await.unwrap());
+    }
+    assert!(values.windows(2).all(|w| w[0] == w[1]), "{values:?}");
+}
+
+#[tokio::test]
+async fn unreachable_database_is_unavailable_not_internal() {
+    let mut settings = PgSettings::new("postgres://nobody@127.0.0.1:1/none");
+    settings.connect_timeout = std::time::Duration::from_millis(500);
+    settings.acquire_timeout = std::time::Duration::from_millis(500);
+    let store = PgStore::connect(&settings).unwrap();
+    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+}
+
+#[tokio::test]
+async fn exhausted_pool_is_unavailable() {
+    let (db, _store) = store().await;
+    let mut settings = PgSettings::new(db.url());
+    settings.max_connections = 1;
+    settings.acquire_timeout = std::time::Duration::from_millis(100);
+    settings.statement_timeout = std::time::Duration::from_secs(5);
+    let store = Arc::new(PgStore::connect(&settings).unwrap());
+    // One slow refresh holds the only connection (its transaction waits on a lock we hold).
+    let mut locker = AsyncPgConnection::establish(db.url()).await.unwrap();
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let t1 = RefreshToken::generate(&OsRandom);
+    let first = new_session(&a, &t1);
+    store.insert_account(a, Some(first.clone())).await.unwrap();
+    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let holder = locker
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(format!("SELECT 1 FROM sessions WHERE id = '{}' FOR UPDATE", first.session.id))
+                .execute(conn)
+                .await?;
+            let blocked = {
+                let (store, t1, key) = (Arc::clone(&store), t1.clone(), key.clone());
+                tokio::spawn(async move { refresh(&store, &t1, &key, t0()).await })
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let starved = store.ping().await;
+            Ok((blocked, starved))
+        })
+        .await
+        .unwrap();
+    let (blocked, starved) = holder;
+    assert!(matches!(starved, Err(StoreError::Unavailable(_))), "{starved:?}");
+    assert!(matches!(blocked.await.unwrap(), RefreshOutcome::Rotated(_)));
+}
