@@ -352,7 +352,7 @@ impl AuthService {
     }
 
     /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules.
-    pub async fn refresh(&self, presented: &str) -> Result<TokenPair, RefreshError> {
+    pub async fn refresh(&self, presented: &str) -> Result<(Account, TokenPair), RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
         let successor = token.successor(&self.deps.refresh_key);
         let now = self.deps.clock.now();
@@ -364,7 +364,16 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         match outcome {
-            RefreshOutcome::Rotated(session) | RefreshOutcome::Replayed(session) => Ok(self.pair(session, successor)?),
+            RefreshOutcome::Rotated(session) | RefreshOutcome::Replayed(session) => {
+                let account = self
+                    .deps
+                    .store
+                    .account(session.tenant_id, session.user_id)
+                    .await
+                    .map_err(InfraError::from)?
+                    .ok_or(RefreshError::Invalid)?;
+                Ok((account, self.pair(session, successor)?))
+            }
             RefreshOutcome::Reused(session) => {
                 tracing::warn!(
                     user_id = %session.user_id, session_id = %session.id,

@@ -18,7 +18,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::ids::{SessionId, TenantId, UserId};
@@ -149,15 +148,15 @@ impl JwtKeys {
     pub fn from_pem(private_pem: &str, previous_public_pems: &[String]) -> Result<Self, KeyError> {
         let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(private_pem)
             .map_err(|e| KeyError(format!("signing key is not an Ed25519 PKCS#8 PEM key: {e}")))?;
-        let previous = previous_public_pems
-            .iter()
-            .map(|pem| {
-                ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
-                    .map(|k| k.to_bytes())
-                    .map_err(|e| KeyError(format!("previous public key is not an Ed25519 SPKI PEM key: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let previous = previous_public_pems.iter().map(|pem| Self::from_pem_public(pem)).collect::<Result<Vec<_>, _>>()?;
         Self::from_signing_key(&signing, &previous)
+    }
+
+    /// Decodes an SPKI PEM Ed25519 public key (an earlier signing key kept for verification).
+    pub fn from_pem_public(pem: &str) -> Result<[u8; 32], KeyError> {
+        ed25519_dalek::VerifyingKey::from_public_key_pem(pem)
+            .map(|k| k.to_bytes())
+            .map_err(|e| KeyError(format!("previous public key is not an Ed25519 SPKI PEM key: {e}")))
     }
 
     fn from_signing_key(signing: &ed25519_dalek::SigningKey, previous: &[[u8; 32]]) -> Result<Self, KeyError> {
@@ -215,7 +214,7 @@ impl JwtKeys {
             tid: subject.tenant_id,
             iat: now.timestamp(),
             exp: exp.timestamp(),
-            jti: Uuid::from_bytes(random_array::<16>(rng)).to_string(),
+            jti: uuid::Builder::from_random_bytes(random_array::<16>(rng)).into_uuid().to_string(),
             amr: subject.amr.to_vec(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
@@ -442,6 +441,7 @@ pub fn decide_refresh(state: &RefreshTokenState, now: DateTime<Utc>, grace: Dura
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
     use crate::random::OsRandom;
     use proptest::prelude::*;
 

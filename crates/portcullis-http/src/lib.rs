@@ -1,1 +1,60 @@
-pub fn _x(){}
+//! Portcullis HTTP layer (actix-web): routes, extractors, the error envelope. Thin by design:
+//! handlers parse input into domain types, call one use case of
+//! [`portcullis_domain::AuthService`], and shape the answer.
+
+mod body;
+mod dto;
+mod error;
+mod extract;
+mod routes;
+mod state;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::HttpMessage;
+
+pub use error::{ApiError, FieldDetail};
+pub use state::AppState;
+
+/// Registers every route. The composition root wraps this in an `App` with [`request_id`] and
+/// the tracing logger.
+pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg: &mut ServiceConfig| {
+        let resource = |path: &str| web::resource(path.to_owned()).default_service(web::to(routes::method_not_allowed));
+        cfg.app_data(state)
+            .service(resource("/v1/auth/register").route(web::post().to(routes::register)))
+            .service(resource("/v1/auth/login").route(web::post().to(routes::login)))
+            .service(resource("/v1/auth/refresh").route(web::post().to(routes::refresh)))
+            .service(resource("/v1/auth/logout").route(web::post().to(routes::logout)))
+            .service(resource("/v1/auth/session").route(web::get().to(routes::session)))
+            .service(resource("/v1/account").route(web::get().to(routes::account)))
+            .service(resource("/health/live").route(web::get().to(routes::live)))
+            .service(resource("/health/ready").route(web::get().to(routes::ready)))
+            .service(resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)));
+    }
+}
+
+/// The handler for unknown paths, for `App::default_service`.
+pub fn not_found_service() -> actix_web::Route {
+    web::to(routes::not_found)
+}
+
+/// Echoes the request id that `tracing-actix-web` assigned as `X-Request-Id`, so a client can
+/// quote it and an operator can find the request's log lines.
+pub fn request_id<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: actix_web::dev::Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let id = req.extensions().get::<tracing_actix_web::RequestId>().map(ToString::to_string);
+    let fut = srv.call(req);
+    async move {
+        let mut res = fut.await?;
+        if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+            res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        }
+        Ok(res)
+    }
+}

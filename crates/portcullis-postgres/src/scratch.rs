@@ -26,6 +26,13 @@ impl ScratchDatabase {
         Ok(Self { admin_url: admin_url.to_owned(), name, url })
     }
 
+    /// Drops the database now, terminating every connection to it: an outage, for fault tests.
+    pub async fn drop_now(&self) -> Result<(), MigrateError> {
+        let mut admin = AsyncPgConnection::establish(&self.admin_url).await?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut admin).await?;
+        Ok(())
+    }
+
     /// URL of the scratch database.
     pub fn url(&self) -> &str {
         &self.url

@@ -1,1 +1,8 @@
-pub fn _x(){}
+//! The Portcullis server: configuration, wiring, and the `serve` / `migrate` commands.
+
+pub mod app;
+pub mod config;
+pub mod telemetry;
+
+pub use app::{Overrides, Running, start};
+pub use config::Config;

@@ -1,1 +1,76 @@
-fn main(){}
+//! `portcullis`: the authentication service binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portcullis_server::{Config, Overrides, config::LogConfig, telemetry};
+use secrecy::ExposeSecret;
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "Self-hostable authentication and account service")]
+struct Cli {
+    /// TOML configuration file (settings may also come from PORTCULLIS_* variables).
+    #[arg(long, short, env = "PORTCULLIS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration, then exit.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            telemetry::init(&LogConfig::default());
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::CheckConfig => {
+                tracing::info!("configuration is valid");
+                Ok(())
+            }
+            Command::Migrate => {
+                let url = config.database.url.as_ref().map(|u| u.expose_secret().to_owned()).unwrap_or_default();
+                let applied = portcullis_postgres::run_migrations(&url).await?;
+                tracing::info!(count = applied.len(), ?applied, "migrations applied");
+                Ok(())
+            }
+            Command::Serve => {
+                let running = portcullis_server::start(&config, Overrides::default()).await?;
+                // actix-web stops gracefully on SIGINT/SIGTERM, letting in-flight requests finish.
+                running.server.await?;
+                tracing::info!("stopped");
+                Ok::<(), anyhow::Error>(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "fatal");
+            ExitCode::FAILURE
+        }
+    }
+}

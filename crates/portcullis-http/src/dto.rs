@@ -1,0 +1,162 @@
+//! Wire shapes: request bodies (every field optional, checked by validation) and responses.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use portcullis_domain::{Account, Session, TokenPair};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::error::{ApiError, FieldDetail, field_detail};
+use portcullis_domain::FieldError;
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// `POST /v1/auth/register`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterRequest {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub username: Option<String>,
+    pub tenant_slug: Option<String>,
+}
+
+/// `POST /v1/auth/login`: `login` or its aliases `email` / `username`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginRequest {
+    pub login: Option<String>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub tenant_slug: Option<String>,
+}
+
+/// `POST /v1/auth/refresh`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /v1/auth/logout`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutRequest {
+    pub scope: Option<String>,
+}
+
+/// The tenant of a user, in responses.
+#[derive(Debug, Serialize)]
+pub struct TenantView {
+    pub id: String,
+    pub slug: String,
+}
+
+/// A user, in responses.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub mfa_enabled: bool,
+    pub tenant: TenantView,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for UserView {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.to_string(),
+            email: a.email.as_str().to_owned(),
+            email_verified: a.email_verified,
+            username: a.username.as_ref().map(|u| u.as_str().to_owned()),
+            avatar_url: a.avatar_url.clone(),
+            mfa_enabled: a.mfa_enabled,
+            tenant: TenantView { id: a.tenant.id.to_string(), slug: a.tenant.slug.clone() },
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A session, in responses.
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_used_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub amr: Vec<String>,
+}
+
+impl From<&Session> for SessionView {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.to_string(),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            ip: s.ip.map(|ip| ip.to_string()),
+            user_agent: s.user_agent.clone(),
+            amr: s.amr.clone(),
+        }
+    }
+}
+
+/// A token pair, in responses.
+#[derive(Debug, Serialize)]
+pub struct TokenPairView {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+impl TokenPairView {
+    pub fn new(pair: &TokenPair, account: &Account, now: DateTime<Utc>) -> Self {
+        Self {
+            access_token: pair.access_token.clone(),
+            refresh_token: pair.refresh_token.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: (pair.access_expires_at - now).num_seconds().max(0),
+            user: account.into(),
+        }
+    }
+}
+
+/// Collects field errors so one 422 reports all of them.
+#[derive(Debug, Default)]
+pub struct Validator {
+    details: Vec<FieldDetail>,
+}
+
+impl Validator {
+    /// Records the outcome of parsing `field`; returns the value when it parsed.
+    pub fn check<T>(&mut self, field: &'static str, parsed: Result<T, FieldError>, rule: impl Fn(FieldError) -> Option<String>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.details.push(field_detail(field, e, rule(e)));
+                None
+            }
+        }
+    }
+
+    /// Records a missing field.
+    pub fn require<'a>(&mut self, field: &'static str, value: Option<&'a str>) -> Option<&'a str> {
+        if value.is_none() {
+            self.details.push(field_detail(field, FieldError::Required, Some(format!("{field} is required"))));
+        }
+        value
+    }
+
+    /// Fails with 422 if anything was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.details.is_empty() { Ok(()) } else { Err(ApiError::validation(self.details)) }
+    }
+}

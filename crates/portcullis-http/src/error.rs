@@ -1,0 +1,199 @@
+//! The one error envelope: every failure, including extractor rejections, unknown routes and
+//! wrong methods, leaves as `{"success": false, "error": {code, message, details?}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use portcullis_domain::{AuthenticateError, FieldError, InfraError, LoginError, RefreshError, RegisterError};
+use serde::Serialize;
+
+/// One invalid field of a 422.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldDetail {
+    /// Field name as sent.
+    pub field: &'static str,
+    /// Machine code (`required`, `too_short`, `too_long`, `invalid`).
+    pub code: &'static str,
+    /// Human text.
+    pub message: String,
+}
+
+/// An error answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<FieldDetail>,
+    retry_after: Option<u64>,
+    bearer_challenge: bool,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: Vec::new(), retry_after: None, bearer_challenge: false }
+    }
+
+    /// 400 `malformed_body`.
+    pub fn malformed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_body", message)
+    }
+
+    /// 422 `validation_failed` with field details.
+    pub fn validation(details: Vec<FieldDetail>) -> Self {
+        Self { details, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are invalid.") }
+    }
+
+    /// 500 `internal_error`; the cause goes to the log, never to the client.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.")
+    }
+
+    /// 401 for a missing or bad bearer token, with a `WWW-Authenticate` challenge.
+    pub fn bearer(code: &'static str, message: &str) -> Self {
+        Self { bearer_challenge: true, ..Self::new(StatusCode::UNAUTHORIZED, code, message) }
+    }
+
+    /// Adds `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// The machine code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    success: bool,
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [FieldDetail],
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.bearer_challenge {
+            let challenge = if self.code == "missing_token" {
+                HeaderValue::from_static("Bearer realm=\"portcullis\"")
+            } else {
+                HeaderValue::from_static("Bearer realm=\"portcullis\", error=\"invalid_token\"")
+            };
+            res.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        res.json(Envelope {
+            success: false,
+            error: Body { code: self.code, message: &self.message, details: &self.details },
+        })
+    }
+}
+
+impl From<InfraError> for ApiError {
+    fn from(e: InfraError) -> Self {
+        match e {
+            InfraError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "The service is temporarily unavailable.")
+                    .retry_after(1)
+            }
+            InfraError::Busy { retry_after_secs } => {
+                tracing::warn!("password hashing at capacity");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", "The server is busy; try again shortly.")
+                    .retry_after(retry_after_secs)
+            }
+            InfraError::Internal(cause) => Self::internal(&cause),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::EmailTaken => {
+                Self::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
+            }
+            RegisterError::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken."),
+            RegisterError::UnknownTenant => tenant_not_found(),
+            RegisterError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The login or password is wrong.")
+            }
+            LoginError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::Invalid => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is invalid or expired.",
+            ),
+            RefreshError::Reused => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "This refresh token was already used; the session has been ended. Log in again.",
+            ),
+            RefreshError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(e: AuthenticateError) -> Self {
+        match e {
+            AuthenticateError::Token(reason) => {
+                tracing::debug!(%reason, "bearer token refused");
+                Self::bearer("invalid_token", "The access token is invalid or expired.")
+            }
+            AuthenticateError::SessionEnded => Self::bearer("invalid_token", "The session has ended."),
+            AuthenticateError::Infra(e) => e.into(),
+        }
+    }
+}
+
+/// 404 `tenant_not_found`.
+pub fn tenant_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "tenant_not_found", "No such tenant.")
+}
+
+/// Builds a detail from a domain field error, with a message that states the rule.
+pub fn field_detail(field: &'static str, error: FieldError, rule: Option<String>) -> FieldDetail {
+    let message = rule.unwrap_or_else(|| format!("{field} {error}"));
+    FieldDetail { field, code: error.code(), message }
+}

@@ -1,0 +1,334 @@
+//! The one typed configuration: defaults, then a TOML file, then `PORTCULLIS_*` environment
+//! variables (`__` separates levels: `PORTCULLIS_DATABASE__URL`). Unknown keys are an error, so
+//! a typo never silently falls back to a default. Documented in docs/CONFIGURATION.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    pub server: ServerConfig,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Access and refresh tokens, signing keys.
+    pub tokens: TokensConfig,
+    /// Password rules and hashing.
+    pub passwords: PasswordsConfig,
+    /// Username rules.
+    pub usernames: UsernamesConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            body_limit_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…`; also read from `DATABASE_URL`.
+    pub url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: usize,
+    /// Wait for a free connection before answering 503, in ms.
+    pub acquire_timeout_ms: u64,
+    /// Connection set-up limit, in ms.
+    pub connect_timeout_ms: u64,
+    /// `statement_timeout` of every connection, in ms.
+    pub statement_timeout_ms: u64,
+    /// Apply pending migrations at start-up (under an advisory lock).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            acquire_timeout_ms: 2_000,
+            connect_timeout_ms: 5_000,
+            statement_timeout_ms: 5_000,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access token lifetime, seconds.
+    pub access_ttl_secs: u64,
+    /// Session lifetime from login, seconds.
+    pub session_ttl_secs: u64,
+    /// Seconds a superseded refresh token still works.
+    pub refresh_grace_secs: u64,
+    /// Clock skew tolerated when checking `exp` / `iat`, seconds.
+    pub leeway_secs: u64,
+    /// Ed25519 private key, PKCS#8 PEM. If neither this nor `signing_key_file` is set, a key is
+    /// generated once and stored in the database.
+    pub signing_key_pem: Option<SecretString>,
+    /// Path of an Ed25519 PKCS#8 PEM private key.
+    pub signing_key_file: Option<PathBuf>,
+    /// SPKI PEM public keys of earlier signing keys, still accepted and published (rotation).
+    pub previous_public_keys_pem: Vec<String>,
+    /// Base64 key (≥ 32 bytes) deriving refresh-token successors. Generated and stored in the
+    /// database when unset.
+    pub refresh_key: Option<SecretString>,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "portcullis".into(),
+            audience: "portcullis".into(),
+            access_ttl_secs: 15 * 60,
+            session_ttl_secs: 30 * 24 * 3600,
+            refresh_grace_secs: 10,
+            leeway_secs: 10,
+            signing_key_pem: None,
+            signing_key_file: None,
+            previous_public_keys_pem: Vec::new(),
+            refresh_key: None,
+        }
+    }
+}
+
+/// `[passwords]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordsConfig {
+    /// Minimum length in characters.
+    pub min_length: usize,
+    /// Maximum length in characters.
+    pub max_length: usize,
+    /// argon2id memory, KiB.
+    pub argon2_m_cost_kib: u32,
+    /// argon2id iterations.
+    pub argon2_t_cost: u32,
+    /// argon2id lanes.
+    pub argon2_p_cost: u32,
+    /// Hashing threads; 0 = one per core.
+    pub hashing_threads: usize,
+    /// Hashes that may wait beyond the running ones.
+    pub hashing_queue: usize,
+    /// Longest wait for a hashing slot before 503, in ms.
+    pub hashing_wait_ms: u64,
+}
+
+impl Default for PasswordsConfig {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 128,
+            argon2_m_cost_kib: 19_456,
+            argon2_t_cost: 2,
+            argon2_p_cost: 1,
+            hashing_threads: 0,
+            hashing_queue: 64,
+            hashing_wait_ms: 2_000,
+        }
+    }
+}
+
+/// `[usernames]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UsernamesConfig {
+    /// Anchored regular expression a username must match; must not admit `@`.
+    pub pattern: String,
+}
+
+impl Default for UsernamesConfig {
+    fn default() -> Self {
+        Self { pattern: portcullis_domain::UsernamePolicy::DEFAULT_PATTERN.into() }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `portcullis=debug,info`. `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Text, filter: "info".into() }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads defaults ← `file` (if given) ← `DATABASE_URL` ← `PORTCULLIS_*`, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        // PORTCULLIS_CONFIG names the file; it is not a setting.
+        figment = figment.merge(Env::prefixed("PORTCULLIS_").ignore(&["config"]).split("__"));
+        Self::from_figment(&figment)
+    }
+
+    /// Extracts and validates from any figment (tests build their own).
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges and relations between settings.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.into()));
+        let p = &self.passwords;
+        if p.min_length == 0 || p.min_length > p.max_length {
+            return fail("passwords.min_length must be between 1 and passwords.max_length");
+        }
+        if p.max_length > 1024 {
+            return fail("passwords.max_length must be at most 1024");
+        }
+        if p.argon2_m_cost_kib < 8 * p.argon2_p_cost.max(1) || p.argon2_t_cost == 0 || p.argon2_p_cost == 0 {
+            return fail("argon2 parameters out of range (m_cost >= 8 x p_cost, t_cost >= 1, p_cost >= 1)");
+        }
+        let t = &self.tokens;
+        if t.access_ttl_secs == 0 || t.session_ttl_secs == 0 {
+            return fail("tokens.access_ttl_secs and tokens.session_ttl_secs must be positive");
+        }
+        if t.refresh_grace_secs > 300 {
+            return fail("tokens.refresh_grace_secs must be at most 300");
+        }
+        if t.issuer.is_empty() || t.audience.is_empty() {
+            return fail("tokens.issuer and tokens.audience must not be empty");
+        }
+        if t.signing_key_pem.is_some() && t.signing_key_file.is_some() {
+            return fail("set tokens.signing_key_pem or tokens.signing_key_file, not both");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return fail("server.body_limit_bytes must be at least 1024");
+        }
+        if self.database.max_connections == 0 {
+            return fail("database.max_connections must be at least 1");
+        }
+        if self.database.url.as_ref().is_none_or(|u| u.expose_secret().is_empty()) {
+            return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
+        }
+        portcullis_domain::UsernamePolicy::new(&self.usernames.pattern)
+            .map_err(|e| ConfigError(format!("usernames.pattern: {e}")))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url() -> Figment {
+        Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"))
+    }
+
+    #[test]
+    fn defaults_are_valid_once_a_database_is_named() {
+        let config = Config::from_figment(&with_url()).unwrap();
+        assert_eq!(config.passwords.min_length, 8);
+        assert_eq!(config.tokens.refresh_grace_secs, 10);
+        assert!(Config::from_figment(&Figment::new()).is_err(), "no database url");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let figment = with_url().merge(Serialized::default("passwords.min_lenght", 10));
+        let err = Config::from_figment(&figment).unwrap_err().to_string();
+        assert!(err.contains("min_lenght"), "{err}");
+        let figment = with_url().merge(Serialized::default("nonsense", 1));
+        assert!(Config::from_figment(&figment).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("portcullis.toml", "[passwords]\nmin_length = 10\n[database]\nurl = \"postgres://f/db\"\n")?;
+            jail.set_env("PORTCULLIS_PASSWORDS__MIN_LENGTH", "12");
+            jail.set_env("PORTCULLIS_CONFIG", "portcullis.toml");
+            let config = Config::load(Some(Path::new("portcullis.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.passwords.min_length, 12);
+            jail.set_env("PORTCULLIS_TOKENS__NOPE", "1");
+            assert!(Config::load(Some(Path::new("portcullis.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_relations_are_rejected() {
+        for (key, value) in [
+            ("passwords.min_length", 0i64),
+            ("passwords.min_length", 200),
+            ("tokens.access_ttl_secs", 0),
+            ("database.max_connections", 0),
+            ("server.body_limit_bytes", 10),
+        ] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
+        }
+        let bad_pattern = with_url().merge(Serialized::default("usernames.pattern", "^.*$"));
+        assert!(Config::from_figment(&bad_pattern).is_err());
+    }
+}

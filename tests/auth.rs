@@ -1,0 +1,194 @@
+//! Register, login, session and account over HTTP against a real database.
+
+mod common;
+
+use common::{PASSWORD, error_code, read, s, spawn};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn register_returns_201_with_a_token_pair_and_the_user() {
+    let ctx = spawn().await;
+    let data = ctx.register("  Ada@Example.com ", Some("ada")).await;
+    assert!(s(&data, "access_token").split('.').count() == 3);
+    assert!(s(&data, "refresh_token").starts_with("pcr_"));
+    assert_eq!(data["token_type"], "Bearer");
+    assert_eq!(data["expires_in"], 900);
+    let user = &data["user"];
+    assert_eq!(user["email"], "Ada@Example.com", "trimmed, case kept");
+    assert_eq!(user["username"], "ada");
+    assert_eq!(user["email_verified"], true);
+    assert_eq!(user["mfa_enabled"], false);
+    assert_eq!(user["tenant"]["slug"], "default");
+    let id = uuid::Uuid::parse_str(s(user, "id")).unwrap();
+    assert_eq!(id.get_version_num(), 7);
+    assert!(chrono::DateTime::parse_from_rfc3339(s(user, "created_at")).is_ok());
+}
+
+#[tokio::test]
+async fn duplicate_email_and_username_conflict_case_insensitively() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", Some("Ada")).await;
+    let (status, body) =
+        read(ctx.post("/v1/auth/register", json!({ "email": "ADA@example.COM", "password": PASSWORD })).await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "email_taken");
+    let (status, body) = read(
+        ctx.post("/v1/auth/register", json!({ "email": "bob@example.com", "password": PASSWORD, "username": "aDA" }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "username_taken");
+}
+
+#[tokio::test]
+async fn validation_reports_every_field_with_codes() {
+    let ctx = spawn().await;
+    let (status, body) = read(
+        ctx.post("/v1/auth/register", json!({ "email": "not-an-email", "password": "short", "username": "a b" })).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(&body), "validation_failed");
+    let details = body["error"]["details"].as_array().unwrap();
+    let codes: Vec<(&str, &str)> = details.iter().map(|d| (s(d, "field"), s(d, "code"))).collect();
+    assert_eq!(codes, vec![("email", "invalid"), ("password", "too_short"), ("username", "invalid")]);
+    assert!(details.iter().all(|d| d["message"].is_string()));
+
+    let (status, body) = read(ctx.post("/v1/auth/register", json!({})).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let codes: Vec<(&str, &str)> =
+        body["error"]["details"].as_array().unwrap().iter().map(|d| (s(d, "field"), s(d, "code"))).collect();
+    assert_eq!(codes, vec![("email", "required"), ("password", "required")]);
+
+    let long = "x".repeat(129);
+    let (status, body) =
+        read(ctx.post("/v1/auth/register", json!({ "email": "a@example.com", "password": long })).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["details"][0]["code"], "too_long");
+}
+
+#[tokio::test]
+async fn rejected_registration_writes_nothing() {
+    let ctx = spawn().await;
+    let (status, _) =
+        read(ctx.post("/v1/auth/register", json!({ "email": "ada@example.com", "password": "short" })).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // The address is still free.
+    ctx.register("ada@example.com", None).await;
+}
+
+#[tokio::test]
+async fn login_by_email_username_or_login_field_and_form_bodies() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", Some("ada")).await;
+    for login in ["ada@example.com", "ADA@EXAMPLE.COM", "ada", "Ada"] {
+        let (status, body) = ctx.login(login, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{login}: {body}");
+        assert_eq!(body["data"]["user"]["email"], "ada@example.com");
+    }
+    let (status, _) = read(ctx.post("/v1/auth/login", json!({ "email": "ada@example.com", "password": PASSWORD })).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = read(ctx.post("/v1/auth/login", json!({ "username": "ada", "password": PASSWORD })).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = read(ctx.post_form("/v1/auth/login", &[("login", "ada"), ("password", PASSWORD)]).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = read(
+        ctx.post_form("/v1/auth/register", &[("email", "bob@example.com"), ("password", PASSWORD), ("username", "bob")])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["user"]["username"], "bob");
+}
+
+#[tokio::test]
+async fn unknown_account_and_wrong_password_are_identical() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", Some("ada")).await;
+    let wrong = ctx.login("ada@example.com", "wrong password!").await;
+    let unknown = ctx.login("nobody@example.com", "wrong password!").await;
+    let unknown_name = ctx.login("nobody", "wrong password!").await;
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&wrong.1), "invalid_credentials");
+    assert_eq!(wrong, unknown, "status and body are identical");
+    assert_eq!(wrong, unknown_name);
+}
+
+#[tokio::test]
+async fn over_long_password_at_login_is_refused_before_hashing() {
+    let ctx = spawn().await;
+    let (status, body) = ctx.login("ada@example.com", &"x".repeat(10_000)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["details"][0]["code"], "too_long");
+    // A short one is still checked (policy minimums apply only to new passwords).
+    let (status, _) = ctx.login("ada@example.com", "x").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn session_and_account_describe_the_caller() {
+    let ctx = spawn().await;
+    let data = ctx.register("ada@example.com", Some("ada")).await;
+    let token = s(&data, "access_token");
+    let (status, body) = read(ctx.get("/v1/auth/session", Some(token)).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], true);
+    let session = &body["data"]["session"];
+    assert_eq!(session["ip"], "127.0.0.1");
+    assert_eq!(session["user_agent"], "portcullis-tests");
+    assert_eq!(session["amr"], json!(["pwd"]));
+    assert_eq!(body["data"]["user"]["id"], data["user"]["id"]);
+    let (status, body) = read(ctx.get("/v1/account", Some(token)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["data"], data["user"]);
+}
+
+#[tokio::test]
+async fn tenants_come_from_header_or_body_and_unknown_ones_are_404() {
+    let ctx = spawn().await;
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/register"))
+        .header("X-Tenant", "nope")
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(res).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "tenant_not_found");
+    let (status, body) = read(
+        ctx.post("/v1/auth/login", json!({ "login": "a@example.com", "password": PASSWORD, "tenant_slug": "nope" })).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // The default tenant by name works like no tenant at all.
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/register"))
+        .header("X-Tenant", "default")
+        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn unknown_fields_never_set_state() {
+    let ctx = spawn().await;
+    let (status, body) = read(
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": PASSWORD, "email_verified": false,
+                    "tenant_id": "11111111-1111-1111-1111-111111111111", "id": "x", "role": "admin" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["data"]["user"]["tenant"]["slug"], "default");
+    assert_ne!(body["data"]["user"]["id"], "x");
+}
