@@ -1,5 +1,7 @@
 //! Register, login, session and account over HTTP against a real database.
 
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
 mod common;
 
 use common::{PASSWORD, error_code, read, s, spawn};
@@ -29,13 +31,22 @@ async fn register_returns_201_with_a_token_pair_and_the_user() {
 async fn duplicate_email_and_username_conflict_case_insensitively() {
     let ctx = spawn().await;
     ctx.register("ada@example.com", Some("Ada")).await;
-    let (status, body) =
-        read(ctx.post("/v1/auth/register", json!({ "email": "ADA@example.COM", "password": PASSWORD })).await).await;
+    let (status, body) = read(
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "ADA@example.COM", "password": PASSWORD }),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error_code(&body), "email_taken");
     let (status, body) = read(
-        ctx.post("/v1/auth/register", json!({ "email": "bob@example.com", "password": PASSWORD, "username": "aDA" }))
-            .await,
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "bob@example.com", "password": PASSWORD, "username": "aDA" }),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -46,25 +57,42 @@ async fn duplicate_email_and_username_conflict_case_insensitively() {
 async fn validation_reports_every_field_with_codes() {
     let ctx = spawn().await;
     let (status, body) = read(
-        ctx.post("/v1/auth/register", json!({ "email": "not-an-email", "password": "short", "username": "a b" })).await,
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "not-an-email", "password": "short", "username": "a b" }),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error_code(&body), "validation_failed");
     let details = body["error"]["details"].as_array().unwrap();
     let codes: Vec<(&str, &str)> = details.iter().map(|d| (s(d, "field"), s(d, "code"))).collect();
-    assert_eq!(codes, vec![("email", "invalid"), ("password", "too_short"), ("username", "invalid")]);
+    assert_eq!(
+        codes,
+        vec![("email", "invalid"), ("password", "too_short"), ("username", "invalid")]
+    );
     assert!(details.iter().all(|d| d["message"].is_string()));
 
     let (status, body) = read(ctx.post("/v1/auth/register", json!({})).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let codes: Vec<(&str, &str)> =
-        body["error"]["details"].as_array().unwrap().iter().map(|d| (s(d, "field"), s(d, "code"))).collect();
+    let codes: Vec<(&str, &str)> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (s(d, "field"), s(d, "code")))
+        .collect();
     assert_eq!(codes, vec![("email", "required"), ("password", "required")]);
 
     let long = "x".repeat(129);
-    let (status, body) =
-        read(ctx.post("/v1/auth/register", json!({ "email": "a@example.com", "password": long })).await).await;
+    let (status, body) = read(
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "a@example.com", "password": long }),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["details"][0]["code"], "too_long");
 }
@@ -72,8 +100,14 @@ async fn validation_reports_every_field_with_codes() {
 #[tokio::test]
 async fn rejected_registration_writes_nothing() {
     let ctx = spawn().await;
-    let (status, _) =
-        read(ctx.post("/v1/auth/register", json!({ "email": "ada@example.com", "password": "short" })).await).await;
+    let (status, _) = read(
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": "short" }),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // The address is still free.
     ctx.register("ada@example.com", None).await;
@@ -88,15 +122,37 @@ async fn login_by_email_username_or_login_field_and_form_bodies() {
         assert_eq!(status, StatusCode::OK, "{login}: {body}");
         assert_eq!(body["data"]["user"]["email"], "ada@example.com");
     }
-    let (status, _) = read(ctx.post("/v1/auth/login", json!({ "email": "ada@example.com", "password": PASSWORD })).await).await;
+    let (status, _) = read(
+        ctx.post(
+            "/v1/auth/login",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = read(ctx.post("/v1/auth/login", json!({ "username": "ada", "password": PASSWORD })).await).await;
+    let (status, _) = read(
+        ctx.post("/v1/auth/login", json!({ "username": "ada", "password": PASSWORD }))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = read(ctx.post_form("/v1/auth/login", &[("login", "ada"), ("password", PASSWORD)]).await).await;
+    let (status, body) = read(
+        ctx.post_form("/v1/auth/login", &[("login", "ada"), ("password", PASSWORD)])
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = read(
-        ctx.post_form("/v1/auth/register", &[("email", "bob@example.com"), ("password", PASSWORD), ("username", "bob")])
-            .await,
+        ctx.post_form(
+            "/v1/auth/register",
+            &[
+                ("email", "bob@example.com"),
+                ("password", PASSWORD),
+                ("username", "bob"),
+            ],
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -160,7 +216,11 @@ async fn tenants_come_from_header_or_body_and_unknown_ones_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "tenant_not_found");
     let (status, body) = read(
-        ctx.post("/v1/auth/login", json!({ "login": "a@example.com", "password": PASSWORD, "tenant_slug": "nope" })).await,
+        ctx.post(
+            "/v1/auth/login",
+            json!({ "login": "a@example.com", "password": PASSWORD, "tenant_slug": "nope" }),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");

@@ -1,6 +1,8 @@
 //! The HTTP contract around the endpoints: envelope for every failure, content types, sizes,
 //! unknown routes, wrong methods, health and request ids.
 
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
 mod common;
 
 use common::{error_code, read, spawn};
@@ -13,16 +15,27 @@ async fn unknown_route_and_wrong_method_answer_in_the_envelope() {
     let (status, body) = read(ctx.get("/v1/nope", None).await).await;
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
     let (status, body) = read(ctx.get("/v1/auth/login", None).await).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
     let res = ctx.http.delete(ctx.app.url("/v1/account")).send().await.unwrap();
     let (status, body) = read(res).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_without_echoing_input() {
     let ctx = spawn().await;
-    for raw in ["{bad", "[1,2", "\"just a string\"", "{\"login\": 1, \"password\": 12345678}"] {
+    for raw in [
+        "{bad",
+        "[1,2",
+        "\"just a string\"",
+        "{\"login\": 1, \"password\": 12345678}",
+    ] {
         let res = ctx
             .http
             .post(ctx.app.url("/v1/auth/login"))
@@ -34,7 +47,10 @@ async fn malformed_json_is_400_without_echoing_input() {
         let (status, body) = read(res).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{raw}: {body}");
         assert_eq!(error_code(&body), "malformed_body");
-        assert!(!body.to_string().contains("12345678"), "the message must not quote input: {body}");
+        assert!(
+            !body.to_string().contains("12345678"),
+            "the message must not quote input: {body}"
+        );
     }
 }
 
@@ -50,9 +66,22 @@ async fn unsupported_media_type_is_415() {
         .await
         .unwrap();
     let (status, body) = read(res).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
-    let res = ctx.http.post(ctx.app.url("/v1/auth/login")).body("{\"login\":\"a\"}").send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "a body without a content type");
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/login"))
+        .body("{\"login\":\"a\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "a body without a content type"
+    );
 }
 
 #[tokio::test]
@@ -60,7 +89,10 @@ async fn oversized_body_is_413() {
     let ctx = spawn().await;
     let huge = json!({ "login": "a@example.com", "password": "x".repeat(100 * 1024) });
     let (status, body) = read(ctx.post("/v1/auth/login", huge).await).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
     // Also when streamed without a Content-Length.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..100).map(|_| Ok(vec![b' '; 1024])).collect();
     let res = ctx
@@ -72,7 +104,10 @@ async fn oversized_body_is_413() {
         .await
         .unwrap();
     let (status, body) = read(res).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
 }
 
 #[tokio::test]
@@ -102,10 +137,19 @@ async fn database_outage_is_503_in_the_envelope_not_a_crash() {
     let res = ctx.get("/health/ready", None).await;
     assert!(res.headers().contains_key("retry-after"));
     let (status, body) = read(res).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    );
     let (status, body) = ctx.login("ada@example.com", common::PASSWORD).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"));
-    assert!(!body.to_string().contains("portcullis_test_"), "no internal detail: {body}");
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable")
+    );
+    assert!(
+        !body.to_string().contains("portcullis_test_"),
+        "no internal detail: {body}"
+    );
     // The process is still alive.
     assert_eq!(ctx.get("/health/live", None).await.status(), StatusCode::OK);
 }

@@ -1,5 +1,7 @@
 //! Refresh rotation, reuse detection, logout and bearer-token checks over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
 mod common;
 
 use base64::Engine as _;
@@ -11,7 +13,10 @@ use serde_json::{Value, json};
 
 async fn tokens(ctx: &Ctx, email: &str) -> (String, String) {
     let data = ctx.register(email, None).await;
-    (s(&data, "access_token").to_owned(), s(&data, "refresh_token").to_owned())
+    (
+        s(&data, "access_token").to_owned(),
+        s(&data, "refresh_token").to_owned(),
+    )
 }
 
 async fn status_with(ctx: &Ctx, token: &str) -> StatusCode {
@@ -27,7 +32,10 @@ async fn refresh_rotates_and_the_new_pair_works() {
     let r2 = s(&body["data"], "refresh_token");
     assert_ne!(r2, r1);
     assert_eq!(body["data"]["user"]["email"], "ada@example.com");
-    assert_eq!(status_with(&ctx, s(&body["data"], "access_token")).await, StatusCode::OK);
+    assert_eq!(
+        status_with(&ctx, s(&body["data"], "access_token")).await,
+        StatusCode::OK
+    );
     let (status, _) = ctx.refresh(r2).await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -40,7 +48,10 @@ async fn superseded_token_within_grace_gets_the_same_successor() {
     ctx.app.clock.advance(Duration::seconds(9));
     let (status, again) = ctx.refresh(&r1).await;
     assert_eq!(status, StatusCode::OK, "{again}");
-    assert_eq!(again["data"]["refresh_token"], first["data"]["refresh_token"], "one chain, not two");
+    assert_eq!(
+        again["data"]["refresh_token"], first["data"]["refresh_token"],
+        "one chain, not two"
+    );
 }
 
 #[tokio::test]
@@ -56,7 +67,10 @@ async fn reuse_after_grace_revokes_the_whole_session_at_once() {
     assert_eq!(error_code(&body), "refresh_token_reused");
     // Every token of the session is dead: the current refresh token and both access tokens.
     let (status, body) = ctx.refresh(&r2).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_refresh_token"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_refresh_token")
+    );
     assert_eq!(status_with(&ctx, &access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status_with(&ctx, &a2).await, StatusCode::UNAUTHORIZED);
 }
@@ -73,18 +87,30 @@ async fn eight_concurrent_refreshes_of_one_token_all_succeed_on_one_chain() {
             &body["data"]["refresh_token"]
         })
         .collect();
-    assert!(successors.windows(2).all(|w| w[0] == w[1]), "all got the same successor");
+    assert!(
+        successors.windows(2).all(|w| w[0] == w[1]),
+        "all got the same successor"
+    );
     let successor = successors[0].as_str().unwrap().to_owned();
     // The chain goes on from that successor, and the session is intact.
     let (status, body) = ctx.refresh(&successor).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(status_with(&ctx, s(&body["data"], "access_token")).await, StatusCode::OK);
+    assert_eq!(
+        status_with(&ctx, s(&body["data"], "access_token")).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn garbage_and_missing_refresh_tokens() {
     let ctx = spawn().await;
-    for junk in ["", "pcr_", "pcr_AAAA", "not a token", &format!("pcr_{}", "A".repeat(43))] {
+    for junk in [
+        "",
+        "pcr_",
+        "pcr_AAAA",
+        "not a token",
+        &format!("pcr_{}", "A".repeat(43)),
+    ] {
         let (status, body) = ctx.refresh(junk).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{junk}: {body}");
         assert_eq!(error_code(&body), "invalid_refresh_token");
@@ -100,7 +126,10 @@ async fn access_and_refresh_tokens_are_not_interchangeable() {
     let (access, refresh) = tokens(&ctx, "ada@example.com").await;
     assert_eq!(status_with(&ctx, &refresh).await, StatusCode::UNAUTHORIZED);
     let (status, body) = ctx.refresh(&access).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_refresh_token"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_refresh_token")
+    );
 }
 
 #[tokio::test]
@@ -115,14 +144,23 @@ async fn logout_kills_the_access_token_at_once() {
     let (status, _) = ctx.refresh(&refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Logging out again with the dead token is 401, not a silent success.
-    assert_eq!(ctx.post_bearer("/v1/auth/logout", &access, json!({})).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ctx.post_bearer("/v1/auth/logout", &access, json!({})).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
 async fn logout_without_a_body_is_local() {
     let ctx = spawn().await;
     let (access, _) = tokens(&ctx, "ada@example.com").await;
-    let res = ctx.http.post(ctx.app.url("/v1/auth/logout")).bearer_auth(&access).send().await.unwrap();
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/logout"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(status_with(&ctx, &access).await, StatusCode::UNAUTHORIZED);
 }
@@ -143,20 +181,35 @@ async fn logout_scopes() {
     let (bob, _) = tokens(&ctx, "bob@example.com").await;
 
     let s1 = three_sessions(&ctx).await;
-    assert_eq!(ctx.post_bearer("/v1/auth/logout", &s1[0], json!({ "scope": "others" })).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        ctx.post_bearer("/v1/auth/logout", &s1[0], json!({ "scope": "others" }))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(status_with(&ctx, &s1[0]).await, StatusCode::OK);
     assert_eq!(status_with(&ctx, &s1[1]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status_with(&ctx, &s1[2]).await, StatusCode::UNAUTHORIZED);
 
     let (_, body) = ctx.login("ada@example.com", common::PASSWORD).await;
     let other = s(&body["data"], "access_token").to_owned();
-    let res = ctx.post_form_bearer("/v1/auth/logout", &s1[0], &[("scope", "global")]).await;
+    let res = ctx
+        .post_form_bearer("/v1/auth/logout", &s1[0], &[("scope", "global")])
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(status_with(&ctx, &s1[0]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status_with(&ctx, &other).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(status_with(&ctx, &bob).await, StatusCode::OK, "another user's sessions are untouched");
+    assert_eq!(
+        status_with(&ctx, &bob).await,
+        StatusCode::OK,
+        "another user's sessions are untouched"
+    );
 
-    let (status, body) = read(ctx.post_bearer("/v1/auth/logout", &bob, json!({ "scope": "everyone" })).await).await;
+    let (status, body) = read(
+        ctx.post_bearer("/v1/auth/logout", &bob, json!({ "scope": "everyone" }))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["details"][0]["field"], "scope");
     assert_eq!(status_with(&ctx, &bob).await, StatusCode::OK);
@@ -169,11 +222,19 @@ async fn expired_access_token_is_refused() {
     ctx.app.clock.advance(Duration::minutes(15) + Duration::seconds(11));
     let res = ctx.get("/v1/account", Some(&access)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     // The refresh token still works and yields a fresh access token.
     let (status, body) = ctx.refresh(&refresh).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(status_with(&ctx, s(&body["data"], "access_token")).await, StatusCode::OK);
+    assert_eq!(
+        status_with(&ctx, s(&body["data"], "access_token")).await,
+        StatusCode::OK
+    );
 }
 
 fn forge(header: Value, claims: &Value, signature: &[u8]) -> String {
@@ -204,7 +265,11 @@ async fn forged_tampered_and_malformed_tokens_are_refused() {
     let (_, jwks) = read(ctx.get("/.well-known/jwks.json", None).await).await;
     let public_x = URL_SAFE_NO_PAD.decode(s(&jwks["keys"][0], "x")).unwrap();
     let hs = {
-        let header = jsonwebtoken::Header { kid: kid.as_str().map(str::to_owned), typ: Some("at+jwt".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256) };
+        let header = jsonwebtoken::Header {
+            kid: kid.as_str().map(str::to_owned),
+            typ: Some("at+jwt".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        };
         jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&public_x)).unwrap()
     };
     // A validly signed token from a key that is not ours, with our kid.
@@ -212,8 +277,17 @@ async fn forged_tampered_and_malformed_tokens_are_refused() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
         use ed25519_dalek::pkcs8::EncodePrivateKey;
         let der = key.to_pkcs8_der().unwrap();
-        let header = jsonwebtoken::Header { kid: kid.as_str().map(str::to_owned), typ: Some("at+jwt".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA) };
-        jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes())).unwrap()
+        let header = jsonwebtoken::Header {
+            kid: kid.as_str().map(str::to_owned),
+            typ: Some("at+jwt".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA)
+        };
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+        )
+        .unwrap()
     };
     // Our own token with a changed claim.
     let tampered = {
@@ -244,7 +318,11 @@ async fn forged_tampered_and_malformed_tokens_are_refused() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
         assert_eq!(error_code(&body), "invalid_token", "{name}");
     }
-    assert_eq!(status_with(&ctx, &access).await, StatusCode::OK, "the real token still works");
+    assert_eq!(
+        status_with(&ctx, &access).await,
+        StatusCode::OK,
+        "the real token still works"
+    );
 }
 
 #[tokio::test]
@@ -252,7 +330,13 @@ async fn missing_or_non_bearer_authorization_is_401() {
     let ctx = spawn().await;
     let (status, body) = read(ctx.get("/v1/account", None).await).await;
     assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "missing_token"));
-    let res = ctx.http.get(ctx.app.url("/v1/account")).header("Authorization", "Basic YTpi").send().await.unwrap();
+    let res = ctx
+        .http
+        .get(ctx.app.url("/v1/account"))
+        .header("Authorization", "Basic YTpi")
+        .send()
+        .await
+        .unwrap();
     let (status, body) = read(res).await;
     assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
 }

@@ -1,5 +1,6 @@
 //! Helpers shared by the black-box HTTP tests: a spawned app and a thin client.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
 
 use portcullis_testkit::TestApp;
 use reqwest::{Client, Response, StatusCode};
@@ -18,19 +19,41 @@ pub async fn spawn() -> Ctx {
 
 impl Ctx {
     pub fn new(app: TestApp) -> Self {
-        Self { app, http: Client::builder().user_agent("portcullis-tests").build().expect("client") }
+        Self {
+            app,
+            http: Client::builder()
+                .user_agent("portcullis-tests")
+                .build()
+                .expect("client"),
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.http.post(self.app.url(path)).json(&body).send().await.expect("request")
+        self.http
+            .post(self.app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(self.app.url(path)).form(form).send().await.expect("request")
+        self.http
+            .post(self.app.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post_bearer(&self, path: &str, token: &str, body: Value) -> Response {
-        self.http.post(self.app.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
+        self.http
+            .post(self.app.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
@@ -54,7 +77,11 @@ impl Ctx {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
-        read(self.post("/v1/auth/login", json!({ "login": login, "password": password })).await).await
+        read(
+            self.post("/v1/auth/login", json!({ "login": login, "password": password }))
+                .await,
+        )
+        .await
     }
 
     pub async fn refresh(&self, token: &str) -> (StatusCode, Value) {
@@ -65,7 +92,11 @@ impl Ctx {
 pub async fn read(res: Response) -> (StatusCode, Value) {
     let status = res.status();
     let text = res.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -82,6 +113,12 @@ pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 
 impl Ctx {
     pub async fn post_form_bearer(&self, path: &str, token: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(self.app.url(path)).bearer_auth(token).form(form).send().await.expect("request")
+        self.http
+            .post(self.app.url(path))
+            .bearer_auth(token)
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 }

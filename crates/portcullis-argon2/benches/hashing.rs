@@ -23,7 +23,8 @@ fn argon2_05(c: &mut Criterion) {
     group.bench_function("0.5 allocating", |b| {
         b.iter(|| {
             let mut out = [0u8; 32];
-            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out)
+                .expect("hash");
             out
         })
     });
@@ -48,7 +49,8 @@ fn argon2_06(c: &mut Criterion) {
     group.bench_function("0.6 allocating", |b| {
         b.iter(|| {
             let mut out = [0u8; 32];
-            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out)
+                .expect("hash");
             out
         })
     });
@@ -64,5 +66,43 @@ fn argon2_06(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(versions, argon2_05, argon2_06);
+/// The shipped hasher end to end: submit, queue, hash on a pool thread, answer. `threads`
+/// concurrent callers keep every pool thread busy, so the figure is per-hash wall time under load.
+fn pool(c: &mut Criterion) {
+    use std::sync::Arc;
+
+    use portcullis_argon2::{Argon2Hasher, Argon2Settings};
+    use portcullis_domain::{PasswordHasher, PasswordPolicy};
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hasher = Arc::new(Argon2Hasher::start(Argon2Settings::default()).expect("hasher"));
+    let threads = hasher.settings().threads;
+    let password = Arc::new(
+        PasswordPolicy::default()
+            .parse("correct horse battery staple")
+            .expect("password"),
+    );
+    let stored = runtime.block_on(hasher.hash(&password)).expect("hash");
+    let mut group = c.benchmark_group("pool (default settings)");
+    group.sample_size(20);
+    group.bench_function(format!("verify x{threads} concurrent"), |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let calls = (0..threads).map(|_| {
+                    let (hasher, password, stored) = (Arc::clone(&hasher), Arc::clone(&password), stored.clone());
+                    tokio::spawn(async move { hasher.verify(&password, Some(&stored)).await })
+                });
+                for call in calls.collect::<Vec<_>>() {
+                    assert!(call.await.expect("join").expect("verify").matches);
+                }
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(versions, argon2_05, argon2_06, pool);
 criterion_main!(versions);

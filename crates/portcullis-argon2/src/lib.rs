@@ -65,8 +65,16 @@ impl Default for Argon2Settings {
 pub struct SettingsError(String);
 
 enum Job {
-    Hash { password: Zeroizing<Vec<u8>>, salt: [u8; SALT_LEN], reply: oneshot::Sender<Result<String, String>> },
-    Verify { password: Zeroizing<Vec<u8>>, stored: String, reply: oneshot::Sender<Result<Verification, String>> },
+    Hash {
+        password: Zeroizing<Vec<u8>>,
+        salt: [u8; SALT_LEN],
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    Verify {
+        password: Zeroizing<Vec<u8>>,
+        stored: String,
+        reply: oneshot::Sender<Result<Verification, String>>,
+    },
 }
 
 struct Envelope {
@@ -86,7 +94,9 @@ pub struct Argon2Hasher {
 
 impl std::fmt::Debug for Argon2Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Argon2Hasher").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Argon2Hasher")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +113,9 @@ impl Argon2Hasher {
             return Err(SettingsError("threads must be at least 1".into()));
         }
         if settings.max_verify_m_cost_kib < settings.m_cost_kib {
-            return Err(SettingsError("max_verify_m_cost_kib must be at least m_cost_kib".into()));
+            return Err(SettingsError(
+                "max_verify_m_cost_kib must be at least m_cost_kib".into(),
+            ));
         }
         let (tx, rx) = mpsc::channel::<Envelope>();
         let rx = Arc::new(Mutex::new(rx));
@@ -128,7 +140,13 @@ impl Argon2Hasher {
         let mut memory = vec![Block::default(); params.block_count()];
         let dummy_hash = hash_with(&params, &dummy_password[..], &salt, &mut memory).map_err(SettingsError)?;
         let slots = Arc::new(Semaphore::new(settings.threads + settings.queue));
-        Ok(Self { jobs: Mutex::new(tx), slots, settings, dummy_hash, rng })
+        Ok(Self {
+            jobs: Mutex::new(tx),
+            slots,
+            settings,
+            dummy_hash,
+            rng,
+        })
     }
 
     /// Settings in force.
@@ -137,13 +155,18 @@ impl Argon2Hasher {
     }
 
     async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Job) -> Result<T, HashError> {
-        let busy = || HashError::Busy { retry_after: chrono::Duration::seconds(1) };
+        let busy = || HashError::Busy {
+            retry_after: chrono::Duration::seconds(1),
+        };
         let permit = tokio::time::timeout(self.settings.wait_timeout, Arc::clone(&self.slots).acquire_owned())
             .await
             .map_err(|_| busy())?
             .map_err(|_| HashError::Internal("hashing pool closed".into()))?;
         let (reply, answer) = oneshot::channel();
-        let envelope = Envelope { job: make(reply), _permit: permit };
+        let envelope = Envelope {
+            job: make(reply),
+            _permit: permit,
+        };
         self.jobs
             .lock()
             .map_err(|_| HashError::Internal("hashing pool poisoned".into()))?
@@ -169,8 +192,21 @@ impl PasswordHasher for Argon2Hasher {
         let password = Zeroizing::new(password.expose().to_vec());
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
-        let verdict = self.submit(|reply| Job::Verify { password, stored, reply }).await?;
-        Ok(if known { verdict } else { Verification { matches: false, needs_rehash: false } })
+        let verdict = self
+            .submit(|reply| Job::Verify {
+                password,
+                stored,
+                reply,
+            })
+            .await?;
+        Ok(if known {
+            verdict
+        } else {
+            Verification {
+                matches: false,
+                needs_rehash: false,
+            }
+        })
     }
 }
 
@@ -196,7 +232,11 @@ impl Worker {
                     }
                     let _ = reply.send(hash_with(&self.params, &password, &salt, &mut self.memory));
                 }
-                Job::Verify { password, stored, reply } => {
+                Job::Verify {
+                    password,
+                    stored,
+                    reply,
+                } => {
                     if reply.is_closed() {
                         continue;
                     }
@@ -208,7 +248,8 @@ impl Worker {
 
     fn verify(&mut self, password: &[u8], stored: &str) -> Result<Verification, String> {
         let parsed = PasswordHash::new(stored).map_err(|e| format!("stored hash is not a PHC string: {e}"))?;
-        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| format!("stored hash algorithm: {e}"))?;
+        let algorithm =
+            Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| format!("stored hash algorithm: {e}"))?;
         let version = parsed
             .version
             .map(Version::try_from)
@@ -220,7 +261,10 @@ impl Worker {
             return Err("stored hash has no salt or output".into());
         };
         if params.m_cost() > self.max_verify_m_cost_kib {
-            return Err(format!("stored hash asks for {} KiB, over the verify cap", params.m_cost()));
+            return Err(format!(
+                "stored hash asks for {} KiB, over the verify cap",
+                params.m_cost()
+            ));
         }
         let mut out = Zeroizing::new(vec![0u8; expected.len()]);
         let context = Argon2::new(algorithm, version, params.clone());
@@ -239,7 +283,10 @@ impl Worker {
             && params.t_cost() == self.params.t_cost()
             && params.p_cost() == self.params.p_cost()
             && expected.len() == OUTPUT_LEN;
-        Ok(Verification { matches, needs_rehash: matches && !current })
+        Ok(Verification {
+            matches,
+            needs_rehash: matches && !current,
+        })
     }
 }
 
@@ -270,7 +317,13 @@ mod tests {
     use portcullis_domain::PasswordPolicy;
 
     fn fast() -> Argon2Settings {
-        Argon2Settings { m_cost_kib: 64, t_cost: 1, p_cost: 1, threads: 2, ..Argon2Settings::default() }
+        Argon2Settings {
+            m_cost_kib: 64,
+            t_cost: 1,
+            p_cost: 1,
+            threads: 2,
+            ..Argon2Settings::default()
+        }
     }
 
     fn pw(s: &str) -> Password {
@@ -284,7 +337,10 @@ mod tests {
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{stored}");
         assert_eq!(
             h.verify(&pw("correct horse"), Some(&stored)).await.unwrap(),
-            Verification { matches: true, needs_rehash: false }
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
         );
         assert!(!h.verify(&pw("wrong horse!"), Some(&stored)).await.unwrap().matches);
     }
@@ -294,54 +350,87 @@ mod tests {
         let h = Argon2Hasher::start(fast()).unwrap();
         assert_eq!(
             h.verify(&pw("anything at all"), None).await.unwrap(),
-            Verification { matches: false, needs_rehash: false }
+            Verification {
+                matches: false,
+                needs_rehash: false
+            }
         );
     }
 
     #[tokio::test]
     async fn other_parameters_verify_and_ask_for_rehash() {
-        let old = Argon2Hasher::start(Argon2Settings { m_cost_kib: 128, t_cost: 1, ..fast() }).unwrap();
+        let old = Argon2Hasher::start(Argon2Settings {
+            m_cost_kib: 128,
+            t_cost: 1,
+            ..fast()
+        })
+        .unwrap();
         let stored = old.hash(&pw("correct horse")).await.unwrap();
         let current = Argon2Hasher::start(fast()).unwrap();
         assert_eq!(
             current.verify(&pw("correct horse"), Some(&stored)).await.unwrap(),
-            Verification { matches: true, needs_rehash: true }
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
         );
-        assert!(!current.verify(&pw("wrong horse!"), Some(&stored)).await.unwrap().needs_rehash);
+        assert!(
+            !current
+                .verify(&pw("wrong horse!"), Some(&stored))
+                .await
+                .unwrap()
+                .needs_rehash
+        );
     }
 
     #[tokio::test]
     async fn corrupt_or_hostile_stored_hash_is_an_error_not_a_panic() {
         let h = Argon2Hasher::start(fast()).unwrap();
-        for bad in ["", "plain", "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ", "$argon2id$v=19$m=4000000,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
-            assert!(matches!(h.verify(&pw("correct horse"), Some(bad)).await, Err(HashError::Internal(_))), "{bad}");
+        for bad in [
+            "",
+            "plain",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=4000000,t=1,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(
+                matches!(
+                    h.verify(&pw("correct horse"), Some(bad)).await,
+                    Err(HashError::Internal(_))
+                ),
+                "{bad}"
+            );
         }
     }
 
     #[tokio::test]
-    async fn saturated_pool_answers_busy_in_bounded_time() {
-        let slow = Argon2Settings {
-            m_cost_kib: 8192,
-            t_cost: 8,
-            threads: 1,
-            queue: 0,
+    async fn saturated_pool_answers_busy_and_recovers() {
+        let settings = Argon2Settings {
+            queue: 3,
             wait_timeout: Duration::from_millis(20),
-            ..Argon2Settings::default()
+            ..fast()
         };
-        let h = Arc::new(Argon2Hasher::start(slow).unwrap());
-        let first = {
-            let h = Arc::clone(&h);
-            tokio::spawn(async move { h.hash(&pw("correct horse")).await })
-        };
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        let second = h.hash(&pw("correct horse")).await;
-        assert!(matches!(second, Err(HashError::Busy { .. })), "{second:?}");
-        assert!(first.await.unwrap().is_ok());
+        let h = Argon2Hasher::start(settings).unwrap();
+        // Take every slot (2 threads + 3 queued), as a flood of requests would.
+        let held = Arc::clone(&h.slots).acquire_many_owned(5).await.unwrap();
+        let refused = h.hash(&pw("correct horse")).await;
+        assert!(matches!(refused, Err(HashError::Busy { .. })), "{refused:?}");
+        assert!(matches!(
+            h.verify(&pw("correct horse"), None).await,
+            Err(HashError::Busy { .. })
+        ));
+        drop(held);
+        assert!(h.hash(&pw("correct horse")).await.is_ok());
     }
 
     #[test]
     fn invalid_settings_are_refused() {
         assert!(Argon2Hasher::start(Argon2Settings { threads: 0, ..fast() }).is_err());
-        assert!(Argon2Hasher::start(Argon2Settings { m_cost_kib: 1, ..fast() }).is_err());
+        assert!(
+            Argon2Hasher::start(Argon2Settings {
+                m_cost_kib: 1,
+                ..fast()
+            })
+            .is_err()
+        );
     }
 }

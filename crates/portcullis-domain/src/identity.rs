@@ -117,7 +117,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_chars: 8, max_chars: 128 }
+        Self {
+            min_chars: 8,
+            max_chars: 128,
+        }
     }
 }
 
@@ -306,7 +309,17 @@ mod tests {
 
     #[test]
     fn email_rejects_garbage() {
-        for bad in ["", "   ", "a", "a@", "@b.c", "a b@c.d", "a@b", "Ada <ada@example.com>", "a@[127.0.0.1]"] {
+        for bad in [
+            "",
+            "   ",
+            "a",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            "a@b",
+            "Ada <ada@example.com>",
+            "a@[127.0.0.1]",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -329,9 +342,15 @@ mod tests {
 
     #[test]
     fn password_check_parse_skips_minimum_but_not_maximum() {
-        let policy = PasswordPolicy { min_chars: 15, max_chars: 128 };
+        let policy = PasswordPolicy {
+            min_chars: 15,
+            max_chars: 128,
+        };
         assert!(policy.parse_for_check("short").is_ok());
-        assert_eq!(policy.parse_for_check(&"a".repeat(10_000)).unwrap_err(), FieldError::TooLong);
+        assert_eq!(
+            policy.parse_for_check(&"a".repeat(10_000)).unwrap_err(),
+            FieldError::TooLong
+        );
     }
 
     #[test]
@@ -349,7 +368,9 @@ mod tests {
 
     #[test]
     fn login_id_splits_on_at() {
-        assert!(matches!(LoginId::parse("Ada@Example.com"), Ok(LoginId::Email(e)) if e.normalized() == "ada@example.com"));
+        assert!(
+            matches!(LoginId::parse("Ada@Example.com"), Ok(LoginId::Email(e)) if e.normalized() == "ada@example.com")
+        );
         assert!(matches!(LoginId::parse("ada"), Ok(LoginId::Username(_))));
         assert_eq!(LoginId::parse("  "), Err(FieldError::Required));
     }

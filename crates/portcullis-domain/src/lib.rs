@@ -21,8 +21,8 @@ pub use ports::{
 };
 pub use random::{OsRandom, SecureRandom};
 pub use service::{
-    AuthDeps, AuthService, AuthenticateError, ClientInfo, InfraError, LoginError, LogoutScope, Principal,
-    RefreshError, RegisterError, Registration, TokenPair,
+    AuthDeps, AuthService, AuthenticateError, ClientInfo, InfraError, LoginError, LogoutScope, Principal, RefreshError,
+    RegisterError, Registration, TokenPair,
 };
 pub use token::{
     AccessClaims, JwtKeys, KeyError, RefreshDecision, RefreshKey, RefreshToken, RefreshTokenState, TokenError,

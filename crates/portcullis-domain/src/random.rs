@@ -25,7 +25,9 @@ impl SecureRandom for OsRandom {
     fn fill(&self, buf: &mut [u8]) {
         // Running without entropy would mint guessable tokens; stopping is the only safe answer.
         #[allow(clippy::expect_used)]
-        OsRng.try_fill_bytes(buf).expect("the operating system's random source failed");
+        OsRng
+            .try_fill_bytes(buf)
+            .expect("the operating system's random source failed");
     }
 }
 

@@ -10,8 +10,8 @@ use crate::clock::Clock;
 use crate::identity::{Email, LoginId, Password, Username};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
-    Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session,
-    Storage, StoreError, Tenant,
+    Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session, Storage,
+    StoreError, Tenant,
 };
 use crate::random::{SecureRandom, random_array};
 use crate::token::{
@@ -50,9 +50,9 @@ impl From<StoreError> for InfraError {
 impl From<HashError> for InfraError {
     fn from(e: HashError) -> Self {
         match e {
-            HashError::Busy { retry_after } => {
-                Self::Busy { retry_after_secs: u64::try_from(retry_after.num_seconds().max(1)).unwrap_or(1) }
-            }
+            HashError::Busy { retry_after } => Self::Busy {
+                retry_after_secs: u64::try_from(retry_after.num_seconds().max(1)).unwrap_or(1),
+            },
             HashError::Internal(m) => Self::Internal(m),
         }
     }
@@ -198,7 +198,9 @@ pub struct AuthDeps {
 
 impl std::fmt::Debug for AuthDeps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthDeps").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("AuthDeps")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -246,7 +248,13 @@ impl AuthService {
         uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.deps.rng)).into_uuid()
     }
 
-    fn new_session(&self, tenant_id: TenantId, user_id: UserId, amr: Vec<String>, client: &ClientInfo) -> (NewSession, RefreshToken) {
+    fn new_session(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        amr: Vec<String>,
+        client: &ClientInfo,
+    ) -> (NewSession, RefreshToken) {
         let now = self.deps.clock.now();
         let refresh = RefreshToken::generate(&*self.deps.rng);
         let session = Session {
@@ -255,13 +263,22 @@ impl AuthService {
             user_id,
             amr,
             ip: client.ip,
-            user_agent: client.user_agent.as_ref().map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
             created_at: now,
             last_used_at: now,
             expires_at: now + self.deps.policy.session_ttl,
             revoked_at: None,
         };
-        (NewSession { session, refresh_hash: refresh.hash() }, refresh)
+        (
+            NewSession {
+                session,
+                refresh_hash: refresh.hash(),
+            },
+            refresh,
+        )
     }
 
     fn pair(&self, session: Session, refresh_token: RefreshToken) -> Result<TokenPair, InfraError> {
@@ -272,13 +289,24 @@ impl AuthService {
             amr: &session.amr,
         };
         let (access_token, access_expires_at) =
-            self.deps.keys.issue(&self.deps.policy, &subject, self.deps.clock.now(), &*self.deps.rng)?;
-        Ok(TokenPair { access_token, access_expires_at, refresh_token, session })
+            self.deps
+                .keys
+                .issue(&self.deps.policy, &subject, self.deps.clock.now(), &*self.deps.rng)?;
+        Ok(TokenPair {
+            access_token,
+            access_expires_at,
+            refresh_token,
+            session,
+        })
     }
 
     /// Creates an account whose email counts as verified and logs it in (the policy with
     /// email verification off). The password is hashed before anything is written.
-    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<(Account, TokenPair), RegisterError> {
+    pub async fn register(
+        &self,
+        reg: Registration,
+        client: &ClientInfo,
+    ) -> Result<(Account, TokenPair), RegisterError> {
         let password_hash = self.deps.hasher.hash(&reg.password).await.map_err(InfraError::from)?;
         let user_id = UserId::from_uuid(self.new_id());
         let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
@@ -291,12 +319,17 @@ impl AuthService {
             password_hash,
             created_at: self.deps.clock.now(),
         };
-        let account = self.deps.store.insert_account(new, Some(first_session.clone())).await.map_err(|e| match e {
-            InsertAccountError::EmailTaken => RegisterError::EmailTaken,
-            InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
-            InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
-            InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
-        })?;
+        let account = self
+            .deps
+            .store
+            .insert_account(new, Some(first_session.clone()))
+            .await
+            .map_err(|e| match e {
+                InsertAccountError::EmailTaken => RegisterError::EmailTaken,
+                InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
+                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+            })?;
         tracing::info!(user_id = %account.id, tenant_id = %account.tenant.id, "account registered");
         let pair = self.pair(first_session.session, refresh)?;
         Ok((account, pair))
@@ -342,9 +375,16 @@ impl AuthService {
     async fn upgrade_hash(&self, account: &Account, old_hash: &str, password: &Password) {
         match self.deps.hasher.hash(password).await {
             Ok(new_hash) => {
-                match self.deps.store.replace_password_hash(account.tenant.id, account.id, old_hash, &new_hash).await {
+                match self
+                    .deps
+                    .store
+                    .replace_password_hash(account.tenant.id, account.id, old_hash, &new_hash)
+                    .await
+                {
                     Ok(_) => tracing::info!(user_id = %account.id, "password hash upgraded to current parameters"),
-                    Err(e) => tracing::warn!(user_id = %account.id, error = %e, "could not store upgraded password hash"),
+                    Err(e) => {
+                        tracing::warn!(user_id = %account.id, error = %e, "could not store upgraded password hash")
+                    }
                 }
             }
             Err(e) => tracing::warn!(user_id = %account.id, error = %e, "could not upgrade password hash"),
@@ -360,7 +400,9 @@ impl AuthService {
         let outcome = self
             .deps
             .store
-            .refresh(token.hash(), successor.hash(), now, &move |state| decide_refresh(&state, now, grace))
+            .refresh(token.hash(), successor.hash(), now, &move |state| {
+                decide_refresh(&state, now, grace)
+            })
             .await
             .map_err(InfraError::from)?;
         match outcome {
@@ -390,7 +432,12 @@ impl AuthService {
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
         let now = self.deps.clock.now();
         let claims = self.deps.keys.verify(&self.deps.policy, bearer, now)?;
-        let session = self.deps.store.session(claims.tid, claims.sid).await.map_err(InfraError::from)?;
+        let session = self
+            .deps
+            .store
+            .session(claims.tid, claims.sid)
+            .await
+            .map_err(InfraError::from)?;
         match session {
             Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal { claims, session }),
             _ => Err(AuthenticateError::SessionEnded),
@@ -399,7 +446,11 @@ impl AuthService {
 
     /// The caller's account.
     pub async fn account(&self, principal: &Principal) -> Result<Option<Account>, InfraError> {
-        Ok(self.deps.store.account(principal.claims.tid, principal.claims.sub).await?)
+        Ok(self
+            .deps
+            .store
+            .account(principal.claims.tid, principal.claims.sub)
+            .await?)
     }
 
     /// Ends sessions per `scope`. Returns how many were revoked.

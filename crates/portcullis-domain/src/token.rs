@@ -148,7 +148,10 @@ impl JwtKeys {
     pub fn from_pem(private_pem: &str, previous_public_pems: &[String]) -> Result<Self, KeyError> {
         let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(private_pem)
             .map_err(|e| KeyError(format!("signing key is not an Ed25519 PKCS#8 PEM key: {e}")))?;
-        let previous = previous_public_pems.iter().map(|pem| Self::from_pem_public(pem)).collect::<Result<Vec<_>, _>>()?;
+        let previous = previous_public_pems
+            .iter()
+            .map(|pem| Self::from_pem_public(pem))
+            .collect::<Result<Vec<_>, _>>()?;
         Self::from_signing_key(&signing, &previous)
     }
 
@@ -179,7 +182,12 @@ impl JwtKeys {
             jwks.push(jwk.clone());
             verification.insert(kid, VerificationKey { decoding, jwk });
         }
-        Ok(Self { active_kid, encoding, verification, jwks: serde_json::json!({ "keys": jwks }) })
+        Ok(Self {
+            active_kid,
+            encoding,
+            verification,
+            jwks: serde_json::json!({ "keys": jwks }),
+        })
     }
 
     /// The JSON Web Key Set to publish at `/.well-known/jwks.json`.
@@ -214,7 +222,9 @@ impl JwtKeys {
             tid: subject.tenant_id,
             iat: now.timestamp(),
             exp: exp.timestamp(),
-            jti: uuid::Builder::from_random_bytes(random_array::<16>(rng)).into_uuid().to_string(),
+            jti: uuid::Builder::from_random_bytes(random_array::<16>(rng))
+                .into_uuid()
+                .to_string(),
             amr: subject.amr.to_vec(),
         };
         let mut header = Header::new(Algorithm::EdDSA);
@@ -243,7 +253,11 @@ impl JwtKeys {
         {
             return Err(TokenError::Header);
         }
-        let key = header.kid.as_deref().and_then(|kid| self.verification.get(kid)).ok_or(TokenError::Header)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verification.get(kid))
+            .ok_or(TokenError::Header)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&policy.issuer]);
         validation.set_audience(&[&policy.audience]);
@@ -305,7 +319,10 @@ impl RefreshToken {
     }
 
     fn from_secret(secret: &[u8]) -> Self {
-        Self(Zeroizing::new(format!("{REFRESH_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(secret))))
+        Self(Zeroizing::new(format!(
+            "{REFRESH_TOKEN_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(secret)
+        )))
     }
 
     /// Parses a presented token; `None` if it cannot be one of ours.
@@ -377,7 +394,10 @@ impl RefreshKey {
     /// Wraps key bytes; refuses keys shorter than [`RefreshKey::MIN_LEN`].
     pub fn new(bytes: Vec<u8>) -> Result<Self, KeyError> {
         if bytes.len() < Self::MIN_LEN {
-            return Err(KeyError(format!("the refresh key must be at least {} bytes", Self::MIN_LEN)));
+            return Err(KeyError(format!(
+                "the refresh key must be at least {} bytes",
+                Self::MIN_LEN
+            )));
         }
         Ok(Self(Zeroizing::new(bytes)))
     }
@@ -441,9 +461,9 @@ pub fn decide_refresh(state: &RefreshTokenState, now: DateTime<Utc>, grace: Dura
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
     use crate::random::OsRandom;
     use proptest::prelude::*;
+    use uuid::Uuid;
 
     fn subject(amr: &[String]) -> TokenSubject<'_> {
         TokenSubject {
@@ -497,18 +517,30 @@ mod tests {
         let policy = TokenPolicy::default();
         let now = Utc::now();
         let (token, _) = keys.issue(&policy, &subject(&[]), now, &OsRandom).unwrap();
-        let other_aud = TokenPolicy { audience: "other".into(), ..TokenPolicy::default() };
+        let other_aud = TokenPolicy {
+            audience: "other".into(),
+            ..TokenPolicy::default()
+        };
         assert_eq!(keys.verify(&other_aud, &token, now), Err(TokenError::Claims));
-        let other_iss = TokenPolicy { issuer: "other".into(), ..TokenPolicy::default() };
+        let other_iss = TokenPolicy {
+            issuer: "other".into(),
+            ..TokenPolicy::default()
+        };
         assert_eq!(keys.verify(&other_iss, &token, now), Err(TokenError::Claims));
         let stranger = JwtKeys::from_ed25519_seed(&[1u8; 32], &[]).unwrap();
-        assert_eq!(stranger.verify(&policy, &token, now), Err(TokenError::Header), "unknown kid");
+        assert_eq!(
+            stranger.verify(&policy, &token, now),
+            Err(TokenError::Header),
+            "unknown kid"
+        );
     }
 
     #[test]
     fn previous_keys_still_verify_after_rotation() {
         let old = JwtKeys::from_ed25519_seed(&[1u8; 32], &[]).unwrap();
-        let old_public = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]).verifying_key().to_bytes();
+        let old_public = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32])
+            .verifying_key()
+            .to_bytes();
         let rotated = JwtKeys::from_ed25519_seed(&[2u8; 32], &[old_public]).unwrap();
         let policy = TokenPolicy::default();
         let now = Utc::now();

@@ -26,7 +26,9 @@ enum Kind {
 }
 
 fn kind_of(req: &HttpRequest) -> Result<Option<Kind>, ApiError> {
-    let Some(value) = req.headers().get(CONTENT_TYPE) else { return Ok(None) };
+    let Some(value) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(None);
+    };
     let mime = value
         .to_str()
         .ok()
@@ -49,7 +51,11 @@ fn unsupported() -> ApiError {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The body exceeds {limit} bytes."))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The body exceeds {limit} bytes."),
+    )
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
@@ -57,7 +63,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<actix_web::web::Data<AppState>>().map_or(64 * 1024, |s| s.body_limit);
+        let limit = req
+            .app_data::<actix_web::web::Data<AppState>>()
+            .map_or(64 * 1024, |s| s.body_limit);
         let kind = kind_of(req);
         let declared = req
             .headers()

@@ -72,7 +72,10 @@ impl From<&Account> for UserView {
             username: a.username.as_ref().map(|u| u.as_str().to_owned()),
             avatar_url: a.avatar_url.clone(),
             mfa_enabled: a.mfa_enabled,
-            tenant: TenantView { id: a.tenant.id.to_string(), slug: a.tenant.slug.clone() },
+            tenant: TenantView {
+                id: a.tenant.id.to_string(),
+                slug: a.tenant.slug.clone(),
+            },
             created_at: a.created_at,
         }
     }
@@ -137,7 +140,12 @@ pub struct Validator {
 
 impl Validator {
     /// Records the outcome of parsing `field`; returns the value when it parsed.
-    pub fn check<T>(&mut self, field: &'static str, parsed: Result<T, FieldError>, rule: impl Fn(FieldError) -> Option<String>) -> Option<T> {
+    pub fn check<T>(
+        &mut self,
+        field: &'static str,
+        parsed: Result<T, FieldError>,
+        rule: impl Fn(FieldError) -> Option<String>,
+    ) -> Option<T> {
         match parsed {
             Ok(v) => Some(v),
             Err(e) => {
@@ -150,13 +158,21 @@ impl Validator {
     /// Records a missing field.
     pub fn require<'a>(&mut self, field: &'static str, value: Option<&'a str>) -> Option<&'a str> {
         if value.is_none() {
-            self.details.push(field_detail(field, FieldError::Required, Some(format!("{field} is required"))));
+            self.details.push(field_detail(
+                field,
+                FieldError::Required,
+                Some(format!("{field} is required")),
+            ));
         }
         value
     }
 
     /// Fails with 422 if anything was recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.details.is_empty() { Ok(()) } else { Err(ApiError::validation(self.details)) }
+        if self.details.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.details))
+        }
     }
 }

@@ -32,7 +32,14 @@ pub struct ApiError {
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: Vec::new(), retry_after: None, bearer_challenge: false }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+            bearer_challenge: false,
+        }
     }
 
     /// 400 `malformed_body`.
@@ -42,18 +49,32 @@ impl ApiError {
 
     /// 422 `validation_failed` with field details.
     pub fn validation(details: Vec<FieldDetail>) -> Self {
-        Self { details, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Some fields are invalid.") }
+        Self {
+            details,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Some fields are invalid.",
+            )
+        }
     }
 
     /// 500 `internal_error`; the cause goes to the log, never to the client.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side.",
+        )
     }
 
     /// 401 for a missing or bad bearer token, with a `WWW-Authenticate` challenge.
     pub fn bearer(code: &'static str, message: &str) -> Self {
-        Self { bearer_challenge: true, ..Self::new(StatusCode::UNAUTHORIZED, code, message) }
+        Self {
+            bearer_challenge: true,
+            ..Self::new(StatusCode::UNAUTHORIZED, code, message)
+        }
     }
 
     /// Adds `Retry-After`.
@@ -109,7 +130,11 @@ impl ResponseError for ApiError {
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         res.json(Envelope {
             success: false,
-            error: Body { code: self.code, message: &self.message, details: &self.details },
+            error: Body {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
         })
     }
 }
@@ -119,13 +144,21 @@ impl From<InfraError> for ApiError {
         match e {
             InfraError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "storage unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", "The service is temporarily unavailable.")
-                    .retry_after(1)
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "The service is temporarily unavailable.",
+                )
+                .retry_after(1)
             }
             InfraError::Busy { retry_after_secs } => {
                 tracing::warn!("password hashing at capacity");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_busy", "The server is busy; try again shortly.")
-                    .retry_after(retry_after_secs)
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_busy",
+                    "The server is busy; try again shortly.",
+                )
+                .retry_after(retry_after_secs)
             }
             InfraError::Internal(cause) => Self::internal(&cause),
         }
@@ -135,10 +168,14 @@ impl From<InfraError> for ApiError {
 impl From<RegisterError> for ApiError {
     fn from(e: RegisterError) -> Self {
         match e {
-            RegisterError::EmailTaken => {
-                Self::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
+            RegisterError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "An account with this email already exists.",
+            ),
+            RegisterError::UsernameTaken => {
+                Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken.")
             }
-            RegisterError::UsernameTaken => Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken."),
             RegisterError::UnknownTenant => tenant_not_found(),
             RegisterError::Infra(e) => e.into(),
         }
@@ -148,9 +185,11 @@ impl From<RegisterError> for ApiError {
 impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
-            LoginError::InvalidCredentials => {
-                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The login or password is wrong.")
-            }
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The login or password is wrong.",
+            ),
             LoginError::Infra(e) => e.into(),
         }
     }
@@ -195,5 +234,9 @@ pub fn tenant_not_found() -> ApiError {
 /// Builds a detail from a domain field error, with a message that states the rule.
 pub fn field_detail(field: &'static str, error: FieldError, rule: Option<String>) -> FieldDetail {
     let message = rule.unwrap_or_else(|| format!("{field} {error}"));
-    FieldDetail { field, code: error.code(), message }
+    FieldDetail {
+        field,
+        code: error.code(),
+        message,
+    }
 }

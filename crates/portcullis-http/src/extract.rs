@@ -27,7 +27,12 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
             let value = match header {
                 None => return Err(ApiError::bearer("missing_token", "An access token is required.")),
-                Some(Err(_)) => return Err(ApiError::bearer("invalid_token", "The access token is invalid or expired.")),
+                Some(Err(_)) => {
+                    return Err(ApiError::bearer(
+                        "invalid_token",
+                        "The access token is invalid or expired.",
+                    ));
+                }
                 Some(Ok(v)) => v,
             };
             let token = bearer_token(&value)
@@ -49,7 +54,11 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
         // The socket peer; trusted-proxy handling of X-Forwarded-For arrives with rate limiting.
         ip: req.peer_addr().map(|a| a.ip()),
-        user_agent: req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        user_agent: req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }
 

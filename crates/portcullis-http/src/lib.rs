@@ -9,9 +9,9 @@ mod extract;
 mod routes;
 mod state;
 
+use actix_web::HttpMessage;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
-use actix_web::HttpMessage;
 
 pub use error::{ApiError, FieldDetail};
 pub use state::AppState;
@@ -46,9 +46,16 @@ pub fn request_id<S, B>(
     srv: &S,
 ) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>> + use<S, B>
 where
-    S: actix_web::dev::Service<actix_web::dev::ServiceRequest, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
 {
-    let id = req.extensions().get::<tracing_actix_web::RequestId>().map(ToString::to_string);
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(ToString::to_string);
     let fut = srv.call(req);
     async move {
         let mut res = fut.await?;

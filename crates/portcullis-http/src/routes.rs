@@ -26,20 +26,26 @@ struct Success<T> {
 }
 
 fn ok<T: Serialize>(status: StatusCode, data: T) -> HttpResponse {
-    HttpResponse::build(status).insert_header((CACHE_CONTROL, "no-store")).json(Success { success: true, data })
+    HttpResponse::build(status)
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(Success { success: true, data })
 }
 
 /// Public endpoints take the tenant from `X-Tenant` or a `tenant_slug` field; default otherwise.
 async fn resolve_tenant(state: &AppState, req: &HttpRequest, body_slug: Option<&str>) -> Result<Tenant> {
-    let header = req.headers().get("x-tenant").map(|v| v.to_str().map_err(|_| tenant_not_found()));
+    let header = req
+        .headers()
+        .get("x-tenant")
+        .map(|v| v.to_str().map_err(|_| tenant_not_found()));
     let slug = match header {
         Some(h) => Some(h?.trim().to_owned()),
         None => body_slug.map(|s| s.trim().to_owned()),
     };
     match slug.as_deref() {
-        None | Some(TenantId::DEFAULT_SLUG) => {
-            Ok(Tenant { id: TenantId::DEFAULT, slug: TenantId::DEFAULT_SLUG.to_owned() })
-        }
+        None | Some(TenantId::DEFAULT_SLUG) => Ok(Tenant {
+            id: TenantId::DEFAULT,
+            slug: TenantId::DEFAULT_SLUG.to_owned(),
+        }),
         Some(s) if s.is_empty() || s.len() > 100 => Err(tenant_not_found()),
         Some(s) => state.auth.tenant(s).await?.ok_or_else(tenant_not_found),
     }
@@ -47,16 +53,28 @@ async fn resolve_tenant(state: &AppState, req: &HttpRequest, body_slug: Option<&
 
 fn password_rule(state: &AppState) -> impl Fn(FieldError) -> Option<String> + '_ {
     move |e| match e {
-        FieldError::TooShort => Some(format!("password must be at least {} characters", state.passwords.min_chars)),
-        FieldError::TooLong => Some(format!("password must be at most {} characters", state.passwords.max_chars)),
+        FieldError::TooShort => Some(format!(
+            "password must be at least {} characters",
+            state.passwords.min_chars
+        )),
+        FieldError::TooLong => Some(format!(
+            "password must be at most {} characters",
+            state.passwords.max_chars
+        )),
         _ => None,
     }
 }
 
 /// `POST /v1/auth/register`.
-pub async fn register(state: Data<AppState>, req: HttpRequest, Body(body): Body<RegisterRequest>) -> Result<HttpResponse> {
+pub async fn register(
+    state: Data<AppState>,
+    req: HttpRequest,
+    Body(body): Body<RegisterRequest>,
+) -> Result<HttpResponse> {
     let mut v = Validator::default();
-    let email = v.require("email", body.email.as_deref()).and_then(|e| v.check("email", portcullis_domain::Email::parse(e), |_| None));
+    let email = v
+        .require("email", body.email.as_deref())
+        .and_then(|e| v.check("email", portcullis_domain::Email::parse(e), |_| None));
     let password = v
         .require("password", body.password.as_deref())
         .and_then(|p| v.check("password", state.passwords.parse(p), password_rule(&state)));
@@ -64,7 +82,8 @@ pub async fn register(state: Data<AppState>, req: HttpRequest, Body(body): Body<
         None => Some(None),
         Some(u) => v
             .check("username", state.usernames.parse(u), |e| {
-                (e == FieldError::Invalid).then(|| "username has characters or a length the policy does not allow".into())
+                (e == FieldError::Invalid)
+                    .then(|| "username has characters or a length the policy does not allow".into())
             })
             .map(Some),
     };
@@ -73,9 +92,17 @@ pub async fn register(state: Data<AppState>, req: HttpRequest, Body(body): Body<
         return Err(ApiError::internal(&"validator passed with missing fields"));
     };
     let tenant = resolve_tenant(&state, &req, body.tenant_slug.as_deref()).await?;
-    let registration = Registration { tenant, email, password, username };
+    let registration = Registration {
+        tenant,
+        email,
+        password,
+        username,
+    };
     let (account, pair) = state.auth.register(registration, &client_info(&req)).await?;
-    Ok(ok(StatusCode::CREATED, TokenPairView::new(&pair, &account, state.auth.now())))
+    Ok(ok(
+        StatusCode::CREATED,
+        TokenPairView::new(&pair, &account, state.auth.now()),
+    ))
 }
 
 /// `POST /v1/auth/login`.
@@ -87,7 +114,9 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Body(body): Body<Log
         (None, None, Some(u)) => ("username", Some(u.as_str())),
         (None, None, None) => ("login", None),
     };
-    let login = v.require(field, raw).and_then(|l| v.check(field, LoginId::parse(l), |_| None));
+    let login = v
+        .require(field, raw)
+        .and_then(|l| v.check(field, LoginId::parse(l), |_| None));
     let password = v
         .require("password", body.password.as_deref())
         .and_then(|p| v.check("password", state.passwords.parse_for_check(p), password_rule(&state)));
@@ -97,7 +126,10 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Body(body): Body<Log
     };
     let tenant = resolve_tenant(&state, &req, body.tenant_slug.as_deref()).await?;
     let (account, pair) = state.auth.login(&tenant, &login, &password, &client_info(&req)).await?;
-    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account, state.auth.now())))
+    Ok(ok(
+        StatusCode::OK,
+        TokenPairView::new(&pair, &account, state.auth.now()),
+    ))
 }
 
 /// `POST /v1/auth/refresh`.
@@ -107,11 +139,18 @@ pub async fn refresh(state: Data<AppState>, Body(body): Body<RefreshRequest>) ->
     v.finish()?;
     let presented = presented.unwrap_or_default();
     let (account, pair) = state.auth.refresh(presented).await?;
-    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account, state.auth.now())))
+    Ok(ok(
+        StatusCode::OK,
+        TokenPairView::new(&pair, &account, state.auth.now()),
+    ))
 }
 
 /// `POST /v1/auth/logout`.
-pub async fn logout(state: Data<AppState>, caller: Authenticated, Body(body): Body<LogoutRequest>) -> Result<HttpResponse> {
+pub async fn logout(
+    state: Data<AppState>,
+    caller: Authenticated,
+    Body(body): Body<LogoutRequest>,
+) -> Result<HttpResponse> {
     let scope = match body.scope.as_deref().map(str::trim) {
         None | Some("local") => LogoutScope::Local,
         Some("others") => LogoutScope::Others,
@@ -125,7 +164,9 @@ pub async fn logout(state: Data<AppState>, caller: Authenticated, Body(body): Bo
         }
     };
     state.auth.logout(&caller.0, scope).await?;
-    Ok(HttpResponse::NoContent().insert_header((CACHE_CONTROL, "no-store")).finish())
+    Ok(HttpResponse::NoContent()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 async fn caller_account(state: &AppState, caller: &Authenticated) -> Result<portcullis_domain::Account> {
@@ -178,6 +219,10 @@ pub async fn not_found() -> HttpResponse {
 
 /// Known path, wrong method.
 pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.")
-        .error_response()
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here.",
+    )
+    .error_response()
 }

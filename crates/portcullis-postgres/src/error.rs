@@ -13,6 +13,7 @@ pub(crate) fn pool_error(e: PoolError) -> StoreError {
 }
 
 /// Query failures. Lost connections and statement timeouts are transient (503); the rest is 500.
+#[allow(clippy::needless_pass_by_value)] // shaped for `map_err(query_error)`
 pub(crate) fn query_error(e: DieselError) -> StoreError {
     match &e {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | DieselError::BrokenTransactionManager => {

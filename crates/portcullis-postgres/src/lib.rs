@@ -7,9 +7,9 @@
 
 mod error;
 mod migrate;
-pub mod scratch;
 mod rows;
 mod schema;
+pub mod scratch;
 mod store;
 
 pub use migrate::{MigrateError, run_migrations};

@@ -25,7 +25,10 @@ pub enum MigrateError {
 /// applied. Safe to call from many processes at once.
 pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateError> {
     let mut conn = AsyncPgConnection::establish(database_url).await?;
-    diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(&mut conn).await?;
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
     // The harness drives the async connection through a blocking wrapper; keep it off the
     // executor's worker threads.
     let joined = tokio::task::spawn_blocking(move || {
@@ -40,6 +43,9 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateEr
     .map_err(|e| MigrateError::Migration(format!("migration task failed: {e}")))?;
     let (mut conn, result) = joined;
     // Closing the connection would release the lock too; unlock explicitly all the same.
-    diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(&mut conn).await?;
+    diesel::sql_query("SELECT pg_advisory_unlock($1)")
+        .bind::<BigInt, _>(MIGRATION_LOCK)
+        .execute(&mut conn)
+        .await?;
     result
 }

@@ -4,9 +4,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use portcullis_domain::{
-    Account, AccountCredentials, Email, SessionId, Session, Tenant, TenantId, UserId, Username,
-};
+use portcullis_domain::{Account, AccountCredentials, Email, Session, SessionId, Tenant, TenantId, UserId, Username};
 use uuid::Uuid;
 
 use crate::schema::{accounts, sessions, tenants};
@@ -20,7 +18,10 @@ pub(crate) struct TenantRow {
 
 impl From<TenantRow> for Tenant {
     fn from(r: TenantRow) -> Self {
-        Self { id: TenantId::from_uuid(r.id), slug: r.slug }
+        Self {
+            id: TenantId::from_uuid(r.id),
+            slug: r.slug,
+        }
     }
 }
 

@@ -20,16 +20,24 @@ impl ScratchDatabase {
     pub async fn create(admin_url: &str) -> Result<Self, MigrateError> {
         let name = format!("portcullis_test_{}", Uuid::now_v7().simple());
         let mut admin = AsyncPgConnection::establish(admin_url).await?;
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await?;
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await?;
         let url = with_database(admin_url, &name);
         run_migrations(&url).await?;
-        Ok(Self { admin_url: admin_url.to_owned(), name, url })
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url,
+        })
     }
 
     /// Drops the database now, terminating every connection to it: an outage, for fault tests.
     pub async fn drop_now(&self) -> Result<(), MigrateError> {
         let mut admin = AsyncPgConnection::establish(&self.admin_url).await?;
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut admin).await?;
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .execute(&mut admin)
+            .await?;
         Ok(())
     }
 
@@ -45,7 +53,9 @@ impl Drop for ScratchDatabase {
         let admin_url = self.admin_url.clone();
         let name = self.name.clone();
         let dropper = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
             rt.block_on(async {
                 if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url).await {
                     let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
@@ -83,6 +93,9 @@ mod tests {
     fn swaps_the_database_name() {
         assert_eq!(with_database("postgres://u@h:5/db", "x"), "postgres://u@h:5/x");
         assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
-        assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
     }
 }

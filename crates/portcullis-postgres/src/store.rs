@@ -54,7 +54,10 @@ pub struct PgStore {
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let status = self.pool.status();
-        f.debug_struct("PgStore").field("size", &status.size).field("available", &status.available).finish()
+        f.debug_struct("PgStore")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
     }
 }
 
@@ -224,7 +227,10 @@ impl AccountStore for PgStore {
             .filter(accounts::tenant_id.eq(tenant.as_uuid()))
             .filter(accounts::id.eq(user.as_uuid()))
             .filter(accounts::password_hash.eq(expected))
-            .set((accounts::password_hash.eq(new_hash), accounts::updated_at.eq(diesel::dsl::now)))
+            .set((
+                accounts::password_hash.eq(new_hash),
+                accounts::updated_at.eq(diesel::dsl::now),
+            ))
             .execute(&mut conn)
             .await
             .map_err(query_error)?;
@@ -233,7 +239,10 @@ impl AccountStore for PgStore {
 }
 
 async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewSession) -> QueryResult<()> {
-    diesel::insert_into(sessions::table).values(SessionRow::from(&new.session)).execute(conn).await?;
+    diesel::insert_into(sessions::table)
+        .values(SessionRow::from(&new.session))
+        .execute(conn)
+        .await?;
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(&new.refresh_hash.0[..]),
@@ -262,7 +271,9 @@ impl SessionStore for PgStore {
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {
         let mut conn = self.conn().await?;
-        conn.transaction(async |conn| insert_session_rows(conn, &session).await).await.map_err(query_error)?;
+        conn.transaction(async |conn| insert_session_rows(conn, &session).await)
+            .await
+            .map_err(query_error)?;
         Ok(session.session)
     }
 
@@ -285,7 +296,9 @@ impl SessionStore for PgStore {
                 .first::<(Option<DateTime<Utc>>, SessionRow)>(conn)
                 .await
                 .optional()?;
-            let Some((superseded_at, row)) = found else { return Ok(RefreshOutcome::Invalid) };
+            let Some((superseded_at, row)) = found else {
+                return Ok(RefreshOutcome::Invalid);
+            };
             let state = RefreshTokenState {
                 superseded_at,
                 session_revoked_at: row.revoked_at,
@@ -297,7 +310,10 @@ impl SessionStore for PgStore {
                 RefreshDecision::Dead => Ok(RefreshOutcome::Invalid),
                 RefreshDecision::Reuse => {
                     diesel::update(sessions::table.find(session_id))
-                        .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq("refresh_token_reused")))
+                        .set((
+                            sessions::revoked_at.eq(now),
+                            sessions::revoked_reason.eq("refresh_token_reused"),
+                        ))
                         .execute(conn)
                         .await?;
                     session.revoked_at = Some(now);
@@ -370,7 +386,10 @@ impl SessionStore for PgStore {
         let set = (sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout"));
         let n = match keep {
             Some(keep) => {
-                diesel::update(target.filter(sessions::id.ne(keep.as_uuid()))).set(set).execute(&mut conn).await
+                diesel::update(target.filter(sessions::id.ne(keep.as_uuid())))
+                    .set(set)
+                    .execute(&mut conn)
+                    .await
             }
             None => diesel::update(target).set(set).execute(&mut conn).await,
         }
@@ -402,7 +421,10 @@ impl SecretStore for PgStore {
 impl HealthCheck for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(query_error)?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
         Ok(())
     }
 }

@@ -1,13 +1,15 @@
 //! Storage tests against a real PostgreSQL (`DATABASE_URL`), each in a database of its own.
 
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    AccountStore, Email, HealthCheck, InsertAccountError, NewAccount, NewSession, RefreshOutcome, RefreshToken,
-    SecretStore, Session, SessionId, SessionStore, StoreError, TenantId, TokenHash, UserId, Username, decide_refresh,
-    OsRandom, RefreshKey,
+    AccountStore, Email, HealthCheck, InsertAccountError, NewAccount, NewSession, OsRandom, RefreshKey, RefreshOutcome,
+    RefreshToken, SecretStore, Session, SessionId, SessionStore, StoreError, TenantId, TokenHash, UserId, Username,
+    decide_refresh,
 };
 use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
@@ -18,7 +20,9 @@ fn database_url() -> String {
 }
 
 async fn store() -> (ScratchDatabase, PgStore) {
-    let db = ScratchDatabase::create(&database_url()).await.expect("scratch database");
+    let db = ScratchDatabase::create(&database_url())
+        .await
+        .expect("scratch database");
     let store = PgStore::connect(&PgSettings::new(db.url())).expect("pool");
     (db, store)
 }
@@ -60,7 +64,9 @@ fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
 async fn refresh(store: &PgStore, token: &RefreshToken, key: &RefreshKey, at: DateTime<Utc>) -> RefreshOutcome {
     let grace = Duration::seconds(10);
     store
-        .refresh(token.hash(), token.successor(key).hash(), at, &move |s| decide_refresh(&s, at, grace))
+        .refresh(token.hash(), token.successor(key).hash(), at, &move |s| {
+            decide_refresh(&s, at, grace)
+        })
         .await
         .unwrap()
 }
@@ -74,28 +80,55 @@ async fn accounts_are_unique_per_tenant_case_insensitively() {
     assert_eq!(account.tenant.slug, "default");
 
     let same_email = new_account(TenantId::DEFAULT, "ada@EXAMPLE.com", None);
-    assert!(matches!(store.insert_account(same_email, None).await, Err(InsertAccountError::EmailTaken)));
+    assert!(matches!(
+        store.insert_account(same_email, None).await,
+        Err(InsertAccountError::EmailTaken)
+    ));
     let same_name = new_account(TenantId::DEFAULT, "other@example.com", Some("ADA"));
-    assert!(matches!(store.insert_account(same_name, None).await, Err(InsertAccountError::UsernameTaken)));
+    assert!(matches!(
+        store.insert_account(same_name, None).await,
+        Err(InsertAccountError::UsernameTaken)
+    ));
 
     // Another tenant may reuse both.
     let other = TenantId::from_uuid(Uuid::now_v7());
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
-    diesel::sql_query(format!("INSERT INTO tenants (id, slug, name) VALUES ('{other}', 'acme', 'Acme')"))
-        .execute(&mut conn)
+    diesel::sql_query(format!(
+        "INSERT INTO tenants (id, slug, name) VALUES ('{other}', 'acme', 'Acme')"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    store
+        .insert_account(new_account(other, "ada@example.com", Some("ada")), None)
         .await
         .unwrap();
-    store.insert_account(new_account(other, "ada@example.com", Some("ada")), None).await.unwrap();
 
     let unknown_tenant = new_account(TenantId::from_uuid(Uuid::now_v7()), "x@example.com", None);
-    assert!(matches!(store.insert_account(unknown_tenant, None).await, Err(InsertAccountError::UnknownTenant)));
+    assert!(matches!(
+        store.insert_account(unknown_tenant, None).await,
+        Err(InsertAccountError::UnknownTenant)
+    ));
 
-    let by_email = store.credentials_by_email(TenantId::DEFAULT, &Email::parse("ADA@example.COM").unwrap()).await;
+    let by_email = store
+        .credentials_by_email(TenantId::DEFAULT, &Email::parse("ADA@example.COM").unwrap())
+        .await;
     assert_eq!(by_email.unwrap().unwrap().account.id, first.id);
-    let by_name = store.credentials_by_username(TenantId::DEFAULT, &Username::from_stored("aDa".into())).await;
+    let by_name = store
+        .credentials_by_username(TenantId::DEFAULT, &Username::from_stored("aDa".into()))
+        .await;
     assert_eq!(by_name.unwrap().unwrap().account.id, first.id);
-    assert!(store.credentials_by_email(other, &Email::parse("nobody@example.com").unwrap()).await.unwrap().is_none());
-    assert!(store.account(other, first.id).await.unwrap().is_none(), "tenant scoping");
+    assert!(
+        store
+            .credentials_by_email(other, &Email::parse("nobody@example.com").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store.account(other, first.id).await.unwrap().is_none(),
+        "tenant scoping"
+    );
 }
 
 #[tokio::test]
@@ -107,7 +140,13 @@ async fn failed_account_insert_leaves_no_session_behind() {
     let token = RefreshToken::generate(&OsRandom);
     let session = new_session(&dup, &token);
     assert!(store.insert_account(dup, Some(session.clone())).await.is_err());
-    assert!(store.session(TenantId::DEFAULT, session.session.id).await.unwrap().is_none());
+    assert!(
+        store
+            .session(TenantId::DEFAULT, session.session.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -115,9 +154,23 @@ async fn password_hash_is_replaced_only_when_unchanged() {
     let (_db, store) = store().await;
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     store.insert_account(a.clone(), None).await.unwrap();
-    assert!(!store.replace_password_hash(TenantId::DEFAULT, a.id, "stale", "new").await.unwrap());
-    assert!(store.replace_password_hash(TenantId::DEFAULT, a.id, "$argon2id$fake", "new").await.unwrap());
-    let creds = store.credentials_by_email(TenantId::DEFAULT, &a.email).await.unwrap().unwrap();
+    assert!(
+        !store
+            .replace_password_hash(TenantId::DEFAULT, a.id, "stale", "new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_password_hash(TenantId::DEFAULT, a.id, "$argon2id$fake", "new")
+            .await
+            .unwrap()
+    );
+    let creds = store
+        .credentials_by_email(TenantId::DEFAULT, &a.email)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(creds.password_hash, "new");
 }
 
@@ -132,22 +185,38 @@ async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
     let sid = first.session.id;
 
     let now = t0() + Duration::minutes(1);
-    assert!(matches!(refresh(&store, &t1, &key, now).await, RefreshOutcome::Rotated(s) if s.id == sid && s.last_used_at == now));
+    assert!(
+        matches!(refresh(&store, &t1, &key, now).await, RefreshOutcome::Rotated(s) if s.id == sid && s.last_used_at == now)
+    );
     // Within the grace window the superseded token is answered (by its successor), nothing changes.
-    assert!(matches!(refresh(&store, &t1, &key, now + Duration::seconds(10)).await, RefreshOutcome::Replayed(_)));
+    assert!(matches!(
+        refresh(&store, &t1, &key, now + Duration::seconds(10)).await,
+        RefreshOutcome::Replayed(_)
+    ));
     // The successor is the head and rotates.
     let t2 = t1.successor(&key);
-    assert!(matches!(refresh(&store, &t2, &key, now + Duration::seconds(11)).await, RefreshOutcome::Rotated(_)));
+    assert!(matches!(
+        refresh(&store, &t2, &key, now + Duration::seconds(11)).await,
+        RefreshOutcome::Rotated(_)
+    ));
     // The first token outside its grace window: reuse, session revoked.
     let later = now + Duration::seconds(30);
-    assert!(matches!(refresh(&store, &t1, &key, later).await, RefreshOutcome::Reused(s) if s.revoked_at == Some(later)));
+    assert!(
+        matches!(refresh(&store, &t1, &key, later).await, RefreshOutcome::Reused(s) if s.revoked_at == Some(later))
+    );
     let session = store.session(TenantId::DEFAULT, sid).await.unwrap().unwrap();
     assert_eq!(session.revoked_at, Some(later));
     // Every token of the revoked session is dead now, including the head.
     let t3 = t2.successor(&key);
-    assert!(matches!(refresh(&store, &t3, &key, later).await, RefreshOutcome::Invalid));
+    assert!(matches!(
+        refresh(&store, &t3, &key, later).await,
+        RefreshOutcome::Invalid
+    ));
     // Unknown tokens are invalid, and do not revoke anything.
-    assert!(matches!(refresh(&store, &RefreshToken::generate(&OsRandom), &key, later).await, RefreshOutcome::Invalid));
+    assert!(matches!(
+        refresh(&store, &RefreshToken::generate(&OsRandom), &key, later).await,
+        RefreshOutcome::Invalid
+    ));
 }
 
 #[tokio::test]
@@ -156,8 +225,14 @@ async fn expired_session_does_not_refresh() {
     let key = RefreshKey::new(vec![9; 32]).unwrap();
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     let t1 = RefreshToken::generate(&OsRandom);
-    store.insert_account(a.clone(), Some(new_session(&a, &t1))).await.unwrap();
-    assert!(matches!(refresh(&store, &t1, &key, t0() + Duration::days(30)).await, RefreshOutcome::Invalid));
+    store
+        .insert_account(a.clone(), Some(new_session(&a, &t1)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        refresh(&store, &t1, &key, t0() + Duration::days(30)).await,
+        RefreshOutcome::Invalid
+    ));
 }
 
 #[tokio::test]
@@ -221,13 +296,56 @@ async fn revocation_is_scoped_to_the_user() {
     let now = t0();
 
     // Bob cannot revoke Ada's session.
-    assert!(!store.revoke_session(TenantId::DEFAULT, bob.id, s1.session.id, now).await.unwrap());
-    assert_eq!(store.revoke_sessions(TenantId::DEFAULT, ada.id, Some(s1.session.id), now).await.unwrap(), 1);
-    assert!(store.session(TenantId::DEFAULT, s1.session.id).await.unwrap().unwrap().is_live(now));
-    assert!(!store.session(TenantId::DEFAULT, s2.session.id).await.unwrap().unwrap().is_live(now));
-    assert!(store.revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now).await.unwrap());
-    assert!(!store.revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now).await.unwrap(), "already revoked");
-    assert!(store.session(TenantId::DEFAULT, s3.session.id).await.unwrap().unwrap().is_live(now));
+    assert!(
+        !store
+            .revoke_session(TenantId::DEFAULT, bob.id, s1.session.id, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .revoke_sessions(TenantId::DEFAULT, ada.id, Some(s1.session.id), now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .session(TenantId::DEFAULT, s1.session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(now)
+    );
+    assert!(
+        !store
+            .session(TenantId::DEFAULT, s2.session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(now)
+    );
+    assert!(
+        store
+            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now)
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert!(
+        store
+            .session(TenantId::DEFAULT, s3.session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_live(now)
+    );
     let stored = store.session(TenantId::DEFAULT, s3.session.id).await.unwrap().unwrap();
     assert_eq!(stored, s3.session, "sessions round-trip");
 }
@@ -275,9 +393,12 @@ async fn exhausted_pool_is_unavailable() {
     let key = RefreshKey::new(vec![9; 32]).unwrap();
     let holder = locker
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::sql_query(format!("SELECT 1 FROM sessions WHERE id = '{}' FOR UPDATE", first.session.id))
-                .execute(conn)
-                .await?;
+            diesel::sql_query(format!(
+                "SELECT 1 FROM sessions WHERE id = '{}' FOR UPDATE",
+                first.session.id
+            ))
+            .execute(conn)
+            .await?;
             let blocked = {
                 let (store, t1, key) = (Arc::clone(&store), t1.clone(), key.clone());
                 tokio::spawn(async move { refresh(&store, &t1, &key, t0()).await })

@@ -40,7 +40,9 @@ pub struct Running {
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -49,7 +51,13 @@ const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
 
 /// Migrates (if configured), connects, loads keys, and binds the HTTP server.
 pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
-    let url = config.database.url.as_ref().context("database.url is required")?.expose_secret().to_owned();
+    let url = config
+        .database
+        .url
+        .as_ref()
+        .context("database.url is required")?
+        .expose_secret()
+        .to_owned();
     if config.database.migrate_on_start {
         let applied = run_migrations(&url).await.context("applying migrations")?;
         if !applied.is_empty() {
@@ -76,7 +84,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 m_cost_kib: p.argon2_m_cost_kib,
                 t_cost: p.argon2_t_cost,
                 p_cost: p.argon2_p_cost,
-                threads: if p.hashing_threads == 0 { Argon2Settings::default().threads } else { p.hashing_threads },
+                threads: if p.hashing_threads == 0 {
+                    Argon2Settings::default().threads
+                } else {
+                    p.hashing_threads
+                },
                 queue: p.hashing_queue,
                 wait_timeout: Duration::from_millis(p.hashing_wait_ms),
                 ..Argon2Settings::default()
@@ -96,10 +108,21 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         refresh_grace: secs(t.refresh_grace_secs),
         leeway: secs(t.leeway_secs),
     };
-    let auth = AuthService::new(AuthDeps { store, hasher, clock, rng, keys, refresh_key, policy });
+    let auth = AuthService::new(AuthDeps {
+        store,
+        hasher,
+        clock,
+        rng,
+        keys,
+        refresh_key,
+        policy,
+    });
     let state = web::Data::new(AppState {
         auth,
-        passwords: PasswordPolicy { min_chars: p.min_length, max_chars: p.max_length },
+        passwords: PasswordPolicy {
+            min_chars: p.min_length,
+            max_chars: p.max_length,
+        },
         usernames: UsernamePolicy::new(&config.usernames.pattern).map_err(anyhow::Error::msg)?,
         body_limit: config.server.body_limit_bytes,
     });
@@ -118,7 +141,9 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     if overrides.no_signals {
         server = server.disable_signals();
     }
-    let server = server.bind(config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+    let server = server
+        .bind(config.server.bind)
+        .with_context(|| format!("binding {}", config.server.bind))?;
     let addr = server.addrs().first().copied().context("the server bound no address")?;
     let server = server.run();
     let handle = server.handle();
@@ -126,13 +151,17 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     Ok(Running { addr, handle, server })
 }
 
-async fn load_signing_keys(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRandom) -> anyhow::Result<JwtKeys> {
+async fn load_signing_keys(
+    config: &Config,
+    store: &dyn SecretStore,
+    rng: &dyn SecureRandom,
+) -> anyhow::Result<JwtKeys> {
     let t = &config.tokens;
     let pem = match (&t.signing_key_pem, &t.signing_key_file) {
         (Some(pem), _) => Some(pem.expose_secret().to_owned()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?,
-        ),
+        (None, Some(path)) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?)
+        }
         (None, None) => None,
     };
     if let Some(pem) = pem {
@@ -141,7 +170,10 @@ async fn load_signing_keys(config: &Config, store: &dyn SecretStore, rng: &dyn S
     let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut candidate[..]);
     let stored = zeroize::Zeroizing::new(store.get_or_create_secret(SIGNING_SEED_SECRET, &candidate[..]).await?);
-    let seed: [u8; 32] = stored.as_slice().try_into().context("stored signing seed is not 32 bytes")?;
+    let seed: [u8; 32] = stored
+        .as_slice()
+        .try_into()
+        .context("stored signing seed is not 32 bytes")?;
     tracing::warn!(
         "NO SIGNING KEY CONFIGURED: signing access tokens with a key generated on first start and stored in the \
          database, so all nodes agree. Anyone who can read the database can forge tokens. Configure \
@@ -155,7 +187,11 @@ async fn load_signing_keys(config: &Config, store: &dyn SecretStore, rng: &dyn S
     Ok(JwtKeys::from_ed25519_seed(&seed, &previous)?)
 }
 
-async fn load_refresh_key(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRandom) -> anyhow::Result<RefreshKey> {
+async fn load_refresh_key(
+    config: &Config,
+    store: &dyn SecretStore,
+    rng: &dyn SecureRandom,
+) -> anyhow::Result<RefreshKey> {
     if let Some(configured) = &config.tokens.refresh_key {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(configured.expose_secret().trim())
@@ -164,5 +200,7 @@ async fn load_refresh_key(config: &Config, store: &dyn SecretStore, rng: &dyn Se
     }
     let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut candidate[..]);
-    Ok(RefreshKey::new(store.get_or_create_secret(REFRESH_KEY_SECRET, &candidate[..]).await?)?)
+    Ok(RefreshKey::new(
+        store.get_or_create_secret(REFRESH_KEY_SECRET, &candidate[..]).await?,
+    )?)
 }

@@ -176,7 +176,9 @@ pub struct UsernamesConfig {
 
 impl Default for UsernamesConfig {
     fn default() -> Self {
-        Self { pattern: portcullis_domain::UsernamePolicy::DEFAULT_PATTERN.into() }
+        Self {
+            pattern: portcullis_domain::UsernamePolicy::DEFAULT_PATTERN.into(),
+        }
     }
 }
 
@@ -192,7 +194,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Text, filter: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
     }
 }
 
@@ -303,9 +308,13 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
     fn environment_overrides_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("portcullis.toml", "[passwords]\nmin_length = 10\n[database]\nurl = \"postgres://f/db\"\n")?;
+            jail.create_file(
+                "portcullis.toml",
+                "[passwords]\nmin_length = 10\n[database]\nurl = \"postgres://f/db\"\n",
+            )?;
             jail.set_env("PORTCULLIS_PASSWORDS__MIN_LENGTH", "12");
             jail.set_env("PORTCULLIS_CONFIG", "portcullis.toml");
             let config = Config::load(Some(Path::new("portcullis.toml"))).map_err(|e| e.to_string())?;

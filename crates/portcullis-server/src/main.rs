@@ -8,7 +8,11 @@ use portcullis_server::{Config, Overrides, config::LogConfig, telemetry};
 use secrecy::ExposeSecret;
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Self-hostable authentication and account service")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Self-hostable authentication and account service"
+)]
 struct Cli {
     /// TOML configuration file (settings may also come from PORTCULLIS_* variables).
     #[arg(long, short, env = "PORTCULLIS_CONFIG", global = true)]
@@ -52,7 +56,12 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Migrate => {
-                let url = config.database.url.as_ref().map(|u| u.expose_secret().to_owned()).unwrap_or_default();
+                let url = config
+                    .database
+                    .url
+                    .as_ref()
+                    .map(|u| u.expose_secret().to_owned())
+                    .unwrap_or_default();
                 let applied = portcullis_postgres::run_migrations(&url).await?;
                 tracing::info!(count = applied.len(), ?applied, "migrations applied");
                 Ok(())

@@ -36,7 +36,9 @@ pub struct TestApp {
 
 impl std::fmt::Debug for TestApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestApp").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("TestApp")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,16 +106,26 @@ impl Builder {
     pub async fn spawn(mut self) -> anyhow::Result<TestApp> {
         let admin_url = std::env::var("DATABASE_URL")
             .context("DATABASE_URL must point at a PostgreSQL server the tests may create databases on")?;
-        let db = ScratchDatabase::create(&admin_url).await.context("creating the test database")?;
+        let db = ScratchDatabase::create(&admin_url)
+            .await
+            .context("creating the test database")?;
         self.config.database.url = Some(SecretString::from(db.url().to_owned()));
         // The scratch database is migrated already.
         self.config.database.migrate_on_start = false;
         self.config.validate()?;
         let clock = Arc::new(ManualClock::starting_now());
-        let overrides = Overrides { clock: Some(clock.clone() as Arc<dyn Clock>), no_signals: true };
+        let overrides = Overrides {
+            clock: Some(clock.clone() as Arc<dyn Clock>),
+            no_signals: true,
+        };
         let running = portcullis_server::start(&self.config, overrides).await?;
         let handle = running.handle.clone();
         tokio::spawn(running.server);
-        Ok(TestApp { addr: running.addr, clock, _stop: StopOnDrop(Some(handle)), db })
+        Ok(TestApp {
+            addr: running.addr,
+            clock,
+            _stop: StopOnDrop(Some(handle)),
+            db,
+        })
     }
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Starts Portcullis on its embedded defaults. Uses DATABASE_URL when set; otherwise starts a
+# private PostgreSQL cluster kept under .data/postgres (stopped again when the server exits).
+# Extra arguments go to the server, e.g. `scripts/run.sh migrate`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg.sh
+source scripts/pg.sh
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  trap pg_stop_private_cluster EXIT
+  pg_private_cluster .data/postgres
+  # The server's own database, created on first start.
+  if ! "$PG_BIN/psql" "$DATABASE_URL" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'portcullis'" | grep -q 1; then
+    "$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE portcullis"
+  fi
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portcullis"
+fi
+cargo build -p portcullis-server --bin portcullis
+./target/debug/portcullis "$@"
