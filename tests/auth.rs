@@ -157,6 +157,17 @@ async fn login_by_email_username_or_login_field_and_form_bodies() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["data"]["user"]["username"], "bob");
+    // HTML forms send empty optional fields: an empty username is no username.
+    let (status, body) = read(
+        ctx.post_form(
+            "/v1/auth/register",
+            &[("email", "cy@example.com"), ("password", PASSWORD), ("username", "")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body["data"]["user"]["username"].is_null());
 }
 
 #[tokio::test]

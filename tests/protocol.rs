@@ -14,7 +14,9 @@ async fn unknown_route_and_wrong_method_answer_in_the_envelope() {
     let ctx = spawn().await;
     let (status, body) = read(ctx.get("/v1/nope", None).await).await;
     assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
-    let (status, body) = read(ctx.get("/v1/auth/login", None).await).await;
+    let res = ctx.get("/v1/auth/login", None).await;
+    assert_eq!(res.headers()["allow"], "POST");
+    let (status, body) = read(res).await;
     assert_eq!(
         (status, error_code(&body)),
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")

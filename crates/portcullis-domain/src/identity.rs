@@ -284,7 +284,8 @@ impl LoginId {
         if trimmed.is_empty() {
             return Err(FieldError::Required);
         }
-        if trimmed.len() > Email::MAX_LEN.max(Username::MAX_BYTES) {
+        let max_chars = Email::MAX_LEN.max(Username::MAX_BYTES);
+        if trimmed.len() > 4 * max_chars || trimmed.chars().count() > max_chars {
             return Err(FieldError::TooLong);
         }
         if trimmed.contains('@') {

@@ -137,6 +137,8 @@ pub struct TokenPair {
     pub access_token: String,
     /// When it expires.
     pub access_expires_at: DateTime<Utc>,
+    /// Its lifetime in seconds from issue (`expires_in`).
+    pub expires_in: i64,
     /// Opaque refresh token.
     pub refresh_token: RefreshToken,
     /// The session both belong to.
@@ -288,13 +290,15 @@ impl AuthService {
             tenant_id: session.tenant_id,
             amr: &session.amr,
         };
+        let issued_at = self.deps.clock.now();
         let (access_token, access_expires_at) =
             self.deps
                 .keys
-                .issue(&self.deps.policy, &subject, self.deps.clock.now(), &*self.deps.rng)?;
+                .issue(&self.deps.policy, &subject, issued_at, &*self.deps.rng)?;
         Ok(TokenPair {
             access_token,
             access_expires_at,
+            expires_in: (access_expires_at - issued_at).num_seconds(),
             refresh_token,
             session,
         })
@@ -407,6 +411,7 @@ impl AuthService {
             .map_err(InfraError::from)?;
         match outcome {
             RefreshOutcome::Rotated(session) | RefreshOutcome::Replayed(session) => {
+                tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
                 let account = self
                     .deps
                     .store
@@ -423,7 +428,10 @@ impl AuthService {
                 );
                 Err(RefreshError::Reused)
             }
-            RefreshOutcome::Invalid => Err(RefreshError::Invalid),
+            RefreshOutcome::Invalid => {
+                tracing::info!(outcome = "invalid_refresh_token", "refresh refused");
+                Err(RefreshError::Invalid)
+            }
         }
     }
 
@@ -431,7 +439,13 @@ impl AuthService {
     /// revocation take effect at once.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
         let now = self.deps.clock.now();
-        let claims = self.deps.keys.verify(&self.deps.policy, bearer, now)?;
+        let claims = self
+            .deps
+            .keys
+            .verify(&self.deps.policy, bearer, now)
+            .inspect_err(|reason| {
+                tracing::info!(%reason, outcome = "invalid_token", "access token refused");
+            })?;
         let session = self
             .deps
             .store
@@ -440,7 +454,13 @@ impl AuthService {
             .map_err(InfraError::from)?;
         match session {
             Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal { claims, session }),
-            _ => Err(AuthenticateError::SessionEnded),
+            _ => {
+                tracing::info!(
+                    user_id = %claims.sub, session_id = %claims.sid, outcome = "session_ended",
+                    "access token refused"
+                );
+                Err(AuthenticateError::SessionEnded)
+            }
         }
     }
 

@@ -121,12 +121,12 @@ pub struct TokenPairView {
 }
 
 impl TokenPairView {
-    pub fn new(pair: &TokenPair, account: &Account, now: DateTime<Utc>) -> Self {
+    pub fn new(pair: &TokenPair, account: &Account) -> Self {
         Self {
             access_token: pair.access_token.clone(),
             refresh_token: pair.refresh_token.expose().to_owned(),
             token_type: "Bearer",
-            expires_in: (pair.access_expires_at - now).num_seconds().max(0),
+            expires_in: pair.expires_in,
             user: account.into(),
         }
     }

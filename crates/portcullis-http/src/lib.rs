@@ -10,6 +10,7 @@ mod routes;
 mod state;
 
 use actix_web::HttpMessage;
+use actix_web::Route;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::web::{self, ServiceConfig};
 
@@ -20,17 +21,27 @@ pub use state::AppState;
 /// the tracing logger.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
-        let resource = |path: &str| web::resource(path.to_owned()).default_service(web::to(routes::method_not_allowed));
+        // Every path answers a wrong method with 405, an `Allow` header and the envelope.
+        let post = |path: &str, route: Route| {
+            web::resource(path.to_owned())
+                .route(route)
+                .default_service(web::to(|| async { routes::method_not_allowed("POST") }))
+        };
+        let get = |path: &str, route: Route| {
+            web::resource(path.to_owned())
+                .route(route)
+                .default_service(web::to(|| async { routes::method_not_allowed("GET") }))
+        };
         cfg.app_data(state)
-            .service(resource("/v1/auth/register").route(web::post().to(routes::register)))
-            .service(resource("/v1/auth/login").route(web::post().to(routes::login)))
-            .service(resource("/v1/auth/refresh").route(web::post().to(routes::refresh)))
-            .service(resource("/v1/auth/logout").route(web::post().to(routes::logout)))
-            .service(resource("/v1/auth/session").route(web::get().to(routes::session)))
-            .service(resource("/v1/account").route(web::get().to(routes::account)))
-            .service(resource("/health/live").route(web::get().to(routes::live)))
-            .service(resource("/health/ready").route(web::get().to(routes::ready)))
-            .service(resource("/.well-known/jwks.json").route(web::get().to(routes::jwks)));
+            .service(post("/v1/auth/register", web::post().to(routes::register)))
+            .service(post("/v1/auth/login", web::post().to(routes::login)))
+            .service(post("/v1/auth/refresh", web::post().to(routes::refresh)))
+            .service(post("/v1/auth/logout", web::post().to(routes::logout)))
+            .service(get("/v1/auth/session", web::get().to(routes::session)))
+            .service(get("/v1/account", web::get().to(routes::account)))
+            .service(get("/health/live", web::get().to(routes::live)))
+            .service(get("/health/ready", web::get().to(routes::ready)))
+            .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));
     }
 }
 

@@ -78,7 +78,8 @@ pub async fn register(
     let password = v
         .require("password", body.password.as_deref())
         .and_then(|p| v.check("password", state.passwords.parse(p), password_rule(&state)));
-    let username = match body.username.as_deref() {
+    // HTML forms send empty optional fields; an empty username means none.
+    let username = match body.username.as_deref().filter(|u| !u.trim().is_empty()) {
         None => Some(None),
         Some(u) => v
             .check("username", state.usernames.parse(u), |e| {
@@ -99,10 +100,7 @@ pub async fn register(
         username,
     };
     let (account, pair) = state.auth.register(registration, &client_info(&req)).await?;
-    Ok(ok(
-        StatusCode::CREATED,
-        TokenPairView::new(&pair, &account, state.auth.now()),
-    ))
+    Ok(ok(StatusCode::CREATED, TokenPairView::new(&pair, &account)))
 }
 
 /// `POST /v1/auth/login`.
@@ -126,10 +124,7 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Body(body): Body<Log
     };
     let tenant = resolve_tenant(&state, &req, body.tenant_slug.as_deref()).await?;
     let (account, pair) = state.auth.login(&tenant, &login, &password, &client_info(&req)).await?;
-    Ok(ok(
-        StatusCode::OK,
-        TokenPairView::new(&pair, &account, state.auth.now()),
-    ))
+    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
 }
 
 /// `POST /v1/auth/refresh`.
@@ -139,10 +134,7 @@ pub async fn refresh(state: Data<AppState>, Body(body): Body<RefreshRequest>) ->
     v.finish()?;
     let presented = presented.unwrap_or_default();
     let (account, pair) = state.auth.refresh(presented).await?;
-    Ok(ok(
-        StatusCode::OK,
-        TokenPairView::new(&pair, &account, state.auth.now()),
-    ))
+    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
 }
 
 /// `POST /v1/auth/logout`.
@@ -218,11 +210,16 @@ pub async fn not_found() -> HttpResponse {
 }
 
 /// Known path, wrong method.
-pub async fn method_not_allowed() -> HttpResponse {
-    ApiError::new(
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut res = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "This method is not allowed here.",
     )
-    .error_response()
+    .error_response();
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    res
 }

@@ -18,13 +18,19 @@ impl ScratchDatabase {
     /// Creates `portcullis_test_<uuid>` on the server `admin_url` points at (any database the
     /// role may connect to, with `CREATEDB`), and migrates it.
     pub async fn create(admin_url: &str) -> Result<Self, MigrateError> {
+        let db = Self::create_empty(admin_url).await?;
+        run_migrations(&db.url).await?;
+        Ok(db)
+    }
+
+    /// Creates the database without migrating it.
+    pub async fn create_empty(admin_url: &str) -> Result<Self, MigrateError> {
         let name = format!("portcullis_test_{}", Uuid::now_v7().simple());
         let mut admin = AsyncPgConnection::establish(admin_url).await?;
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .await?;
         let url = with_database(admin_url, &name);
-        run_migrations(&url).await?;
         Ok(Self {
             admin_url: admin_url.to_owned(),
             name,

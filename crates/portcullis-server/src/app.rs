@@ -74,8 +74,17 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let rng: Arc<dyn SecureRandom> = Arc::new(OsRandom);
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
 
-    let keys = Arc::new(load_signing_keys(config, store.as_ref(), rng.as_ref()).await?);
-    let refresh_key = load_refresh_key(config, store.as_ref(), rng.as_ref()).await?;
+    let configured = configured_keys(config)?;
+    let keys = Arc::new(
+        signing_keys(
+            configured.signing,
+            &configured.previous_public,
+            store.as_ref(),
+            rng.as_ref(),
+        )
+        .await?,
+    );
+    let refresh_key = refresh_key(configured.refresh, store.as_ref(), rng.as_ref()).await?;
 
     let p = &config.passwords;
     let hasher = Arc::new(
@@ -91,6 +100,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 },
                 queue: p.hashing_queue,
                 wait_timeout: Duration::from_millis(p.hashing_wait_ms),
+                max_verify_m_cost_kib: Argon2Settings::default().max_verify_m_cost_kib.max(p.argon2_m_cost_kib),
                 ..Argon2Settings::default()
             },
             Arc::clone(&rng),
@@ -151,21 +161,63 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     Ok(Running { addr, handle, server })
 }
 
-async fn load_signing_keys(
-    config: &Config,
+/// The keys the configuration names, parsed and checked; `None` where storage must supply one.
+/// `check-config` runs this too, so a bad key fails there rather than at `serve`.
+#[derive(Debug)]
+pub struct ConfiguredKeys {
+    /// The signing key set, when a private key is configured.
+    pub signing: Option<JwtKeys>,
+    /// Earlier public keys still accepted.
+    pub previous_public: Vec<[u8; 32]>,
+    /// The refresh-successor key, when configured.
+    pub refresh: Option<RefreshKey>,
+}
+
+/// Reads and parses every configured key.
+pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
+    let t = &config.tokens;
+    let pem = match (&t.signing_key_pem, &t.signing_key_file) {
+        (Some(pem), _) => Some(zeroize::Zeroizing::new(pem.expose_secret().to_owned())),
+        (None, Some(path)) => Some(zeroize::Zeroizing::new(
+            std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?,
+        )),
+        (None, None) => None,
+    };
+    let previous_public = t
+        .previous_public_keys_pem
+        .iter()
+        .map(|pem| JwtKeys::from_pem_public(pem))
+        .collect::<Result<Vec<_>, _>>()
+        .context("tokens.previous_public_keys_pem")?;
+    let signing = pem
+        .map(|pem| JwtKeys::from_pem(&pem, &t.previous_public_keys_pem))
+        .transpose()
+        .context("tokens.signing_key_pem / tokens.signing_key_file")?;
+    let refresh = t
+        .refresh_key
+        .as_ref()
+        .map(|configured| -> anyhow::Result<RefreshKey> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(configured.expose_secret().trim())
+                .context("tokens.refresh_key must be base64")?;
+            Ok(RefreshKey::new(bytes).context("tokens.refresh_key")?)
+        })
+        .transpose()?;
+    Ok(ConfiguredKeys {
+        signing,
+        previous_public,
+        refresh,
+    })
+}
+
+async fn signing_keys(
+    configured: Option<JwtKeys>,
+    previous_public: &[[u8; 32]],
     store: &dyn SecretStore,
     rng: &dyn SecureRandom,
 ) -> anyhow::Result<JwtKeys> {
-    let t = &config.tokens;
-    let pem = match (&t.signing_key_pem, &t.signing_key_file) {
-        (Some(pem), _) => Some(pem.expose_secret().to_owned()),
-        (None, Some(path)) => {
-            Some(std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?)
-        }
-        (None, None) => None,
-    };
-    if let Some(pem) = pem {
-        return Ok(JwtKeys::from_pem(&pem, &t.previous_public_keys_pem)?);
+    if let Some(keys) = configured {
+        return Ok(keys);
     }
     let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut candidate[..]);
@@ -179,28 +231,70 @@ async fn load_signing_keys(
          database, so all nodes agree. Anyone who can read the database can forge tokens. Configure \
          tokens.signing_key_file (Ed25519 PKCS#8 PEM) for production."
     );
-    let previous = t
-        .previous_public_keys_pem
-        .iter()
-        .map(|pem| JwtKeys::from_pem_public(pem))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(JwtKeys::from_ed25519_seed(&seed, &previous)?)
+    Ok(JwtKeys::from_ed25519_seed(&seed, previous_public)?)
 }
 
-async fn load_refresh_key(
-    config: &Config,
+async fn refresh_key(
+    configured: Option<RefreshKey>,
     store: &dyn SecretStore,
     rng: &dyn SecureRandom,
 ) -> anyhow::Result<RefreshKey> {
-    if let Some(configured) = &config.tokens.refresh_key {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(configured.expose_secret().trim())
-            .context("tokens.refresh_key must be base64")?;
-        return Ok(RefreshKey::new(bytes)?);
+    if let Some(key) = configured {
+        return Ok(key);
     }
     let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut candidate[..]);
     Ok(RefreshKey::new(
         store.get_or_create_secret(REFRESH_KEY_SECRET, &candidate[..]).await?,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::Serialized;
+
+    use super::*;
+
+    /// The Ed25519 private key of RFC 8410, section 10.3.
+    const RFC8410_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut figment = Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"));
+        for (k, v) in extra {
+            figment = figment.merge(Serialized::default(k, v));
+        }
+        Config::from_figment(&figment).unwrap()
+    }
+
+    #[test]
+    fn configured_keys_are_parsed_and_bad_ones_refused() {
+        let none = configured_keys(&config(&[])).unwrap();
+        assert!(none.signing.is_none() && none.refresh.is_none());
+
+        let refresh = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let some = configured_keys(&config(&[
+            ("tokens.signing_key_pem", RFC8410_KEY),
+            ("tokens.refresh_key", refresh),
+        ]))
+        .unwrap();
+        let keys = some.signing.unwrap();
+        // RFC 8410's public key for this private key.
+        assert_eq!(
+            keys.jwks()["keys"][0]["x"],
+            "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE"
+        );
+        assert!(some.refresh.is_some());
+
+        for bad in [
+            vec![("tokens.signing_key_pem", "not a key")],
+            vec![("tokens.refresh_key", "c2hvcnQ=")],
+            vec![("tokens.refresh_key", "not base64!")],
+            vec![("tokens.previous_public_keys_pem", "x")],
+            vec![("tokens.signing_key_file", "/nonexistent/key.pem")],
+        ] {
+            let result = std::panic::catch_unwind(|| config(&bad)).map(|c| configured_keys(&c).is_err());
+            assert!(result.unwrap_or(true), "{bad:?} should be refused");
+        }
+    }
 }

@@ -251,12 +251,24 @@ impl Config {
         if p.max_length > 1024 {
             return fail("passwords.max_length must be at most 1024");
         }
-        if p.argon2_m_cost_kib < 8 * p.argon2_p_cost.max(1) || p.argon2_t_cost == 0 || p.argon2_p_cost == 0 {
-            return fail("argon2 parameters out of range (m_cost >= 8 x p_cost, t_cost >= 1, p_cost >= 1)");
+        if !(1..=16).contains(&p.argon2_p_cost)
+            || !(1..=64).contains(&p.argon2_t_cost)
+            || p.argon2_m_cost_kib < 8 * p.argon2_p_cost
+            || p.argon2_m_cost_kib > 1_048_576
+        {
+            return fail(
+                "argon2 parameters out of range (8 x p_cost <= m_cost_kib <= 1048576, 1 <= t_cost <= 64, 1 <= p_cost <= 16)",
+            );
         }
         let t = &self.tokens;
-        if t.access_ttl_secs == 0 || t.session_ttl_secs == 0 {
-            return fail("tokens.access_ttl_secs and tokens.session_ttl_secs must be positive");
+        if !(1..=86_400).contains(&t.access_ttl_secs) {
+            return fail("tokens.access_ttl_secs must be between 1 and 86400 (one day)");
+        }
+        if !(1..=315_360_000).contains(&t.session_ttl_secs) {
+            return fail("tokens.session_ttl_secs must be between 1 and 315360000 (ten years)");
+        }
+        if t.leeway_secs > 300 {
+            return fail("tokens.leeway_secs must be at most 300");
         }
         if t.refresh_grace_secs > 300 {
             return fail("tokens.refresh_grace_secs must be at most 300");
@@ -331,6 +343,11 @@ mod tests {
             ("passwords.min_length", 0i64),
             ("passwords.min_length", 200),
             ("tokens.access_ttl_secs", 0),
+            ("tokens.access_ttl_secs", 9_300_000_000_000_000),
+            ("tokens.session_ttl_secs", 8_000_000_000_000),
+            ("tokens.leeway_secs", 301),
+            ("passwords.argon2_m_cost_kib", 2_000_000),
+            ("passwords.argon2_t_cost", 0),
             ("database.max_connections", 0),
             ("server.body_limit_bytes", 10),
         ] {

@@ -4,5 +4,5 @@ pub mod app;
 pub mod config;
 pub mod telemetry;
 
-pub use app::{Overrides, Running, start};
+pub use app::{ConfiguredKeys, Overrides, Running, configured_keys, start};
 pub use config::Config;

@@ -52,7 +52,20 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::CheckConfig => {
-                tracing::info!("configuration is valid");
+                let keys = portcullis_server::configured_keys(&config)?;
+                tracing::info!(
+                    signing_key = if keys.signing.is_some() {
+                        "configured"
+                    } else {
+                        "generated and kept in the database"
+                    },
+                    refresh_key = if keys.refresh.is_some() {
+                        "configured"
+                    } else {
+                        "generated and kept in the database"
+                    },
+                    "configuration is valid"
+                );
                 Ok(())
             }
             Command::Migrate => {
@@ -68,7 +81,8 @@ fn main() -> ExitCode {
             }
             Command::Serve => {
                 let running = portcullis_server::start(&config, Overrides::default()).await?;
-                // actix-web stops gracefully on SIGINT/SIGTERM, letting in-flight requests finish.
+                // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);
+                // SIGINT and SIGQUIT stop at once.
                 running.server.await?;
                 tracing::info!("stopped");
                 Ok::<(), anyhow::Error>(())

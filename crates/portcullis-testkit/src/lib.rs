@@ -102,7 +102,8 @@ impl Builder {
         self
     }
 
-    /// Creates the database, starts the server, and waits until it answers.
+    /// Creates the database and starts the server. The socket is bound when this returns, so
+    /// requests sent at once are queued, not refused.
     pub async fn spawn(mut self) -> anyhow::Result<TestApp> {
         let admin_url = std::env::var("DATABASE_URL")
             .context("DATABASE_URL must point at a PostgreSQL server the tests may create databases on")?;

@@ -1,0 +1,221 @@
+//! The real `portcullis` binary, as an operator runs it: two nodes starting at once on an empty
+//! database, a full register/login/refresh/logout run whose logs must not contain a secret,
+//! and a clean exit on SIGTERM.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use portcullis_postgres::scratch::ScratchDatabase;
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Node {
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    fn start(database_url: &str) -> Self {
+        let port = free_port();
+        // A file, not a pipe: nobody drains a pipe while the node runs, and a full one blocks it.
+        let log = std::env::temp_dir().join(format!("portcullis-node-{port}-{}.log", std::process::id()));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_SERVER__WORKERS", "1")
+            .env("PORTCULLIS_PASSWORDS__ARGON2_M_COST_KIB", "1024")
+            .env("PORTCULLIS_PASSWORDS__ARGON2_T_COST", "1")
+            // Everything, so the secret grep below sees every line the service can write.
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::from(out.try_clone().unwrap()))
+            .stderr(Stdio::from(out))
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    async fn wait_ready(&self, http: &reqwest::Client) {
+        for _ in 0..200 {
+            if let Ok(res) = http.get(format!("{}/health/ready", self.base)).send().await {
+                if res.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("node at {} never became ready", self.base);
+    }
+
+    /// Sends SIGTERM, waits for the exit, returns (success, everything it logged).
+    fn terminate(&mut self) -> (bool, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        let logs = std::fs::read_to_string(&self.log).unwrap();
+        let _ = std::fs::remove_file(&self.log);
+        (exit.success(), logs)
+    }
+}
+
+async fn post(http: &reqwest::Client, url: String, body: Value, bearer: Option<&str>) -> (u16, Value) {
+    let mut req = http.post(url).json(&body);
+    if let Some(token) = bearer {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create_empty(&admin).await.unwrap();
+    let http = reqwest::Client::new();
+
+    // Both nodes migrate the empty database and mint keys at the same moment.
+    let mut a = Node::start(db.url());
+    let mut b = Node::start(db.url());
+    a.wait_ready(&http).await;
+    b.wait_ready(&http).await;
+
+    let jwks_a: Value = http
+        .get(format!("{}/.well-known/jwks.json", a.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwks_b: Value = http
+        .get(format!("{}/.well-known/jwks.json", b.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks_a, jwks_b, "every node signs with the same key");
+
+    let password = "Sup3r-Secret-Passw0rd!";
+    let (status, reg) = post(
+        &http,
+        format!("{}/v1/auth/register", a.base),
+        json!({ "email": "ada@example.com", "password": password, "username": "ada" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{reg}");
+    let access = reg["data"]["access_token"].as_str().unwrap().to_owned();
+    let refresh = reg["data"]["refresh_token"].as_str().unwrap().to_owned();
+
+    // A token minted by one node works on the other, and a refresh rotates across nodes.
+    let res = http
+        .get(format!("{}/v1/account", b.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let (status, rotated) = post(
+        &http,
+        format!("{}/v1/auth/refresh", b.base),
+        json!({ "refresh_token": refresh }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let refresh2 = rotated["data"]["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &http,
+        format!("{}/v1/auth/refresh", a.base),
+        json!({ "refresh_token": refresh }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "grace window holds across nodes");
+
+    let (status, bad) = post(
+        &http,
+        format!("{}/v1/auth/login", a.base),
+        json!({ "login": "ada", "password": "wrong-Passw0rd-guess" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401, "{bad}");
+    let (status, login) = post(
+        &http,
+        format!("{}/v1/auth/login", b.base),
+        json!({ "login": "ada", "password": password }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{login}");
+    let access2 = login["data"]["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &http,
+        format!("{}/v1/auth/logout", a.base),
+        json!({ "scope": "global" }),
+        Some(&access2),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let res = http
+        .get(format!("{}/v1/account", b.base))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        401,
+        "global logout on one node is seen by the other at once"
+    );
+
+    let (ok_a, logs_a) = a.terminate();
+    let (ok_b, logs_b) = b.terminate();
+    assert!(ok_a && ok_b, "SIGTERM ends both nodes cleanly\n{logs_a}\n{logs_b}");
+    let logs = format!("{logs_a}\n{logs_b}");
+    assert!(
+        logs.contains("NO SIGNING KEY CONFIGURED"),
+        "the generated-key warning is loud"
+    );
+    assert!(logs.contains("request_id"), "request ids are logged");
+    for secret in [password, "wrong-Passw0rd-guess", &access, &access2, &refresh, &refresh2] {
+        assert!(
+            !logs.contains(secret),
+            "a secret leaked into the logs: {}…",
+            &secret[..8]
+        );
+    }
+    // Not even a fragment of a token: the signature part is the secret-bearing piece.
+    let signature = access.rsplit('.').next().unwrap();
+    assert!(!logs.contains(signature));
+    assert!(!logs.to_ascii_lowercase().contains("authorization: bearer"));
+}
