@@ -101,7 +101,6 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 queue: p.hashing_queue,
                 wait_timeout: Duration::from_millis(p.hashing_wait_ms),
                 max_verify_m_cost_kib: Argon2Settings::default().max_verify_m_cost_kib.max(p.argon2_m_cost_kib),
-                ..Argon2Settings::default()
             },
             Arc::clone(&rng),
         )
@@ -200,7 +199,7 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(configured.expose_secret().trim())
                 .context("tokens.refresh_key must be base64")?;
-            Ok(RefreshKey::new(bytes).context("tokens.refresh_key")?)
+            RefreshKey::new(bytes).context("tokens.refresh_key")
         })
         .transpose()?;
     Ok(ConfiguredKeys {
