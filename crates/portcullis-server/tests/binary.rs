@@ -58,10 +58,10 @@ impl Node {
 
     async fn wait_ready(&self, http: &reqwest::Client) {
         for _ in 0..200 {
-            if let Ok(res) = http.get(format!("{}/health/ready", self.base)).send().await {
-                if res.status().is_success() {
-                    return;
-                }
+            if let Ok(res) = http.get(format!("{}/health/ready", self.base)).send().await
+                && res.status().is_success()
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
