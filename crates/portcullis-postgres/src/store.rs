@@ -106,6 +106,34 @@ fn account_with_tenant() -> (
     (AccountRow::as_select(), TenantRow::as_select())
 }
 
+/// Accounts of one tenant, joined with their tenant: every account look-up starts here, so none
+/// can forget the tenant.
+type AccountsOfTenant<'a> = diesel::helper_types::IntoBoxed<
+    'a,
+    diesel::helper_types::InnerJoin<accounts::table, tenants::table>,
+    diesel::pg::Pg,
+>;
+
+fn accounts_of<'a>(tenant: TenantId) -> AccountsOfTenant<'a> {
+    accounts::table
+        .inner_join(tenants::table)
+        .filter(accounts::tenant_id.eq(tenant.as_uuid()))
+        .into_boxed()
+}
+
+impl PgStore {
+    async fn find_account(&self, query: AccountsOfTenant<'_>) -> Result<Option<AccountCredentials>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = query
+            .select(account_with_tenant())
+            .first::<(AccountRow, TenantRow)>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(|(a, t)| a.into_account(t)))
+    }
+}
+
 #[async_trait]
 impl AccountStore for PgStore {
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
@@ -170,17 +198,8 @@ impl AccountStore for PgStore {
         tenant: TenantId,
         email: &Email,
     ) -> Result<Option<AccountCredentials>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = accounts::table
-            .inner_join(tenants::table)
-            .filter(accounts::tenant_id.eq(tenant.as_uuid()))
-            .filter(accounts::email_normalized.eq(email.normalized()))
-            .select(account_with_tenant())
-            .first::<(AccountRow, TenantRow)>(&mut conn)
+        self.find_account(accounts_of(tenant).filter(accounts::email_normalized.eq(email.normalized())))
             .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(|(a, t)| a.into_account(t)))
     }
 
     async fn credentials_by_username(
@@ -188,31 +207,15 @@ impl AccountStore for PgStore {
         tenant: TenantId,
         username: &Username,
     ) -> Result<Option<AccountCredentials>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = accounts::table
-            .inner_join(tenants::table)
-            .filter(accounts::tenant_id.eq(tenant.as_uuid()))
-            .filter(accounts::username_normalized.eq(username.normalized()))
-            .select(account_with_tenant())
-            .first::<(AccountRow, TenantRow)>(&mut conn)
+        self.find_account(accounts_of(tenant).filter(accounts::username_normalized.eq(username.normalized())))
             .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(|(a, t)| a.into_account(t)))
     }
 
     async fn account(&self, tenant: TenantId, user: UserId) -> Result<Option<Account>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = accounts::table
-            .inner_join(tenants::table)
-            .filter(accounts::tenant_id.eq(tenant.as_uuid()))
-            .filter(accounts::id.eq(user.as_uuid()))
-            .select(account_with_tenant())
-            .first::<(AccountRow, TenantRow)>(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(|(a, t)| a.into_account(t).account))
+        let found = self
+            .find_account(accounts_of(tenant).filter(accounts::id.eq(user.as_uuid())))
+            .await?;
+        Ok(found.map(|c| c.account))
     }
 
     async fn replace_password_hash(

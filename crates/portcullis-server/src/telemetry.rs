@@ -5,9 +5,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
+/// Targets that log query parameters below INFO, capped at INFO.
+const DRIVER_CAPS: &[&str] = &["tokio_postgres=info", "postgres_protocol=info"];
+
 /// Installs the global subscriber (once; later calls are no-ops).
 pub fn init(config: &LogConfig) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.filter));
+    // The PostgreSQL driver logs every statement with its parameters at DEBUG: password hashes,
+    // emails and the generated keys. Whatever RUST_LOG or log.filter say, it stays at INFO.
+    let filter = DRIVER_CAPS.iter().fold(filter, |f, cap| match cap.parse() {
+        Ok(directive) => f.add_directive(directive),
+        Err(_) => f,
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -8,6 +8,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
 use portcullis_postgres::scratch::ScratchDatabase;
 use serde_json::{Value, json};
 
@@ -213,6 +214,35 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
             "a secret leaked into the logs: {}…",
             &secret[..8]
         );
+    }
+    // Nor what the database keeps secret: the password hash, the generated signing seed and the
+    // refresh key (driver-level statement logging would print them as query parameters).
+    let mut conn = diesel_async::AsyncPgConnection::establish(db.url()).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Secret {
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        value: Vec<u8>,
+    }
+    let mut stored: Vec<Vec<u8>> = diesel::sql_query(
+        "SELECT secret AS value FROM server_secrets UNION ALL SELECT convert_to(password_hash, 'UTF8') FROM accounts",
+    )
+    .load::<Secret>(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|s| s.value)
+    .collect();
+    assert_eq!(stored.len(), 3, "signing seed, refresh key, one password hash");
+    for value in stored.drain(..) {
+        let as_text = String::from_utf8_lossy(&value).into_owned();
+        let as_debug_list = format!("{:?}", &value[..8]).trim_end_matches(']').to_owned();
+        let as_hex: String = value[..8].iter().map(|b| format!("{b:02x}")).collect();
+        for form in [as_text.as_str(), as_debug_list.as_str(), as_hex.as_str()] {
+            assert!(
+                form.len() < 8 || !logs.contains(form),
+                "a stored secret leaked into the logs"
+            );
+        }
     }
     // Not even a fragment of a token: the signature part is the secret-bearing piece.
     let signature = access.rsplit('.').next().unwrap();
