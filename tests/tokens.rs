@@ -55,6 +55,24 @@ async fn superseded_token_within_grace_gets_the_same_successor() {
 }
 
 #[tokio::test]
+async fn a_replay_behind_several_rotations_gets_the_current_head() {
+    let ctx = spawn().await;
+    let (_, r0) = tokens(&ctx, "ada@example.com").await;
+    let (_, b1) = ctx.refresh(&r0).await;
+    let (_, b2) = ctx.refresh(s(&b1["data"], "refresh_token")).await;
+    let head = s(&b2["data"], "refresh_token").to_owned();
+    ctx.app.clock.advance(Duration::seconds(5));
+    // A tab that still holds r0 (within its grace window) is handed the live head, not the
+    // superseded r1 that would later count as reuse.
+    let (status, late) = ctx.refresh(&r0).await;
+    assert_eq!(status, StatusCode::OK, "{late}");
+    assert_eq!(s(&late["data"], "refresh_token"), head);
+    ctx.app.clock.advance(Duration::minutes(5));
+    let (status, body) = ctx.refresh(&head).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn reuse_after_grace_revokes_the_whole_session_at_once() {
     let ctx = spawn().await;
     let (access, r1) = tokens(&ctx, "ada@example.com").await;

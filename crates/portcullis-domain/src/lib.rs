@@ -16,8 +16,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Username, UsernamePolicy};
 pub use ids::{SessionId, TenantId, UserId};
 pub use ports::{
-    Account, AccountCredentials, AccountStore, HashError, HealthCheck, InsertAccountError, NewAccount, NewSession,
-    PasswordHasher, RefreshOutcome, SecretStore, Session, SessionStore, Storage, StoreError, Tenant, Verification,
+    Account, AccountCredentials, AccountStore, HashError, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
+    NewAccount, NewSession, PasswordHasher, RefreshOutcome, SecretStore, Session, SessionStore, Storage, StoreError,
+    Tenant, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use service::{

@@ -180,13 +180,23 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// How many superseded refresh-token hashes a session keeps, to tell reuse from garbage. A token
+/// older than that answers `invalid_refresh_token` instead of revoking the session.
+pub const KEPT_SUPERSEDED_TOKENS: i64 = 32;
+
 /// What [`SessionStore::refresh`] did.
 #[derive(Debug, Clone)]
 pub enum RefreshOutcome {
     /// The token was the head; its successor is now the head.
     Rotated(Session),
-    /// The token was superseded within the grace window; nothing changed.
-    Replayed(Session),
+    /// The token was superseded within the grace window; nothing changed. `head` is the hash
+    /// of the chain's current head, which the caller answers with.
+    Replayed {
+        /// The session.
+        session: Session,
+        /// SHA-256 of the chain's current head token.
+        head: TokenHash,
+    },
     /// The token was superseded outside the grace window; the session is now revoked.
     Reused(Session),
     /// Unknown token, or its session is revoked or expired.
@@ -204,9 +214,11 @@ pub trait SessionStore: Send + Sync {
 
     /// Applies a refresh atomically. Under a lock on the token's session, the adapter reads the
     /// token's [`RefreshTokenState`], asks `decide` what to do, and applies that decision:
-    /// `Rotate` stores `successor` as the head (marking the presented token superseded at `now`)
-    /// and sets `last_used_at`; `Replay` changes nothing but `last_used_at`; `Reuse` revokes the
-    /// session at `now`; `Dead` changes nothing. An unknown `presented` hash is `Invalid`.
+    /// `Rotate` stores `successor` as the head (marking the presented token superseded at `now`),
+    /// sets `last_used_at`, and may forget superseded hashes older than the last
+    /// [`KEPT_SUPERSEDED_TOKENS`]; `Replay` changes nothing but `last_used_at` and reports the
+    /// head; `Reuse` revokes the session at `now`; `Dead` changes nothing. An unknown `presented`
+    /// hash is `Invalid`.
     async fn refresh(
         &self,
         presented: TokenHash,

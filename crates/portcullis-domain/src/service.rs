@@ -18,6 +18,10 @@ use crate::token::{
     AccessClaims, JwtKeys, KeyError, RefreshKey, RefreshToken, TokenError, TokenPolicy, TokenSubject, decide_refresh,
 };
 
+/// How many rotations a replayed token may lag behind the head and still be answered (within
+/// the grace window).
+const MAX_REPLAY_STEPS: usize = 8;
+
 /// Longest user agent kept with a session; the rest is cut.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -410,16 +414,20 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         match outcome {
-            RefreshOutcome::Rotated(session) | RefreshOutcome::Replayed(session) => {
-                tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
-                let account = self
-                    .deps
-                    .store
-                    .account(session.tenant_id, session.user_id)
-                    .await
-                    .map_err(InfraError::from)?
-                    .ok_or(RefreshError::Invalid)?;
-                Ok((account, self.pair(session, successor)?))
+            RefreshOutcome::Rotated(session) => self.refreshed(session, successor).await,
+            RefreshOutcome::Replayed { session, head } => {
+                // The chain may have moved on more than one step inside the grace window; answer
+                // with its head, which is reachable from the presented token through successors.
+                let head = std::iter::successors(Some(successor), |t| Some(t.successor(&self.deps.refresh_key)))
+                    .take(MAX_REPLAY_STEPS)
+                    .find(|t| t.hash() == head);
+                match head {
+                    Some(head) => self.refreshed(session, head).await,
+                    None => {
+                        tracing::info!(session_id = %session.id, outcome = "invalid_refresh_token", "replay too far behind");
+                        Err(RefreshError::Invalid)
+                    }
+                }
             }
             RefreshOutcome::Reused(session) => {
                 tracing::warn!(
@@ -433,6 +441,18 @@ impl AuthService {
                 Err(RefreshError::Invalid)
             }
         }
+    }
+
+    async fn refreshed(&self, session: Session, token: RefreshToken) -> Result<(Account, TokenPair), RefreshError> {
+        tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
+        let account = self
+            .deps
+            .store
+            .account(session.tenant_id, session.user_id)
+            .await
+            .map_err(InfraError::from)?
+            .ok_or(RefreshError::Invalid)?;
+        Ok((account, self.pair(session, token)?))
     }
 
     /// Verifies a bearer token and checks that its session is still live, so logout and

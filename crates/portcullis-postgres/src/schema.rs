@@ -44,6 +44,7 @@ diesel::table! {
     refresh_tokens (token_hash) {
         token_hash -> Bytea,
         session_id -> Uuid,
+        generation -> Int8,
         created_at -> Timestamptz,
         superseded_at -> Nullable<Timestamptz>,
     }
@@ -58,6 +59,5 @@ diesel::table! {
 }
 
 diesel::joinable!(accounts -> tenants (tenant_id));
-diesel::joinable!(sessions -> accounts (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(tenants, accounts, sessions, refresh_tokens, server_secrets);

@@ -8,9 +8,9 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::FutureExt;
 use portcullis_domain::{
-    Account, AccountCredentials, AccountStore, Email, HealthCheck, InsertAccountError, NewAccount, NewSession,
-    RefreshDecision, RefreshOutcome, RefreshTokenState, SecretStore, Session, SessionId, SessionStore, StoreError,
-    Tenant, TenantId, TokenHash, UserId, Username,
+    Account, AccountCredentials, AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
+    NewAccount, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, SecretStore, Session, SessionId,
+    SessionStore, StoreError, Tenant, TenantId, TokenHash, UserId, Username,
 };
 
 use crate::error::{is_foreign_key_violation, pool_error, query_error, unique_violation};
@@ -241,6 +241,14 @@ impl AccountStore for PgStore {
     }
 }
 
+async fn touch_session(conn: &mut AsyncPgConnection, id: uuid::Uuid, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_used_at.eq(now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewSession) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(SessionRow::from(&new.session))
@@ -250,6 +258,7 @@ async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewSession) -> 
         .values((
             refresh_tokens::token_hash.eq(&new.refresh_hash.0[..]),
             refresh_tokens::session_id.eq(new.session.id.as_uuid()),
+            refresh_tokens::generation.eq(0),
             refresh_tokens::created_at.eq(new.session.created_at),
         ))
         .execute(conn)
@@ -294,12 +303,16 @@ impl SessionStore for PgStore {
             let found = refresh_tokens::table
                 .inner_join(sessions::table)
                 .filter(refresh_tokens::token_hash.eq(&presented.0[..]))
-                .select((refresh_tokens::superseded_at, SessionRow::as_select()))
+                .select((
+                    refresh_tokens::superseded_at,
+                    refresh_tokens::generation,
+                    SessionRow::as_select(),
+                ))
                 .for_update()
-                .first::<(Option<DateTime<Utc>>, SessionRow)>(conn)
+                .first::<(Option<DateTime<Utc>>, i64, SessionRow)>(conn)
                 .await
                 .optional()?;
-            let Some((superseded_at, row)) = found else {
+            let Some((superseded_at, generation, row)) = found else {
                 return Ok(RefreshOutcome::Invalid);
             };
             let state = RefreshTokenState {
@@ -322,30 +335,47 @@ impl SessionStore for PgStore {
                     session.revoked_at = Some(now);
                     Ok(RefreshOutcome::Reused(session))
                 }
-                decision @ (RefreshDecision::Rotate | RefreshDecision::Replay) => {
-                    if decision == RefreshDecision::Rotate {
-                        diesel::update(refresh_tokens::table.find(&presented.0[..]))
-                            .set(refresh_tokens::superseded_at.eq(now))
-                            .execute(conn)
-                            .await?;
-                        diesel::insert_into(refresh_tokens::table)
-                            .values((
-                                refresh_tokens::token_hash.eq(&successor.0[..]),
-                                refresh_tokens::session_id.eq(session_id),
-                                refresh_tokens::created_at.eq(now),
-                            ))
-                            .execute(conn)
-                            .await?;
-                    }
-                    diesel::update(sessions::table.find(session_id))
-                        .set(sessions::last_used_at.eq(now))
+                RefreshDecision::Rotate => {
+                    diesel::update(refresh_tokens::table.find(&presented.0[..]))
+                        .set(refresh_tokens::superseded_at.eq(now))
                         .execute(conn)
                         .await?;
+                    diesel::insert_into(refresh_tokens::table)
+                        .values((
+                            refresh_tokens::token_hash.eq(&successor.0[..]),
+                            refresh_tokens::session_id.eq(session_id),
+                            refresh_tokens::generation.eq(generation + 1),
+                            refresh_tokens::created_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    // Bound the chain: forget superseded hashes beyond the kept window.
+                    diesel::delete(
+                        refresh_tokens::table
+                            .filter(refresh_tokens::session_id.eq(session_id))
+                            .filter(refresh_tokens::generation.le(generation - KEPT_SUPERSEDED_TOKENS)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    touch_session(conn, session_id, now).await?;
                     session.last_used_at = now;
-                    Ok(if decision == RefreshDecision::Rotate {
-                        RefreshOutcome::Rotated(session)
-                    } else {
-                        RefreshOutcome::Replayed(session)
+                    Ok(RefreshOutcome::Rotated(session))
+                }
+                RefreshDecision::Replay => {
+                    let head = refresh_tokens::table
+                        .filter(refresh_tokens::session_id.eq(session_id))
+                        .filter(refresh_tokens::superseded_at.is_null())
+                        .select(refresh_tokens::token_hash)
+                        .first::<Vec<u8>>(conn)
+                        .await?;
+                    let head = <[u8; 32]>::try_from(head.as_slice()).map_err(|_| {
+                        diesel::result::Error::DeserializationError("token hash is not 32 bytes".into())
+                    })?;
+                    touch_session(conn, session_id, now).await?;
+                    session.last_used_at = now;
+                    Ok(RefreshOutcome::Replayed {
+                        session,
+                        head: TokenHash(head),
                     })
                 }
             }

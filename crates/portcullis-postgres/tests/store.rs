@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    AccountStore, Email, HealthCheck, InsertAccountError, NewAccount, NewSession, OsRandom, RefreshKey, RefreshOutcome,
-    RefreshToken, SecretStore, Session, SessionId, SessionStore, StoreError, TenantId, TokenHash, UserId, Username,
-    decide_refresh,
+    AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS, NewAccount, NewSession, OsRandom,
+    RefreshKey, RefreshOutcome, RefreshToken, SecretStore, Session, SessionId, SessionStore, StoreError, TenantId,
+    UserId, Username, decide_refresh,
 };
 use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
@@ -191,7 +191,7 @@ async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
     // Within the grace window the superseded token is answered (by its successor), nothing changes.
     assert!(matches!(
         refresh(&store, &t1, &key, now + Duration::seconds(10)).await,
-        RefreshOutcome::Replayed(_)
+        RefreshOutcome::Replayed { .. }
     ));
     // The successor is the head and rotates.
     let t2 = t1.successor(&key);
@@ -257,7 +257,7 @@ async fn concurrent_refreshes_of_one_token_serialise_into_one_chain() {
     for t in tasks {
         match t.await.unwrap() {
             RefreshOutcome::Rotated(_) => rotated += 1,
-            RefreshOutcome::Replayed(_) => replayed += 1,
+            RefreshOutcome::Replayed { .. } => replayed += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -277,7 +277,6 @@ async fn concurrent_refreshes_of_one_token_serialise_into_one_chain() {
     .await
     .unwrap();
     assert_eq!(heads[0].n, 1, "exactly one live head");
-    let _: TokenHash = t1.successor(&key).hash();
 }
 
 #[tokio::test]
@@ -412,4 +411,64 @@ async fn exhausted_pool_is_unavailable() {
     let (blocked, starved) = holder;
     assert!(matches!(starved, Err(StoreError::Unavailable(_))), "{starved:?}");
     assert!(matches!(blocked.await.unwrap(), RefreshOutcome::Rotated(_)));
+}
+
+#[tokio::test]
+async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
+    let (db, store) = store().await;
+    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
+    let r0 = RefreshToken::generate(&OsRandom);
+    let first = new_session(&a, &r0);
+    store.insert_account(a.clone(), Some(first.clone())).await.unwrap();
+    let now = t0() + Duration::minutes(1);
+    // Two rotations inside the grace window, then the first token again: the head is reported.
+    let r1 = r0.successor(&key);
+    let r2 = r1.successor(&key);
+    assert!(matches!(
+        refresh(&store, &r0, &key, now).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    assert!(matches!(
+        refresh(&store, &r1, &key, now).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    match refresh(&store, &r0, &key, now + Duration::seconds(5)).await {
+        RefreshOutcome::Replayed { head, .. } => assert_eq!(head, r2.hash()),
+        other => panic!("{other:?}"),
+    }
+
+    // A long-lived session's chain stays bounded.
+    let mut current = r2;
+    for i in 0..(KEPT_SUPERSEDED_TOKENS + 10) {
+        let at = now + Duration::minutes(i + 1);
+        assert!(matches!(
+            refresh(&store, &current, &key, at).await,
+            RefreshOutcome::Rotated(_)
+        ));
+        current = current.successor(&key);
+    }
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Count> = diesel::sql_query(format!(
+        "SELECT count(*) AS n FROM refresh_tokens WHERE session_id = '{}'",
+        first.session.id
+    ))
+    .load(&mut conn)
+    .await
+    .unwrap();
+    assert!(rows[0].n <= KEPT_SUPERSEDED_TOKENS + 1, "{} rows kept", rows[0].n);
+    // The oldest token is forgotten: it is invalid now, and presenting it revokes nothing.
+    assert!(matches!(
+        refresh(&store, &r0, &key, now + Duration::days(1)).await,
+        RefreshOutcome::Invalid
+    ));
+    assert!(matches!(
+        refresh(&store, &current, &key, now + Duration::days(1)).await,
+        RefreshOutcome::Rotated(_)
+    ));
 }

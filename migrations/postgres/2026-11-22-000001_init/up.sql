@@ -19,6 +19,8 @@ CREATE TABLE accounts (
     password_hash       text NOT NULL,
     created_at          timestamptz NOT NULL,
     updated_at          timestamptz NOT NULL,
+    -- Lets sessions reference (tenant, account), so a session can never cross tenants.
+    CONSTRAINT accounts_tenant_id_key UNIQUE (tenant_id, id),
     CONSTRAINT accounts_tenant_email_key UNIQUE (tenant_id, email_normalized),
     CONSTRAINT accounts_tenant_username_key UNIQUE (tenant_id, username_normalized),
     CHECK ((username IS NULL) = (username_normalized IS NULL))
@@ -26,8 +28,8 @@ CREATE TABLE accounts (
 
 CREATE TABLE sessions (
     id              uuid PRIMARY KEY,
-    tenant_id       uuid NOT NULL REFERENCES tenants (id),
-    user_id         uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    tenant_id       uuid NOT NULL,
+    user_id         uuid NOT NULL,
     amr             text[] NOT NULL,
     ip              text,
     user_agent      text,
@@ -35,15 +37,18 @@ CREATE TABLE sessions (
     last_used_at    timestamptz NOT NULL,
     expires_at      timestamptz NOT NULL,
     revoked_at      timestamptz,
-    revoked_reason  text
+    revoked_reason  text,
+    FOREIGN KEY (tenant_id, user_id) REFERENCES accounts (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX sessions_live_by_user ON sessions (tenant_id, user_id) WHERE revoked_at IS NULL;
 
--- Every refresh token ever issued for a live session, by SHA-256 of the token (never the token).
--- Old ones are kept so that a replayed one is recognised as reuse rather than as garbage.
+-- Refresh tokens of a session's chain, by SHA-256 of the token (never the token). The last few
+-- superseded ones are kept so that a replayed one is recognised as reuse rather than garbage;
+-- older ones are pruned on rotation, so a chain's rows stay bounded however often it refreshes.
 CREATE TABLE refresh_tokens (
     token_hash      bytea PRIMARY KEY CHECK (length(token_hash) = 32),
     session_id      uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    generation      bigint NOT NULL CHECK (generation >= 0),
     created_at      timestamptz NOT NULL,
     superseded_at   timestamptz
 );
