@@ -61,19 +61,33 @@ pg_private_cluster() {
   mkdir -p "$data_dir"
   data_dir=$(cd "$data_dir" && pwd)
   [ "$(id -u)" -eq 0 ] && chown "$PG_OWNER" "$data_dir" && chmod 700 "$data_dir"
+  # A generated password (scram), never trust: other local users can reach 127.0.0.1 too.
+  local password_file="$data_dir.password" pwfile
   if [ ! -f "$data_dir/PG_VERSION" ]; then
-    pg_as_owner "$bin/initdb" -D "$data_dir" -U postgres --auth=trust -E UTF8 --no-locale >"$data_dir.initdb.log" 2>&1 || {
-      cat "$data_dir.initdb.log" >&2; return 1; }
+    (umask 077; od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$password_file")
+    pwfile=$(mktemp "${TMPDIR:-/tmp}/portcullis-pw.XXXXXX")
+    cat "$password_file" >"$pwfile"
+    [ "$(id -u)" -eq 0 ] && chown "$PG_OWNER" "$pwfile"
+    if ! pg_as_owner "$bin/initdb" -D "$data_dir" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+        -E UTF8 --no-locale >"$data_dir.initdb.log" 2>&1; then
+      rm -f "$pwfile"; cat "$data_dir.initdb.log" >&2; return 1
+    fi
+    rm -f "$pwfile"
   fi
+  PG_PASSWORD=$(cat "$password_file")
   PG_DATA_DIR=$data_dir
   PG_BIN=$bin
+  # A cluster left running by an earlier run that was killed: stop it, then start afresh.
+  if pg_as_owner "$bin/pg_ctl" -D "$data_dir" status >/dev/null 2>&1; then
+    pg_as_owner "$bin/pg_ctl" -D "$data_dir" -m fast -w stop >/dev/null 2>&1 || true
+  fi
   for tries in 1 2 3 4 5; do
     port=$(pg_free_port) || return 1
     # fsync off: this cluster is for tests and local trials, and is thrown away or rebuildable.
     if pg_as_owner "$bin/pg_ctl" -D "$data_dir" -w -t 60 -l "$data_dir/server.log" \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data_dir -c fsync=off -c max_connections=200" start >/dev/null; then
+        -o "-c listen_addresses=127.0.0.1 -p $port -k '$data_dir' -c fsync=off -c max_connections=200" start >/dev/null; then
       PG_PORT=$port
-      export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+      export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$port/postgres"
       echo "private PostgreSQL cluster in $data_dir on 127.0.0.1:$port" >&2
       return 0
     fi

@@ -14,7 +14,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   if ! "$PG_BIN/psql" "$DATABASE_URL" -Atqc "SELECT 1 FROM pg_database WHERE datname = 'portcullis'" | grep -q 1; then
     "$PG_BIN/psql" "$DATABASE_URL" -qc "CREATE DATABASE portcullis"
   fi
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/portcullis"
+  export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/portcullis"
 fi
 cargo build -p portcullis-server --bin portcullis
 ./target/debug/portcullis "$@"

@@ -9,7 +9,8 @@ source scripts/pg.sh
 
 if [ -z "${DATABASE_URL:-}" ]; then
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-test-pg.XXXXXX")
-  chmod 755 "$tmp"
+  # The cluster's owner (an unprivileged account when we are root) must reach its directory.
+  chmod 711 "$tmp"
   cleanup() { pg_stop_private_cluster; rm -rf "$tmp"; }
   trap cleanup EXIT
   pg_private_cluster "$tmp/data"

@@ -261,5 +261,8 @@ async fn unknown_fields_never_set_state() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["data"]["user"]["tenant"]["slug"], "default");
+    // Registration with verification off marks the address verified; the client's false is ignored
+    // just as a true would be (the policy decides, never the request).
+    assert_eq!(body["data"]["user"]["email_verified"], true);
     assert_ne!(body["data"]["user"]["id"], "x");
 }

@@ -144,15 +144,11 @@ impl JwtKeys {
     }
 
     /// Builds the key set from a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`)
-    /// and SPKI PEM public keys of earlier signing keys.
-    pub fn from_pem(private_pem: &str, previous_public_pems: &[String]) -> Result<Self, KeyError> {
+    /// and the public keys of earlier signing keys (see [`JwtKeys::from_pem_public`]).
+    pub fn from_pem(private_pem: &str, previous: &[[u8; 32]]) -> Result<Self, KeyError> {
         let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(private_pem)
             .map_err(|e| KeyError(format!("signing key is not an Ed25519 PKCS#8 PEM key: {e}")))?;
-        let previous = previous_public_pems
-            .iter()
-            .map(|pem| Self::from_pem_public(pem))
-            .collect::<Result<Vec<_>, _>>()?;
-        Self::from_signing_key(&signing, &previous)
+        Self::from_signing_key(&signing, previous)
     }
 
     /// Decodes an SPKI PEM Ed25519 public key (an earlier signing key kept for verification).
@@ -547,6 +543,63 @@ mod tests {
         let (token, _) = old.issue(&policy, &subject(&[]), now, &OsRandom).unwrap();
         assert!(rotated.verify(&policy, &token, now).is_ok());
         assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn key_carrying_headers_are_refused_even_when_correctly_signed() {
+        let keys = keys();
+        let policy = TokenPolicy::default();
+        let now = Utc::now();
+        let (token, _) = keys.issue(&policy, &subject(&[]), now, &OsRandom).unwrap();
+        let claims = keys.verify(&policy, &token, now).unwrap();
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
+        let der = signing.to_pkcs8_der().unwrap();
+        let encoding = EncodingKey::from_ed_der(der.as_bytes());
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(keys.jwks()["keys"][0].clone()).unwrap();
+        let base = || {
+            let mut h = Header::new(Algorithm::EdDSA);
+            h.typ = Some(ACCESS_TOKEN_TYP.into());
+            h.kid = Some(keys.active_kid().to_owned());
+            h
+        };
+        let variants: Vec<(&str, Header)> = vec![
+            (
+                "jku",
+                Header {
+                    jku: Some("https://evil.example/jwks".into()),
+                    ..base()
+                },
+            ),
+            (
+                "jwk",
+                Header {
+                    jwk: Some(jwk),
+                    ..base()
+                },
+            ),
+            (
+                "x5u",
+                Header {
+                    x5u: Some("https://evil.example/cert".into()),
+                    ..base()
+                },
+            ),
+            (
+                "typ JWT",
+                Header {
+                    typ: Some("JWT".into()),
+                    ..base()
+                },
+            ),
+            ("no kid", Header { kid: None, ..base() }),
+        ];
+        // The control: the same claims and key with a clean header verify.
+        let clean = jsonwebtoken::encode(&base(), &claims, &encoding).unwrap();
+        assert!(keys.verify(&policy, &clean, now).is_ok());
+        for (name, header) in variants {
+            let forged = jsonwebtoken::encode(&header, &claims, &encoding).unwrap();
+            assert_eq!(keys.verify(&policy, &forged, now), Err(TokenError::Header), "{name}");
+        }
     }
 
     #[test]

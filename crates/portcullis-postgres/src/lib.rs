@@ -9,6 +9,7 @@ mod error;
 mod migrate;
 mod rows;
 mod schema;
+#[cfg(feature = "testing")]
 pub mod scratch;
 mod store;
 

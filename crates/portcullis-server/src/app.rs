@@ -189,7 +189,7 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
         .collect::<Result<Vec<_>, _>>()
         .context("tokens.previous_public_keys_pem")?;
     let signing = pem
-        .map(|pem| JwtKeys::from_pem(&pem, &t.previous_public_keys_pem))
+        .map(|pem| JwtKeys::from_pem(&pem, &previous_public))
         .transpose()
         .context("tokens.signing_key_pem / tokens.signing_key_file")?;
     let refresh = t
