@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod identity;
 pub mod ids;
+pub mod mail;
 pub mod ports;
 pub mod random;
 pub mod service;

@@ -7,6 +7,7 @@
 
 mod error;
 mod migrate;
+mod outbox;
 mod rows;
 mod schema;
 #[cfg(feature = "testing")]

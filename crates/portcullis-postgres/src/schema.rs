@@ -60,4 +60,24 @@ diesel::table! {
 
 diesel::joinable!(accounts -> tenants (tenant_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(tenants, accounts, sessions, refresh_tokens, server_secrets);
+diesel::allow_tables_to_appear_in_same_query!(tenants, accounts, sessions, refresh_tokens, server_secrets, mail_outbox);
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        recipient -> Text,
+        kind -> Text,
+        subject -> Text,
+        body_text -> Nullable<Text>,
+        body_html -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        leased_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
+    }
+}

@@ -90,7 +90,7 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
 }

@@ -36,6 +36,8 @@ pub struct Running {
     pub handle: ServerHandle,
     /// Resolves when it has stopped.
     pub server: Server,
+    /// The mail delivery worker, when this process runs one.
+    pub mail_worker: Option<crate::mail::MailWorker>,
 }
 
 impl std::fmt::Debug for Running {
@@ -117,6 +119,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         refresh_grace: secs(t.refresh_grace_secs),
         leeway: secs(t.leeway_secs),
     };
+    let transport = crate::mail::transport(&config.mail).context("setting up mail")?;
+    let mail_worker = config
+        .mail
+        .deliver
+        .then(|| crate::mail::MailWorker::spawn(store.clone(), transport, clock.clone(), &config.mail));
     let auth = AuthService::new(AuthDeps {
         store,
         hasher,
@@ -157,7 +164,12 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%addr, "listening");
-    Ok(Running { addr, handle, server })
+    Ok(Running {
+        addr,
+        handle,
+        server,
+        mail_worker,
+    })
 }
 
 /// The keys the configuration names, parsed and checked; `None` where storage must supply one.

@@ -26,6 +26,82 @@ pub struct Config {
     pub usernames: UsernamesConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+}
+
+/// `[mail]`. With no `smtp_host`, mail is written as `.eml` files under `dir` (the development
+/// default); with one, it goes through that SMTP server.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Sender, e.g. `Portcullis <no-reply@auth.example.com>`; its domain names Message-IDs.
+    pub from: String,
+    /// Directory of the file transport.
+    pub dir: PathBuf,
+    /// SMTP server host; unset = file transport.
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (local relays and tests only).
+    pub smtp_security: SmtpSecurity,
+    /// SMTP user name.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<SecretString>,
+    /// Per-command SMTP timeout, seconds.
+    pub smtp_timeout_secs: u64,
+    /// Pooled SMTP connections.
+    pub smtp_max_connections: u32,
+    /// Run the delivery worker in this process (any number of processes may).
+    pub deliver: bool,
+    /// How often the worker looks for due mail, ms.
+    pub poll_interval_ms: u64,
+    /// Mails claimed per pass.
+    pub batch_size: u32,
+    /// First retry wait after a temporary failure, seconds (doubles each time).
+    pub retry_first_secs: u64,
+    /// Longest retry wait, seconds.
+    pub retry_max_secs: u64,
+    /// Temporary failures are retried until a mail is this old, seconds; then it is given up.
+    pub give_up_after_secs: u64,
+    /// How long a worker's claim on a mail lasts, seconds. Must exceed a whole SMTP exchange.
+    pub lease_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from: "Portcullis <no-reply@localhost.localdomain>".into(),
+            dir: PathBuf::from(".data/mail"),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 15,
+            smtp_max_connections: 4,
+            deliver: true,
+            poll_interval_ms: 1_000,
+            batch_size: 20,
+            retry_first_secs: 5,
+            retry_max_secs: 600,
+            give_up_after_secs: 86_400,
+            lease_secs: 120,
+        }
+    }
+}
+
+/// SMTP connection protection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// STARTTLS, required.
+    Starttls,
+    /// Implicit TLS.
+    Tls,
+    /// Plain text.
+    None,
 }
 
 /// `[server]`.
@@ -287,6 +363,22 @@ impl Config {
         }
         if self.database.url.as_ref().is_none_or(|u| u.expose_secret().is_empty()) {
             return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
+        }
+        let m = &self.mail;
+        if m.smtp_timeout_secs == 0 || m.lease_secs < 4 * m.smtp_timeout_secs {
+            return fail("mail.lease_secs must be at least 4 x mail.smtp_timeout_secs (a claim must outlive a send)");
+        }
+        if m.batch_size == 0
+            || m.poll_interval_ms == 0
+            || m.retry_first_secs == 0
+            || m.retry_max_secs < m.retry_first_secs
+        {
+            return fail(
+                "mail: batch_size, poll_interval_ms and retry_first_secs must be positive, retry_max_secs >= retry_first_secs",
+            );
+        }
+        if m.smtp_username.is_some() != m.smtp_password.is_some() {
+            return fail("mail.smtp_username and mail.smtp_password go together");
         }
         portcullis_domain::UsernamePolicy::new(&self.usernames.pattern)
             .map_err(|e| ConfigError(format!("usernames.pattern: {e}")))?;

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod config;
+pub mod mail;
 pub mod telemetry;
 
 pub use app::{ConfiguredKeys, Overrides, Running, configured_keys, start};

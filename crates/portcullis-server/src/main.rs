@@ -80,10 +80,15 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Serve => {
-                let running = portcullis_server::start(&config, Overrides::default()).await?;
+                let mut running = portcullis_server::start(&config, Overrides::default()).await?;
                 // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);
                 // SIGINT and SIGQUIT stop at once.
                 running.server.await?;
+                if let Some(worker) = running.mail_worker.take() {
+                    worker
+                        .shutdown(std::time::Duration::from_secs(config.server.shutdown_timeout_secs))
+                        .await;
+                }
                 tracing::info!("stopped");
                 Ok::<(), anyhow::Error>(())
             }

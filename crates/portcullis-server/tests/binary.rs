@@ -31,6 +31,10 @@ impl Drop for Node {
 
 impl Node {
     fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    fn start_with(database_url: &str, extra_env: &[(&str, String)]) -> Self {
         let port = free_port();
         // A file, not a pipe: nobody drains a pipe while the node runs, and a full one blocks it.
         let log = std::env::temp_dir().join(format!("portcullis-node-{port}-{}.log", std::process::id()));
@@ -42,10 +46,15 @@ impl Node {
             .env("DATABASE_URL", database_url)
             .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_SERVER__WORKERS", "1")
+            .env(
+                "PORTCULLIS_MAIL__DIR",
+                std::env::temp_dir().join(format!("portcullis-node-mail-{port}")),
+            )
             .env("PORTCULLIS_PASSWORDS__ARGON2_M_COST_KIB", "1024")
             .env("PORTCULLIS_PASSWORDS__ARGON2_T_COST", "1")
             // Everything, so the secret grep below sees every line the service can write.
             .env("RUST_LOG", "trace")
+            .envs(extra_env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -248,4 +257,80 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     let signature = access.rsplit('.').next().unwrap();
     assert!(!logs.contains(signature));
     assert!(!logs.to_ascii_lowercase().contains("authorization: bearer"));
+}
+
+#[derive(diesel::QueryableByName)]
+struct OutboxRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    attempts: i32,
+}
+
+async fn outbox_row(url: &str, id: uuid::Uuid) -> OutboxRow {
+    let mut conn = diesel_async::AsyncPgConnection::establish(url).await.unwrap();
+    diesel::sql_query(format!("SELECT status, attempts FROM mail_outbox WHERE id = '{id}'"))
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_committed_before_a_crash_is_delivered_by_the_next_process() {
+    use portcullis_domain::mail::{MailKind, OutboxStore, OutgoingMail};
+    use portcullis_testkit::smtp::SmtpSink;
+
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create(&admin).await.unwrap();
+    let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url())).unwrap();
+    let mail = OutgoingMail {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: portcullis_domain::TenantId::DEFAULT,
+        to: "ada@example.com".into(),
+        kind: MailKind::PasswordReset,
+        subject: "Reset your password".into(),
+        text: "Your code is 123456.".into(),
+        html: "<p>Your code is 123456.</p>".into(),
+    };
+    store.enqueue(&mail, chrono::Utc::now()).await.unwrap();
+
+    let smtp_port = SmtpSink::unused_port().unwrap();
+    let env = [
+        ("PORTCULLIS_MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+        ("PORTCULLIS_MAIL__SMTP_PORT", smtp_port.to_string()),
+        ("PORTCULLIS_MAIL__SMTP_SECURITY", "none".to_owned()),
+        ("PORTCULLIS_MAIL__RETRY_FIRST_SECS", "1".to_owned()),
+        ("PORTCULLIS_MAIL__POLL_INTERVAL_MS", "100".to_owned()),
+    ];
+    // The first process finds the SMTP server down, schedules a retry, and is killed (SIGKILL).
+    let http = reqwest::Client::new();
+    let mut first = Node::start_with(db.url(), &env);
+    first.wait_ready(&http).await;
+    for _ in 0..100 {
+        if outbox_row(db.url(), mail.id).await.attempts >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        outbox_row(db.url(), mail.id).await.attempts >= 1,
+        "the first process tried"
+    );
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    // The SMTP server comes back; a new process delivers the mail, once.
+    let sink = SmtpSink::start_on_port(smtp_port).unwrap();
+    let second = Node::start_with(db.url(), &env);
+    second.wait_ready(&http).await;
+    let got = sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1, "delivered after the restart");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.received().len(), 1, "and only once");
+    assert_eq!(outbox_row(db.url(), mail.id).await.status, "sent");
+    assert_eq!(
+        got[0].message_id(),
+        Some(format!("<{}@localhost.localdomain>", mail.id).as_str())
+    );
+    drop(second);
 }

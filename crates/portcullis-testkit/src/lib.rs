@@ -14,6 +14,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -70,6 +72,7 @@ impl TestApp {
         config.passwords.argon2_m_cost_kib = 1024;
         config.passwords.argon2_t_cost = 1;
         config.passwords.hashing_threads = 2;
+        config.mail.dir = std::env::temp_dir().join(format!("portcullis-testkit-mail-{}", uuid::Uuid::now_v7()));
         Builder { config }
     }
 

@@ -1,0 +1,166 @@
+//! The mail outbox on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::mail::{ClaimedMail, MailKind, OutboxStore, OutgoingMail};
+use portcullis_domain::{StoreError, TenantId};
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::error::query_error;
+use crate::schema::mail_outbox;
+
+/// Longest error text kept with a mail.
+const MAX_ERROR_CHARS: usize = 1000;
+
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    recipient: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    subject: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    body_text: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    body_html: Option<String>,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+/// Inserts a mail into the outbox on `conn`, so callers can do it inside their own transaction.
+pub(crate) async fn enqueue_on(
+    conn: &mut AsyncPgConnection,
+    mail: &OutgoingMail,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::id.eq(mail.id),
+            mail_outbox::tenant_id.eq(mail.tenant_id.as_uuid()),
+            mail_outbox::recipient.eq(&mail.to),
+            mail_outbox::kind.eq(mail.kind.name()),
+            mail_outbox::subject.eq(&mail.subject),
+            mail_outbox::body_text.eq(&mail.text),
+            mail_outbox::body_html.eq(&mail.html),
+            mail_outbox::next_attempt_at.eq(now),
+            mail_outbox::created_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+fn clip(error: &str) -> String {
+    error.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        enqueue_on(&mut conn, mail, now).await.map_err(query_error)
+    }
+
+    async fn claim_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError> {
+        let mut conn = self.conn().await?;
+        // SKIP LOCKED: concurrent workers each take different rows; the lease keeps a claimed
+        // mail away from them after this statement commits, until it is marked or the lease ends.
+        let rows = diesel::sql_query(
+            "UPDATE mail_outbox SET leased_until = $2 \
+             WHERE id IN (SELECT id FROM mail_outbox \
+                          WHERE status = 'pending' AND next_attempt_at <= $1 \
+                            AND (leased_until IS NULL OR leased_until <= $1) \
+                          ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, tenant_id, recipient, kind, subject, body_text, body_html, attempts, created_at",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(now + lease)
+        .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+        .load::<ClaimedRow>(&mut conn)
+        .await
+        .map_err(query_error)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some(kind) = MailKind::from_name(&row.kind) else {
+                // Written by a newer version of the service; leave it for that version's workers.
+                tracing::warn!(mail_id = %row.id, kind = row.kind, "outbox mail of an unknown kind skipped");
+                continue;
+            };
+            claimed.push(ClaimedMail {
+                mail: OutgoingMail {
+                    id: row.id,
+                    tenant_id: TenantId::from_uuid(row.tenant_id),
+                    to: row.recipient,
+                    kind,
+                    subject: row.subject,
+                    text: row.body_text.unwrap_or_default(),
+                    html: row.body_html.unwrap_or_default(),
+                },
+                attempts: u32::try_from(row.attempts).unwrap_or(0),
+                created_at: row.created_at,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
+            .set((
+                mail_outbox::status.eq("sent"),
+                mail_outbox::sent_at.eq(now),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
+                mail_outbox::body_text.eq(None::<String>),
+                mail_outbox::body_html.eq(None::<String>),
+            ))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(query_error)
+    }
+
+    async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
+            .set((
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                mail_outbox::next_attempt_at.eq(next_attempt_at),
+                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
+                mail_outbox::last_error.eq(clip(error)),
+            ))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(query_error)
+    }
+
+    async fn mark_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
+            .set((
+                mail_outbox::status.eq("failed"),
+                mail_outbox::failed_at.eq(now),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
+                mail_outbox::last_error.eq(clip(error)),
+                mail_outbox::body_text.eq(None::<String>),
+                mail_outbox::body_html.eq(None::<String>),
+            ))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(query_error)
+    }
+}

@@ -1,0 +1,103 @@
+//! Mail wiring: the transport named by the configuration and the background delivery worker.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_domain::Clock;
+use portcullis_domain::mail::{MailDelivery, MailTransport, OutboxStore, RetryPolicy};
+use portcullis_smtp::{FileMailer, Security, SmtpMailer, SmtpSettings};
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{MailConfig, SmtpSecurity};
+
+/// Builds the configured transport: SMTP when a host is set, `.eml` files otherwise.
+pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> {
+    let Some(host) = &config.smtp_host else {
+        tracing::info!(dir = %config.dir.display(), "no SMTP server configured: mail is written as .eml files");
+        return Ok(Arc::new(FileMailer::new(&config.dir, &config.from)?));
+    };
+    let settings = SmtpSettings {
+        host: host.clone(),
+        port: config.smtp_port,
+        security: match config.smtp_security {
+            SmtpSecurity::Starttls => Security::StartTls,
+            SmtpSecurity::Tls => Security::Tls,
+            SmtpSecurity::None => Security::None,
+        },
+        credentials: config.smtp_username.clone().zip(
+            config
+                .smtp_password
+                .as_ref()
+                .map(|p| zeroize::Zeroizing::new(p.expose_secret().to_owned())),
+        ),
+        timeout: Duration::from_secs(config.smtp_timeout_secs),
+        max_connections: config.smtp_max_connections,
+    };
+    Ok(Arc::new(SmtpMailer::new(&settings, &config.from)?))
+}
+
+/// The retry policy of the configuration.
+pub fn retry_policy(config: &MailConfig) -> RetryPolicy {
+    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+    RetryPolicy {
+        first_backoff: secs(config.retry_first_secs),
+        max_backoff: secs(config.retry_max_secs),
+        give_up_after: secs(config.give_up_after_secs),
+        lease: secs(config.lease_secs),
+    }
+}
+
+/// A running delivery worker. Dropping it asks the worker to stop after its current mail.
+#[derive(Debug)]
+pub struct MailWorker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl MailWorker {
+    /// Starts polling the outbox every `interval`, draining due mail in batches of `batch`.
+    pub fn spawn(
+        outbox: Arc<dyn OutboxStore>,
+        transport: Arc<dyn MailTransport>,
+        clock: Arc<dyn Clock>,
+        config: &MailConfig,
+    ) -> Self {
+        let delivery = MailDelivery::new(outbox, transport, clock, retry_policy(config));
+        let interval = Duration::from_millis(config.poll_interval_ms);
+        let batch = config.batch_size;
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                // Drain: a full batch means more may be due.
+                loop {
+                    match delivery.run_once(batch).await {
+                        Ok(report) if report.handled() == batch => {}
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "mail delivery pass failed; will try again");
+                            break;
+                        }
+                    }
+                    if *stopped.borrow() {
+                        return;
+                    }
+                }
+                tokio::select! {
+                    changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { return },
+                    () = tokio::time::sleep(interval) => {}
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Asks the worker to stop and waits (at most `grace`) for the mail in hand.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("mail worker did not stop in time; pending mail stays in the outbox");
+        }
+    }
+}
