@@ -8,6 +8,7 @@ pub mod clock;
 pub mod identity;
 pub mod ids;
 pub mod mail;
+pub mod one_time;
 pub mod ports;
 pub mod random;
 pub mod service;

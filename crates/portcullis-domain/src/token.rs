@@ -399,6 +399,13 @@ impl RefreshKey {
     }
 }
 
+impl RefreshKey {
+    /// The key bytes, for keyed hashes inside the domain.
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl fmt::Debug for RefreshKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RefreshKey(<redacted>)")
