@@ -266,3 +266,55 @@ async fn unknown_fields_never_set_state() {
     assert_eq!(body["data"]["user"]["email_verified"], true);
     assert_ne!(body["data"]["user"]["id"], "x");
 }
+
+#[derive(diesel::QueryableByName)]
+struct StoredHash {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    password_hash: String,
+}
+
+#[tokio::test]
+async fn login_upgrades_a_hash_made_with_other_parameters() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use portcullis_argon2::{Argon2Hasher, Argon2Settings};
+    use portcullis_domain::{PasswordHasher, PasswordPolicy};
+
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    // As if the account had been created under older, different parameters.
+    let old = Argon2Hasher::start(Argon2Settings {
+        m_cost_kib: 2048,
+        t_cost: 1,
+        threads: 1,
+        ..Argon2Settings::default()
+    })
+    .unwrap();
+    let old_hash = old
+        .hash(&PasswordPolicy::default().parse(PASSWORD).unwrap())
+        .await
+        .unwrap();
+    assert!(old_hash.contains("m=2048"));
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    diesel::sql_query("UPDATE accounts SET password_hash = $1")
+        .bind::<diesel::sql_types::Text, _>(&old_hash)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let (status, body) = ctx.login("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored: StoredHash = diesel::sql_query("SELECT password_hash FROM accounts")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        stored.password_hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "{}",
+        stored.password_hash
+    );
+    // The upgraded hash still verifies.
+    let (status, _) = ctx.login("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}

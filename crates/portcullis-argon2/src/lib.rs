@@ -117,13 +117,27 @@ impl Argon2Hasher {
                 "max_verify_m_cost_kib must be at least m_cost_kib".into(),
             ));
         }
+        // The dummy is a real hash of a random password with the configured parameters, so a
+        // check against it costs exactly what a check against a real account costs. It is made
+        // in the first worker's memory block before that worker starts: no extra 19 MiB block.
+        let mut first_memory = vec![Block::default(); params.block_count()];
+        let mut dummy_password = Zeroizing::new([0u8; 32]);
+        rng.fill(&mut dummy_password[..]);
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill(&mut salt);
+        let dummy_hash = hash_with(&params, &dummy_password[..], &salt, &mut first_memory).map_err(SettingsError)?;
         let (tx, rx) = mpsc::channel::<Envelope>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..settings.threads {
             let rx = Arc::clone(&rx);
+            let memory = if i == 0 {
+                std::mem::take(&mut first_memory)
+            } else {
+                vec![Block::default(); params.block_count()]
+            };
             let worker = Worker {
                 params: params.clone(),
-                memory: vec![Block::default(); params.block_count()],
+                memory,
                 max_verify_m_cost_kib: settings.max_verify_m_cost_kib,
             };
             std::thread::Builder::new()
@@ -131,14 +145,6 @@ impl Argon2Hasher {
                 .spawn(move || worker.run(&rx))
                 .map_err(|e| SettingsError(format!("cannot start hashing thread: {e}")))?;
         }
-        // The dummy is a real hash of a random password with the configured parameters, so a
-        // check against it costs exactly what a check against a real account costs.
-        let mut dummy_password = Zeroizing::new([0u8; 32]);
-        rng.fill(&mut dummy_password[..]);
-        let mut salt = [0u8; SALT_LEN];
-        rng.fill(&mut salt);
-        let mut memory = vec![Block::default(); params.block_count()];
-        let dummy_hash = hash_with(&params, &dummy_password[..], &salt, &mut memory).map_err(SettingsError)?;
         let slots = Arc::new(Semaphore::new(settings.threads + settings.queue));
         Ok(Self {
             jobs: Mutex::new(tx),

@@ -92,6 +92,11 @@ impl TestApp {
         Ok(self.db.drop_now().await?)
     }
 
+    /// URL of the app's own database, for tests that look at what was stored.
+    pub fn database_url(&self) -> &str {
+        self.db.url()
+    }
+
     /// The current time on the app's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
