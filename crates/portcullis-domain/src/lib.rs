@@ -12,6 +12,7 @@ pub mod one_time;
 pub mod ports;
 pub mod random;
 pub mod service;
+pub mod templates;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
