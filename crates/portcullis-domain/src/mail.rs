@@ -164,6 +164,9 @@ pub struct RetryPolicy {
     pub give_up_after: Duration,
     /// How long a claim holds before another worker may take the mail (default 2 min).
     pub lease: Duration,
+    /// Longest one send may take (default 1 min). A claimed mail is only sent while at least
+    /// this much of its lease remains, so no lease lapses mid-send and no two workers send it.
+    pub send_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -173,6 +176,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::minutes(10),
             give_up_after: Duration::hours(24),
             lease: Duration::minutes(2),
+            send_budget: Duration::minutes(1),
         }
     }
 }
@@ -251,6 +255,7 @@ impl MailDelivery {
     pub async fn run_once(&self, batch: u32) -> Result<DeliveryReport, StoreError> {
         let now = self.clock.now();
         let claimed = self.outbox.claim_due(now, self.policy.lease, batch).await?;
+        let last_safe_start = now + self.policy.lease - self.policy.send_budget;
         let mut report = DeliveryReport::default();
         for ClaimedMail {
             mail,
@@ -258,6 +263,11 @@ impl MailDelivery {
             created_at,
         } in claimed
         {
+            if self.clock.now() > last_safe_start {
+                // The rest of the batch keeps its lease until it lapses, then any worker takes it.
+                tracing::info!(mail_id = %mail.id, "lease too short to send safely; leaving the rest of the batch");
+                break;
+            }
             let kind = mail.kind.name();
             match self.transport.send(&mail).await {
                 Ok(()) => {

@@ -365,8 +365,10 @@ impl Config {
             return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
         }
         let m = &self.mail;
-        if m.smtp_timeout_secs == 0 || m.lease_secs < 4 * m.smtp_timeout_secs {
-            return fail("mail.lease_secs must be at least 4 x mail.smtp_timeout_secs (a claim must outlive a send)");
+        if m.smtp_timeout_secs == 0 || m.lease_secs < 2 * crate::mail::SEND_BUDGET_TIMEOUTS * m.smtp_timeout_secs {
+            return fail(
+                "mail.lease_secs must be at least 8 x mail.smtp_timeout_secs: a send may take 4 timeouts, and a claim must outlive it",
+            );
         }
         if m.batch_size == 0
             || m.poll_interval_ms == 0

@@ -38,6 +38,9 @@ pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> 
     Ok(Arc::new(SmtpMailer::new(&settings, &config.from)?))
 }
 
+/// A send may take this many SMTP command timeouts (connect, EHLO, MAIL, RCPT, DATA...).
+pub const SEND_BUDGET_TIMEOUTS: u64 = 4;
+
 /// The retry policy of the configuration.
 pub fn retry_policy(config: &MailConfig) -> RetryPolicy {
     let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
@@ -46,6 +49,7 @@ pub fn retry_policy(config: &MailConfig) -> RetryPolicy {
         max_backoff: secs(config.retry_max_secs),
         give_up_after: secs(config.give_up_after_secs),
         lease: secs(config.lease_secs),
+        send_budget: secs(SEND_BUDGET_TIMEOUTS * config.smtp_timeout_secs),
     }
 }
 

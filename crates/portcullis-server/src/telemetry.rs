@@ -5,8 +5,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Targets that log query parameters below INFO, capped at INFO.
-const DRIVER_CAPS: &[&str] = &["tokio_postgres=info", "postgres_protocol=info"];
+/// Targets that log secrets below INFO (statement parameters; SMTP lines with bodies and AUTH),
+/// capped at INFO.
+const DRIVER_CAPS: &[&str] = &["tokio_postgres=info", "postgres_protocol=info", "lettre=info"];
 
 /// Installs the global subscriber (once; later calls are no-ops).
 pub fn init(config: &LogConfig) {

@@ -168,3 +168,62 @@ async fn permanent_failure_is_given_up_at_once_and_temporary_ones_after_the_limi
     );
     assert!(sink.received().is_empty());
 }
+
+/// The real SMTP mailer, on a clock that says each send took `per_send`.
+#[derive(Debug)]
+struct SlowSends {
+    inner: Arc<SmtpMailer>,
+    clock: Arc<ManualClock>,
+    per_send: Duration,
+}
+
+#[async_trait::async_trait]
+impl portcullis_domain::mail::MailTransport for SlowSends {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), portcullis_domain::mail::SendError> {
+        let result = self.inner.send(mail).await;
+        self.clock.advance(self.per_send);
+        result
+    }
+}
+
+#[tokio::test]
+async fn a_worker_never_sends_once_its_lease_is_too_short_so_no_mail_goes_twice() {
+    let db = database().await;
+    let store = Arc::new(PgStore::connect(&PgSettings::new(db.url())).unwrap());
+    let sink = SmtpSink::start().unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    for n in 0..3 {
+        store
+            .enqueue(&mail(&format!("user{n}@example.com")), clock.now())
+            .await
+            .unwrap();
+    }
+    let policy = RetryPolicy {
+        lease: Duration::seconds(120),
+        send_budget: Duration::seconds(60),
+        ..RetryPolicy::default()
+    };
+    let slow = Arc::new(SlowSends {
+        inner: mailer(sink.port()),
+        clock: clock.clone(),
+        per_send: Duration::seconds(50),
+    });
+    let worker = MailDelivery::new(store.clone(), slow, clock.clone() as Arc<dyn Clock>, policy);
+    // Sends at t+0 and t+50; at t+100 only 20 s of the lease remain, less than a send may take.
+    assert_eq!(worker.run_once(3).await.unwrap().sent, 2);
+    let other = delivery(&store, sink.port(), &clock);
+    assert_eq!(
+        other.run_once(3).await.unwrap().handled(),
+        0,
+        "still leased to the first worker"
+    );
+    clock.advance(Duration::seconds(20));
+    assert_eq!(
+        other.run_once(3).await.unwrap().sent,
+        1,
+        "taken over once the lease lapsed"
+    );
+    let got = sink.wait_for(3, StdDuration::from_secs(5)).await;
+    let ids: HashSet<_> = got.iter().map(|m| m.message_id().unwrap().to_owned()).collect();
+    assert_eq!((got.len(), ids.len()), (3, 3));
+}
