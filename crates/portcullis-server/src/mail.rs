@@ -33,6 +33,8 @@ pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> 
                 .map(|p| zeroize::Zeroizing::new(p.expose_secret().to_owned())),
         ),
         timeout: Duration::from_secs(config.smtp_timeout_secs),
+        // The budget the delivery use case allows a send, so a lease never lapses mid-send.
+        exchange_timeout: Duration::from_secs(SEND_BUDGET_TIMEOUTS * config.smtp_timeout_secs),
         max_connections: config.smtp_max_connections,
     };
     Ok(Arc::new(SmtpMailer::new(&settings, &config.from)?))

@@ -29,6 +29,7 @@ fn mailer(port: u16) -> Arc<SmtpMailer> {
         security: Security::None,
         credentials: None,
         timeout: StdDuration::from_secs(5),
+        exchange_timeout: StdDuration::from_secs(20),
         max_connections: 2,
     };
     Arc::new(SmtpMailer::new(&settings, "Portcullis <no-reply@auth.example.com>").unwrap())

@@ -40,8 +40,12 @@ pub struct SmtpSettings {
     pub security: Security,
     /// User name and password, if the server wants them.
     pub credentials: Option<(String, Zeroizing<String>)>,
-    /// Per-command timeout.
+    /// Timeout for opening a connection (lettre applies it to the TCP connect only).
     pub timeout: Duration,
+    /// Limit for a whole send: connect, TLS, every command, the body. lettre's async transport
+    /// has no limit past the connect, so a server that accepts and then stalls would hold a
+    /// send (and a claimed mail's lease) indefinitely without it.
+    pub exchange_timeout: Duration,
     /// Pooled connections kept open.
     pub max_connections: u32,
 }
@@ -111,6 +115,7 @@ impl Composer {
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     composer: Composer,
+    exchange_timeout: Duration,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -145,6 +150,7 @@ impl SmtpMailer {
         Ok(Self {
             transport: builder.build(),
             composer,
+            exchange_timeout: settings.exchange_timeout,
         })
     }
 }
@@ -153,7 +159,10 @@ impl SmtpMailer {
 impl MailTransport for SmtpMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError> {
         let message = self.composer.compose(mail)?;
-        self.transport.send(message).await.map(drop).map_err(|e| {
+        let sent = tokio::time::timeout(self.exchange_timeout, self.transport.send(message))
+            .await
+            .map_err(|_| SendError::Temporary(format!("SMTP exchange took over {:?}", self.exchange_timeout)))?;
+        sent.map(drop).map_err(|e| {
             if e.is_permanent() {
                 SendError::Permanent(e.to_string())
             } else {

@@ -18,6 +18,7 @@ fn settings(port: u16) -> SmtpSettings {
         security: Security::None,
         credentials: None,
         timeout: Duration::from_secs(5),
+        exchange_timeout: Duration::from_secs(10),
         max_connections: 2,
     }
 }
@@ -93,4 +94,25 @@ async fn file_transport_writes_one_eml_per_mail() {
     assert!(eml.contains("Subject: Reset your password") && eml.contains("Your code is 123456."));
     assert!(eml.contains(&m.id.to_string()));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_accepts_and_stalls_is_a_temporary_failure_within_the_exchange_limit() {
+    // Accepts connections and never says a word: no greeting, no replies.
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tarpit.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in tarpit.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut s = settings(port);
+    s.exchange_timeout = Duration::from_millis(300);
+    let mailer = SmtpMailer::new(&s, "no-reply@auth.example.com").unwrap();
+    let err = mailer.send(&mail("ada@example.com")).await.unwrap_err();
+    assert!(
+        matches!(&err, SendError::Temporary(why) if why.contains("exchange")),
+        "{err:?}"
+    );
 }
