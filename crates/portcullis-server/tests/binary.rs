@@ -20,12 +20,15 @@ struct Node {
     child: Child,
     base: String,
     log: std::path::PathBuf,
+    mail_dir: std::path::PathBuf,
 }
 
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -39,6 +42,7 @@ impl Node {
         // A file, not a pipe: nobody drains a pipe while the node runs, and a full one blocks it.
         let log = std::env::temp_dir().join(format!("portcullis-node-{port}-{}.log", std::process::id()));
         let out = std::fs::File::create(&log).unwrap();
+        let mail_dir = std::env::temp_dir().join(format!("portcullis-node-mail-{port}"));
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .arg("serve")
             .env_clear()
@@ -46,10 +50,7 @@ impl Node {
             .env("DATABASE_URL", database_url)
             .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_SERVER__WORKERS", "1")
-            .env(
-                "PORTCULLIS_MAIL__DIR",
-                std::env::temp_dir().join(format!("portcullis-node-mail-{port}")),
-            )
+            .env("PORTCULLIS_MAIL__DIR", &mail_dir)
             .env("PORTCULLIS_PASSWORDS__ARGON2_M_COST_KIB", "1024")
             .env("PORTCULLIS_PASSWORDS__ARGON2_T_COST", "1")
             // Everything, so the secret grep below sees every line the service can write.
@@ -63,6 +64,7 @@ impl Node {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
+            mail_dir,
         }
     }
 
@@ -87,7 +89,6 @@ impl Node {
         assert!(status.success());
         let exit = self.child.wait().unwrap();
         let logs = std::fs::read_to_string(&self.log).unwrap();
-        let _ = std::fs::remove_file(&self.log);
         (exit.success(), logs)
     }
 }

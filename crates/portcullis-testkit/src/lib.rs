@@ -32,8 +32,17 @@ pub struct TestApp {
     /// Its clock; move it to expire tokens or leave grace windows.
     pub clock: Arc<ManualClock>,
     _stop: StopOnDrop,
+    // Kept for the app's life: dropping it stops the mail worker.
+    _mail_worker: Option<portcullis_server::mail::MailWorker>,
+    mail_dir: std::path::PathBuf,
     // Dropped last: the server must stop before its database goes.
     db: ScratchDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.mail_dir);
+    }
 }
 
 impl std::fmt::Debug for TestApp {
@@ -134,6 +143,8 @@ impl Builder {
             addr: running.addr,
             clock,
             _stop: StopOnDrop(Some(handle)),
+            _mail_worker: running.mail_worker,
+            mail_dir: self.config.mail.dir.clone(),
             db,
         })
     }
