@@ -110,14 +110,13 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     );
 
     let t = &config.tokens;
-    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
     let policy = TokenPolicy {
         issuer: t.issuer.clone(),
         audience: t.audience.clone(),
-        access_ttl: secs(t.access_ttl_secs),
-        session_ttl: secs(t.session_ttl_secs),
-        refresh_grace: secs(t.refresh_grace_secs),
-        leeway: secs(t.leeway_secs),
+        access_ttl: crate::config::seconds(t.access_ttl_secs),
+        session_ttl: crate::config::seconds(t.session_ttl_secs),
+        refresh_grace: crate::config::seconds(t.refresh_grace_secs),
+        leeway: crate::config::seconds(t.leeway_secs),
     };
     let transport = crate::mail::transport(&config.mail).context("setting up mail")?;
     let mail_worker = config

@@ -287,6 +287,12 @@ pub enum LogFormat {
     Json,
 }
 
+/// A validated count of seconds as a duration (validation keeps every setting far below the
+/// range where this could saturate).
+pub fn seconds(secs: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration error: {0}")]

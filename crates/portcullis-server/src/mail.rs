@@ -45,13 +45,12 @@ pub const SEND_BUDGET_TIMEOUTS: u64 = 4;
 
 /// The retry policy of the configuration.
 pub fn retry_policy(config: &MailConfig) -> RetryPolicy {
-    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
     RetryPolicy {
-        first_backoff: secs(config.retry_first_secs),
-        max_backoff: secs(config.retry_max_secs),
-        give_up_after: secs(config.give_up_after_secs),
-        lease: secs(config.lease_secs),
-        send_budget: secs(SEND_BUDGET_TIMEOUTS * config.smtp_timeout_secs),
+        first_backoff: crate::config::seconds(config.retry_first_secs),
+        max_backoff: crate::config::seconds(config.retry_max_secs),
+        give_up_after: crate::config::seconds(config.give_up_after_secs),
+        lease: crate::config::seconds(config.lease_secs),
+        send_budget: crate::config::seconds(SEND_BUDGET_TIMEOUTS * config.smtp_timeout_secs),
     }
 }
 
