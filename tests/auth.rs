@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{PASSWORD, error_code, read, s, spawn};
+use common::{PASSWORD, error_code, read, s, spawn, spawn_without_verification};
 use reqwest::StatusCode;
 use serde_json::json;
 
 #[tokio::test]
 async fn register_returns_201_with_a_token_pair_and_the_user() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     let data = ctx.register("  Ada@Example.com ", Some("ada")).await;
     assert!(s(&data, "access_token").split('.').count() == 3);
     assert!(s(&data, "refresh_token").starts_with("pcr_"));
@@ -29,7 +29,7 @@ async fn register_returns_201_with_a_token_pair_and_the_user() {
 
 #[tokio::test]
 async fn duplicate_email_and_username_conflict_case_insensitively() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     ctx.register("ada@example.com", Some("Ada")).await;
     let (status, body) = read(
         ctx.post(
@@ -115,7 +115,7 @@ async fn rejected_registration_writes_nothing() {
 
 #[tokio::test]
 async fn login_by_email_username_or_login_field_and_form_bodies() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     ctx.register("ada@example.com", Some("ada")).await;
     for login in ["ada@example.com", "ADA@EXAMPLE.COM", "ada", "Ada"] {
         let (status, body) = ctx.login(login, PASSWORD).await;
@@ -196,7 +196,7 @@ async fn over_long_password_at_login_is_refused_before_hashing() {
 
 #[tokio::test]
 async fn session_and_account_describe_the_caller() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     let data = ctx.register("ada@example.com", Some("ada")).await;
     let token = s(&data, "access_token");
     let (status, body) = read(ctx.get("/v1/auth/session", Some(token)).await).await;
@@ -214,7 +214,7 @@ async fn session_and_account_describe_the_caller() {
 
 #[tokio::test]
 async fn tenants_come_from_header_or_body_and_unknown_ones_are_404() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     let res = ctx
         .http
         .post(ctx.app.url("/v1/auth/register"))
@@ -249,7 +249,7 @@ async fn tenants_come_from_header_or_body_and_unknown_ones_are_404() {
 
 #[tokio::test]
 async fn unknown_fields_never_set_state() {
-    let ctx = spawn().await;
+    let ctx = spawn_without_verification().await;
     let (status, body) = read(
         ctx.post(
             "/v1/auth/register",

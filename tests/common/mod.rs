@@ -11,21 +11,52 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub struct Ctx {
     pub app: TestApp,
     pub http: Client,
+    /// Whether the app requires email verification (the default).
+    pub verification: bool,
 }
 
+/// An app with production defaults: email verification required.
 pub async fn spawn() -> Ctx {
-    Ctx::new(TestApp::spawn().await.expect("spawn app"))
+    Ctx::new(TestApp::spawn().await.expect("spawn app"), true)
+}
+
+/// An app with `require_email_verification` off: register answers 201 with a token pair.
+pub async fn spawn_without_verification() -> Ctx {
+    let app = TestApp::builder()
+        .configure(|c| c.registration.require_email_verification = false)
+        .spawn()
+        .await
+        .expect("spawn app");
+    Ctx::new(app, false)
 }
 
 impl Ctx {
-    pub fn new(app: TestApp) -> Self {
+    pub fn new(app: TestApp, verification: bool) -> Self {
         Self {
             app,
             http: Client::builder()
                 .user_agent("portcullis-tests")
                 .build()
                 .expect("client"),
+            verification,
         }
+    }
+
+    /// How many mails `to` has received so far.
+    /// Mail received by `to` once every mail asked for so far has been tried.
+    pub async fn mail_count(&self, to: &str) -> usize {
+        self.app.mail_settled().await.expect("mail settles");
+        self.app
+            .mail
+            .received()
+            .iter()
+            .filter(|m| m.to.iter().any(|r| r.eq_ignore_ascii_case(to)))
+            .count()
+    }
+
+    /// Waits for the next mail to `to` after the `seen` it had.
+    pub async fn next_mail(&self, to: &str, seen: usize) -> portcullis_testkit::ReceivedMail {
+        self.app.nth_mail_to(to, seen + 1).await.expect("mail")
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
@@ -64,15 +95,25 @@ impl Ctx {
         req.send().await.expect("request")
     }
 
-    /// Registers and returns the token pair's `data`.
+    /// Signs up and returns the first token pair's `data`: from register itself when
+    /// verification is off, otherwise from `verify-email` with the link token that was mailed.
     pub async fn register(&self, email: &str, username: Option<&str>) -> Value {
         let mut body = json!({ "email": email, "password": PASSWORD });
         if let Some(u) = username {
             body["username"] = json!(u);
         }
+        let seen = self.mail_count(email.trim()).await;
         let res = self.post("/v1/auth/register", body).await;
         let (status, body) = read(res).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
+        if !self.verification {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            return body["data"].clone();
+        }
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let mail = self.next_mail(email.trim(), seen).await;
+        let token = mail.token().expect("a link token in the verification mail");
+        let (status, body) = read(self.post("/v1/auth/verify-email", json!({ "token": token })).await).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         body["data"].clone()
     }
 

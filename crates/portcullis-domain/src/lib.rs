@@ -8,9 +8,13 @@ pub mod clock;
 pub mod identity;
 pub mod ids;
 pub mod mail;
+pub mod mail_flows;
+pub mod mfa;
+pub mod network;
 pub mod one_time;
 pub mod ports;
 pub mod random;
+pub mod self_service;
 pub mod service;
 pub mod templates;
 pub mod token;
@@ -18,15 +22,20 @@ pub mod token;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Username, UsernamePolicy};
 pub use ids::{SessionId, TenantId, UserId};
+pub use mail_flows::{AccountChangeError, OneTimeError, Presented, Verified};
+pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
 pub use ports::{
-    Account, AccountCredentials, AccountStore, HashError, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
-    NewAccount, NewSession, PasswordHasher, RefreshOutcome, SecretStore, Session, SessionStore, Storage, StoreError,
-    Tenant, Verification,
+    Account, AccountCredentials, AccountStore, HashError, HealthCheck, InsertAccountError, Judgement,
+    KEPT_SUPERSEDED_TOKENS, MailRequest, MailRequestStore, MfaStore, NewAccount, NewOneTimeSecret, NewSession,
+    OneTimeStore, PasswordChange, PasswordHasher, PendingRegistration, RedeemOutcome, Redemption, RefreshOutcome,
+    RequestFulfilment, SecretLookup, SecretStore, Session, SessionSelection, SessionStore, SetUsernameError,
+    StepOutcome, Storage, StoreError, StoredSecret, Tenant, TotpRecord, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
+pub use self_service::{RevokeRequest, UsernameError};
 pub use service::{
     AuthDeps, AuthService, AuthenticateError, ClientInfo, InfraError, LoginError, LogoutScope, Principal, RefreshError,
-    RegisterError, Registration, TokenPair,
+    RegisterError, Registered, Registration, TokenPair,
 };
 pub use token::{
     AccessClaims, JwtKeys, KeyError, RefreshDecision, RefreshKey, RefreshToken, RefreshTokenState, TokenError,

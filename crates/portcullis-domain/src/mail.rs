@@ -26,6 +26,8 @@ pub enum MailKind {
     ExistingAccountNotice,
     /// Link and code to confirm a new address, sent to that address.
     EmailChangeVerification,
+    /// A change of address was asked for; sent to the current one.
+    EmailChangeRequestedNotice,
     /// The address was changed; sent to the old one.
     EmailChangedNotice,
     /// Link and code to reset a password.
@@ -34,18 +36,22 @@ pub enum MailKind {
     PasswordChangedNotice,
     /// Link and code to authorize a login from a new IP address.
     IpAuthorization,
+    /// A sign-in from a new IP address happened (policy `notify`).
+    NewSignInNotice,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::SignupVerification,
         Self::ExistingAccountNotice,
         Self::EmailChangeVerification,
+        Self::EmailChangeRequestedNotice,
         Self::EmailChangedNotice,
         Self::PasswordReset,
         Self::PasswordChangedNotice,
         Self::IpAuthorization,
+        Self::NewSignInNotice,
     ];
 
     /// Stable name, as stored.
@@ -61,10 +67,12 @@ impl MailKind {
             Self::SignupVerification => "signup_verification",
             Self::ExistingAccountNotice => "existing_account_notice",
             Self::EmailChangeVerification => "email_change_verification",
+            Self::EmailChangeRequestedNotice => "email_change_requested_notice",
             Self::EmailChangedNotice => "email_changed_notice",
             Self::PasswordReset => "password_reset",
             Self::PasswordChangedNotice => "password_changed_notice",
             Self::IpAuthorization => "ip_authorization",
+            Self::NewSignInNotice => "new_sign_in_notice",
         }
     }
 

@@ -41,6 +41,24 @@ impl Purpose {
             Self::AuthorizeIp => "authorize_ip",
         }
     }
+
+    /// The purpose with this stored name.
+    ///
+    /// ```
+    /// use portcullis_domain::one_time::Purpose;
+    /// assert_eq!(Purpose::from_name("reset_password"), Some(Purpose::ResetPassword));
+    /// assert_eq!(Purpose::from_name("other"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::VerifyEmail,
+            Self::ChangeEmail,
+            Self::ResetPassword,
+            Self::AuthorizeIp,
+        ]
+        .into_iter()
+        .find(|p| p.name() == name)
+    }
 }
 
 /// Lifetimes and attempt limits (API.md defaults).

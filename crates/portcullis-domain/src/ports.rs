@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::identity::{Email, Password, Username};
 use crate::ids::{SessionId, TenantId, UserId};
+use crate::one_time::Purpose;
 use crate::token::{RefreshDecision, RefreshTokenState, TokenHash};
 
 /// A tenant: accounts, emails and usernames are scoped to one.
@@ -66,6 +67,8 @@ pub struct NewAccount {
     pub password_hash: String,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// The network it registered from, which counts as known (see [`crate::network`]).
+    pub network: Option<String>,
 }
 
 /// A login session: one refresh-token chain.
@@ -169,6 +172,18 @@ pub trait AccountStore: Send + Sync {
     /// The account with this id in this tenant.
     async fn account(&self, tenant: TenantId, user: UserId) -> Result<Option<Account>, StoreError>;
 
+    /// The account with this id in this tenant, with its password hash (re-authentication).
+    async fn credentials(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountCredentials>, StoreError>;
+
+    /// Sets the username. A unique violation must come back as `Taken`.
+    async fn set_username(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        username: &Username,
+        now: DateTime<Utc>,
+    ) -> Result<Account, SetUsernameError>;
+
     /// Replaces a password hash, but only if it is still `expected` (a rehash must not overwrite a
     /// password changed meanwhile). Returns whether it was replaced.
     async fn replace_password_hash(
@@ -212,6 +227,18 @@ pub trait SessionStore: Send + Sync {
     /// Stores a session for an existing account.
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError>;
 
+    /// Whether the account has signed in from `network` before.
+    async fn is_known_network(&self, tenant: TenantId, user: UserId, network: &str) -> Result<bool, StoreError>;
+
+    /// Stores a session opened from `network`, records the network as known, and enqueues
+    /// `notice` (a new-sign-in notice), in one transaction.
+    async fn insert_session_from(
+        &self,
+        session: NewSession,
+        network: &str,
+        notice: Option<&crate::mail::OutgoingMail>,
+    ) -> Result<Session, StoreError>;
+
     /// Applies a refresh atomically. Under a lock on the token's session, the adapter reads the
     /// token's [`RefreshTokenState`], asks `decide` what to do, and applies that decision:
     /// `Rotate` stores `successor` as the head (marking the presented token superseded at `now`),
@@ -236,6 +263,24 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// The user's live sessions (not revoked, not expired at `now`), most recently used first.
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    /// Revokes the user's live sessions that `selection` names; only ever this user's. Returns
+    /// how many.
+    async fn revoke_selected(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        selection: &SessionSelection,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// Revokes every live session of this user, except `keep`. Returns how many.
     async fn revoke_sessions(
         &self,
@@ -244,6 +289,34 @@ pub trait SessionStore: Send + Sync {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
+
+/// Which of a user's sessions to revoke: the union of `all`, `ids` and the sessions of
+/// `refresh_tokens`, minus `keep`.
+#[derive(Debug, Clone, Default)]
+pub struct SessionSelection {
+    /// Every live session.
+    pub all: bool,
+    /// These sessions.
+    pub ids: Vec<SessionId>,
+    /// The sessions these refresh tokens (hashed; current or superseded) belong to.
+    pub refresh_tokens: Vec<TokenHash>,
+    /// Never this one.
+    pub keep: Option<SessionId>,
+}
+
+/// Failures of [`AccountStore::set_username`].
+#[derive(Debug, thiserror::Error)]
+pub enum SetUsernameError {
+    /// Another account of the tenant has it (case-insensitively).
+    #[error("username taken")]
+    Taken,
+    /// The account is gone.
+    #[error("no such account")]
+    NoAccount,
+    /// Infrastructure failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Server-wide secrets that every node must share (generated signing key, refresh key).
@@ -261,9 +334,126 @@ pub trait HealthCheck: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// What storage keeps of an account's TOTP.
+#[derive(Clone)]
+pub struct TotpRecord {
+    /// The encrypted secret (see [`crate::mfa::MfaSettings::seal`]).
+    pub secret_sealed: Vec<u8>,
+    /// Activated (a first code was confirmed).
+    pub enabled: bool,
+    /// Locked until then after too many wrong codes.
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for TotpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TotpRecord")
+            .field("enabled", &self.enabled)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`MfaStore::accept_totp_step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The step was newer than every step accepted before; it is now the last accepted one.
+    Accepted,
+    /// This step (or a later one) was accepted already.
+    Replayed,
+    /// The second factor is locked until then.
+    Locked(DateTime<Utc>),
+}
+
+/// Second factors.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The account's TOTP, active or pending.
+    async fn totp(&self, tenant: TenantId, user: UserId) -> Result<Option<TotpRecord>, StoreError>;
+
+    /// Stores a pending (inactive) secret, replacing a pending one. `false`, and nothing
+    /// written, if an active one exists.
+    async fn put_pending_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Activates the pending secret with `step` as its last accepted step, marks the account's
+    /// second factor enabled and replaces its recovery codes, in one transaction. `false` if
+    /// there was no pending secret.
+    async fn activate_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+        recovery_codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Atomically accepts `step` if it is newer than the last accepted step and the second
+    /// factor is not locked; resets the failure count when accepted. Of concurrent calls with
+    /// one step, exactly one is `Accepted`.
+    async fn accept_totp_step(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+        now: DateTime<Utc>,
+    ) -> Result<StepOutcome, StoreError>;
+
+    /// Counts a wrong code; the `max_failures`-th in a row locks until `lock_until` (and starts
+    /// the count again).
+    async fn record_mfa_failure(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        max_failures: u32,
+        lock_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Uses up a recovery code; `false` if the account has no such unused code. On success the
+    /// failure count is reset.
+    async fn use_recovery_code(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        code: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the account's recovery codes.
+    async fn replace_recovery_codes(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes the secret and the recovery codes, marks the second factor disabled, and revokes
+    /// every live session but `keep`, in one transaction. Returns how many were revoked.
+    async fn disable_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Everything the domain needs from storage, as one object.
-pub trait Storage: AccountStore + SessionStore + SecretStore + HealthCheck {}
-impl<T: AccountStore + SessionStore + SecretStore + HealthCheck> Storage for T {}
+pub trait Storage:
+    AccountStore + SessionStore + SecretStore + OneTimeStore + MailRequestStore + MfaStore + HealthCheck
+{
+}
+impl<T: AccountStore + SessionStore + SecretStore + OneTimeStore + MailRequestStore + MfaStore + HealthCheck> Storage
+    for T
+{
+}
 
 /// Result of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,4 +489,266 @@ pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
     /// against a dummy hash with the configured parameters and reports no match, so the
     /// caller's timing does not reveal whether the account exists.
     async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, HashError>;
+}
+
+/// A one-time secret to store: only its hashes.
+#[derive(Debug, Clone)]
+pub struct NewOneTimeSecret {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Tenant of its account.
+    pub tenant_id: TenantId,
+    /// Its account.
+    pub user_id: UserId,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// `""`, or the client network it authorizes (IP authorization): one live secret per
+    /// account, purpose and scope.
+    pub scope: String,
+    /// SHA-256 of the link token.
+    pub token_hash: TokenHash,
+    /// Keyed hash of the code.
+    pub code_hash: TokenHash,
+    /// When the link dies.
+    pub token_expires_at: DateTime<Utc>,
+    /// When the code dies.
+    pub code_expires_at: DateTime<Utc>,
+    /// The address an email change moves to (only for [`Purpose::ChangeEmail`]).
+    pub new_email: Option<Email>,
+    /// When it was minted.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An outstanding one-time secret with its account, as storage holds it.
+#[derive(Debug, Clone)]
+pub struct StoredSecret {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Its account.
+    pub account: Account,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// See [`NewOneTimeSecret::scope`].
+    pub scope: String,
+    /// Keyed hash of the code.
+    pub code_hash: TokenHash,
+    /// When the link dies.
+    pub token_expires_at: DateTime<Utc>,
+    /// When the code dies.
+    pub code_expires_at: DateTime<Utc>,
+    /// Wrong codes so far.
+    pub failed_code_attempts: u32,
+    /// See [`NewOneTimeSecret::new_email`].
+    pub new_email: Option<Email>,
+}
+
+/// How a presented secret is found.
+#[derive(Debug, Clone)]
+pub enum SecretLookup {
+    /// By the hash of a link token, within a tenant.
+    Token(TenantId, TokenHash),
+    /// Codes are entered with an address: secrets of the tenant's account with this email, and
+    /// email changes to this address.
+    Email(TenantId, Email),
+}
+
+/// What to do with a secret that was presented correctly.
+#[derive(Clone)]
+pub enum Redemption {
+    /// Nothing: the caller only checks it (it stays usable).
+    Check,
+    /// Mark the address verified and open the first session.
+    VerifyEmail {
+        /// The session to open.
+        session: NewSession,
+    },
+    /// Move the account to the secret's new address (verified) and enqueue `notices`. If
+    /// another account of the tenant has taken the address meanwhile, nothing happens.
+    ChangeEmail {
+        /// Mail to enqueue in the same transaction.
+        notices: Vec<crate::mail::OutgoingMail>,
+    },
+    /// Record the secret's scope (a network) as known for the account. Logs nobody in.
+    AuthorizeNetwork,
+    /// Replace the password hash, mark the address verified (the mail proved it), revoke every
+    /// session, forget the account's other pending secrets, enqueue `notice`.
+    ResetPassword {
+        /// The new PHC hash.
+        password_hash: String,
+        /// Mail to enqueue in the same transaction.
+        notice: crate::mail::OutgoingMail,
+    },
+}
+
+impl std::fmt::Debug for Redemption {
+    // Never prints the password hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Check => "Redemption::Check",
+            Self::VerifyEmail { .. } => "Redemption::VerifyEmail",
+            Self::ChangeEmail { .. } => "Redemption::ChangeEmail",
+            Self::ResetPassword { .. } => "Redemption::ResetPassword",
+            Self::AuthorizeNetwork => "Redemption::AuthorizeNetwork",
+        })
+    }
+}
+
+/// The verdict on one candidate secret.
+#[derive(Debug, Clone)]
+pub enum Judgement {
+    /// Right and alive: apply this, then delete the secret (unless it is [`Redemption::Check`]).
+    Accept(Redemption),
+    /// A wrong code: count a failed attempt against this secret.
+    Wrong,
+    /// Not this one (expired, used up, another purpose): leave it alone.
+    Pass,
+}
+
+/// What [`OneTimeStore::redeem_secret`] did.
+// Built once per request and moved straight into the response; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum RedeemOutcome {
+    /// A secret was accepted and its redemption applied.
+    Redeemed {
+        /// The secret, as it was before.
+        secret: StoredSecret,
+        /// Its account, after the redemption.
+        account: Account,
+    },
+    /// No candidate was accepted.
+    Refused,
+    /// An email change was accepted, but the address now belongs to another account; nothing
+    /// was changed.
+    EmailTaken,
+}
+
+/// How a registration that needs email verification was stored.
+#[derive(Debug, Clone)]
+pub enum PendingRegistration {
+    /// A new, unverified account, with its verification secret and mail.
+    Created(Account),
+    /// The address already had an account: only the notice to its owner was enqueued.
+    Existing,
+}
+
+/// A request for a mail that goes out only if an account qualifies (see [`MailRequestStore`]).
+#[derive(Debug, Clone)]
+pub struct MailRequest {
+    /// Its id.
+    pub id: uuid::Uuid,
+    /// Tenant the address is looked up in.
+    pub tenant_id: TenantId,
+    /// [`Purpose::VerifyEmail`] (resend) or [`Purpose::ResetPassword`] (forgot).
+    pub purpose: Purpose,
+    /// The address given.
+    pub email: Email,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+}
+
+/// What fulfilling a mail request writes: a secret and its mail, or nothing.
+pub type RequestFulfilment = Option<(NewOneTimeSecret, crate::mail::OutgoingMail)>;
+
+/// One-time secrets and the account changes they unlock. Every method is one transaction, and
+/// mail named in it is enqueued in that same transaction.
+#[async_trait]
+pub trait OneTimeStore: Send + Sync {
+    /// Stores a new account that still has to verify its address, with its secret and
+    /// `verification` mail. If the tenant already has an account with this email, stores
+    /// nothing but the mail `existing` builds for that account. A username taken by any account
+    /// is `UsernameTaken` in both cases (so the answer does not depend on the email).
+    async fn register_pending(
+        &self,
+        account: NewAccount,
+        secret: NewOneTimeSecret,
+        verification: &crate::mail::OutgoingMail,
+        existing: &(dyn for<'a> Fn(&'a Account) -> crate::mail::OutgoingMail + Send + Sync),
+        now: DateTime<Utc>,
+    ) -> Result<PendingRegistration, InsertAccountError>;
+
+    /// Stores `secret` and enqueues `mail` only if the account has no secret of this purpose
+    /// and scope whose link is still alive at `now` (an expired one is replaced). Returns
+    /// whether it did.
+    async fn issue_secret_unless_live(
+        &self,
+        secret: NewOneTimeSecret,
+        mail: &crate::mail::OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores `secret`, replacing the account's live secret of the same purpose and scope, and
+    /// enqueues `mails`.
+    async fn issue_secret(
+        &self,
+        secret: NewOneTimeSecret,
+        mails: &[crate::mail::OutgoingMail],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Finds the candidate secrets of `purposes` (a token finds at most one; an address at most
+    /// a few, newest first), locks them, and asks `judge` about each until one is accepted.
+    /// Applies that one's redemption and deletes it (unless it is a check); counts a failed
+    /// attempt on every candidate judged wrong when none is accepted.
+    async fn redeem_secret(
+        &self,
+        lookup: &SecretLookup,
+        purposes: &[Purpose],
+        now: DateTime<Utc>,
+        judge: &(dyn for<'a> Fn(&'a StoredSecret) -> Judgement + Send + Sync),
+    ) -> Result<RedeemOutcome, StoreError>;
+
+    /// Replaces the password hash if it is still `change.expected`, revokes every live session
+    /// of the account but `change.keep`, forgets its pending reset and email-change secrets, and
+    /// enqueues `change.notice`. `None` if the hash had changed (nothing was written);
+    /// otherwise how many sessions were revoked.
+    async fn change_password(&self, change: &PasswordChange, now: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
+
+    /// Deletes secrets whose link and code have both expired by `now`; returns how many.
+    async fn purge_expired_secrets(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// A change of password, for [`OneTimeStore::change_password`].
+#[derive(Clone)]
+pub struct PasswordChange {
+    /// Tenant of the account.
+    pub tenant: TenantId,
+    /// The account.
+    pub user: UserId,
+    /// The hash the current password was checked against.
+    pub expected: String,
+    /// The new hash.
+    pub new_hash: String,
+    /// The session that stays signed in.
+    pub keep: Option<SessionId>,
+    /// The notice to mail.
+    pub notice: crate::mail::OutgoingMail,
+}
+
+impl std::fmt::Debug for PasswordChange {
+    // Never prints the hashes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChange")
+            .field("tenant", &self.tenant)
+            .field("user", &self.user)
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mail requests, recorded by endpoints that must not reveal whether an account exists and
+/// fulfilled later by the mail worker.
+#[async_trait]
+pub trait MailRequestStore: Send + Sync {
+    /// Records a request.
+    async fn request_mail(&self, request: &MailRequest) -> Result<(), StoreError>;
+
+    /// Takes the oldest request no other worker holds, looks up the tenant's account with its
+    /// address, and in one transaction stores what `fulfil` returns (replacing the account's
+    /// live secret of that purpose), enqueues its mail, and deletes the request. Returns
+    /// whether there was a request.
+    async fn fulfil_mail_request(
+        &self,
+        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b Account>) -> RequestFulfilment + Send + Sync),
+    ) -> Result<bool, StoreError>;
 }

@@ -9,11 +9,13 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::identity::{Email, LoginId, Password, Username};
 use crate::ids::{SessionId, TenantId, UserId};
+use crate::one_time::OneTimeSecrets;
 use crate::ports::{
     Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session, Storage,
     StoreError, Tenant,
 };
 use crate::random::{SecureRandom, random_array};
+use crate::templates::MailBranding;
 use crate::token::{
     AccessClaims, JwtKeys, KeyError, RefreshKey, RefreshToken, TokenError, TokenPolicy, TokenSubject, decide_refresh,
 };
@@ -91,6 +93,17 @@ pub enum LoginError {
     /// 401 `invalid_credentials`: unknown account or wrong password, indistinguishably.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// 403 `email_not_verified`: right credentials, but the address is not verified yet.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The second factor is missing (403 `mfa_required`), wrong or locked.
+    #[error(transparent)]
+    SecondFactor(crate::mfa::MfaError),
+    /// 403 `ip_authorization_required`: right credentials from a network the account has not
+    /// used, under policy `require`; a mail with a link and code is on its way (unless one for
+    /// this network still lives).
+    #[error("ip authorization required")]
+    IpAuthorizationRequired,
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -123,6 +136,18 @@ pub enum AuthenticateError {
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+/// What a registration led to.
+// Built once per request and moved straight into the response; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Registered {
+    /// Email verification is off: the account is active and logged in.
+    Active(Account, TokenPair),
+    /// Email verification is on, and a mail is on its way: a verification to a new address, or
+    /// a notice to the owner of an existing one. The answer must not say which.
+    MailSent,
 }
 
 /// Who is calling and from where; recorded with sessions.
@@ -200,6 +225,16 @@ pub struct AuthDeps {
     pub refresh_key: RefreshKey,
     /// Token settings.
     pub policy: TokenPolicy,
+    /// Mints and checks one-time secrets of mail flows.
+    pub one_time: OneTimeSecrets,
+    /// Product name and front-end link templates of mails.
+    pub branding: MailBranding,
+    /// Whether a new account must verify its address before it can log in.
+    pub require_email_verification: bool,
+    /// Second-factor keys and limits.
+    pub mfa: crate::mfa::MfaSettings,
+    /// What a sign-in from an unknown network does.
+    pub new_ip_policy: crate::network::NewIpPolicy,
 }
 
 impl std::fmt::Debug for AuthDeps {
@@ -213,7 +248,7 @@ impl std::fmt::Debug for AuthDeps {
 /// The account, session and token use cases.
 #[derive(Debug, Clone)]
 pub struct AuthService {
-    deps: AuthDeps,
+    pub(crate) deps: AuthDeps,
 }
 
 impl AuthService {
@@ -247,7 +282,7 @@ impl AuthService {
         Ok(self.deps.store.ping().await?)
     }
 
-    fn new_id(&self) -> Uuid {
+    pub(crate) fn new_id(&self) -> Uuid {
         // UUID v7: time-ordered (our clock) with random bits from the randomness port.
         let now = self.deps.clock.now();
         let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
@@ -261,10 +296,25 @@ impl AuthService {
         amr: Vec<String>,
         client: &ClientInfo,
     ) -> (NewSession, RefreshToken) {
-        let now = self.deps.clock.now();
         let refresh = RefreshToken::generate(&*self.deps.rng);
+        let id = SessionId::from_uuid(self.new_id());
+        (self.session_for(id, tenant_id, user_id, amr, client, &refresh), refresh)
+    }
+
+    /// A session with a given id and first refresh token (for sessions opened inside a storage
+    /// transaction, whose account is only known there).
+    pub(crate) fn session_for(
+        &self,
+        id: SessionId,
+        tenant_id: TenantId,
+        user_id: UserId,
+        amr: Vec<String>,
+        client: &ClientInfo,
+        refresh: &RefreshToken,
+    ) -> NewSession {
+        let now = self.deps.clock.now();
         let session = Session {
-            id: SessionId::from_uuid(self.new_id()),
+            id,
             tenant_id,
             user_id,
             amr,
@@ -278,16 +328,13 @@ impl AuthService {
             expires_at: now + self.deps.policy.session_ttl,
             revoked_at: None,
         };
-        (
-            NewSession {
-                session,
-                refresh_hash: refresh.hash(),
-            },
-            refresh,
-        )
+        NewSession {
+            session,
+            refresh_hash: refresh.hash(),
+        }
     }
 
-    fn pair(&self, session: Session, refresh_token: RefreshToken) -> Result<TokenPair, InfraError> {
+    pub(crate) fn pair(&self, session: Session, refresh_token: RefreshToken) -> Result<TokenPair, InfraError> {
         let subject = TokenSubject {
             user_id: session.user_id,
             session_id: session.id,
@@ -308,15 +355,16 @@ impl AuthService {
         })
     }
 
-    /// Creates an account whose email counts as verified and logs it in (the policy with
-    /// email verification off). The password is hashed before anything is written.
-    pub async fn register(
-        &self,
-        reg: Registration,
-        client: &ClientInfo,
-    ) -> Result<(Account, TokenPair), RegisterError> {
+    /// Creates an account. With email verification required, the account waits for
+    /// [`AuthService::verify_email`] and a mail goes out (see [`Registered::MailSent`]);
+    /// otherwise its email counts as verified and it is logged in at once. The password is
+    /// hashed before anything is written, on both paths.
+    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<Registered, RegisterError> {
         let password_hash = self.deps.hasher.hash(&reg.password).await.map_err(InfraError::from)?;
         let user_id = UserId::from_uuid(self.new_id());
+        if self.deps.require_email_verification {
+            return self.register_pending(reg, user_id, password_hash, client).await;
+        }
         let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
         let new = NewAccount {
             id: user_id,
@@ -326,6 +374,7 @@ impl AuthService {
             username: reg.username,
             password_hash,
             created_at: self.deps.clock.now(),
+            network: client.ip.map(crate::network::network_of),
         };
         let account = self
             .deps
@@ -340,7 +389,7 @@ impl AuthService {
             })?;
         tracing::info!(user_id = %account.id, tenant_id = %account.tenant.id, "account registered");
         let pair = self.pair(first_session.session, refresh)?;
-        Ok((account, pair))
+        Ok(Registered::Active(account, pair))
     }
 
     /// Checks credentials and opens a session. Unknown account and wrong password cost one hash
@@ -350,6 +399,7 @@ impl AuthService {
         tenant: &Tenant,
         login: &LoginId,
         password: &Password,
+        factor: Option<&crate::mfa::SecondFactor>,
         client: &ClientInfo,
     ) -> Result<(Account, TokenPair), LoginError> {
         let store = &self.deps.store;
@@ -372,10 +422,79 @@ impl AuthService {
             self.upgrade_hash(&creds.account, &creds.password_hash, password).await;
         }
         let account = creds.account;
-        let (new_session, refresh) = self.new_session(account.tenant.id, account.id, vec!["pwd".into()], client);
-        let session = store.insert_session(new_session).await.map_err(InfraError::from)?;
+        if self.deps.require_email_verification && !account.email_verified {
+            tracing::info!(user_id = %account.id, outcome = "email_not_verified", "login refused");
+            return Err(LoginError::EmailNotVerified);
+        }
+        let mut amr = vec!["pwd".to_owned()];
+        if account.mfa_enabled {
+            let method = self.check_second_factor(&account, factor).await.map_err(|e| match e {
+                crate::mfa::MfaError::Infra(e) => LoginError::Infra(e),
+                other => LoginError::SecondFactor(other),
+            })?;
+            amr.push(method.to_owned());
+        }
+        let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
+        let session = self.open_session(&account, new_session, client).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
         Ok((account, self.pair(session, refresh)?))
+    }
+
+    /// Stores a login's session under the new-IP policy.
+    async fn open_session(
+        &self,
+        account: &Account,
+        session: NewSession,
+        client: &ClientInfo,
+    ) -> Result<Session, LoginError> {
+        use crate::network::{NewIpPolicy, network_of};
+        let store = &self.deps.store;
+        let (policy, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
+            return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
+        };
+        if policy == NewIpPolicy::Off {
+            return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
+        }
+        let (tenant, user) = (account.tenant.id, account.id);
+        let network = network_of(ip);
+        if store
+            .is_known_network(tenant, user, &network)
+            .await
+            .map_err(InfraError::from)?
+        {
+            return Ok(store
+                .insert_session_from(session, &network, None)
+                .await
+                .map_err(InfraError::from)?);
+        }
+        let ip_text = ip.to_string();
+        if policy == NewIpPolicy::Notify {
+            let vars = crate::templates::MailVars {
+                ip: Some(&ip_text),
+                ..crate::templates::MailVars::default()
+            };
+            let notice = self.outgoing(tenant, &account.email, crate::mail::MailKind::NewSignInNotice, &vars);
+            tracing::info!(user_id = %user, %network, "sign-in from a new network; owner notified");
+            return Ok(store
+                .insert_session_from(session, &network, Some(&notice))
+                .await
+                .map_err(InfraError::from)?);
+        }
+        let (secret, mail) = self.scoped_secret_mail(
+            tenant,
+            user,
+            crate::one_time::Purpose::AuthorizeIp,
+            None,
+            &account.email,
+            crate::mail::MailKind::IpAuthorization,
+            Some((&ip_text, &network)),
+        );
+        let mailed = store
+            .issue_secret_unless_live(secret, &mail, self.deps.clock.now())
+            .await
+            .map_err(InfraError::from)?;
+        tracing::info!(user_id = %user, %network, mailed, outcome = "ip_authorization_required", "login refused");
+        Err(LoginError::IpAuthorizationRequired)
     }
 
     /// Re-hashes a password whose stored hash used other parameters. Failure only delays the

@@ -124,6 +124,16 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             format!("Confirm that this address should become the email of your {product} account."),
             "If you did not ask for this change, ignore this mail; nothing changes until it is confirmed.".to_owned(),
         ),
+        MailKind::EmailChangeRequestedNotice => (
+            format!("A change of your {product} email was requested"),
+            match vars.other_email {
+                Some(new) => format!("Someone asked to change the email of your {product} account to {new}."),
+                None => format!("Someone asked to change the email of your {product} account."),
+            },
+            "Nothing changes until the new address is confirmed. If this was not you, change your password now: \
+             that cancels the request and signs out every other session."
+                .to_owned(),
+        ),
         MailKind::EmailChangedNotice => (
             format!("Your {product} email was changed"),
             match vars.other_email {
@@ -141,6 +151,15 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             format!("Your {product} password was changed"),
             format!("The password of your {product} account was changed, and other sessions were signed out."),
             "If you did not do this, reset your password at once.".to_owned(),
+        ),
+        MailKind::NewSignInNotice => (
+            format!("New sign-in to your {product} account"),
+            match vars.ip {
+                Some(ip) => format!("Your {product} account was just signed in to from a new address, {ip}."),
+                None => format!("Your {product} account was just signed in to from a new address."),
+            },
+            "If this was you, nothing needs doing. If not, change your password now: that signs out every other session."
+                .to_owned(),
         ),
         MailKind::IpAuthorization => (
             format!("Authorize a new sign-in to {product}"),

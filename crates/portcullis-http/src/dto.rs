@@ -1,7 +1,7 @@
 //! Wire shapes: request bodies (every field optional, checked by validation) and responses.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use portcullis_domain::{Account, Session, TokenPair};
+use portcullis_domain::{Account, Session, SessionId, TokenPair};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{ApiError, FieldDetail, field_detail};
@@ -12,7 +12,8 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// `POST /v1/auth/register`.
-#[derive(Debug, Default, Deserialize)]
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
 pub struct RegisterRequest {
     pub email: Option<String>,
     pub password: Option<String>,
@@ -21,17 +22,21 @@ pub struct RegisterRequest {
 }
 
 /// `POST /v1/auth/login`: `login` or its aliases `email` / `username`.
-#[derive(Debug, Default, Deserialize)]
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
 pub struct LoginRequest {
     pub login: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
     pub tenant_slug: Option<String>,
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
 }
 
 /// `POST /v1/auth/refresh`.
-#[derive(Debug, Default, Deserialize)]
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
 pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
@@ -40,6 +45,109 @@ pub struct RefreshRequest {
 #[derive(Debug, Default, Deserialize)]
 pub struct LogoutRequest {
     pub scope: Option<String>,
+}
+
+/// `verify-email/resend` and `password/forgot`.
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailRequest {
+    pub email: Option<String>,
+    pub tenant_slug: Option<String>,
+}
+
+/// A one-time secret: `token`, or `email` and `code` (`verify-email`, `password/verify`,
+/// `password/reset`).
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct SecretRequest {
+    pub token: Option<String>,
+    pub email: Option<String>,
+    pub code: Option<String>,
+    pub tenant_slug: Option<String>,
+    /// Only for `password/reset`.
+    pub new_password: Option<String>,
+}
+
+/// `POST /v1/account/password`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub current_password: Option<String>,
+    pub new_password: Option<String>,
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+/// `POST /v1/account/mfa/totp/activate` and `.../recovery-codes`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct MfaCodeRequest {
+    pub code: Option<String>,
+}
+
+/// `POST /v1/account/mfa/totp/disable`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct DisableMfaRequest {
+    pub code: Option<String>,
+    pub recovery_code: Option<String>,
+    pub current_password: Option<String>,
+}
+
+/// `POST /v1/account/email`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct ChangeEmailRequest {
+    pub new_email: Option<String>,
+    pub current_password: Option<String>,
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+/// `POST /v1/account/sessions/revoke`. Lists come in JSON bodies only (form encoding has none).
+// No Debug: it carries refresh tokens.
+#[derive(Default, Deserialize)]
+pub struct RevokeSessionsRequest {
+    pub all: Option<bool>,
+    pub exclude_current: Option<bool>,
+    pub session_ids: Option<Vec<String>>,
+    pub refresh_tokens: Option<Vec<String>>,
+}
+
+/// `PATCH /v1/account`.
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateAccountRequest {
+    pub username: Option<String>,
+}
+
+/// One of the caller's sessions, in `GET /v1/account/sessions`.
+#[derive(Debug, Serialize)]
+pub struct SessionListItem {
+    pub id: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub last_used_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub amr: Vec<String>,
+    pub current: bool,
+}
+
+impl SessionListItem {
+    pub fn new(s: &Session, current: SessionId) -> Self {
+        Self {
+            id: s.id.to_string(),
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            expires_at: s.expires_at,
+            ip: s.ip.map(|ip| ip.to_string()),
+            user_agent: s.user_agent.clone(),
+            amr: s.amr.clone(),
+            current: s.id == current,
+        }
+    }
 }
 
 /// The tenant of a user, in responses.
@@ -165,6 +273,11 @@ impl Validator {
             ));
         }
         value
+    }
+
+    /// Records any other field problem.
+    pub fn push(&mut self, detail: FieldDetail) {
+        self.details.push(detail);
     }
 
     /// Fails with 422 if anything was recorded.

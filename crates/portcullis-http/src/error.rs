@@ -4,7 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use portcullis_domain::{AuthenticateError, FieldError, InfraError, LoginError, RefreshError, RegisterError};
+use portcullis_domain::{
+    AccountChangeError, AuthenticateError, FieldError, InfraError, LoginError, MfaError, OneTimeError, RefreshError,
+    RegisterError, UsernameError,
+};
 use serde::Serialize;
 
 /// One invalid field of a 422.
@@ -190,7 +193,113 @@ impl From<LoginError> for ApiError {
                 "invalid_credentials",
                 "The login or password is wrong.",
             ),
+            LoginError::EmailNotVerified => Self::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "Verify your email address before logging in.",
+            ),
+            LoginError::SecondFactor(e) => authentication_factor(e),
+            LoginError::IpAuthorizationRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "ip_authorization_required",
+                "Sign-ins from this network need authorizing: we mailed a link and a code.",
+            ),
             LoginError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<OneTimeError> for ApiError {
+    fn from(e: OneTimeError) -> Self {
+        match e {
+            OneTimeError::InvalidOrExpired => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_or_expired_token",
+                "The link or code is invalid, expired or already used.",
+            ),
+            OneTimeError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "Another account has this email address now.",
+            ),
+            OneTimeError::Infra(e) => e.into(),
+        }
+    }
+}
+
+impl From<AccountChangeError> for ApiError {
+    fn from(e: AccountChangeError) -> Self {
+        match e {
+            AccountChangeError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The current password is wrong.",
+            ),
+            AccountChangeError::SameAddress => Self::validation(vec![FieldDetail {
+                field: "new_email",
+                code: "unchanged",
+                message: "new_email is already the address of this account".into(),
+            }]),
+            AccountChangeError::SecondFactor(e) => authentication_factor(e),
+            AccountChangeError::Infra(e) => e.into(),
+        }
+    }
+}
+
+/// Second-factor failures on the MFA endpoints (a wrong code there is 400, as API.md says).
+impl From<MfaError> for ApiError {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::Required => Self::new(
+                StatusCode::FORBIDDEN,
+                "mfa_required",
+                "A second factor is required: give totp_code or recovery_code.",
+            ),
+            MfaError::InvalidCode => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "The code is wrong or was used already.",
+            ),
+            MfaError::Locked { retry_after_secs } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "mfa_locked",
+                "Too many wrong codes; the second factor is locked for a while.",
+            )
+            .retry_after(retry_after_secs),
+            MfaError::AlreadyEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "A second factor is enabled already.",
+            ),
+            MfaError::NotEnabled => Self::new(StatusCode::CONFLICT, "mfa_not_enabled", "No second factor is enabled."),
+            MfaError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The current password is wrong.",
+            ),
+            MfaError::Infra(e) => e.into(),
+        }
+    }
+}
+
+/// A wrong second factor while authenticating (login, re-authentication) is 401.
+fn authentication_factor(e: MfaError) -> ApiError {
+    match e {
+        MfaError::InvalidCode => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "The second-factor code is wrong or was used already.",
+        ),
+        other => other.into(),
+    }
+}
+
+impl From<UsernameError> for ApiError {
+    fn from(e: UsernameError) -> Self {
+        match e {
+            UsernameError::Taken => Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken."),
+            UsernameError::NoAccount => Self::bearer("invalid_token", "The account no longer exists."),
+            UsernameError::Infra(e) => e.into(),
         }
     }
 }

@@ -34,11 +34,53 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
         };
         cfg.app_data(state)
             .service(post("/v1/auth/register", web::post().to(routes::register)))
+            .service(post("/v1/auth/verify-email", web::post().to(routes::verify_email)))
+            .service(post(
+                "/v1/auth/verify-email/resend",
+                web::post().to(routes::resend_verification),
+            ))
             .service(post("/v1/auth/login", web::post().to(routes::login)))
+            .service(post("/v1/auth/authorize-ip", web::post().to(routes::authorize_ip)))
+            .service(post(
+                "/v1/auth/password/forgot",
+                web::post().to(routes::forgot_password),
+            ))
+            .service(post("/v1/auth/password/verify", web::post().to(routes::check_reset)))
+            .service(post("/v1/auth/password/reset", web::post().to(routes::reset_password)))
             .service(post("/v1/auth/refresh", web::post().to(routes::refresh)))
             .service(post("/v1/auth/logout", web::post().to(routes::logout)))
             .service(get("/v1/auth/session", web::get().to(routes::session)))
-            .service(get("/v1/account", web::get().to(routes::account)))
+            .service(
+                web::resource("/v1/account")
+                    .route(web::get().to(routes::account))
+                    .route(web::patch().to(routes::update_account))
+                    .default_service(web::to(|| async { routes::method_not_allowed("GET, PATCH") })),
+            )
+            .service(post("/v1/account/mfa/totp", web::post().to(routes::enroll_totp)))
+            .service(post(
+                "/v1/account/mfa/totp/activate",
+                web::post().to(routes::activate_totp),
+            ))
+            .service(post(
+                "/v1/account/mfa/totp/disable",
+                web::post().to(routes::disable_totp),
+            ))
+            .service(post(
+                "/v1/account/mfa/recovery-codes",
+                web::post().to(routes::regenerate_recovery_codes),
+            ))
+            .service(get("/v1/account/sessions", web::get().to(routes::list_sessions)))
+            .service(post(
+                "/v1/account/sessions/revoke",
+                web::post().to(routes::revoke_sessions),
+            ))
+            .service(
+                web::resource("/v1/account/sessions/{id}")
+                    .route(web::delete().to(routes::delete_session))
+                    .default_service(web::to(|| async { routes::method_not_allowed("DELETE") })),
+            )
+            .service(post("/v1/account/password", web::post().to(routes::change_password)))
+            .service(post("/v1/account/email", web::post().to(routes::change_email)))
             .service(get("/health/live", web::get().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));

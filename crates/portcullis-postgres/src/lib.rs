@@ -6,7 +6,9 @@
 //! database becomes [`StoreError::Unavailable`] (503), anything else [`StoreError::Internal`].
 
 mod error;
+mod mfa;
 mod migrate;
+mod one_time;
 mod outbox;
 mod rows;
 mod schema;

@@ -34,6 +34,7 @@ pub(crate) struct AccountRow {
     pub username: Option<String>,
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
+    pub mfa_enabled: bool,
 }
 
 impl AccountRow {
@@ -45,12 +46,45 @@ impl AccountRow {
                 email: Email::from_stored(self.email),
                 email_verified: self.email_verified,
                 username: self.username.map(Username::from_stored),
-                // Second factors and avatars are not stored yet: no account has either.
-                mfa_enabled: false,
+                mfa_enabled: self.mfa_enabled,
+                // Avatars are not stored yet.
                 avatar_url: None,
                 created_at: self.created_at,
             },
             password_hash: self.password_hash,
+        }
+    }
+}
+
+/// A new account's row (everything but the defaults).
+#[derive(Insertable)]
+#[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct NewAccountRow<'a> {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub email: &'a str,
+    pub email_normalized: &'a str,
+    pub email_verified: bool,
+    pub username: Option<&'a str>,
+    pub username_normalized: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> From<&'a portcullis_domain::NewAccount> for NewAccountRow<'a> {
+    fn from(a: &'a portcullis_domain::NewAccount) -> Self {
+        Self {
+            id: a.id.as_uuid(),
+            tenant_id: a.tenant_id.as_uuid(),
+            email: a.email.as_str(),
+            email_normalized: a.email.normalized(),
+            email_verified: a.email_verified,
+            username: a.username.as_ref().map(Username::as_str),
+            username_normalized: a.username.as_ref().map(Username::normalized),
+            password_hash: &a.password_hash,
+            created_at: a.created_at,
+            updated_at: a.created_at,
         }
     }
 }

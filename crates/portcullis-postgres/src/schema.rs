@@ -21,6 +21,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        mfa_enabled -> Bool,
     }
 }
 
@@ -60,7 +61,51 @@ diesel::table! {
 
 diesel::joinable!(accounts -> tenants (tenant_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(tenants, accounts, sessions, refresh_tokens, server_secrets, mail_outbox);
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    accounts,
+    sessions,
+    refresh_tokens,
+    server_secrets,
+    mail_outbox,
+    one_time_secrets,
+    mail_requests,
+    mfa_totp,
+    mfa_recovery_codes,
+    known_networks
+);
+
+diesel::table! {
+    known_networks (tenant_id, user_id, network) {
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        network -> Text,
+        first_seen -> Timestamptz,
+        last_seen -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mfa_totp (tenant_id, user_id) {
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        secret_encrypted -> Bytea,
+        enabled_at -> Nullable<Timestamptz>,
+        last_step -> Nullable<Int8>,
+        failed_attempts -> Int4,
+        locked_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mfa_recovery_codes (tenant_id, user_id, code_hash) {
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
 
 diesel::table! {
     mail_outbox (id) {
@@ -79,5 +124,34 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         failed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    one_time_secrets (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        purpose -> Text,
+        scope -> Text,
+        token_hash -> Bytea,
+        code_hash -> Bytea,
+        token_expires_at -> Timestamptz,
+        code_expires_at -> Timestamptz,
+        failed_code_attempts -> Int4,
+        new_email -> Nullable<Text>,
+        new_email_normalized -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    mail_requests (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        purpose -> Text,
+        email -> Text,
+        email_normalized -> Text,
+        requested_at -> Timestamptz,
     }
 }

@@ -10,12 +10,15 @@ use futures_util::FutureExt;
 use portcullis_domain::{
     Account, AccountCredentials, AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
     NewAccount, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, SecretStore, Session, SessionId,
-    SessionStore, StoreError, Tenant, TenantId, TokenHash, UserId, Username,
+    SessionSelection, SessionStore, SetUsernameError, StoreError, Tenant, TenantId, TokenHash, UserId, Username,
 };
 
+/// Most sessions one listing returns.
+const MAX_LISTED_SESSIONS: i64 = 500;
+
 use crate::error::{is_foreign_key_violation, pool_error, query_error, unique_violation};
-use crate::rows::{AccountRow, SessionRow, TenantRow};
-use crate::schema::{accounts, refresh_tokens, server_secrets, sessions, tenants};
+use crate::rows::{AccountRow, NewAccountRow, SessionRow, TenantRow};
+use crate::schema::{accounts, known_networks, refresh_tokens, server_secrets, sessions, tenants};
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -99,7 +102,7 @@ fn deadpool_runtime() -> deadpool::Runtime {
     deadpool::Runtime::Tokio1
 }
 
-fn account_with_tenant() -> (
+pub(crate) fn account_with_tenant() -> (
     diesel::helper_types::AsSelect<AccountRow, diesel::pg::Pg>,
     diesel::helper_types::AsSelect<TenantRow, diesel::pg::Pg>,
 ) {
@@ -157,22 +160,21 @@ impl AccountStore for PgStore {
         let result = conn
             .transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::insert_into(accounts::table)
-                    .values((
-                        accounts::id.eq(account.id.as_uuid()),
-                        accounts::tenant_id.eq(account.tenant_id.as_uuid()),
-                        accounts::email.eq(account.email.as_str()),
-                        accounts::email_normalized.eq(account.email.normalized()),
-                        accounts::email_verified.eq(account.email_verified),
-                        accounts::username.eq(account.username.as_ref().map(Username::as_str)),
-                        accounts::username_normalized.eq(account.username.as_ref().map(Username::normalized)),
-                        accounts::password_hash.eq(&account.password_hash),
-                        accounts::created_at.eq(account.created_at),
-                        accounts::updated_at.eq(account.created_at),
-                    ))
+                    .values(NewAccountRow::from(&account))
                     .execute(conn)
                     .await?;
                 if let Some(first) = &first_session {
                     insert_session_rows(conn, first).await?;
+                }
+                if let Some(network) = &account.network {
+                    remember_network(
+                        conn,
+                        account.tenant_id.as_uuid(),
+                        account.id.as_uuid(),
+                        network,
+                        account.created_at,
+                    )
+                    .await?;
                 }
                 accounts::table
                     .inner_join(tenants::table)
@@ -218,6 +220,42 @@ impl AccountStore for PgStore {
         Ok(found.map(|c| c.account))
     }
 
+    async fn credentials(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountCredentials>, StoreError> {
+        self.find_account(accounts_of(tenant).filter(accounts::id.eq(user.as_uuid())))
+            .await
+    }
+
+    async fn set_username(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        username: &Username,
+        now: DateTime<Utc>,
+    ) -> Result<Account, SetUsernameError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::update(
+            accounts::table
+                .filter(accounts::tenant_id.eq(tenant.as_uuid()))
+                .filter(accounts::id.eq(user.as_uuid())),
+        )
+        .set((
+            accounts::username.eq(username.as_str()),
+            accounts::username_normalized.eq(username.normalized()),
+            accounts::updated_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some("accounts_tenant_username_key") => SetUsernameError::Taken,
+            _ => SetUsernameError::Store(query_error(e)),
+        })?;
+        drop(conn);
+        if n == 0 {
+            return Err(SetUsernameError::NoAccount);
+        }
+        self.account(tenant, user).await?.ok_or(SetUsernameError::NoAccount)
+    }
+
     async fn replace_password_hash(
         &self,
         tenant: TenantId,
@@ -249,7 +287,35 @@ async fn touch_session(conn: &mut AsyncPgConnection, id: uuid::Uuid, now: DateTi
         .map(drop)
 }
 
-async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewSession) -> QueryResult<()> {
+/// Records `network` as known to the account (or refreshes when it was last seen).
+pub(crate) async fn remember_network(
+    conn: &mut AsyncPgConnection,
+    tenant: uuid::Uuid,
+    user: uuid::Uuid,
+    network: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::insert_into(known_networks::table)
+        .values((
+            known_networks::tenant_id.eq(tenant),
+            known_networks::user_id.eq(user),
+            known_networks::network.eq(network),
+            known_networks::first_seen.eq(now),
+            known_networks::last_seen.eq(now),
+        ))
+        .on_conflict((
+            known_networks::tenant_id,
+            known_networks::user_id,
+            known_networks::network,
+        ))
+        .do_update()
+        .set(known_networks::last_seen.eq(now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub(crate) async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewSession) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(SessionRow::from(&new.session))
         .execute(conn)
@@ -286,6 +352,39 @@ impl SessionStore for PgStore {
         conn.transaction(async |conn| insert_session_rows(conn, &session).await)
             .await
             .map_err(query_error)?;
+        Ok(session.session)
+    }
+
+    async fn is_known_network(&self, tenant: TenantId, user: UserId, network: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::select(diesel::dsl::exists(known_networks::table.find((
+            tenant.as_uuid(),
+            user.as_uuid(),
+            network,
+        ))))
+        .get_result(&mut conn)
+        .await
+        .map_err(query_error)
+    }
+
+    async fn insert_session_from(
+        &self,
+        session: NewSession,
+        network: &str,
+        notice: Option<&portcullis_domain::mail::OutgoingMail>,
+    ) -> Result<Session, StoreError> {
+        let mut conn = self.conn().await?;
+        let s = &session.session;
+        conn.transaction(async |conn| {
+            insert_session_rows(conn, &session).await?;
+            remember_network(conn, s.tenant_id.as_uuid(), s.user_id.as_uuid(), network, s.created_at).await?;
+            if let Some(notice) = notice {
+                crate::outbox::enqueue_on(conn, notice, s.created_at).await?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .map_err(query_error)?;
         Ok(session.session)
     }
 
@@ -397,11 +496,72 @@ impl SessionStore for PgStore {
             .filter(sessions::user_id.eq(user.as_uuid()))
             .filter(sessions::id.eq(id.as_uuid()))
             .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
             .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout")))
             .execute(&mut conn)
             .await
             .map_err(query_error)?;
         Ok(n == 1)
+    }
+
+    async fn live_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows = sessions::table
+            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+            .filter(sessions::user_id.eq(user.as_uuid()))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order((sessions::last_used_at.desc(), sessions::id.desc()))
+            .limit(MAX_LISTED_SESSIONS)
+            .select(SessionRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    async fn revoke_selected(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        selection: &SessionSelection,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut chosen = sessions::table
+            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+            .filter(sessions::user_id.eq(user.as_uuid()))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .select(sessions::id)
+            .into_boxed();
+        if !selection.all {
+            let ids: Vec<uuid::Uuid> = selection.ids.iter().map(|id| id.as_uuid()).collect();
+            let hashes: Vec<&[u8]> = selection.refresh_tokens.iter().map(|h| &h.0[..]).collect();
+            let of_tokens = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq_any(hashes))
+                .select(refresh_tokens::session_id);
+            chosen = chosen.filter(sessions::id.eq_any(ids).or(sessions::id.eq_any(of_tokens)));
+        }
+        if let Some(keep) = selection.keep {
+            chosen = chosen.filter(sessions::id.ne(keep.as_uuid()));
+        }
+        // The filter above keeps every statement to this user's own sessions.
+        let n = diesel::update(sessions::table.filter(sessions::id.eq_any(chosen)))
+            .filter(sessions::revoked_at.is_null())
+            .set((
+                sessions::revoked_at.eq(now),
+                sessions::revoked_reason.eq("revoked_by_user"),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 
     async fn revoke_sessions(

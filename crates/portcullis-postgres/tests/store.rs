@@ -40,6 +40,7 @@ fn new_account(tenant: TenantId, email: &str, username: Option<&str>) -> NewAcco
         username: username.map(|u| Username::from_stored(u.to_owned())),
         password_hash: "$argon2id$fake".into(),
         created_at: t0(),
+        network: None,
     }
 }
 

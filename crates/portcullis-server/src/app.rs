@@ -9,6 +9,8 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use base64::Engine as _;
 use portcullis_argon2::{Argon2Hasher, Argon2Settings};
+use portcullis_domain::MfaSettings;
+use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets};
 use portcullis_domain::{
     AuthDeps, AuthService, Clock, JwtKeys, OsRandom, PasswordPolicy, RefreshKey, SecretStore, SecureRandom,
     SystemClock, TokenPolicy, UsernamePolicy,
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Running {
 
 const SIGNING_SEED_SECRET: &str = "jwt_ed25519_seed_v1";
 const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
+const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
 
 /// Migrates (if configured), connects, loads keys, and binds the HTTP server.
 pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
@@ -119,19 +122,58 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         leeway: crate::config::seconds(t.leeway_secs),
     };
     let transport = crate::mail::transport(&config.mail).context("setting up mail")?;
-    let mail_worker = config
-        .mail
-        .deliver
-        .then(|| crate::mail::MailWorker::spawn(store.clone(), transport, clock.clone(), &config.mail));
+    let branding = config.mail.branding();
+    let defaults = crate::config::MailConfig::default().branding();
+    if config.mail.smtp_host.is_some()
+        && [
+            (&branding.verify_email_url, &defaults.verify_email_url),
+            (&branding.change_email_url, &defaults.change_email_url),
+            (&branding.reset_password_url, &defaults.reset_password_url),
+            (&branding.authorize_ip_url, &defaults.authorize_ip_url),
+        ]
+        .iter()
+        .any(|(set, default)| set == default)
+    {
+        tracing::warn!(
+            "mail links point at the default front-end URLs (http://localhost:3000/...): set mail.verify_email_url, \
+             mail.change_email_url, mail.reset_password_url and mail.authorize_ip_url"
+        );
+    }
+    let o = &config.one_time;
+    let one_time = OneTimeSecrets::new(
+        refresh_key.clone(),
+        OneTimePolicy {
+            verify_link_ttl: crate::config::seconds(o.verify_link_ttl_secs),
+            sensitive_link_ttl: crate::config::seconds(o.reset_link_ttl_secs),
+            code_ttl: crate::config::seconds(o.code_ttl_secs),
+            max_code_attempts: o.max_code_attempts,
+        },
+    );
+    let mfa = MfaSettings {
+        key: mfa_key(configured.mfa, store.as_ref(), rng.as_ref()).await?,
+        hash_key: refresh_key.clone(),
+        issuer: config.mfa.issuer.clone(),
+        max_failures: config.mfa.max_failures,
+        lockout: crate::config::seconds(config.mfa.lockout_secs),
+    };
     let auth = AuthService::new(AuthDeps {
-        store,
+        store: store.clone(),
         hasher,
-        clock,
+        clock: clock.clone(),
         rng,
         keys,
         refresh_key,
         policy,
+        one_time,
+        branding,
+        require_email_verification: config.registration.require_email_verification,
+        mfa,
+        new_ip_policy: config.login.new_ip_policy.into(),
     });
+    let mail_worker = config
+        .mail
+        .deliver
+        .then(|| crate::mail::MailWorker::spawn(store.clone(), transport, clock.clone(), auth.clone(), &config.mail));
     let state = web::Data::new(AppState {
         auth,
         passwords: PasswordPolicy {
@@ -181,6 +223,8 @@ pub struct ConfiguredKeys {
     pub previous_public: Vec<[u8; 32]>,
     /// The refresh-successor key, when configured.
     pub refresh: Option<RefreshKey>,
+    /// The key encrypting TOTP secrets, when configured.
+    pub mfa: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
 
 /// Reads and parses every configured key.
@@ -213,10 +257,28 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
             RefreshKey::new(bytes).context("tokens.refresh_key")
         })
         .transpose()?;
+    let mfa = config
+        .mfa
+        .encryption_key
+        .as_ref()
+        .map(|configured| -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+            let bytes = zeroize::Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(configured.expose_secret().trim())
+                    .context("mfa.encryption_key must be base64")?,
+            );
+            let key: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .context("mfa.encryption_key must be 32 bytes")?;
+            Ok(zeroize::Zeroizing::new(key))
+        })
+        .transpose()?;
     Ok(ConfiguredKeys {
         signing,
         previous_public,
         refresh,
+        mfa,
     })
 }
 
@@ -242,6 +304,25 @@ async fn signing_keys(
          tokens.signing_key_file (Ed25519 PKCS#8 PEM) for production."
     );
     Ok(JwtKeys::from_ed25519_seed(&seed, previous_public)?)
+}
+
+async fn mfa_key(
+    configured: Option<zeroize::Zeroizing<[u8; 32]>>,
+    store: &dyn SecretStore,
+    rng: &dyn SecureRandom,
+) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
+    if let Some(key) = configured {
+        return Ok(key);
+    }
+    let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
+    rng.fill(&mut candidate[..]);
+    let stored = zeroize::Zeroizing::new(store.get_or_create_secret(MFA_KEY_SECRET, &candidate[..]).await?);
+    let key: [u8; 32] = stored.as_slice().try_into().context("stored MFA key is not 32 bytes")?;
+    tracing::warn!(
+        "NO MFA ENCRYPTION KEY CONFIGURED: TOTP secrets are encrypted with a key generated on first start and \
+         stored in the same database. Configure mfa.encryption_key (32 bytes, base64) for production."
+    );
+    Ok(zeroize::Zeroizing::new(key))
 }
 
 async fn refresh_key(

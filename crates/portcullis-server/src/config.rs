@@ -28,6 +28,123 @@ pub struct Config {
     pub log: LogConfig,
     /// Outgoing mail.
     pub mail: MailConfig,
+    /// Sign-up rules.
+    pub registration: RegistrationConfig,
+    /// Lifetimes and attempt limits of emailed links and codes.
+    pub one_time: OneTimeConfig,
+    /// Second factor.
+    pub mfa: MfaConfig,
+    /// Login rules.
+    pub login: LoginConfig,
+}
+
+/// `[login]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// A sign-in from a network the account has not used (an IPv4 address, an IPv6 /64):
+    /// `off`, `notify` (let it in, mail the owner) or `require` (403 and a mail that
+    /// authorizes the network).
+    pub new_ip_policy: NewIpPolicyConfig,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            new_ip_policy: NewIpPolicyConfig::Notify,
+        }
+    }
+}
+
+/// `login.new_ip_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewIpPolicyConfig {
+    /// Nothing happens.
+    Off,
+    /// Mail a notice.
+    Notify,
+    /// Ask for authorization by mail.
+    Require,
+}
+
+impl From<NewIpPolicyConfig> for portcullis_domain::network::NewIpPolicy {
+    fn from(p: NewIpPolicyConfig) -> Self {
+        match p {
+            NewIpPolicyConfig::Off => Self::Off,
+            NewIpPolicyConfig::Notify => Self::Notify,
+            NewIpPolicyConfig::Require => Self::Require,
+        }
+    }
+}
+
+/// `[mfa]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MfaConfig {
+    /// `issuer` shown by authenticator apps.
+    pub issuer: String,
+    /// Base64 key (32 bytes) encrypting TOTP secrets at rest. Generated and stored in the
+    /// database when unset (with a warning: then a database dump holds both).
+    pub encryption_key: Option<SecretString>,
+    /// Wrong codes in a row that lock the second factor.
+    pub max_failures: u32,
+    /// How long such a lock lasts, seconds.
+    pub lockout_secs: u64,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "Portcullis".into(),
+            encryption_key: None,
+            max_failures: 5,
+            lockout_secs: 15 * 60,
+        }
+    }
+}
+
+/// `[registration]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// New accounts must verify their address (link or code) before they can log in; register
+    /// answers 202 for new and existing addresses alike. Off: 201 with a token pair, 409
+    /// `email_taken` for an existing address.
+    pub require_email_verification: bool,
+}
+
+impl Default for RegistrationConfig {
+    fn default() -> Self {
+        Self {
+            require_email_verification: true,
+        }
+    }
+}
+
+/// `[one_time]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OneTimeConfig {
+    /// Lifetime of email-verification and email-change links, seconds.
+    pub verify_link_ttl_secs: u64,
+    /// Lifetime of password-reset and IP-authorization links, seconds.
+    pub reset_link_ttl_secs: u64,
+    /// Lifetime of six-digit codes, seconds.
+    pub code_ttl_secs: u64,
+    /// Wrong codes before a code dies.
+    pub max_code_attempts: u32,
+}
+
+impl Default for OneTimeConfig {
+    fn default() -> Self {
+        Self {
+            verify_link_ttl_secs: 24 * 3600,
+            reset_link_ttl_secs: 3600,
+            code_ttl_secs: 15 * 60,
+            max_code_attempts: 5,
+        }
+    }
 }
 
 /// `[mail]`. With no `smtp_host`, mail is written as `.eml` files under `dir` (the development
@@ -67,6 +184,30 @@ pub struct MailConfig {
     pub give_up_after_secs: u64,
     /// How long a worker's claim on a mail lasts, seconds. Must exceed a whole SMTP exchange.
     pub lease_secs: u64,
+    /// Product name in subjects and texts.
+    pub product_name: String,
+    /// Front-end page that takes a verification link's token; must contain `{token}`. Links are
+    /// built only from these settings, never from a request's `Host`.
+    pub verify_email_url: String,
+    /// Front-end page that confirms a new address; must contain `{token}`.
+    pub change_email_url: String,
+    /// Front-end page that sets a new password; must contain `{token}`.
+    pub reset_password_url: String,
+    /// Front-end page that authorizes a new IP address; must contain `{token}`.
+    pub authorize_ip_url: String,
+}
+
+impl MailConfig {
+    /// The branding of rendered mail.
+    pub fn branding(&self) -> portcullis_domain::templates::MailBranding {
+        portcullis_domain::templates::MailBranding {
+            product: self.product_name.clone(),
+            verify_email_url: self.verify_email_url.clone(),
+            change_email_url: self.change_email_url.clone(),
+            reset_password_url: self.reset_password_url.clone(),
+            authorize_ip_url: self.authorize_ip_url.clone(),
+        }
+    }
 }
 
 impl Default for MailConfig {
@@ -88,6 +229,11 @@ impl Default for MailConfig {
             retry_max_secs: 600,
             give_up_after_secs: 86_400,
             lease_secs: 120,
+            product_name: "Portcullis".into(),
+            verify_email_url: "http://localhost:3000/verify-email?token={token}".into(),
+            change_email_url: "http://localhost:3000/confirm-email?token={token}".into(),
+            reset_password_url: "http://localhost:3000/reset-password?token={token}".into(),
+            authorize_ip_url: "http://localhost:3000/authorize-ip?token={token}".into(),
         }
     }
 }
@@ -388,6 +534,28 @@ impl Config {
         if m.smtp_username.is_some() != m.smtp_password.is_some() {
             return fail("mail.smtp_username and mail.smtp_password go together");
         }
+        self.mail
+            .branding()
+            .validate()
+            .map_err(|e| ConfigError(format!("mail: {e}")))?;
+        let o = &self.one_time;
+        if !(60..=30 * 86_400).contains(&o.verify_link_ttl_secs) || !(60..=30 * 86_400).contains(&o.reset_link_ttl_secs)
+        {
+            return fail("one_time: link lifetimes must be between 60 seconds and 30 days");
+        }
+        if !(60..=86_400).contains(&o.code_ttl_secs) {
+            return fail("one_time.code_ttl_secs must be between 60 and 86400");
+        }
+        if !(1..=20).contains(&o.max_code_attempts) {
+            return fail("one_time.max_code_attempts must be between 1 and 20");
+        }
+        let f = &self.mfa;
+        if f.issuer.trim().is_empty() || f.issuer.contains(':') || f.issuer.len() > 100 {
+            return fail("mfa.issuer must be 1 to 100 characters without ':'");
+        }
+        if !(1..=100).contains(&f.max_failures) || !(1..=86_400).contains(&f.lockout_secs) {
+            return fail("mfa.max_failures must be 1 to 100 and mfa.lockout_secs 1 to 86400");
+        }
         portcullis_domain::UsernamePolicy::new(&self.usernames.pattern)
             .map_err(|e| ConfigError(format!("usernames.pattern: {e}")))?;
         Ok(())
@@ -450,11 +618,33 @@ mod tests {
             ("passwords.argon2_t_cost", 0),
             ("database.max_connections", 0),
             ("server.body_limit_bytes", 10),
+            ("one_time.code_ttl_secs", 0),
+            ("one_time.max_code_attempts", 0),
+            ("one_time.reset_link_ttl_secs", 100_000_000),
         ] {
             let figment = with_url().merge(Serialized::default(key, value));
             assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
         }
         let bad_pattern = with_url().merge(Serialized::default("usernames.pattern", "^.*$"));
         assert!(Config::from_figment(&bad_pattern).is_err());
+        for (key, value) in [("mfa.issuer", "Acme:Corp"), ("mfa.issuer", " ")] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value:?}");
+        }
+        for (key, value) in [
+            ("mfa.max_failures", 0),
+            ("mfa.lockout_secs", 0),
+            ("mfa.lockout_secs", 86_401),
+        ] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
+        }
+        let bad_key = with_url().merge(Serialized::default("mfa.encryption_key", "c2hvcnQ="));
+        assert!(crate::app::configured_keys(&Config::from_figment(&bad_key).unwrap()).is_err());
+        let no_token = with_url().merge(Serialized::default(
+            "mail.reset_password_url",
+            "https://app.example.com/reset",
+        ));
+        assert!(Config::from_figment(&no_token).is_err());
     }
 }

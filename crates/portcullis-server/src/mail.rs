@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_domain::Clock;
 use portcullis_domain::mail::{MailDelivery, MailTransport, OutboxStore, RetryPolicy};
+use portcullis_domain::{AuthService, Clock};
 use portcullis_smtp::{FileMailer, Security, SmtpMailer, SmtpSettings};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;
@@ -40,6 +40,9 @@ pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> 
     Ok(Arc::new(SmtpMailer::new(&settings, &config.from)?))
 }
 
+/// How often the worker deletes expired one-time secrets.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
 /// A send may take this many SMTP command timeouts (connect, EHLO, MAIL, RCPT, DATA...).
 pub const SEND_BUDGET_TIMEOUTS: u64 = 4;
 
@@ -62,11 +65,14 @@ pub struct MailWorker {
 }
 
 impl MailWorker {
-    /// Starts polling the outbox every `interval`, draining due mail in batches of `batch`.
+    /// Starts polling every `poll_interval_ms`: first it fulfils recorded mail requests
+    /// (password reset, verification resend) into outbox mail, then it drains due mail in
+    /// batches of `batch_size`.
     pub fn spawn(
         outbox: Arc<dyn OutboxStore>,
         transport: Arc<dyn MailTransport>,
         clock: Arc<dyn Clock>,
+        requests: AuthService,
         config: &MailConfig,
     ) -> Self {
         let delivery = MailDelivery::new(outbox, transport, clock, retry_policy(config));
@@ -74,7 +80,23 @@ impl MailWorker {
         let batch = config.batch_size;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
+            let mut next_purge = tokio::time::Instant::now();
             loop {
+                if tokio::time::Instant::now() >= next_purge {
+                    next_purge = tokio::time::Instant::now() + PURGE_INTERVAL;
+                    if let Err(e) = requests.purge_expired_secrets().await {
+                        tracing::warn!(error = %e, "purging expired one-time secrets failed; will try again");
+                    }
+                }
+                // One batch of requests per round, then delivery: a flood of cheap requests
+                // (password/forgot) cannot hold up the mail already in the outbox.
+                let requests_left = match requests.fulfil_mail_requests(batch).await {
+                    Ok(taken) => taken == batch,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "fulfilling mail requests failed; will try again");
+                        false
+                    }
+                };
                 // Drain: a full batch means more may be due.
                 loop {
                     match delivery.run_once(batch).await {
@@ -88,6 +110,12 @@ impl MailWorker {
                     if *stopped.borrow() {
                         return;
                     }
+                }
+                if *stopped.borrow() {
+                    return;
+                }
+                if requests_left {
+                    continue;
                 }
                 tokio::select! {
                     changed = stopped.changed() => if changed.is_err() || *stopped.borrow() { return },

@@ -16,6 +16,8 @@
 
 pub mod smtp;
 
+pub use smtp::{ReceivedMail, SmtpSink};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -31,6 +33,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// Its clock; move it to expire tokens or leave grace windows.
     pub clock: Arc<ManualClock>,
+    /// The SMTP server its mail goes to (unless a test configured another transport).
+    pub mail: SmtpSink,
     _stop: StopOnDrop,
     // Kept for the app's life: dropping it stops the mail worker.
     _mail_worker: Option<portcullis_server::mail::MailWorker>,
@@ -69,12 +73,15 @@ impl Drop for StopOnDrop {
 #[derive(Debug)]
 pub struct Builder {
     config: Config,
+    mail: std::io::Result<SmtpSink>,
 }
 
 impl TestApp {
     /// A builder with test defaults: cheap argon2 parameters (so suites stay fast), one HTTP
-    /// worker, port 0.
+    /// worker, port 0, and mail delivered over real SMTP to [`TestApp::mail`], polled every
+    /// 50 ms. Everything else is the production default (email verification required).
     pub fn builder() -> Builder {
+        let mail = SmtpSink::start();
         let mut config = Config::default();
         config.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.server.workers = 1;
@@ -82,7 +89,13 @@ impl TestApp {
         config.passwords.argon2_t_cost = 1;
         config.passwords.hashing_threads = 2;
         config.mail.dir = std::env::temp_dir().join(format!("portcullis-testkit-mail-{}", uuid::Uuid::now_v7()));
-        Builder { config }
+        config.mail.poll_interval_ms = 50;
+        if let Ok(sink) = &mail {
+            config.mail.smtp_host = Some("127.0.0.1".into());
+            config.mail.smtp_port = sink.port();
+            config.mail.smtp_security = portcullis_server::config::SmtpSecurity::None;
+        }
+        Builder { config, mail }
     }
 
     /// Spawns with test defaults.
@@ -106,6 +119,50 @@ impl TestApp {
         self.db.url()
     }
 
+    /// Waits (up to 10 s) for the `n`-th mail to `to` and returns it.
+    pub async fn nth_mail_to(&self, to: &str, n: usize) -> anyhow::Result<ReceivedMail> {
+        let got = self.mail.wait_for_to(to, n, std::time::Duration::from_secs(10)).await;
+        got.into_iter()
+            .nth(n.saturating_sub(1))
+            .with_context(|| format!("no mail number {n} to {to} arrived"))
+    }
+
+    /// Waits (up to 10 s) until every mail asked of the app so far has had its first delivery
+    /// attempt: no queued mail request is unfulfilled and no outbox mail is untried or being
+    /// sent. After it returns, counting [`TestApp::mail`] gives a stable baseline for "the
+    /// next mail", which a count taken while a mail is still in flight does not.
+    pub async fn mail_settled(&self) -> anyhow::Result<()> {
+        use diesel::sql_types::BigInt;
+        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+
+        let mut conn = AsyncPgConnection::establish(self.db.url()).await?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let in_flight = diesel::sql_query(
+                "SELECT (SELECT count(*) FROM mail_requests) \
+                      + (SELECT count(*) FROM mail_outbox WHERE status = 'pending' \
+                          AND (attempts = 0 OR leased_until IS NOT NULL)) AS n",
+            )
+            .get_result::<Count>(&mut conn)
+            .await?
+            .n;
+            if in_flight == 0 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{in_flight} mails still in flight after 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The current time on the app's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
@@ -122,6 +179,7 @@ impl Builder {
     /// Creates the database and starts the server. The socket is bound when this returns, so
     /// requests sent at once are queued, not refused.
     pub async fn spawn(mut self) -> anyhow::Result<TestApp> {
+        let mail = self.mail.context("starting the test SMTP server")?;
         let admin_url = std::env::var("DATABASE_URL")
             .context("DATABASE_URL must point at a PostgreSQL server the tests may create databases on")?;
         let db = ScratchDatabase::create(&admin_url)
@@ -142,6 +200,7 @@ impl Builder {
         Ok(TestApp {
             addr: running.addr,
             clock,
+            mail,
             _stop: StopOnDrop(Some(handle)),
             _mail_worker: running.mail_worker,
             mail_dir: self.config.mail.dir.clone(),

@@ -28,6 +28,66 @@ impl ReceivedMail {
             .find_map(|l| l.strip_prefix("Message-ID: "))
             .map(str::trim)
     }
+
+    fn parsed(&self) -> Option<mail_parser::Message<'_>> {
+        mail_parser::MessageParser::default().parse(self.data.as_bytes())
+    }
+
+    /// The decoded `Subject`.
+    pub fn subject(&self) -> String {
+        self.parsed()
+            .and_then(|m| m.subject().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// The decoded plain-text part.
+    pub fn text(&self) -> String {
+        self.parsed()
+            .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+            .unwrap_or_default()
+    }
+
+    /// The decoded HTML part.
+    pub fn html(&self) -> String {
+        self.parsed()
+            .and_then(|m| m.body_html(0).map(|t| t.into_owned()))
+            .unwrap_or_default()
+    }
+
+    /// Whether the message has both a plain-text and an HTML part.
+    pub fn has_both_parts(&self) -> bool {
+        self.parsed()
+            .is_some_and(|m| m.text_body_count() > 0 && m.html_body_count() > 0 && m.parts.len() >= 3)
+    }
+
+    /// The six-digit code in the text part (`code: 123456`).
+    pub fn code(&self) -> Option<String> {
+        let text = self.text();
+        let at = text.find("code: ")? + "code: ".len();
+        let code: String = text[at..].chars().take(6).collect();
+        (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
+    }
+
+    /// The first link in the text part.
+    pub fn link(&self) -> Option<String> {
+        self.text()
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("http://") || l.starts_with("https://"))
+            .map(str::to_owned)
+    }
+
+    /// The `pcl_` link token inside [`ReceivedMail::link`].
+    pub fn token(&self) -> Option<String> {
+        let link = self.link()?;
+        let at = link.find("pcl_")?;
+        Some(
+            link[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect(),
+        )
+    }
 }
 
 #[derive(Clone, Default)]
@@ -129,6 +189,22 @@ impl SmtpSink {
     /// Everything received so far.
     pub fn received(&self) -> Vec<ReceivedMail> {
         self.inbox.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Waits up to `timeout` until at least `n` messages to `to` arrived; returns those.
+    pub async fn wait_for_to(&self, to: &str, n: usize, timeout: Duration) -> Vec<ReceivedMail> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got: Vec<ReceivedMail> = self
+                .received()
+                .into_iter()
+                .filter(|m| m.to.iter().any(|r| r.eq_ignore_ascii_case(to)))
+                .collect();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Waits up to `timeout` until at least `n` messages arrived; returns all of them.

@@ -1,0 +1,606 @@
+//! The flows that depend on a mail arriving: verification of a new account, verification
+//! resend, password reset, change of email, change of password.
+//!
+//! Every change and the mail it causes are written in one storage transaction (the outbox), so
+//! a mail is never lost and never sent for a change that did not happen. Endpoints whose answer
+//! could tell whether an account exists (resend, forgot) only record a request; the mail worker
+//! fulfils it later through [`AuthService::fulfil_mail_requests`], so their answer and timing
+//! are the same for every address.
+
+use std::sync::Mutex;
+
+use crate::identity::{Email, Password};
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::mail::{MailKind, OutgoingMail};
+use crate::mfa::{MfaError, SecondFactor};
+use crate::network::network_of;
+use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
+use crate::ports::{
+    Account, AccountCredentials, InsertAccountError, Judgement, MailRequest, NewAccount, NewOneTimeSecret, NewSession,
+    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, StoredSecret,
+};
+use crate::service::{
+    AuthService, ClientInfo, InfraError, Principal, RegisterError, Registered, Registration, TokenPair,
+};
+use crate::templates::{MailVars, render};
+use crate::token::RefreshToken;
+
+/// The authentication method recorded (`amr`) for a session opened by an emailed secret.
+pub const AMR_EMAIL: &str = "email";
+
+/// A one-time secret as a client presents it: the link token, or the code with the address it
+/// was mailed to.
+#[derive(Clone)]
+pub enum Presented {
+    /// The `pcl_` token of a link, presented to a tenant.
+    Token {
+        /// The tenant the request names.
+        tenant: TenantId,
+        /// The token.
+        token: String,
+    },
+    /// A six-digit code and the address it was sent to.
+    Code {
+        /// Tenant of the address.
+        tenant: TenantId,
+        /// The address.
+        email: Email,
+        /// The code.
+        code: String,
+    },
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token { tenant, .. } => f
+                .debug_struct("Presented::Token")
+                .field("tenant", tenant)
+                .finish_non_exhaustive(),
+            Self::Code { tenant, .. } => f
+                .debug_struct("Presented::Code")
+                .field("tenant", tenant)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// What `verify-email` did.
+// Built once per request and moved straight into the response; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Verified {
+    /// A signup was completed: the account is verified and logged in.
+    SignedUp(Account, TokenPair),
+    /// An email change was confirmed.
+    EmailChanged(Account),
+}
+
+/// Failures of the flows that take a one-time secret.
+#[derive(Debug, thiserror::Error)]
+pub enum OneTimeError {
+    /// 400 `invalid_or_expired_token`: unknown, expired, used, superseded, or out of attempts.
+    #[error("invalid or expired token")]
+    InvalidOrExpired,
+    /// 409 `email_taken`: the new address of an email change belongs to another account now.
+    #[error("email taken")]
+    EmailTaken,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Failures of changes that need the current password.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountChangeError {
+    /// 401 `invalid_credentials`: the current password is wrong.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 422: the new address is the current one.
+    #[error("the new address is the current one")]
+    SameAddress,
+    /// The second factor is enabled and was missing, wrong or locked.
+    #[error(transparent)]
+    SecondFactor(MfaError),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<MfaError> for AccountChangeError {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::InvalidCredentials => Self::InvalidCredentials,
+            MfaError::Infra(e) => Self::Infra(e),
+            other => Self::SecondFactor(other),
+        }
+    }
+}
+
+/// How a presented secret fits a stored one.
+enum Fit {
+    Opens,
+    Wrong,
+    No,
+}
+
+impl AuthService {
+    /// Renders a mail of `kind` to `to`.
+    pub(crate) fn outgoing(&self, tenant: TenantId, to: &Email, kind: MailKind, vars: &MailVars<'_>) -> OutgoingMail {
+        let rendered = render(kind, &self.deps.branding, vars);
+        OutgoingMail {
+            id: self.new_id(),
+            tenant_id: tenant,
+            to: to.as_str().to_owned(),
+            kind,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        }
+    }
+
+    /// Mints a secret for `user` and renders the mail of `kind` that carries it to `to`.
+    fn secret_mail(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        purpose: Purpose,
+        new_email: Option<Email>,
+        to: &Email,
+        kind: MailKind,
+    ) -> (NewOneTimeSecret, OutgoingMail) {
+        self.scoped_secret_mail(tenant, user, purpose, new_email, to, kind, None)
+    }
+
+    /// [`Self::secret_mail`] for a secret scoped to a client network (IP authorization).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scoped_secret_mail(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        purpose: Purpose,
+        new_email: Option<Email>,
+        to: &Email,
+        kind: MailKind,
+        network: Option<(&str, &str)>,
+    ) -> (NewOneTimeSecret, OutgoingMail) {
+        let now = self.deps.clock.now();
+        let minted = self.deps.one_time.mint(user, purpose, now, &*self.deps.rng);
+        let vars = MailVars {
+            token: Some(&minted.token),
+            code: Some(&minted.code),
+            ip: network.map(|(ip, _)| ip),
+            ..MailVars::default()
+        };
+        let mail = self.outgoing(tenant, to, kind, &vars);
+        let secret = NewOneTimeSecret {
+            id: self.new_id(),
+            tenant_id: tenant,
+            user_id: user,
+            purpose,
+            scope: network.map(|(_, scope)| scope.to_owned()).unwrap_or_default(),
+            token_hash: minted.token_hash,
+            code_hash: minted.code_hash,
+            token_expires_at: minted.token_expires_at,
+            code_expires_at: minted.code_expires_at,
+            new_email,
+            created_at: now,
+        };
+        (secret, mail)
+    }
+
+    /// Registration with email verification: a new address gets an unverified account and a
+    /// verification mail; an existing one gets a notice to its owner. Both write one
+    /// transaction after the same password hash, and the caller answers both alike.
+    pub(crate) async fn register_pending(
+        &self,
+        reg: Registration,
+        user_id: UserId,
+        password_hash: String,
+        client: &ClientInfo,
+    ) -> Result<Registered, RegisterError> {
+        let now = self.deps.clock.now();
+        let tenant_id = reg.tenant.id;
+        let (secret, verification) = self.secret_mail(
+            tenant_id,
+            user_id,
+            Purpose::VerifyEmail,
+            None,
+            &reg.email,
+            MailKind::SignupVerification,
+        );
+        let new = NewAccount {
+            id: user_id,
+            tenant_id,
+            email: reg.email,
+            email_verified: false,
+            username: reg.username,
+            password_hash,
+            created_at: now,
+            network: client.ip.map(network_of),
+        };
+        let existing = |owner: &Account| {
+            self.outgoing(
+                owner.tenant.id,
+                &owner.email,
+                MailKind::ExistingAccountNotice,
+                &MailVars::default(),
+            )
+        };
+        let stored = self
+            .deps
+            .store
+            .register_pending(new, secret, &verification, &existing, now)
+            .await
+            .map_err(|e| match e {
+                InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
+                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::EmailTaken => RegisterError::Infra(InfraError::Internal(
+                    "storage reported a taken email on a pending registration".into(),
+                )),
+                InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+            })?;
+        match stored {
+            PendingRegistration::Created(account) => {
+                tracing::info!(user_id = %account.id, tenant_id = %tenant_id, "account registered; verification mailed");
+            }
+            PendingRegistration::Existing => {
+                tracing::info!(tenant_id = %tenant_id, "registration with an existing address; its owner was notified");
+            }
+        }
+        Ok(Registered::MailSent)
+    }
+
+    /// `verify-email/resend`: records the request. A new verification mail goes out later if
+    /// the tenant has an unverified account with this address; nothing otherwise.
+    pub async fn request_verification_mail(&self, tenant: TenantId, email: Email) -> Result<(), InfraError> {
+        self.request_mail(tenant, email, Purpose::VerifyEmail).await
+    }
+
+    /// `password/forgot`: records the request. A reset mail goes out later if the tenant has an
+    /// account with this address; nothing otherwise.
+    pub async fn request_password_reset(&self, tenant: TenantId, email: Email) -> Result<(), InfraError> {
+        self.request_mail(tenant, email, Purpose::ResetPassword).await
+    }
+
+    async fn request_mail(&self, tenant: TenantId, email: Email, purpose: Purpose) -> Result<(), InfraError> {
+        let request = MailRequest {
+            id: self.new_id(),
+            tenant_id: tenant,
+            purpose,
+            email,
+            requested_at: self.deps.clock.now(),
+        };
+        self.deps.store.request_mail(&request).await?;
+        tracing::info!(mail_request_id = %request.id, tenant_id = %tenant, purpose = purpose.name(), "mail requested");
+        Ok(())
+    }
+
+    /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many
+    /// were taken.
+    pub async fn fulfil_mail_requests(&self, max: u32) -> Result<u32, InfraError> {
+        let fulfil = |request: &MailRequest, account: Option<&Account>| self.fulfilment(request, account);
+        let mut taken = 0;
+        while taken < max && self.deps.store.fulfil_mail_request(&fulfil).await? {
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    /// Deletes one-time secrets that can no longer be used (run by the mail worker).
+    pub async fn purge_expired_secrets(&self) -> Result<u64, InfraError> {
+        let purged = self.deps.store.purge_expired_secrets(self.deps.clock.now()).await?;
+        if purged > 0 {
+            tracing::info!(purged, "expired one-time secrets deleted");
+        }
+        Ok(purged)
+    }
+
+    fn fulfilment(&self, request: &MailRequest, account: Option<&Account>) -> RequestFulfilment {
+        let kind = match (request.purpose, account) {
+            (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
+            (Purpose::ResetPassword, Some(_)) => MailKind::PasswordReset,
+            _ => {
+                tracing::info!(mail_request_id = %request.id, purpose = request.purpose.name(), "mail request needs no mail");
+                return None;
+            }
+        };
+        let account = account?;
+        tracing::info!(mail_request_id = %request.id, user_id = %account.id, purpose = request.purpose.name(), "mail request fulfilled");
+        Some(self.secret_mail(
+            account.tenant.id,
+            account.id,
+            request.purpose,
+            None,
+            &account.email,
+            kind,
+        ))
+    }
+
+    /// Where storage should look for a presented secret; `None` if it cannot be one of ours
+    /// (refused without touching storage or counting an attempt).
+    fn lookup(&self, presented: &Presented) -> Option<SecretLookup> {
+        match presented {
+            Presented::Token { tenant, token } => self
+                .deps
+                .one_time
+                .token_hash(token)
+                .map(|hash| SecretLookup::Token(*tenant, hash)),
+            Presented::Code { tenant, email, code } => {
+                let code = code.trim();
+                (code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| SecretLookup::Email(*tenant, email.clone()))
+            }
+        }
+    }
+
+    /// Whether `presented` opens `stored`: a link until it expires; a code until it expires or
+    /// runs out of attempts.
+    fn fit(&self, presented: &Presented, stored: &StoredSecret, now: chrono::DateTime<chrono::Utc>) -> Fit {
+        match presented {
+            // Storage found it by the token's hash.
+            Presented::Token { .. } if stored.token_expires_at > now => Fit::Opens,
+            Presented::Token { .. } => Fit::No,
+            Presented::Code { code, .. } => {
+                let matches = self
+                    .deps
+                    .one_time
+                    .code_hash(stored.account.id, stored.purpose, code)
+                    .is_some_and(|h| h == stored.code_hash);
+                let state = CodeState {
+                    failed_attempts: stored.failed_code_attempts,
+                    code_expires_at: stored.code_expires_at,
+                    consumed: false,
+                };
+                match decide_code(&state, matches, now, self.deps.one_time.policy().max_code_attempts) {
+                    CodeDecision::Accept => Fit::Opens,
+                    CodeDecision::Wrong => Fit::Wrong,
+                    CodeDecision::Dead => Fit::No,
+                }
+            }
+        }
+    }
+
+    /// Finds the secret of one of `purposes` that `presented` opens and applies what `redeem`
+    /// returns for it.
+    async fn redeem(
+        &self,
+        presented: &Presented,
+        purposes: &[Purpose],
+        redeem: &(dyn Fn(&StoredSecret) -> Option<Redemption> + Send + Sync),
+    ) -> Result<(StoredSecret, Account), OneTimeError> {
+        let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
+        let now = self.deps.clock.now();
+        let judge = |stored: &StoredSecret| match self.fit(presented, stored, now) {
+            Fit::Opens => redeem(stored).map_or(Judgement::Pass, Judgement::Accept),
+            Fit::Wrong => Judgement::Wrong,
+            Fit::No => Judgement::Pass,
+        };
+        let outcome = self
+            .deps
+            .store
+            .redeem_secret(&lookup, purposes, now, &judge)
+            .await
+            .map_err(InfraError::from)?;
+        match outcome {
+            RedeemOutcome::Redeemed { secret, account } => Ok((secret, account)),
+            RedeemOutcome::Refused => {
+                tracing::info!(
+                    ?purposes,
+                    outcome = "invalid_or_expired_token",
+                    "one-time secret refused"
+                );
+                Err(OneTimeError::InvalidOrExpired)
+            }
+            RedeemOutcome::EmailTaken => {
+                tracing::info!(
+                    outcome = "email_taken",
+                    "email change refused: the address was taken meanwhile"
+                );
+                Err(OneTimeError::EmailTaken)
+            }
+        }
+    }
+
+    /// `verify-email`: completes a signup (and logs the account in) or confirms an email change,
+    /// whichever the secret was minted for.
+    pub async fn verify_email(&self, presented: &Presented, client: &ClientInfo) -> Result<Verified, OneTimeError> {
+        let refresh = RefreshToken::generate(&*self.deps.rng);
+        let session_id = SessionId::from_uuid(self.new_id());
+        let opened: Mutex<Option<NewSession>> = Mutex::new(None);
+        let redeem = |stored: &StoredSecret| match stored.purpose {
+            // Verified meanwhile (a reset, another link): the secret proves nothing new and must
+            // not become a password-less login.
+            Purpose::VerifyEmail if stored.account.email_verified => None,
+            Purpose::VerifyEmail => {
+                let a = &stored.account;
+                let session = self.session_for(session_id, a.tenant.id, a.id, vec![AMR_EMAIL.into()], client, &refresh);
+                if let Ok(mut slot) = opened.lock() {
+                    *slot = Some(session.clone());
+                }
+                Some(Redemption::VerifyEmail { session })
+            }
+            Purpose::ChangeEmail => {
+                let new = stored.new_email.as_ref()?;
+                let vars = MailVars {
+                    other_email: Some(new.as_str()),
+                    ..MailVars::default()
+                };
+                let a = &stored.account;
+                let notice = self.outgoing(a.tenant.id, &a.email, MailKind::EmailChangedNotice, &vars);
+                Some(Redemption::ChangeEmail { notices: vec![notice] })
+            }
+            Purpose::ResetPassword | Purpose::AuthorizeIp => None,
+        };
+        let (secret, account) = self
+            .redeem(presented, &[Purpose::VerifyEmail, Purpose::ChangeEmail], &redeem)
+            .await?;
+        if secret.purpose == Purpose::ChangeEmail {
+            tracing::info!(user_id = %account.id, "email change confirmed");
+            return Ok(Verified::EmailChanged(account));
+        }
+        let session = opened
+            .into_inner()
+            .ok()
+            .flatten()
+            .ok_or_else(|| InfraError::Internal("verified without opening a session".into()))?;
+        tracing::info!(user_id = %account.id, session_id = %session.session.id, "email verified; signup complete");
+        Ok(Verified::SignedUp(account, self.pair(session.session, refresh)?))
+    }
+
+    /// `authorize-ip`: marks the network the secret was minted for as known to its account. Logs
+    /// nobody in: the user logs in again from that network.
+    pub async fn authorize_network(&self, presented: &Presented) -> Result<Account, OneTimeError> {
+        let (secret, account) = self
+            .redeem(presented, &[Purpose::AuthorizeIp], &|_| {
+                Some(Redemption::AuthorizeNetwork)
+            })
+            .await?;
+        tracing::info!(user_id = %account.id, network = %secret.scope, "network authorized");
+        Ok(account)
+    }
+
+    /// `password/verify`: whether `presented` would reset a password now. Consumes nothing, but
+    /// a wrong code counts against the attempt limit.
+    pub async fn check_reset_secret(&self, presented: &Presented) -> Result<(), OneTimeError> {
+        self.redeem(presented, &[Purpose::ResetPassword], &|_| Some(Redemption::Check))
+            .await
+            .map(drop)
+    }
+
+    /// `password/reset`: sets a new password, marks the address verified, revokes every session
+    /// and mails a notice. The secret is checked before the (costly) hash is made.
+    pub async fn reset_password(
+        &self,
+        presented: &Presented,
+        new_password: &Password,
+    ) -> Result<Account, OneTimeError> {
+        self.check_reset_secret(presented).await?;
+        let password_hash = self.deps.hasher.hash(new_password).await.map_err(InfraError::from)?;
+        let redeem = |stored: &StoredSecret| {
+            let a = &stored.account;
+            let notice = self.outgoing(
+                a.tenant.id,
+                &a.email,
+                MailKind::PasswordChangedNotice,
+                &MailVars::default(),
+            );
+            Some(Redemption::ResetPassword {
+                password_hash: password_hash.clone(),
+                notice,
+            })
+        };
+        let (_, account) = self.redeem(presented, &[Purpose::ResetPassword], &redeem).await?;
+        tracing::info!(user_id = %account.id, "password reset; every session revoked");
+        Ok(account)
+    }
+
+    /// Checks the caller's current password (re-authentication for sensitive changes).
+    pub(crate) async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        password: &Password,
+    ) -> Result<AccountCredentials, AccountChangeError> {
+        let found = self
+            .deps
+            .store
+            .credentials(principal.claims.tid, principal.claims.sub)
+            .await
+            .map_err(InfraError::from)?;
+        let verdict = self
+            .deps
+            .hasher
+            .verify(password, found.as_ref().map(|c| c.password_hash.as_str()))
+            .await
+            .map_err(InfraError::from)?;
+        match found.filter(|_| verdict.matches) {
+            Some(creds) => Ok(creds),
+            None => {
+                tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");
+                Err(AccountChangeError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// `POST /v1/account/email`: mails a link and code to `new_email` and a notice to the current
+    /// address. The address changes only when the new one is confirmed through
+    /// [`AuthService::verify_email`].
+    pub async fn request_email_change(
+        &self,
+        principal: &Principal,
+        new_email: Email,
+        current_password: &Password,
+        factor: Option<&SecondFactor>,
+    ) -> Result<(), AccountChangeError> {
+        let account = self
+            .reauthenticate_with_factor(principal, current_password, factor)
+            .await?
+            .account;
+        if account.email.normalized() == new_email.normalized() {
+            return Err(AccountChangeError::SameAddress);
+        }
+        let tenant = account.tenant.id;
+        let (secret, verification) = self.secret_mail(
+            tenant,
+            account.id,
+            Purpose::ChangeEmail,
+            Some(new_email.clone()),
+            &new_email,
+            MailKind::EmailChangeVerification,
+        );
+        let vars = MailVars {
+            other_email: Some(new_email.as_str()),
+            ..MailVars::default()
+        };
+        let notice = self.outgoing(tenant, &account.email, MailKind::EmailChangeRequestedNotice, &vars);
+        self.deps
+            .store
+            .issue_secret(secret, &[verification, notice], self.deps.clock.now())
+            .await
+            .map_err(InfraError::from)?;
+        tracing::info!(user_id = %account.id, "email change requested; confirmation mailed");
+        Ok(())
+    }
+
+    /// `POST /v1/account/password`: replaces the password, revokes every other session, cancels
+    /// pending resets and email changes, and mails a notice. Returns how many sessions ended.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current_password: &Password,
+        new_password: &Password,
+        factor: Option<&SecondFactor>,
+    ) -> Result<u64, AccountChangeError> {
+        let creds = self
+            .reauthenticate_with_factor(principal, current_password, factor)
+            .await?;
+        let new_hash = self.deps.hasher.hash(new_password).await.map_err(InfraError::from)?;
+        let account = &creds.account;
+        let notice = self.outgoing(
+            account.tenant.id,
+            &account.email,
+            MailKind::PasswordChangedNotice,
+            &MailVars::default(),
+        );
+        let revoked = self
+            .deps
+            .store
+            .change_password(
+                &PasswordChange {
+                    tenant: account.tenant.id,
+                    user: account.id,
+                    expected: creds.password_hash.clone(),
+                    new_hash,
+                    keep: Some(principal.session.id),
+                    notice,
+                },
+                self.deps.clock.now(),
+            )
+            .await
+            .map_err(InfraError::from)?
+            // Changed by someone else since it was checked: the given password is not current.
+            .ok_or(AccountChangeError::InvalidCredentials)?;
+        tracing::info!(user_id = %account.id, revoked, "password changed; other sessions revoked");
+        Ok(revoked)
+    }
+}

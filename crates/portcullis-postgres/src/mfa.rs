@@ -1,0 +1,272 @@
+//! Second factors on PostgreSQL: the TOTP secret (encrypted by the domain before it arrives
+//! here), the last accepted time step, the failure count and lock, and recovery-code hashes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::{MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId};
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::error::query_error;
+use crate::schema::{accounts, mfa_recovery_codes, mfa_totp, sessions};
+
+async fn put_codes(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    user: Uuid,
+    codes: &[TokenHash],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::delete(
+        mfa_recovery_codes::table
+            .filter(mfa_recovery_codes::tenant_id.eq(tenant))
+            .filter(mfa_recovery_codes::user_id.eq(user)),
+    )
+    .execute(conn)
+    .await?;
+    let rows: Vec<_> = codes
+        .iter()
+        .map(|c| {
+            (
+                mfa_recovery_codes::tenant_id.eq(tenant),
+                mfa_recovery_codes::user_id.eq(user),
+                mfa_recovery_codes::code_hash.eq(c.0.to_vec()),
+                mfa_recovery_codes::created_at.eq(now),
+            )
+        })
+        .collect();
+    diesel::insert_into(mfa_recovery_codes::table)
+        .values(rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+#[async_trait]
+impl MfaStore for PgStore {
+    async fn totp(&self, tenant: TenantId, user: UserId) -> Result<Option<TotpRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = mfa_totp::table
+            .find((tenant.as_uuid(), user.as_uuid()))
+            .select((mfa_totp::secret_encrypted, mfa_totp::enabled_at, mfa_totp::locked_until))
+            .first::<(Vec<u8>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(|(secret_sealed, enabled_at, locked_until)| TotpRecord {
+            secret_sealed,
+            enabled: enabled_at.is_some(),
+            locked_until,
+        }))
+    }
+
+    async fn put_pending_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        // Replaces only a pending secret: the WHERE of the upsert leaves an active one alone.
+        let n = diesel::sql_query(
+            "INSERT INTO mfa_totp (tenant_id, user_id, secret_encrypted, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET secret_encrypted = excluded.secret_encrypted, \
+               created_at = excluded.created_at, failed_attempts = 0, last_step = NULL, locked_until = NULL \
+             WHERE mfa_totp.enabled_at IS NULL",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .bind::<diesel::sql_types::Bytea, _>(sealed)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(n == 1)
+    }
+
+    async fn activate_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+        recovery_codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let n = diesel::update(mfa_totp::table.find((tenant, user)))
+                .filter(mfa_totp::enabled_at.is_null())
+                .set((
+                    mfa_totp::enabled_at.eq(now),
+                    mfa_totp::last_step.eq(step),
+                    mfa_totp::failed_attempts.eq(0),
+                    mfa_totp::locked_until.eq(None::<DateTime<Utc>>),
+                ))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Ok(false);
+            }
+            diesel::update(
+                accounts::table
+                    .filter(accounts::tenant_id.eq(tenant))
+                    .filter(accounts::id.eq(user)),
+            )
+            .set((accounts::mfa_enabled.eq(true), accounts::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+            put_codes(conn, tenant, user, recovery_codes, now).await?;
+            Ok(true)
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn accept_totp_step(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        step: i64,
+        now: DateTime<Utc>,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut conn = self.conn().await?;
+        // One statement: the row lock serialises concurrent submissions, and only the first
+        // sees a last_step below this one.
+        let accepted = diesel::update(mfa_totp::table.find((tenant.as_uuid(), user.as_uuid())))
+            .filter(mfa_totp::enabled_at.is_not_null())
+            .filter(mfa_totp::last_step.is_null().or(mfa_totp::last_step.lt(step)))
+            .filter(mfa_totp::locked_until.is_null().or(mfa_totp::locked_until.le(now)))
+            .set((
+                mfa_totp::last_step.eq(step),
+                mfa_totp::failed_attempts.eq(0),
+                mfa_totp::locked_until.eq(None::<DateTime<Utc>>),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        if accepted == 1 {
+            return Ok(StepOutcome::Accepted);
+        }
+        let locked = mfa_totp::table
+            .find((tenant.as_uuid(), user.as_uuid()))
+            .select(mfa_totp::locked_until)
+            .first::<Option<DateTime<Utc>>>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .flatten()
+            .filter(|until| *until > now);
+        Ok(locked.map_or(StepOutcome::Replayed, StepOutcome::Locked))
+    }
+
+    async fn record_mfa_failure(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        max_failures: u32,
+        lock_until: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        let max = i32::try_from(max_failures).unwrap_or(i32::MAX);
+        diesel::sql_query(
+            "UPDATE mfa_totp SET \
+               locked_until = CASE WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END, \
+               failed_attempts = CASE WHEN failed_attempts + 1 >= $3 THEN 0 ELSE failed_attempts + 1 END \
+             WHERE tenant_id = $1 AND user_id = $2",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .bind::<diesel::sql_types::Integer, _>(max)
+        .bind::<diesel::sql_types::Timestamptz, _>(lock_until)
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn use_recovery_code(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        code: &TokenHash,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let used = diesel::delete(mfa_recovery_codes::table.find((tenant, user, code.0.to_vec())))
+                .execute(conn)
+                .await?;
+            if used == 1 {
+                diesel::update(mfa_totp::table.find((tenant, user)))
+                    .set(mfa_totp::failed_attempts.eq(0))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(used == 1)
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            put_codes(conn, tenant.as_uuid(), user.as_uuid(), codes, now).await
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn disable_totp(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::delete(mfa_totp::table.find((tenant, user)))
+                .execute(conn)
+                .await?;
+            put_codes(conn, tenant, user, &[], now).await?;
+            diesel::update(
+                accounts::table
+                    .filter(accounts::tenant_id.eq(tenant))
+                    .filter(accounts::id.eq(user)),
+            )
+            .set((accounts::mfa_enabled.eq(false), accounts::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
+            let revoked = diesel::update(
+                sessions::table
+                    .filter(sessions::tenant_id.eq(tenant))
+                    .filter(sessions::user_id.eq(user))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::id.ne(keep.as_uuid())),
+            )
+            .set((
+                sessions::revoked_at.eq(now),
+                sessions::revoked_reason.eq("mfa_disabled"),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
+        })
+        .await
+        .map_err(query_error)
+    }
+}

@@ -1,0 +1,191 @@
+//! One-time secrets and mail requests against a real PostgreSQL, each test in its own database.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::mail::{MailKind, OutgoingMail};
+use portcullis_domain::one_time::Purpose;
+use portcullis_domain::{
+    AccountStore, Email, MailRequest, MailRequestStore, NewAccount, NewOneTimeSecret, TenantId, TokenHash, UserId,
+};
+use portcullis_postgres::scratch::ScratchDatabase;
+use portcullis_postgres::{PgSettings, PgStore};
+use uuid::Uuid;
+
+async fn store() -> (ScratchDatabase, PgStore) {
+    let db = ScratchDatabase::create(&std::env::var("DATABASE_URL").expect("DATABASE_URL"))
+        .await
+        .unwrap();
+    let store = PgStore::connect(&PgSettings::new(db.url())).unwrap();
+    (db, store)
+}
+
+fn t0() -> DateTime<Utc> {
+    "2030-01-01T00:00:00Z".parse().unwrap()
+}
+
+fn email(n: usize) -> Email {
+    Email::parse(&format!("user{n}@example.com")).unwrap()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn count(db: &ScratchDatabase, sql: &str) -> i64 {
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(sql).get_result::<Count>(&mut conn).await.unwrap().n
+}
+
+#[tokio::test]
+async fn concurrent_workers_fulfil_each_mail_request_once() {
+    let (db, store) = store().await;
+    let store = Arc::new(store);
+    for n in 0..30 {
+        store
+            .insert_account(
+                NewAccount {
+                    id: UserId::from_uuid(Uuid::now_v7()),
+                    tenant_id: TenantId::DEFAULT,
+                    email: email(n),
+                    email_verified: true,
+                    username: None,
+                    password_hash: "$argon2id$stand-in".into(),
+                    created_at: t0(),
+                    network: None,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        // Every account asks for a reset; every tenth request is for an address with none.
+        for address in [email(n), email(1000 + n)]
+            .into_iter()
+            .take(if n % 10 == 0 { 2 } else { 1 })
+        {
+            store
+                .request_mail(&MailRequest {
+                    id: Uuid::now_v7(),
+                    tenant_id: TenantId::DEFAULT,
+                    purpose: Purpose::ResetPassword,
+                    email: address,
+                    requested_at: t0(),
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let fulfil = |request: &MailRequest, account: Option<&portcullis_domain::Account>| {
+                    let account = account?;
+                    assert_eq!(account.email.normalized(), request.email.normalized());
+                    let id = Uuid::now_v7();
+                    Some((
+                        NewOneTimeSecret {
+                            id,
+                            tenant_id: TenantId::DEFAULT,
+                            user_id: account.id,
+                            purpose: request.purpose,
+                            scope: String::new(),
+                            // Unique per secret: the id, twice.
+                            token_hash: TokenHash(*id.as_bytes().repeat(2).first_chunk::<32>().unwrap()),
+                            code_hash: TokenHash([7; 32]),
+                            token_expires_at: t0() + Duration::hours(1),
+                            code_expires_at: t0() + Duration::minutes(15),
+                            new_email: None,
+                            created_at: t0(),
+                        },
+                        OutgoingMail {
+                            id: Uuid::now_v7(),
+                            tenant_id: TenantId::DEFAULT,
+                            to: account.email.as_str().to_owned(),
+                            kind: MailKind::PasswordReset,
+                            subject: "Reset".into(),
+                            text: "t".into(),
+                            html: "h".into(),
+                        },
+                    ))
+                };
+                while store.fulfil_mail_request(&fulfil).await.unwrap() {
+                    seen.push(());
+                }
+                seen.len()
+            })
+        })
+        .collect();
+    let mut taken = 0;
+    for w in workers {
+        taken += w.await.unwrap();
+    }
+    assert_eq!(taken, 33, "every request taken exactly once");
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM mail_requests").await, 0);
+    assert_eq!(
+        count(&db, "SELECT count(*) AS n FROM mail_outbox").await,
+        30,
+        "one mail per account"
+    );
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM one_time_secrets").await, 30);
+    assert_eq!(
+        count(&db, "SELECT count(DISTINCT recipient) AS n FROM mail_outbox").await,
+        30,
+        "no account mailed twice"
+    );
+}
+
+#[tokio::test]
+async fn only_secrets_whose_link_and_code_both_expired_are_purged() {
+    use portcullis_domain::OneTimeStore;
+    let (db, store) = store().await;
+    let user = UserId::from_uuid(Uuid::now_v7());
+    store
+        .insert_account(
+            NewAccount {
+                id: user,
+                tenant_id: TenantId::DEFAULT,
+                email: email(1),
+                email_verified: false,
+                username: None,
+                password_hash: "$argon2id$stand-in".into(),
+                created_at: t0(),
+                network: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    // Link alive, code expired (verification); link and code expired (reset).
+    for (purpose, link_ttl, byte) in [
+        (Purpose::VerifyEmail, Duration::hours(24), 1u8),
+        (Purpose::ResetPassword, Duration::minutes(30), 2),
+    ] {
+        let secret = NewOneTimeSecret {
+            id: Uuid::now_v7(),
+            tenant_id: TenantId::DEFAULT,
+            user_id: user,
+            purpose,
+            scope: String::new(),
+            token_hash: TokenHash([byte; 32]),
+            code_hash: TokenHash([byte; 32]),
+            token_expires_at: t0() + link_ttl,
+            code_expires_at: t0() + Duration::minutes(15),
+            new_email: None,
+            created_at: t0(),
+        };
+        store.issue_secret(secret, &[], t0()).await.unwrap();
+    }
+    assert_eq!(store.purge_expired_secrets(t0() + Duration::hours(1)).await.unwrap(), 1);
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM one_time_secrets").await, 1);
+    assert_eq!(
+        store.purge_expired_secrets(t0() + Duration::hours(25)).await.unwrap(),
+        1
+    );
+}

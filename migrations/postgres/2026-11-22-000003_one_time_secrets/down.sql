@@ -1,0 +1,2 @@
+DROP TABLE mail_requests;
+DROP TABLE one_time_secrets;

@@ -1,0 +1,972 @@
+//! The mail flows end to end: HTTP in, real SMTP out (the testkit's server), real PostgreSQL.
+//! Signup verification, resend, password reset, change of password and of email; expired,
+//! reused, superseded and brute-forced secrets; answers that must not reveal an account.
+
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use common::{Ctx, PASSWORD, error_code, read, s, spawn};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const NEW_PASSWORD: &str = "an entirely different passphrase";
+
+async fn post(ctx: &Ctx, path: &str, body: Value) -> (StatusCode, Value) {
+    read(ctx.post(path, body).await).await
+}
+
+async fn bearer(ctx: &Ctx, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    read(ctx.post_bearer(path, token, body).await).await
+}
+
+/// Registers (verification on) and returns the verification mail.
+async fn register_pending(ctx: &Ctx, email: &str) -> portcullis_testkit::ReceivedMail {
+    let seen = ctx.mail_count(email).await;
+    let (status, body) = post(
+        ctx,
+        "/v1/auth/register",
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    ctx.next_mail(email, seen).await
+}
+
+fn assert_invalid_secret((status, body): (StatusCode, Value)) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_code(&body), "invalid_or_expired_token");
+}
+
+#[tokio::test]
+async fn signup_is_verified_by_link_token_once_and_only_then_can_log_in() {
+    let ctx = spawn().await;
+    let mail = register_pending(&ctx, "ada@example.com").await;
+    assert_eq!(mail.to, vec!["ada@example.com"]);
+    assert_eq!(mail.subject(), "Verify your email for Portcullis");
+    assert!(mail.has_both_parts(), "{}", mail.data);
+    let link = mail.link().unwrap();
+    assert!(
+        link.starts_with("http://localhost:3000/verify-email?token=pcl_"),
+        "{link}"
+    );
+    let token = mail.token().unwrap();
+    assert!(mail.html().contains(&token), "the HTML part carries the link too");
+    let code = mail.code().unwrap();
+    assert!(mail.html().contains(&code));
+
+    let (status, body) = ctx.login("ada@example.com", PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+    // Wrong password first: the unverified state is not revealed without the password.
+    let (status, body) = ctx.login("ada@example.com", "wrong password!").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+
+    let (status, body) = post(&ctx, "/v1/auth/verify-email", json!({ "token": token })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let data = &body["data"];
+    assert!(s(data, "refresh_token").starts_with("pcr_"));
+    assert_eq!(data["user"]["email_verified"], true);
+    let (_, session) = read(ctx.get("/v1/auth/session", Some(s(data, "access_token"))).await).await;
+    assert_eq!(session["data"]["session"]["amr"], json!(["email"]));
+
+    // Single use: the link and its code are gone.
+    assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "token": token })).await);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": "ada@example.com", "code": code }),
+        )
+        .await,
+    );
+    let (status, _) = ctx.login("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn registering_an_existing_address_answers_alike_and_notifies_its_owner() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    let new = post(
+        &ctx,
+        "/v1/auth/register",
+        json!({ "email": "bob@example.com", "password": PASSWORD }),
+    )
+    .await;
+    let seen = ctx.mail_count("ada@example.com").await;
+    let existing = post(
+        &ctx,
+        "/v1/auth/register",
+        json!({ "email": "ADA@example.com", "password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(new.0, StatusCode::ACCEPTED);
+    assert_eq!(new, existing, "same status and body for a new and an existing address");
+
+    let notice = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(notice.subject(), "Sign-up attempt with your Portcullis address");
+    assert!(notice.has_both_parts());
+    assert!(
+        notice.token().is_none() && notice.code().is_none(),
+        "a notice carries no secret"
+    );
+    // The attempt changed nothing.
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(
+        ctx.login("ada@example.com", NEW_PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_taken_username_is_refused_whatever_the_email() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", Some("ada")).await;
+    for email in ["ada@example.com", "bob@example.com"] {
+        let (status, body) = post(
+            &ctx,
+            "/v1/auth/register",
+            json!({ "email": email, "password": PASSWORD, "username": "ADA" }),
+        )
+        .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "username_taken"),
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn codes_verify_and_die_after_five_wrong_tries_and_when_they_expire() {
+    let ctx = spawn().await;
+    let mail = register_pending(&ctx, "ada@example.com").await;
+    let code = mail.code().unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..5 {
+        assert_invalid_secret(
+            post(
+                &ctx,
+                "/v1/auth/verify-email",
+                json!({ "email": "ada@example.com", "code": wrong }),
+            )
+            .await,
+        );
+    }
+    // The right code is dead now...
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": "ada@example.com", "code": code }),
+        )
+        .await,
+    );
+    // ...but guessing codes does not kill the owner's link.
+    let (status, _) = post(&ctx, "/v1/auth/verify-email", json!({ "token": mail.token().unwrap() })).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Expiry: codes live 15 minutes, links 24 hours.
+    let mail = register_pending(&ctx, "bob@example.com").await;
+    ctx.app.clock.advance(Span::minutes(16));
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": "bob@example.com", "code": mail.code().unwrap() }),
+        )
+        .await,
+    );
+    ctx.app.clock.advance(Span::hours(24));
+    assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "token": mail.token().unwrap() })).await);
+
+    // A fresh code works, by form body too.
+    let seen = ctx.mail_count("bob@example.com").await;
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/verify-email/resend",
+        json!({ "email": "bob@example.com" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let fresh = ctx.next_mail("bob@example.com", seen).await;
+    let (status, body) = read(
+        ctx.post_form(
+            "/v1/auth/verify-email",
+            &[("email", "Bob@Example.com"), ("code", &fresh.code().unwrap())],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn resend_supersedes_the_old_secret_and_answers_alike_for_any_address() {
+    let ctx = spawn().await;
+    let first = register_pending(&ctx, "ada@example.com").await;
+    ctx.register("verified@example.com", None).await;
+
+    let mut answers = Vec::new();
+    for email in ["nobody@example.com", "verified@example.com", "ada@example.com"] {
+        answers.push(post(&ctx, "/v1/auth/verify-email/resend", json!({ "email": email })).await);
+    }
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+
+    // Requests are fulfilled in order: once ada's arrives, the others were handled.
+    let second = ctx.next_mail("ada@example.com", 1).await;
+    assert_eq!(ctx.mail_count("nobody@example.com").await, 0);
+    assert_eq!(
+        ctx.mail_count("verified@example.com").await,
+        1,
+        "only its original verification"
+    );
+
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "token": first.token().unwrap() }),
+        )
+        .await,
+    );
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": "ada@example.com", "code": first.code().unwrap() }),
+        )
+        .await,
+    );
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": second.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn password_reset_by_link_revokes_every_session_and_mails_a_notice() {
+    let ctx = spawn().await;
+    let data = ctx.register("ada@example.com", None).await;
+    let (_, other) = ctx.login("ada@example.com", PASSWORD).await;
+
+    let unknown = post(
+        &ctx,
+        "/v1/auth/password/forgot",
+        json!({ "email": "nobody@example.com" }),
+    )
+    .await;
+    let seen = ctx.mail_count("ada@example.com").await;
+    let known = post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(known.0, StatusCode::ACCEPTED);
+    assert_eq!(unknown, known, "same status and body whether or not the account exists");
+
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(mail.subject(), "Reset your Portcullis password");
+    assert!(mail.has_both_parts());
+    assert!(
+        mail.link()
+            .unwrap()
+            .starts_with("http://localhost:3000/reset-password?token=pcl_")
+    );
+    let token = mail.token().unwrap();
+    assert_eq!(ctx.mail_count("nobody@example.com").await, 0);
+
+    // Checking does not consume.
+    for _ in 0..2 {
+        let res = ctx.post("/v1/auth/password/verify", json!({ "token": token })).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(res.text().await.unwrap().is_empty());
+    }
+    // A verification endpoint does not take a reset secret.
+    assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "token": token })).await);
+
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "token": token, "new_password": "short" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "new_password");
+
+    let seen = ctx.mail_count("ada@example.com").await;
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "token": token, "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let notice = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(notice.subject(), "Your Portcullis password was changed");
+
+    for session in [&data, &other["data"]] {
+        let res = ctx.get("/v1/account", Some(s(session, "access_token"))).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "access tokens die at once");
+        assert_eq!(
+            ctx.refresh(s(session, "refresh_token")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login("ada@example.com", NEW_PASSWORD).await.0, StatusCode::OK);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/reset",
+            json!({ "token": token, "new_password": "yet another passphrase" }),
+        )
+        .await,
+    );
+    assert_invalid_secret(post(&ctx, "/v1/auth/password/verify", json!({ "token": token })).await);
+}
+
+#[tokio::test]
+async fn password_reset_by_code_with_superseded_expired_and_brute_forced_codes() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    let forgot = async |seen| {
+        let (status, _) = post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        ctx.next_mail("ada@example.com", seen).await
+    };
+    let verify = async |code: &str| {
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "email": "ada@example.com", "code": code }),
+        )
+        .await
+    };
+
+    let first = forgot(1).await;
+    let second = forgot(2).await;
+    assert_invalid_secret(verify(&first.code().unwrap()).await);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "token": first.token().unwrap() }),
+        )
+        .await,
+    );
+    assert_eq!(verify(&second.code().unwrap()).await.0, StatusCode::NO_CONTENT);
+
+    // Five wrong codes kill the code, through verify and reset alike.
+    let code = second.code().unwrap();
+    let wrong = if code == "123456" { "654321" } else { "123456" };
+    for _ in 0..3 {
+        assert_invalid_secret(verify(wrong).await);
+    }
+    for _ in 0..2 {
+        assert_invalid_secret(
+            post(
+                &ctx,
+                "/v1/auth/password/reset",
+                json!({ "email": "ada@example.com", "code": wrong, "new_password": NEW_PASSWORD }),
+            )
+            .await,
+        );
+    }
+    assert_invalid_secret(verify(&code).await);
+
+    // Expired after 15 minutes.
+    let third = forgot(3).await;
+    ctx.app.clock.advance(Span::minutes(15) + Span::seconds(1));
+    assert_invalid_secret(verify(&third.code().unwrap()).await);
+
+    let fourth = forgot(4).await;
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "email": "ADA@example.com", "code": fourth.code().unwrap(), "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ctx.login("ada@example.com", NEW_PASSWORD).await.0, StatusCode::OK);
+    // The reset link minted with the code died with it.
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "token": fourth.token().unwrap() }),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn reset_links_expire_after_an_hour() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let mail = ctx.next_mail("ada@example.com", 1).await;
+    ctx.app.clock.advance(Span::minutes(61));
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/reset",
+            json!({ "token": mail.token().unwrap(), "new_password": NEW_PASSWORD }),
+        )
+        .await,
+    );
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn resetting_an_unverified_account_verifies_it() {
+    let ctx = spawn().await;
+    register_pending(&ctx, "ada@example.com").await;
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let mail = ctx.next_mail("ada@example.com", 1).await;
+    assert_eq!(mail.subject(), "Reset your Portcullis password");
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "token": mail.token().unwrap(), "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["email_verified"], true);
+    assert_eq!(ctx.login("ada@example.com", NEW_PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn secrets_must_be_given_whole_and_well_formed() {
+    let ctx = spawn().await;
+    let (status, body) = post(&ctx, "/v1/auth/verify-email", json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| s(d, "field"))
+        .collect();
+    assert_eq!(fields, vec!["email", "code"]);
+    let (status, _) = post(&ctx, "/v1/auth/verify-email", json!({ "email": "ada@example.com" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for body in [
+        json!({ "token": "pcl_short" }),
+        json!({ "token": "x".repeat(5000) }),
+        json!({ "email": "ada@example.com", "code": "12345" }),
+        json!({ "email": "ada@example.com", "code": "１２３４５６" }),
+    ] {
+        assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", body).await);
+    }
+    let (status, _) = post(&ctx, "/v1/auth/password/forgot", json!({ "email": "not an email" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn change_password_needs_the_current_one_and_ends_other_sessions() {
+    let ctx = spawn().await;
+    let me = ctx.register("ada@example.com", None).await;
+    let (_, other) = ctx.login("ada@example.com", PASSWORD).await;
+    let token = s(&me, "access_token");
+
+    let (status, body) = bearer(
+        &ctx,
+        "/v1/account/password",
+        token,
+        json!({ "current_password": "not my password", "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    let (status, _) = bearer(
+        &ctx,
+        "/v1/account/password",
+        token,
+        json!({ "current_password": PASSWORD, "new_password": "x".repeat(129) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = ctx
+        .post(
+            "/v1/account/password",
+            json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "needs a bearer token");
+
+    let seen = ctx.mail_count("ada@example.com").await;
+    let (status, body) = bearer(
+        &ctx,
+        "/v1/account/password",
+        token,
+        json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["revoked_sessions"], 1);
+    let notice = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(notice.subject(), "Your Portcullis password was changed");
+
+    assert_eq!(ctx.get("/v1/account", Some(token)).await.status(), StatusCode::OK);
+    assert_eq!(
+        ctx.get("/v1/account", Some(s(&other["data"], "access_token")))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login("ada@example.com", NEW_PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn change_email_is_confirmed_from_the_new_address_and_both_addresses_are_told() {
+    let ctx = spawn().await;
+    let me = ctx.register("ada@example.com", None).await;
+    let token = s(&me, "access_token");
+
+    let (status, body) = bearer(
+        &ctx,
+        "/v1/account/email",
+        token,
+        json!({ "new_email": "lovelace@example.com", "current_password": "wrong password" }),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    let (status, body) = bearer(
+        &ctx,
+        "/v1/account/email",
+        token,
+        json!({ "new_email": "ADA@example.com", "current_password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let seen_old = ctx.mail_count("ada@example.com").await;
+    let (status, body) = bearer(
+        &ctx,
+        "/v1/account/email",
+        token,
+        json!({ "new_email": "Lovelace@example.com", "current_password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let confirm = ctx.next_mail("Lovelace@example.com", 0).await;
+    assert_eq!(confirm.subject(), "Confirm your new email for Portcullis");
+    assert!(
+        confirm
+            .link()
+            .unwrap()
+            .starts_with("http://localhost:3000/confirm-email?token=pcl_")
+    );
+    let requested = ctx.next_mail("ada@example.com", seen_old).await;
+    assert!(
+        requested.text().contains("Lovelace@example.com"),
+        "{}",
+        requested.text()
+    );
+    assert!(requested.token().is_none() && requested.code().is_none());
+
+    // Nothing changes until the new address confirms.
+    let (_, account) = read(ctx.get("/v1/account", Some(token)).await).await;
+    assert_eq!(account["data"]["email"], "ada@example.com");
+
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "email": "lovelace@example.com", "code": confirm.code().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["email"], "Lovelace@example.com");
+    assert_eq!(body["data"]["user"]["email_verified"], true);
+    assert!(
+        body["data"].get("access_token").is_none(),
+        "confirming an email logs nobody in"
+    );
+
+    let changed = ctx.next_mail("ada@example.com", seen_old + 1).await;
+    assert_eq!(changed.subject(), "Your Portcullis email was changed");
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login("lovelace@example.com", PASSWORD).await.0, StatusCode::OK);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "token": confirm.token().unwrap() }),
+        )
+        .await,
+    );
+    // The old address is free again.
+    ctx.register("ada@example.com", None).await;
+}
+
+#[tokio::test]
+async fn an_email_change_to_an_address_taken_meanwhile_is_refused_at_confirmation() {
+    let ctx = spawn().await;
+    let me = ctx.register("ada@example.com", None).await;
+    let (status, _) = bearer(
+        &ctx,
+        "/v1/account/email",
+        s(&me, "access_token"),
+        json!({ "new_email": "bob@example.com", "current_password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let confirm = ctx.next_mail("bob@example.com", 0).await;
+    ctx.register("bob@example.com", None).await;
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": confirm.token().unwrap() }),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "email_taken"));
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn changing_the_password_cancels_a_pending_email_change() {
+    let ctx = spawn().await;
+    let me = ctx.register("ada@example.com", None).await;
+    let token = s(&me, "access_token");
+    bearer(
+        &ctx,
+        "/v1/account/email",
+        token,
+        json!({ "new_email": "mallory@example.com", "current_password": PASSWORD }),
+    )
+    .await;
+    let confirm = ctx.next_mail("mallory@example.com", 0).await;
+    let (status, _) = bearer(
+        &ctx,
+        "/v1/account/password",
+        token,
+        json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "token": confirm.token().unwrap() }),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn register_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_back() {
+    use portcullis_testkit::{SmtpSink, TestApp};
+    let port = SmtpSink::unused_port().unwrap();
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.mail.smtp_port = port;
+            c.mail.retry_first_secs = 1;
+            c.mail.retry_max_secs = 1;
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = Ctx::new(app, true);
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/register",
+        json!({ "email": "ada@example.com", "password": PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The retry back-off runs on the app's clock.
+    ctx.app.clock.advance(Span::seconds(2));
+    let sink = SmtpSink::start_on_port(port).unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": got[0].token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.received().len(), 1, "delivered once");
+}
+
+#[tokio::test]
+async fn concurrent_redemptions_of_one_secret_succeed_exactly_once() {
+    let ctx = spawn().await;
+    let mail = register_pending(&ctx, "ada@example.com").await;
+    let token = mail.token().unwrap();
+    let attempts = (0..10).map(|_| post(&ctx, "/v1/auth/verify-email", json!({ "token": token })));
+    let answers = futures::future::join_all(attempts).await;
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(s, _)| *s != StatusCode::OK)
+            .all(|(_, b)| error_code(b) == "invalid_or_expired_token")
+    );
+
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let reset = ctx.next_mail("ada@example.com", 1).await;
+    let code = reset.code().unwrap();
+    let attempts = (0..6).map(|i| {
+        post(
+            &ctx,
+            "/v1/auth/password/reset",
+            json!({ "email": "ada@example.com", "code": code, "new_password": format!("{NEW_PASSWORD} {i}") }),
+        )
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let winners: Vec<usize> = (0..6).filter(|&i| answers[i].0 == StatusCode::OK).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let winner = format!("{NEW_PASSWORD} {}", winners[0]);
+    assert_eq!(ctx.login("ada@example.com", &winner).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn links_outlive_their_codes() {
+    let ctx = spawn().await;
+    let verification = register_pending(&ctx, "ada@example.com").await;
+    ctx.app.clock.advance(Span::minutes(16));
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": "ada@example.com", "code": verification.code().unwrap() }),
+        )
+        .await,
+    );
+    ctx.app.clock.advance(Span::hours(23));
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": verification.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a verification link lives 24 hours: {body}");
+
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let reset = ctx.next_mail("ada@example.com", 1).await;
+    ctx.app.clock.advance(Span::minutes(59));
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "email": "ada@example.com", "code": reset.code().unwrap() }),
+        )
+        .await,
+    );
+    let res = ctx
+        .post("/v1/auth/password/verify", json!({ "token": reset.token().unwrap() }))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT, "a reset link lives an hour");
+}
+
+#[tokio::test]
+async fn confirming_a_new_email_kills_secrets_mailed_to_the_old_one() {
+    let ctx = spawn().await;
+    let me = ctx.register("ada@example.com", None).await;
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let reset = ctx.next_mail("ada@example.com", 1).await;
+    bearer(
+        &ctx,
+        "/v1/account/email",
+        s(&me, "access_token"),
+        json!({ "new_email": "new@example.com", "current_password": PASSWORD }),
+    )
+    .await;
+    let confirm = ctx.next_mail("new@example.com", 0).await;
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": confirm.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "token": reset.token().unwrap() }),
+        )
+        .await,
+    );
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "email": "new@example.com", "code": reset.code().unwrap() }),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn a_verification_link_dies_once_a_reset_verified_the_address() {
+    let ctx = spawn().await;
+    let verification = register_pending(&ctx, "ada@example.com").await;
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let reset = ctx.next_mail("ada@example.com", 1).await;
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "token": reset.token().unwrap(), "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "token": verification.token().unwrap() }),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_bound_to_their_tenant() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let ctx = spawn().await;
+    let mail = register_pending(&ctx, "ada@example.com").await;
+    let token = mail.token().unwrap();
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO tenants (id, slug, name) VALUES ('{}', 'other', 'Other')",
+        uuid::Uuid::now_v7()
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let with_tenant = async |tenant: &str| {
+        read(
+            ctx.http
+                .post(ctx.app.url("/v1/auth/verify-email"))
+                .header("X-Tenant", tenant)
+                .json(&json!({ "token": token }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let (status, body) = with_tenant("nope").await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "tenant_not_found"));
+    assert_invalid_secret(with_tenant("other").await);
+    let (status, _) = with_tenant("default").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_reset_racing_a_password_change_never_fails_with_500() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    for round in 0..8 {
+        post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+        let reset = ctx.next_mail("ada@example.com", 1 + 2 * round).await;
+        let reset_password = format!("reset passphrase {round}");
+        let (current, changed) = if round == 0 {
+            (PASSWORD.to_owned(), format!("changed passphrase {round}"))
+        } else {
+            // Whichever won the last round set the password; the loser's request failed cleanly.
+            let last_reset = format!("reset passphrase {}", round - 1);
+            let last_change = format!("changed passphrase {}", round - 1);
+            let current = if ctx.login("ada@example.com", &last_reset).await.0 == StatusCode::OK {
+                last_reset
+            } else {
+                last_change
+            };
+            (current, format!("changed passphrase {round}"))
+        };
+        let (status, login) = ctx.login("ada@example.com", &current).await;
+        assert_eq!(status, StatusCode::OK, "round {round}");
+        let token = s(&login["data"], "access_token").to_owned();
+        let (a, b) = tokio::join!(
+            post(
+                &ctx,
+                "/v1/auth/password/reset",
+                json!({ "token": reset.token().unwrap(), "new_password": reset_password }),
+            ),
+            bearer(
+                &ctx,
+                "/v1/account/password",
+                &token,
+                json!({ "current_password": current, "new_password": changed }),
+            ),
+        );
+        for (status, body) in [&a, &b] {
+            assert!(status.as_u16() < 500, "round {round}: {status} {body}");
+        }
+        // Exactly one wins: a committed change kills the reset secret; a committed reset
+        // makes the change's current password stale.
+        assert_eq!(
+            usize::from(a.0 == StatusCode::OK) + usize::from(b.0 == StatusCode::OK),
+            1,
+            "round {round}: {a:?} {b:?}"
+        );
+        // The winner's notice arrives before the next round counts mails.
+        ctx.app.nth_mail_to("ada@example.com", 3 + 2 * round).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn asking_for_a_new_code_does_not_buy_new_guesses_while_the_old_one_lives() {
+    let ctx = spawn().await;
+    ctx.register("ada@example.com", None).await;
+    let forgot = async |seen| {
+        post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+        ctx.next_mail("ada@example.com", seen).await
+    };
+    let guess = async |code: &str| {
+        post(
+            &ctx,
+            "/v1/auth/password/verify",
+            json!({ "email": "ada@example.com", "code": code }),
+        )
+        .await
+    };
+    let first = forgot(1).await;
+    let wrong = |right: &str| {
+        if right == "000000" {
+            "111111".to_owned()
+        } else {
+            "000000".to_owned()
+        }
+    };
+    for _ in 0..3 {
+        assert_invalid_secret(guess(&wrong(&first.code().unwrap())).await);
+    }
+    let second = forgot(2).await;
+    for _ in 0..2 {
+        assert_invalid_secret(guess(&wrong(&second.code().unwrap())).await);
+    }
+    assert_invalid_secret(guess(&second.code().unwrap()).await);
+    // Its link still works, and once the old code has expired a new one starts afresh.
+    let res = ctx
+        .post("/v1/auth/password/verify", json!({ "token": second.token().unwrap() }))
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    ctx.app.clock.advance(Span::minutes(16));
+    let third = forgot(3).await;
+    assert_eq!(guess(&third.code().unwrap()).await.0, StatusCode::NO_CONTENT);
+}

@@ -1,0 +1,193 @@
+//! The new-IP login policy end to end with real mail. Requests come from different loopback
+//! addresses (127.0.0.2, 127.0.0.3 ...) to play different client networks; registration
+//! happens from 127.0.0.1, which the account therefore knows.
+
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
+mod common;
+
+use std::net::IpAddr;
+
+use chrono::Duration as Span;
+use common::{Ctx, PASSWORD, error_code, read};
+use portcullis_testkit::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn app(policy: &str) -> Ctx {
+    let policy = match policy {
+        "off" => portcullis_server::config::NewIpPolicyConfig::Off,
+        "notify" => portcullis_server::config::NewIpPolicyConfig::Notify,
+        _ => portcullis_server::config::NewIpPolicyConfig::Require,
+    };
+    let app = TestApp::builder()
+        .configure(|c| c.login.new_ip_policy = policy)
+        .spawn()
+        .await
+        .unwrap();
+    Ctx::new(app, true)
+}
+
+async fn from(ctx: &Ctx, ip: [u8; 4], path: &str, body: Value) -> (StatusCode, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(IpAddr::from(ip))
+        .build()
+        .unwrap();
+    read(client.post(ctx.app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+async fn login_from(ctx: &Ctx, ip: [u8; 4]) -> (StatusCode, Value) {
+    from(
+        ctx,
+        ip,
+        "/v1/auth/login",
+        json!({ "login": "ada@example.com", "password": PASSWORD }),
+    )
+    .await
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Mails of `kind` enqueued so far (the outbox, so nothing depends on delivery timing).
+async fn enqueued(ctx: &Ctx, kind: &str) -> i64 {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(format!("SELECT count(*) AS n FROM mail_outbox WHERE kind = '{kind}'"))
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test]
+async fn notify_lets_a_new_network_in_and_tells_the_owner_once() {
+    let ctx = app("notify").await;
+    ctx.register("ada@example.com", None).await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 1]).await.0, StatusCode::OK);
+    assert_eq!(
+        enqueued(&ctx, "new_sign_in_notice").await,
+        0,
+        "the registration network is known"
+    );
+
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::OK);
+    let notice = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(notice.subject(), "New sign-in to your Portcullis account");
+    assert!(notice.text().contains("127.0.0.2"), "{}", notice.text());
+    assert!(notice.has_both_parts());
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::OK);
+    assert_eq!(
+        enqueued(&ctx, "new_sign_in_notice").await,
+        1,
+        "known after the first sign-in"
+    );
+}
+
+#[tokio::test]
+async fn off_does_nothing() {
+    let ctx = app("off").await;
+    ctx.register("ada@example.com", None).await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::OK);
+    assert_eq!(enqueued(&ctx, "new_sign_in_notice").await, 0);
+    assert_eq!(enqueued(&ctx, "ip_authorization").await, 0);
+}
+
+#[tokio::test]
+async fn require_refuses_a_new_network_until_a_mailed_link_or_code_authorizes_it() {
+    let ctx = app("require").await;
+    ctx.register("ada@example.com", None).await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 1]).await.0, StatusCode::OK);
+
+    // Wrong password from a new network: the usual 401, and no mail.
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 2],
+        "/v1/auth/login",
+        json!({ "login": "ada@example.com", "password": "not the password" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(enqueued(&ctx, "ip_authorization").await, 0);
+
+    let seen = ctx.mail_count("ada@example.com").await;
+    let (status, body) = login_from(&ctx, [127, 0, 0, 2]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "ip_authorization_required")
+    );
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(mail.subject(), "Authorize a new sign-in to Portcullis");
+    assert!(mail.text().contains("127.0.0.2"));
+    assert!(
+        mail.link()
+            .unwrap()
+            .starts_with("http://localhost:3000/authorize-ip?token=pcl_")
+    );
+    // Trying again while the link lives sends no second mail.
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(enqueued(&ctx, "ip_authorization").await, 1);
+
+    // Authorizing logs nobody in; the user then logs in from that network.
+    let (status, body) = from(
+        &ctx,
+        [127, 0, 0, 9],
+        "/v1/auth/authorize-ip",
+        json!({ "token": mail.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["data"].get("access_token").is_none());
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 2],
+        "/v1/auth/authorize-ip",
+        json!({ "token": mail.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "single use");
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::OK);
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(
+        login_from(&ctx, [127, 0, 0, 9]).await.0,
+        StatusCode::FORBIDDEN,
+        "only the network the mail was for"
+    );
+    // Wait for that network's own mail so it is not mistaken for the next one.
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    assert!(mail.text().contains("127.0.0.9"), "{}", mail.text());
+
+    // By code, with the account's address.
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 3]).await.0, StatusCode::FORBIDDEN);
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    assert!(mail.text().contains("127.0.0.3"), "{}", mail.text());
+    let (status, body) = from(
+        &ctx,
+        [127, 0, 0, 3],
+        "/v1/auth/authorize-ip",
+        json!({ "email": "ada@example.com", "code": mail.code().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(login_from(&ctx, [127, 0, 0, 3]).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_new_authorization_mail_goes_out_once_the_old_link_expired() {
+    let ctx = app("require").await;
+    ctx.register("ada@example.com", None).await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
+    ctx.app.clock.advance(Span::minutes(59));
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(enqueued(&ctx, "ip_authorization").await, 1);
+    ctx.app.clock.advance(Span::minutes(2));
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(enqueued(&ctx, "ip_authorization").await, 2);
+}
