@@ -4,9 +4,11 @@
 //! [`ports`] (storage, password hashing) plus [`Clock`] and [`SecureRandom`]; the HTTP layer
 //! parses input into the types of [`identity`] and calls the use cases of [`AuthService`].
 
+pub mod captcha;
 pub mod clock;
 pub mod identity;
 pub mod ids;
+pub mod limits;
 pub mod mail;
 pub mod mail_flows;
 pub mod mfa;
@@ -19,9 +21,11 @@ pub mod service;
 pub mod templates;
 pub mod token;
 
+pub use captcha::{CaptchaError, CaptchaProvider, CaptchaVerifier};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Username, UsernamePolicy};
 pub use ids::{SessionId, TenantId, UserId};
+pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
 pub use mail_flows::{AccountChangeError, OneTimeError, Presented, Verified};
 pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
 pub use ports::{

@@ -219,18 +219,23 @@ impl AuthService {
             created_at: now,
             network: client.ip.map(network_of),
         };
+        // Both the verification and the notice go to the registered address: one check covers
+        // either, and a limited address gets neither, with the same answer.
+        let may_mail = self.may_mail(tenant_id, &new.email).await;
         let existing = |owner: &Account| {
-            self.outgoing(
-                owner.tenant.id,
-                &owner.email,
-                MailKind::ExistingAccountNotice,
-                &MailVars::default(),
-            )
+            may_mail.then(|| {
+                self.outgoing(
+                    owner.tenant.id,
+                    &owner.email,
+                    MailKind::ExistingAccountNotice,
+                    &MailVars::default(),
+                )
+            })
         };
         let stored = self
             .deps
             .store
-            .register_pending(new, secret, &verification, &existing, now)
+            .register_pending(new, secret, may_mail.then_some(&verification), &existing, now)
             .await
             .map_err(|e| match e {
                 InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
@@ -264,6 +269,9 @@ impl AuthService {
     }
 
     async fn request_mail(&self, tenant: TenantId, email: Email, purpose: Purpose) -> Result<(), InfraError> {
+        if !self.may_mail(tenant, &email).await {
+            return Ok(());
+        }
         let request = MailRequest {
             id: self.new_id(),
             tenant_id: tenant,
@@ -274,6 +282,25 @@ impl AuthService {
         self.deps.store.request_mail(&request).await?;
         tracing::info!(mail_request_id = %request.id, tenant_id = %tenant, purpose = purpose.name(), "mail requested");
         Ok(())
+    }
+
+    /// Whether a mail that anyone could trigger (signup verification, existing-account notice,
+    /// resend, reset) may go to `to` now, under the per-recipient limits; counts it if so. Mail
+    /// that follows an authenticated change (security notices, email change) is not limited:
+    /// an owner must always hear about changes to their account.
+    pub(crate) async fn may_mail(&self, tenant: TenantId, to: &Email) -> bool {
+        use crate::limits::Limit;
+        let key = format!("{tenant}:{}", to.normalized());
+        let limiter = &self.deps.limiter;
+        // The daily limit is checked first without spending, so a refused mail does not use
+        // up the minute's allowance, nor a minute-refused one the day's.
+        let allowed = limiter.held_back(Limit::MailPerDay, &key).await.is_none()
+            && limiter.hit(Limit::MailPerMinute, &key).await.is_allowed()
+            && limiter.hit(Limit::MailPerDay, &key).await.is_allowed();
+        if !allowed {
+            tracing::info!(tenant_id = %tenant, "mail not sent: recipient limit reached");
+        }
+        allowed
     }
 
     /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many

@@ -657,13 +657,14 @@ pub trait OneTimeStore: Send + Sync {
     /// Stores a new account that still has to verify its address, with its secret and
     /// `verification` mail. If the tenant already has an account with this email, stores
     /// nothing but the mail `existing` builds for that account. A username taken by any account
-    /// is `UsernameTaken` in both cases (so the answer does not depend on the email).
+    /// is `UsernameTaken` in both cases (so the answer does not depend on the email). `None`
+    /// for either mail (the recipient's mail limit is reached) stores no mail.
     async fn register_pending(
         &self,
         account: NewAccount,
         secret: NewOneTimeSecret,
-        verification: &crate::mail::OutgoingMail,
-        existing: &(dyn for<'a> Fn(&'a Account) -> crate::mail::OutgoingMail + Send + Sync),
+        verification: Option<&crate::mail::OutgoingMail>,
+        existing: &(dyn for<'a> Fn(&'a Account) -> Option<crate::mail::OutgoingMail> + Send + Sync),
         now: DateTime<Utc>,
     ) -> Result<PendingRegistration, InsertAccountError>;
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::identity::{Email, LoginId, Password, Username};
 use crate::ids::{SessionId, TenantId, UserId};
+use crate::limits::Limit;
 use crate::one_time::OneTimeSecrets;
 use crate::ports::{
     Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session, Storage,
@@ -104,6 +105,14 @@ pub enum LoginError {
     /// this network still lives).
     #[error("ip authorization required")]
     IpAuthorizationRequired,
+    /// 429: too many failed logins for this account (or, for a name no account has, for that
+    /// name, so the answer is the same). Checked before the password, so the account's owner
+    /// is not locked out for good: one more attempt comes back every period / count.
+    #[error("too many failed logins")]
+    Throttled {
+        /// Until the next attempt is allowed.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -235,6 +244,8 @@ pub struct AuthDeps {
     pub mfa: crate::mfa::MfaSettings,
     /// What a sign-in from an unknown network does.
     pub new_ip_policy: crate::network::NewIpPolicy,
+    /// Counts failed logins per account and mails per recipient.
+    pub limiter: Arc<dyn crate::limits::RateLimiter>,
 }
 
 impl std::fmt::Debug for AuthDeps {
@@ -408,6 +419,18 @@ impl AuthService {
             LoginId::Username(name) => store.credentials_by_username(tenant.id, name).await,
         }
         .map_err(InfraError::from)?;
+        // One key per account however it is named; a name no account has gets its own key, so
+        // throttling answers the same whether or not the account exists.
+        let throttle_key = match (&found, login) {
+            (Some(creds), _) => format!("{}:{}", tenant.id, creds.account.id),
+            (None, LoginId::Email(email)) => format!("{}:email:{}", tenant.id, email.normalized()),
+            (None, LoginId::Username(name)) => format!("{}:username:{}", tenant.id, name.normalized()),
+        };
+        let limiter = &self.deps.limiter;
+        if let Some(retry_after) = limiter.held_back(Limit::FailedLogin, &throttle_key).await {
+            tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
+            return Err(LoginError::Throttled { retry_after });
+        }
         let verdict = self
             .deps
             .hasher
@@ -415,6 +438,7 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         let Some(creds) = found.filter(|_| verdict.matches) else {
+            limiter.hit(Limit::FailedLogin, &throttle_key).await;
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
             return Err(LoginError::InvalidCredentials);
         };

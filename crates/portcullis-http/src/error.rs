@@ -204,6 +204,12 @@ impl From<LoginError> for ApiError {
                 "ip_authorization_required",
                 "Sign-ins from this network need authorizing: we mailed a link and a code.",
             ),
+            LoginError::Throttled { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "Too many failed logins for this account; try again later.",
+            )
+            .retry_after(crate::limit::whole_seconds(retry_after)),
             LoginError::Infra(e) => e.into(),
         }
     }

@@ -3,10 +3,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::net::IpAddr;
+
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, USER_AGENT};
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
+use ipnet::IpNet;
 use portcullis_domain::{ClientInfo, Principal};
 
 use crate::error::ApiError;
@@ -52,8 +55,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// Client IP and user agent of a request.
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
-        // The socket peer; trusted-proxy handling of X-Forwarded-For arrives with rate limiting.
-        ip: req.peer_addr().map(|a| a.ip()),
+        ip: client_ip(req),
         user_agent: req
             .headers()
             .get(USER_AGENT)
@@ -62,9 +64,144 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
     }
 }
 
+/// The client's IP: the socket peer, unless the peer is a trusted proxy; then the right-most
+/// `X-Forwarded-For` entry that is not a trusted proxy. A header from anyone else is ignored,
+/// so it cannot be spoofed past the proxies an operator named.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = req
+        .app_data::<Data<AppState>>()
+        .map_or(&[][..], |s| s.trusted_proxies.as_slice());
+    if trusted.is_empty() {
+        return Some(peer.to_canonical());
+    }
+    let hops: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    Some(resolve_client_ip(peer, &hops, trusted))
+}
+
+/// Walks the forwarding chain from the peer leftwards while each hop is a trusted proxy. An
+/// entry that is not an IP address ends the walk at the last trusted hop: whoever wrote it is
+/// not to be believed about anything further left.
+fn resolve_client_ip(peer: IpAddr, hops: &[&str], trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
+    let mut client = peer.to_canonical();
+    for hop in hops.iter().rev() {
+        if !is_trusted(client) {
+            break;
+        }
+        match parse_hop(hop) {
+            Some(ip) => client = ip,
+            None => break,
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, optionally with a port (`[v6]:port`, `v4:port`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())?;
+    Some(ip.to_canonical())
+}
+
 #[cfg(test)]
 mod tests {
     use super::bearer_token;
+    use super::{IpNet, resolve_client_ip};
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().expect("cidr")).collect()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client_ip(ip("203.0.113.5"), &["198.51.100.1"], &trusted),
+            ip("203.0.113.5")
+        );
+        assert_eq!(resolve_client_ip(ip("203.0.113.5"), &[], &trusted), ip("203.0.113.5"));
+    }
+
+    #[test]
+    fn a_trusted_peer_speaks_for_the_right_most_untrusted_hop() {
+        let trusted = nets(&["10.0.0.0/8", "192.0.2.7/32"]);
+        // client, (spoofed left part), then two proxies of ours.
+        let hops = ["1.1.1.1", " 198.51.100.9", "192.0.2.7 "];
+        assert_eq!(resolve_client_ip(ip("10.1.2.3"), &hops, &trusted), ip("198.51.100.9"));
+        // Only proxies: the left-most is as far as anyone can tell.
+        assert_eq!(
+            resolve_client_ip(ip("10.1.2.3"), &["10.9.9.9"], &trusted),
+            ip("10.9.9.9")
+        );
+        // No header: the proxy itself.
+        assert_eq!(resolve_client_ip(ip("10.1.2.3"), &[], &trusted), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn ports_brackets_and_mapped_addresses_are_understood() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["198.51.100.9:4711"], &trusted),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1]:443"], &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["[2001:db8::1]"], &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("::ffff:10.0.0.1"), &["198.51.100.9"], &trusted),
+            ip("198.51.100.9")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["::ffff:198.51.100.9"], &trusted),
+            ip("198.51.100.9")
+        );
+    }
+
+    #[test]
+    fn garbage_stops_the_walk_at_the_last_trusted_hop() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["1.1.1.1", "unknown"], &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.1"), &["1.1.1.1", "", "10.0.0.2"], &trusted),
+            ip("10.0.0.2")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn whatever_an_untrusted_peer_sends_the_peer_is_the_client(
+            hops in proptest::collection::vec(".{0,40}", 0..6),
+            a in 0u8..=255, b in 0u8..=255,
+        ) {
+            let trusted = nets(&["10.0.0.0/8"]);
+            let peer = IpAddr::from([203, 0, a, b]);
+            let hops: Vec<&str> = hops.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(resolve_client_ip(peer, &hops, &trusted), peer);
+        }
+    }
 
     #[test]
     fn parses_bearer_case_insensitively() {

@@ -6,13 +6,16 @@ mod body;
 mod dto;
 mod error;
 mod extract;
+mod limit;
 mod routes;
 mod state;
 
 use actix_web::HttpMessage;
 use actix_web::Route;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
+use portcullis_domain::limits::Limit;
 
 pub use error::{ApiError, FieldDetail};
 pub use state::AppState;
@@ -27,26 +30,55 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 .route(route)
                 .default_service(web::to(|| async { routes::method_not_allowed("POST") }))
         };
+        // A POST resource counted per client network against `limit`.
+        let limited = |path: &str, route: Route, limit: Limit| {
+            web::resource(path.to_owned())
+                .wrap(from_fn(move |req, next| limit::per_client(limit, req, next)))
+                .route(route)
+                .default_service(web::to(|| async { routes::method_not_allowed("POST") }))
+        };
         let get = |path: &str, route: Route| {
             web::resource(path.to_owned())
                 .route(route)
                 .default_service(web::to(|| async { routes::method_not_allowed("GET") }))
         };
         cfg.app_data(state)
-            .service(post("/v1/auth/register", web::post().to(routes::register)))
-            .service(post("/v1/auth/verify-email", web::post().to(routes::verify_email)))
-            .service(post(
+            .service(limited(
+                "/v1/auth/register",
+                web::post().to(routes::register),
+                Limit::Register,
+            ))
+            .service(limited(
+                "/v1/auth/verify-email",
+                web::post().to(routes::verify_email),
+                Limit::SecretSubmission,
+            ))
+            .service(limited(
                 "/v1/auth/verify-email/resend",
                 web::post().to(routes::resend_verification),
+                Limit::VerificationResend,
             ))
-            .service(post("/v1/auth/login", web::post().to(routes::login)))
-            .service(post("/v1/auth/authorize-ip", web::post().to(routes::authorize_ip)))
-            .service(post(
+            .service(limited("/v1/auth/login", web::post().to(routes::login), Limit::Login))
+            .service(limited(
+                "/v1/auth/authorize-ip",
+                web::post().to(routes::authorize_ip),
+                Limit::SecretSubmission,
+            ))
+            .service(limited(
                 "/v1/auth/password/forgot",
                 web::post().to(routes::forgot_password),
+                Limit::PasswordResetRequest,
             ))
-            .service(post("/v1/auth/password/verify", web::post().to(routes::check_reset)))
-            .service(post("/v1/auth/password/reset", web::post().to(routes::reset_password)))
+            .service(limited(
+                "/v1/auth/password/verify",
+                web::post().to(routes::check_reset),
+                Limit::SecretSubmission,
+            ))
+            .service(limited(
+                "/v1/auth/password/reset",
+                web::post().to(routes::reset_password),
+                Limit::SecretSubmission,
+            ))
             .service(post("/v1/auth/refresh", web::post().to(routes::refresh)))
             .service(post("/v1/auth/logout", web::post().to(routes::logout)))
             .service(get("/v1/auth/session", web::get().to(routes::session)))

@@ -1,8 +1,12 @@
 //! What every handler shares.
 
-use portcullis_domain::{AuthService, PasswordPolicy, UsernamePolicy};
+use std::sync::Arc;
 
-/// Shared, immutable application state, built once by the composition root.
+use ipnet::IpNet;
+use portcullis_domain::{AuthService, PasswordPolicy, RateLimiter, UsernamePolicy};
+
+/// Shared, immutable application state, built once by the composition root and shared by every
+/// worker (so are the limiter's counters).
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The use cases.
@@ -13,4 +17,8 @@ pub struct AppState {
     pub usernames: UsernamePolicy,
     /// Largest accepted request body in bytes.
     pub body_limit: usize,
+    /// Per-client request limits.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }

@@ -362,8 +362,8 @@ impl OneTimeStore for PgStore {
         &self,
         account: NewAccount,
         secret: NewOneTimeSecret,
-        verification: &OutgoingMail,
-        existing: &(dyn for<'a> Fn(&'a Account) -> OutgoingMail + Send + Sync),
+        verification: Option<&OutgoingMail>,
+        existing: &(dyn for<'a> Fn(&'a Account) -> Option<OutgoingMail> + Send + Sync),
         now: DateTime<Utc>,
     ) -> Result<PendingRegistration, InsertAccountError> {
         let mut conn = self.conn().await?;
@@ -402,11 +402,15 @@ impl OneTimeStore for PgStore {
                         .first::<Uuid>(conn)
                         .await?;
                     let owner = load_account(conn, tenant, owner).await?;
-                    enqueue_on(conn, &existing(&owner), now).await?;
+                    if let Some(notice) = existing(&owner) {
+                        enqueue_on(conn, &notice, now).await?;
+                    }
                     return Ok(PendingRegistration::Existing);
                 }
                 upsert_secret(conn, &secret).await?;
-                enqueue_on(conn, verification, now).await?;
+                if let Some(verification) = verification {
+                    enqueue_on(conn, verification, now).await?;
+                }
                 if let Some(network) = &account.network {
                     remember_network(conn, tenant, account.id.as_uuid(), network, now).await?;
                 }

@@ -156,6 +156,12 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         max_failures: config.mfa.max_failures,
         lockout: crate::config::seconds(config.mfa.lockout_secs),
     };
+    let governor = Arc::new(portcullis_ratelimit::GovernorLimiter::new(
+        config.limits.quotas(),
+        clock.clone(),
+    ));
+    spawn_limiter_housekeeping(governor.clone());
+    let limiter: Arc<dyn portcullis_domain::RateLimiter> = governor;
     let auth = AuthService::new(AuthDeps {
         store: store.clone(),
         hasher,
@@ -169,6 +175,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         require_email_verification: config.registration.require_email_verification,
         mfa,
         new_ip_policy: config.login.new_ip_policy.into(),
+        limiter: limiter.clone(),
     });
     let mail_worker = config
         .mail
@@ -182,6 +189,8 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         },
         usernames: UsernamePolicy::new(&config.usernames.pattern).map_err(anyhow::Error::msg)?,
         body_limit: config.server.body_limit_bytes,
+        limiter,
+        trusted_proxies: config.server.trusted_proxies()?,
     });
 
     let mut server = HttpServer::new(move || {
@@ -211,6 +220,23 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         server,
         mail_worker,
     })
+}
+
+/// Forgets rate-limit keys that are back to fresh, every minute, for as long as the limiter
+/// is in use anywhere.
+fn spawn_limiter_housekeeping(limiter: Arc<portcullis_ratelimit::GovernorLimiter>) {
+    let weak = Arc::downgrade(&limiter);
+    drop(limiter);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let Some(limiter) = weak.upgrade() else { break };
+            let held = limiter.housekeeping();
+            tracing::debug!(keys = held, "rate-limit housekeeping");
+        }
+    });
 }
 
 /// The keys the configuration names, parsed and checked; `None` where storage must supply one.

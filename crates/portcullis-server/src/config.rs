@@ -36,6 +36,158 @@ pub struct Config {
     pub mfa: MfaConfig,
     /// Login rules.
     pub login: LoginConfig,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+}
+
+/// One rate limit: `count` events per `period_secs`; `count = 0` disables it. Written as
+/// `"count/period"` (`"5/15m"`, `"3/1h"`, `"10/1d"`, `"1/60s"`, `"5/900"` in seconds), or `0`
+/// to disable, so one environment variable sets one limit:
+/// `PORTCULLIS_LIMITS__LOGIN_PER_IP=20/15m`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "LimitSpec")]
+pub struct LimitConfig {
+    /// Events allowed per period (also the burst); 0 = unlimited.
+    pub count: u32,
+    /// The period in seconds.
+    pub period_secs: u64,
+}
+
+impl LimitConfig {
+    const fn new(count: u32, period_secs: u64) -> Self {
+        Self { count, period_secs }
+    }
+}
+
+/// How a limit may be written.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum LimitSpec {
+    Number(u64),
+    Text(String),
+}
+
+impl TryFrom<LimitSpec> for LimitConfig {
+    type Error = String;
+
+    fn try_from(spec: LimitSpec) -> Result<Self, String> {
+        let usage = "write a limit as \"count/period\" (\"5/15m\", \"3/1h\", \"10/1d\", \"1/60s\") or 0 to disable it";
+        let text = match spec {
+            LimitSpec::Number(0) => return Ok(Self::new(0, 60)),
+            LimitSpec::Number(_) => return Err(usage.into()),
+            LimitSpec::Text(text) => text,
+        };
+        let text = text.trim();
+        if text == "0" || text.eq_ignore_ascii_case("off") {
+            return Ok(Self::new(0, 60));
+        }
+        let (count, period) = text.split_once('/').ok_or(usage)?;
+        let count: u32 = count.trim().parse().map_err(|_| usage)?;
+        let period = period.trim();
+        let split = period.find(|c: char| !c.is_ascii_digit()).unwrap_or(period.len());
+        let (amount, unit) = period.split_at(split);
+        let amount: u64 = if amount.is_empty() { Ok(1) } else { amount.parse() }.map_err(|_| usage)?;
+        let unit = match unit.trim() {
+            "" | "s" | "sec" | "secs" => 1,
+            "m" | "min" | "mins" => 60,
+            "h" | "hour" | "hours" => 3600,
+            "d" | "day" | "days" => 86_400,
+            _ => return Err(usage.into()),
+        };
+        Ok(Self::new(count, amount.saturating_mul(unit)))
+    }
+}
+
+/// `[limits]`: API.md's Limits table. Each is `{ count, period_secs }`; per client network
+/// (an IPv4 address or an IPv6 /64) unless named otherwise.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `POST /v1/auth/login`.
+    pub login_per_ip: LimitConfig,
+    /// `POST /v1/auth/register`.
+    pub register_per_ip: LimitConfig,
+    /// `POST /v1/auth/password/forgot`.
+    pub password_reset_per_ip: LimitConfig,
+    /// `POST /v1/auth/verify-email/resend`.
+    pub resend_per_ip: LimitConfig,
+    /// Code and token submissions: verify-email, password/verify, password/reset, authorize-ip.
+    pub secret_submissions_per_ip: LimitConfig,
+    /// Failed logins per account (per login name when no account has it).
+    pub failed_logins_per_account: LimitConfig,
+    /// Mails anyone can trigger (verification, existing-account notice, reset) per recipient.
+    pub mails_per_recipient_per_minute: LimitConfig,
+    /// The same, per day.
+    pub mails_per_recipient_per_day: LimitConfig,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            login_per_ip: LimitConfig::new(5, 15 * 60),
+            register_per_ip: LimitConfig::new(3, 3600),
+            password_reset_per_ip: LimitConfig::new(3, 3600),
+            resend_per_ip: LimitConfig::new(3, 3600),
+            secret_submissions_per_ip: LimitConfig::new(10, 15 * 60),
+            failed_logins_per_account: LimitConfig::new(10, 15 * 60),
+            mails_per_recipient_per_minute: LimitConfig::new(1, 60),
+            mails_per_recipient_per_day: LimitConfig::new(10, 86_400),
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// Every limit with its quota.
+    pub fn quotas(&self) -> Vec<(portcullis_domain::Limit, portcullis_domain::Quota)> {
+        use portcullis_domain::Limit;
+        let quota =
+            |l: LimitConfig| portcullis_domain::Quota::new(l.count, std::time::Duration::from_secs(l.period_secs));
+        vec![
+            (Limit::Login, quota(self.login_per_ip)),
+            (Limit::Register, quota(self.register_per_ip)),
+            (Limit::PasswordResetRequest, quota(self.password_reset_per_ip)),
+            (Limit::VerificationResend, quota(self.resend_per_ip)),
+            (Limit::SecretSubmission, quota(self.secret_submissions_per_ip)),
+            (Limit::FailedLogin, quota(self.failed_logins_per_account)),
+            (Limit::MailPerMinute, quota(self.mails_per_recipient_per_minute)),
+            (Limit::MailPerDay, quota(self.mails_per_recipient_per_day)),
+        ]
+    }
+
+    /// Turns every limit off (the testkit's default: suites log in far more often than people).
+    pub fn disable_all(&mut self) {
+        for l in [
+            &mut self.login_per_ip,
+            &mut self.register_per_ip,
+            &mut self.password_reset_per_ip,
+            &mut self.resend_per_ip,
+            &mut self.secret_submissions_per_ip,
+            &mut self.failed_logins_per_account,
+            &mut self.mails_per_recipient_per_minute,
+            &mut self.mails_per_recipient_per_day,
+        ] {
+            l.count = 0;
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (limit, quota) in self.quotas() {
+            let secs = quota.period.as_secs();
+            if quota.count > 0 && !(1..=30 * 86_400).contains(&secs) {
+                return Err(ConfigError(format!(
+                    "limits: the period of {} must be between 1 second and 30 days",
+                    limit.name()
+                )));
+            }
+            if u64::from(quota.count) > secs.saturating_mul(1000) {
+                return Err(ConfigError(format!(
+                    "limits: {} allows more than 1000 events per second; use count = 0 to disable it",
+                    limit.name()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[login]`.
@@ -262,6 +414,30 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
+    /// Proxies (CIDRs or single addresses) whose `X-Forwarded-For` names the client. Empty:
+    /// the socket peer is always the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` parsed; a bare address is a /32 or /128.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "server.trusted_proxies: {entry:?} is not a CIDR (10.0.0.0/8) or an address"
+                        ))
+                    })
+            })
+            .collect()
+    }
 }
 
 impl Default for ServerConfig {
@@ -271,6 +447,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             body_limit_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -510,6 +687,8 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             return fail("server.body_limit_bytes must be at least 1024");
         }
+        self.server.trusted_proxies()?;
+        self.limits.validate()?;
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1");
         }
@@ -568,6 +747,42 @@ mod tests {
 
     fn with_url() -> Figment {
         Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"))
+    }
+
+    #[test]
+    fn limits_read_as_count_per_period_and_zero_disables() {
+        let parse = |v: &str| {
+            let figment = with_url().merge(Toml::string(&format!("[limits]\nlogin_per_ip = {v}")));
+            Config::from_figment(&figment).map(|c| c.limits.login_per_ip)
+        };
+        assert_eq!(parse("\"20/15m\"").unwrap(), LimitConfig::new(20, 900));
+        assert_eq!(parse("\"3/1h\"").unwrap(), LimitConfig::new(3, 3600));
+        assert_eq!(parse("\"10/d\"").unwrap(), LimitConfig::new(10, 86_400));
+        assert_eq!(parse("\"5/900\"").unwrap(), LimitConfig::new(5, 900));
+        assert_eq!(parse("0").unwrap().count, 0);
+        assert_eq!(parse("\"off\"").unwrap().count, 0);
+        for bad in ["5", "\"5 per minute\"", "\"5/15x\"", "\"-1/1m\"", "\"5/0s\""] {
+            assert!(parse(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_addresses_and_refuse_the_rest() {
+        let mut server = ServerConfig {
+            trusted_proxies: vec![
+                "10.0.0.0/8".into(),
+                "192.0.2.7".into(),
+                "2001:db8::/32".into(),
+                "10.1.2.3/8".into(),
+            ],
+            ..ServerConfig::default()
+        };
+        let nets = server.trusted_proxies().unwrap();
+        assert_eq!(nets.len(), 4);
+        assert!(nets[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(nets[3].to_string(), "10.0.0.0/8");
+        server.trusted_proxies = vec!["proxy.internal".into()];
+        assert!(server.trusted_proxies().is_err());
     }
 
     #[test]

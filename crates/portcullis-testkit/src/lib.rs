@@ -78,8 +78,9 @@ pub struct Builder {
 
 impl TestApp {
     /// A builder with test defaults: cheap argon2 parameters (so suites stay fast), one HTTP
-    /// worker, port 0, and mail delivered over real SMTP to [`TestApp::mail`], polled every
-    /// 50 ms. Everything else is the production default (email verification required).
+    /// worker, port 0, rate limits off, and mail delivered over real SMTP to [`TestApp::mail`],
+    /// polled every 50 ms. Everything else is the production default (email verification
+    /// required).
     pub fn builder() -> Builder {
         let mail = SmtpSink::start();
         let mut config = Config::default();
@@ -90,6 +91,9 @@ impl TestApp {
         config.passwords.hashing_threads = 2;
         config.mail.dir = std::env::temp_dir().join(format!("portcullis-testkit-mail-{}", uuid::Uuid::now_v7()));
         config.mail.poll_interval_ms = 50;
+        // Suites log in and register far more often than people; a test of the limits turns
+        // them back on with `configure`.
+        config.limits.disable_all();
         if let Ok(sink) = &mail {
             config.mail.smtp_host = Some("127.0.0.1".into());
             config.mail.smtp_port = sink.port();

@@ -1,0 +1,158 @@
+//! The rate-limit port: how often something may happen per key (a client network, an account,
+//! a mail recipient) before it is held back.
+//!
+//! The in-process adapter keeps counters per process, shared by every HTTP worker; a shared
+//! store for several nodes implements the same trait, and nothing that calls it changes.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// What is being counted. Each has its own quota and its own key space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Limit {
+    /// Login attempts per client network.
+    Login,
+    /// Registrations per client network.
+    Register,
+    /// Password-reset mail requests per client network.
+    PasswordResetRequest,
+    /// Verification-mail resend requests per client network.
+    VerificationResend,
+    /// Code and token submissions (verify-email, password verify/reset, authorize-ip) per
+    /// client network.
+    SecretSubmission,
+    /// Failed logins per account (or, for a login that names no account, per login name, so
+    /// the answer is the same).
+    FailedLogin,
+    /// Mails per recipient per minute.
+    MailPerMinute,
+    /// Mails per recipient per day.
+    MailPerDay,
+}
+
+impl Limit {
+    /// Every limit.
+    pub const ALL: [Self; 8] = [
+        Self::Login,
+        Self::Register,
+        Self::PasswordResetRequest,
+        Self::VerificationResend,
+        Self::SecretSubmission,
+        Self::FailedLogin,
+        Self::MailPerMinute,
+        Self::MailPerDay,
+    ];
+
+    /// A short name for logs and config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Register => "register",
+            Self::PasswordResetRequest => "password_reset_request",
+            Self::VerificationResend => "verification_resend",
+            Self::SecretSubmission => "secret_submission",
+            Self::FailedLogin => "failed_login",
+            Self::MailPerMinute => "mail_per_minute",
+            Self::MailPerDay => "mail_per_day",
+        }
+    }
+}
+
+/// How many events a limit allows in a period. `count == 0` disables the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Events allowed per period (the burst); 0 = unlimited.
+    pub count: u32,
+    /// The period over which `count` events replenish.
+    pub period: Duration,
+}
+
+impl Quota {
+    /// `count` per `period`.
+    pub const fn new(count: u32, period: Duration) -> Self {
+        Self { count, period }
+    }
+
+    /// Whether this quota limits anything.
+    pub const fn is_enabled(&self) -> bool {
+        self.count > 0 && !self.period.is_zero()
+    }
+}
+
+/// The answer to one counted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    /// Let through; `remaining` more would be let through right now.
+    Allowed {
+        /// The quota's count (for `RateLimit-Limit`).
+        limit: u32,
+        /// Events left before the limit is reached (for `RateLimit-Remaining`).
+        remaining: u32,
+    },
+    /// Held back; try again after `retry_after`.
+    Limited {
+        /// The quota's count.
+        limit: u32,
+        /// Until the next event would be allowed.
+        retry_after: Duration,
+    },
+    /// The limit is disabled.
+    Unlimited,
+}
+
+impl RateDecision {
+    /// Whether the event may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        !matches!(self, Self::Limited { .. })
+    }
+}
+
+/// Counts events per key and says when a key has had too many.
+///
+/// Keys are opaque strings the caller builds (see [`client_key`]). Implementations must be
+/// safe to share between every worker of a process, keep memory bounded (forget keys that are
+/// back to a fresh state), and never fail a request because of their own trouble: a store that
+/// cannot answer lets the event through and logs why.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + std::fmt::Debug {
+    /// Counts one event for `key` under `limit` and says whether it may go ahead. A refused
+    /// event is not counted.
+    async fn hit(&self, limit: Limit, key: &str) -> RateDecision;
+
+    /// Without counting anything: `Some(wait)` when an event for `key` under `limit` would be
+    /// refused now. For limits that count only failures (failed logins), checked before the
+    /// attempt.
+    async fn held_back(&self, limit: Limit, key: &str) -> Option<Duration>;
+}
+
+/// A limiter that never limits: for embedding the domain where limits are someone else's job.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLimits;
+
+#[async_trait]
+impl RateLimiter for NoLimits {
+    async fn hit(&self, _limit: Limit, _key: &str) -> RateDecision {
+        RateDecision::Unlimited
+    }
+
+    async fn held_back(&self, _limit: Limit, _key: &str) -> Option<Duration> {
+        None
+    }
+}
+
+/// The key of a client for per-client limits: its network as the new-IP policy sees it (an
+/// IPv4 address, or an IPv6 /64, so a client cannot step around a limit by hopping addresses
+/// inside its own prefix).
+///
+/// ```
+/// use portcullis_domain::limits::client_key;
+/// let a = client_key("2001:db8:1:2::1".parse().unwrap());
+/// let b = client_key("2001:db8:1:2:ffff::9".parse().unwrap());
+/// assert_eq!(a, b);
+/// assert_ne!(client_key("192.0.2.1".parse().unwrap()), client_key("192.0.2.2".parse().unwrap()));
+/// ```
+pub fn client_key(ip: IpAddr) -> String {
+    crate::network::network_of(ip)
+}

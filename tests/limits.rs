@@ -1,0 +1,396 @@
+//! Rate limits over HTTP: per client network, per account, per mail recipient; their reset on
+//! the app's clock; one set of counters for every worker; trusted proxies and spoofed
+//! `X-Forwarded-For`; IPv6 clients keyed by /64. Loopback addresses (127.0.0.x) play different
+//! client networks.
+
+#![allow(clippy::unwrap_used, clippy::needless_pass_by_value)]
+
+mod common;
+
+use std::net::IpAddr;
+
+use chrono::Duration as Span;
+use common::{Ctx, PASSWORD, error_code, read};
+use portcullis_server::config::{LimitConfig, LimitsConfig};
+use portcullis_testkit::TestApp;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+/// An app with only the limits `set` turns on.
+async fn app_with(set: impl FnOnce(&mut LimitsConfig), more: impl FnOnce(&mut portcullis_server::Config)) -> Ctx {
+    let app = TestApp::builder()
+        .configure(|c| {
+            set(&mut c.limits);
+            more(c);
+        })
+        .spawn()
+        .await
+        .unwrap();
+    Ctx::new(app, true)
+}
+
+fn quota(count: u32, period_secs: u64) -> LimitConfig {
+    LimitConfig { count, period_secs }
+}
+
+/// A POST from loopback address `ip`, with extra headers.
+async fn post_from(ctx: &Ctx, ip: [u8; 4], path: &str, body: Value, headers: &[(&str, &str)]) -> Response {
+    let client = reqwest::Client::builder()
+        .local_address(IpAddr::from(ip))
+        .build()
+        .unwrap();
+    let mut req = client.post(ctx.app.url(path)).json(&body);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap()
+}
+
+async fn wrong_login(ctx: &Ctx, ip: [u8; 4], headers: &[(&str, &str)]) -> Response {
+    post_from(
+        ctx,
+        ip,
+        "/v1/auth/login",
+        json!({ "login": "nobody@example.com", "password": "wrong password" }),
+        headers,
+    )
+    .await
+}
+
+fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_flood_from_one_network_is_cut_off_while_another_is_served_and_the_limit_resets() {
+    let ctx = app_with(|l| l.login_per_ip = quota(5, 900), |_| {}).await;
+    for left in (0..5).rev() {
+        let res = wrong_login(&ctx, [127, 0, 0, 2], &[]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&res, "ratelimit-limit"), Some("5"));
+        assert_eq!(header(&res, "ratelimit-remaining"), Some(left.to_string().as_str()));
+    }
+    let res = wrong_login(&ctx, [127, 0, 0, 2], &[]).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        header(&res, "retry-after"),
+        Some("180"),
+        "one attempt back every 900 s / 5"
+    );
+    assert_eq!(header(&res, "ratelimit-remaining"), Some("0"));
+    let (_, body) = read(res).await;
+    assert_eq!(error_code(&body), "rate_limited");
+    assert_eq!(body["success"], false);
+
+    // Another network is served; the right password from the flooded one is refused too.
+    assert_eq!(
+        wrong_login(&ctx, [127, 0, 0, 3], &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    ctx.register("ada@example.com", None).await;
+    let res = post_from(
+        &ctx,
+        [127, 0, 0, 2],
+        "/v1/auth/login",
+        json!({ "login": "ada@example.com", "password": PASSWORD }),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // One attempt comes back after 180 s; the whole quota after 900 s of quiet.
+    ctx.app.clock.advance(Span::seconds(180));
+    assert_eq!(
+        wrong_login(&ctx, [127, 0, 0, 2], &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        wrong_login(&ctx, [127, 0, 0, 2], &[]).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    ctx.app.clock.advance(Span::seconds(900));
+    for _ in 0..5 {
+        assert_eq!(
+            wrong_login(&ctx, [127, 0, 0, 2], &[]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_public_limit_counts_its_own_endpoints() {
+    let ctx = app_with(
+        |l| {
+            l.register_per_ip = quota(3, 3600);
+            l.password_reset_per_ip = quota(3, 3600);
+            l.resend_per_ip = quota(3, 3600);
+            l.secret_submissions_per_ip = quota(4, 900);
+        },
+        |_| {},
+    )
+    .await;
+    let ip = [127, 0, 0, 4];
+    for i in 0..3 {
+        let res = post_from(
+            &ctx,
+            ip,
+            "/v1/auth/register",
+            json!({ "email": format!("user{i}@example.com"), "password": PASSWORD }),
+            &[],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let res = post_from(
+        &ctx,
+        ip,
+        "/v1/auth/register",
+        json!({ "email": "user9@example.com", "password": PASSWORD }),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    for path in ["/v1/auth/password/forgot", "/v1/auth/verify-email/resend"] {
+        for _ in 0..3 {
+            let res = post_from(&ctx, ip, path, json!({ "email": "someone@example.com" }), &[]).await;
+            assert_eq!(res.status(), StatusCode::ACCEPTED, "{path}");
+            assert_eq!(header(&res, "ratelimit-limit"), Some("3"));
+        }
+        let res = post_from(&ctx, ip, path, json!({ "email": "someone@example.com" }), &[]).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+
+    // Code and token submissions share one budget, across their four endpoints.
+    let bad_token = json!({ "token": "pcl_not-a-real-token", "new_password": PASSWORD });
+    for path in [
+        "/v1/auth/verify-email",
+        "/v1/auth/password/verify",
+        "/v1/auth/password/reset",
+        "/v1/auth/authorize-ip",
+    ] {
+        let res = post_from(&ctx, ip, path, bad_token.clone(), &[]).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
+    let res = post_from(&ctx, ip, "/v1/auth/verify-email", bad_token.clone(), &[]).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Login is not one of them.
+    assert_eq!(wrong_login(&ctx, ip, &[]).await.status(), StatusCode::UNAUTHORIZED);
+    // Even a malformed body counts, and is refused before it is read.
+    let res = post_from(&ctx, [127, 0, 0, 5], "/v1/auth/password/forgot", json!([]), &[]).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_limit_is_shared_by_every_worker() {
+    let ctx = app_with(|l| l.login_per_ip = quota(5, 900), |c| c.server.workers = 4).await;
+    // Forty requests, each on its own connection, so the workers share them out.
+    let attempts = (0..40).map(|_| async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        client
+            .post(ctx.app.url("/v1/auth/login"))
+            .json(&json!({ "login": "nobody@example.com", "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let served = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((served, limited), (5, 35), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn only_a_trusted_proxy_may_name_the_client_and_ipv6_clients_count_by_their_64() {
+    let ctx = app_with(
+        |l| l.login_per_ip = quota(2, 900),
+        |c| c.server.trusted_proxies = vec!["127.0.0.1".into()],
+    )
+    .await;
+    let ctx = &ctx;
+    let via_proxy = |client: &'static str| async move {
+        wrong_login(ctx, [127, 0, 0, 1], &[("X-Forwarded-For", client)])
+            .await
+            .status()
+    };
+    // Through our proxy, each client has its own budget.
+    assert_eq!(via_proxy("198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(via_proxy("203.0.113.9, 198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(via_proxy("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(via_proxy("198.51.100.2").await, StatusCode::UNAUTHORIZED);
+
+    // IPv6: one /64 is one client; the next /64 is another.
+    assert_eq!(via_proxy("2001:db8:1:2::1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        via_proxy("2001:db8:1:2:ffff:ffff:ffff:ffff").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(via_proxy("[2001:db8:1:2::77]:443").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(via_proxy("2001:db8:1:3::1").await, StatusCode::UNAUTHORIZED);
+
+    // An untrusted peer's header is ignored: every spoofed address counts against the peer.
+    let spoofed = |client: &'static str| async move {
+        wrong_login(ctx, [127, 0, 0, 7], &[("X-Forwarded-For", client)])
+            .await
+            .status()
+    };
+    assert_eq!(spoofed("192.0.2.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(spoofed("192.0.2.2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(spoofed("192.0.2.3").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(spoofed("127.0.0.1").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_client_a_trusted_proxy_names_is_what_sessions_record() {
+    let ctx = app_with(|_| {}, |c| c.server.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    ctx.register("ada@example.com", None).await;
+    let res = post_from(
+        &ctx,
+        [127, 0, 0, 1],
+        "/v1/auth/login",
+        json!({ "login": "ada@example.com", "password": PASSWORD }),
+        &[("X-Forwarded-For", "2001:db8:aa::5, 127.0.0.9")],
+    )
+    .await;
+    let (status, body) = read(res).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["data"]["access_token"].as_str().unwrap();
+    let (_, sessions) = read(ctx.get("/v1/account/sessions", Some(token)).await).await;
+    let current: Vec<&Value> = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["current"] == true)
+        .collect();
+    assert_eq!(current[0]["ip"], "2001:db8:aa::5");
+}
+
+#[tokio::test]
+async fn failed_logins_throttle_the_account_and_an_unknown_name_alike() {
+    let ctx = app_with(|l| l.failed_logins_per_account = quota(3, 900), |_| {}).await;
+    ctx.register("ada@example.com", Some("ada")).await;
+    ctx.register("bob@example.com", None).await;
+    let ctx = &ctx;
+    let attempt = |login: &'static str, password: &'static str, ip: u8| async move {
+        read(
+            post_from(
+                ctx,
+                [127, 0, 0, ip],
+                "/v1/auth/login",
+                json!({ "login": login, "password": password }),
+                &[],
+            )
+            .await,
+        )
+        .await
+    };
+    // Three failures, from different networks and under both names of the account.
+    assert_eq!(
+        attempt("ada@example.com", "wrong one", 2).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(attempt("ada", "wrong two", 3).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        attempt("ADA@example.com", "wrong three", 4).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Now even the right password waits; the answer names no account.
+    let (status, locked) = attempt("ada@example.com", PASSWORD, 5).await;
+    assert_eq!(
+        (status, error_code(&locked)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+
+    // An unknown name goes the same way, with the same body.
+    for _ in 0..3 {
+        assert_eq!(
+            attempt("ghost@example.com", "whatever1", 6).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, ghost) = attempt("ghost@example.com", "whatever1", 6).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(ghost["error"], locked["error"]);
+
+    // Other accounts are untouched.
+    assert_eq!(attempt("bob@example.com", PASSWORD, 2).await.0, StatusCode::OK);
+
+    // Back-off, not a lock: one attempt returns after 900 s / 3.
+    ctx.app.clock.advance(Span::seconds(300));
+    assert_eq!(attempt("ada@example.com", PASSWORD, 2).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn mails_anyone_can_trigger_are_limited_per_recipient_with_the_same_answer() {
+    let ctx = app_with(
+        |l| {
+            l.mails_per_recipient_per_minute = quota(1, 60);
+            l.mails_per_recipient_per_day = quota(3, 86_400);
+        },
+        |_| {},
+    )
+    .await;
+    let verification = ctx.register("ada@example.com", None).await;
+    assert!(verification.is_object());
+    let forgot = || async {
+        let res = ctx
+            .post("/v1/auth/password/forgot", json!({ "email": "ada@example.com" }))
+            .await;
+        read(res).await
+    };
+    // The signup mail used this minute's allowance: the answer is the same, no mail follows.
+    let first = forgot().await;
+    assert_eq!(first.0, StatusCode::ACCEPTED);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 1);
+
+    ctx.app.clock.advance(Span::seconds(60));
+    assert_eq!(forgot().await, first);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 2);
+    ctx.app.clock.advance(Span::seconds(60));
+    assert_eq!(forgot().await, first);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 3);
+    // Three today: the day's allowance is gone, minute or not.
+    ctx.app.clock.advance(Span::seconds(60));
+    assert_eq!(forgot().await, first);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 3);
+    // Registering the address again would notify its owner; not today.
+    let res = ctx
+        .post(
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 3);
+
+    // Unknown addresses get the same answer, and are counted the same way.
+    let res = ctx
+        .post("/v1/auth/password/forgot", json!({ "email": "nobody@example.com" }))
+        .await;
+    assert_eq!(read(res).await, first);
+
+    // A day later, mail flows again.
+    ctx.app.clock.advance(Span::seconds(86_400));
+    assert_eq!(forgot().await, first);
+    assert_eq!(ctx.mail_count("ada@example.com").await, 4);
+}
+
+#[tokio::test]
+async fn defaults_follow_the_contract_and_zero_disables() {
+    let defaults = LimitsConfig::default();
+    assert_eq!(defaults.login_per_ip, quota(5, 900));
+    assert_eq!(defaults.register_per_ip, quota(3, 3600));
+    assert_eq!(defaults.password_reset_per_ip, quota(3, 3600));
+    assert_eq!(defaults.secret_submissions_per_ip, quota(10, 900));
+    assert_eq!(defaults.failed_logins_per_account, quota(10, 900));
+    assert_eq!(defaults.mails_per_recipient_per_minute, quota(1, 60));
+    assert_eq!(defaults.mails_per_recipient_per_day, quota(10, 86_400));
+
+    let ctx = app_with(|l| l.login_per_ip = quota(0, 900), |_| {}).await;
+    for _ in 0..20 {
+        let res = wrong_login(&ctx, [127, 0, 0, 2], &[]).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&res, "ratelimit-limit"), None);
+    }
+}
