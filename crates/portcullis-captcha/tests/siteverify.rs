@@ -1,31 +1,18 @@
-//! The adapter against a local siteverify stub (actix-web on 127.0.0.1, one route per provider)
-//! that records every form it receives and answers by token:
-//!
-//! | token | answer |
-//! | --- | --- |
-//! | `pass` | success (reCAPTCHA: score 0.9, action `login`) |
-//! | `fail` | `success: false` with error codes |
-//! | `low` | success with score 0.1 |
-//! | `v2` | success without score or action (what a reCAPTCHA v2 key answers) |
-//! | `noaction` | success with score 0.9 but no action |
-//! | `slow` | success, but only after 5 s |
-//! | `garbage` | 200 with an HTML page |
-//! | `down` | 500 (with a body that would otherwise pass) |
-//! | `redirect` | 307 to a route that would pass |
+//! The adapter against the testkit's local siteverify stub (one route per provider), which
+//! records every form it receives and answers by token (see `portcullis_testkit::siteverify`).
 
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use portcullis_captcha::{
     BuildError, CaptchaSettings, HCaptchaSettings, HttpCaptcha, ReCaptchaSettings, TurnstileSettings,
 };
 use portcullis_domain::captcha::{CaptchaError, CaptchaProvider, CaptchaVerifier};
+use portcullis_testkit::siteverify::SiteverifyStub as Stub;
 use secrecy::SecretString;
 
 const HCAPTCHA_SECRET: &str = "0xhcaptcha-secret-do-not-leak";
@@ -34,97 +21,16 @@ const TURNSTILE_SECRET: &str = "turnstile-secret-do-not-leak";
 const SITE_KEY: &str = "10000000-ffff-ffff-ffff-000000000001";
 const CLIENT_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 const CLIENT_V6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x42));
-const SLOW: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-/// One request the stub received.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    content_type: String,
-    fields: Vec<(String, String)>,
+/// The adapter's settings against the stub.
+trait StubSettings {
+    fn settings(&self) -> CaptchaSettings;
+    fn verifier(&self) -> HttpCaptcha;
+    fn v3(&self, min_score: f64, expected_action: Option<&str>) -> HttpCaptcha;
 }
 
-impl Received {
-    fn field(&self, name: &str) -> Option<&str> {
-        let mut values = self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let first = values.next();
-        assert!(values.next().is_none(), "{name} sent twice: {:?}", self.fields);
-        first
-    }
-
-    fn names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.fields.iter().map(|(k, _)| k.as_str()).collect();
-        names.sort_unstable();
-        names
-    }
-}
-
-type Log = Arc<Mutex<Vec<Received>>>;
-
-/// The siteverify stub, on its own thread with its own actix system.
-struct Stub {
-    base: String,
-    log: Log,
-    /// TCP connections accepted, to see that the client reuses them.
-    connections: Arc<AtomicUsize>,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Drop for Stub {
-    fn drop(&mut self) {
-        // The stop command is sent when `stop` is called; the returned future only waits for it.
-        drop(self.handle.stop(false));
-    }
-}
-
-impl Stub {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let log = Log::default();
-        let data = web::Data::new(log.clone());
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counter = connections.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route("/{provider}/siteverify", web::post().to(siteverify))
-                        .route("/elsewhere", web::post().to(|| async { pass_body("recaptcha") }))
-                })
-                .on_connect(move |_, _| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-                .workers(1)
-                .disable_signals()
-                .shutdown_timeout(0)
-                .listen(listener)
-                .unwrap()
-                .run();
-                tx.send(server.handle()).unwrap();
-                let _ = server.await;
-            });
-        });
-        let handle = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Self {
-            base,
-            log,
-            connections,
-            handle,
-        }
-    }
-
-    fn url(&self, provider: &str) -> String {
-        format!("{}/{provider}/siteverify", self.base)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.log.lock().unwrap().clone()
-    }
-
+impl StubSettings for Stub {
     fn settings(&self) -> CaptchaSettings {
         CaptchaSettings {
             timeout: TIMEOUT,
@@ -160,81 +66,6 @@ impl Stub {
     }
 }
 
-/// What a successful answer looks like for each provider (fields from their docs).
-fn pass_body(provider: &str) -> HttpResponse {
-    let body = match provider {
-        "hcaptcha" => serde_json::json!({
-            "success": true, "challenge_ts": "2025-01-01T00:00:00Z", "hostname": "auth.example.test", "credit": false,
-        }),
-        "recaptcha" => serde_json::json!({
-            "success": true, "challenge_ts": "2025-01-01T00:00:00Z", "hostname": "auth.example.test",
-            "score": 0.9, "action": "login",
-        }),
-        _ => serde_json::json!({
-            "success": true, "challenge_ts": "2025-01-01T00:00:00.000Z", "hostname": "auth.example.test",
-            "error-codes": [], "action": "login", "cdata": "",
-        }),
-    };
-    HttpResponse::Ok().json(body)
-}
-
-async fn siteverify(
-    req: HttpRequest,
-    provider: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-    log: web::Data<Log>,
-) -> HttpResponse {
-    let provider = provider.into_inner();
-    let fields = form.into_inner();
-    let token = fields
-        .iter()
-        .find(|(k, _)| k == "response")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    log.lock().unwrap().push(Received {
-        path: req.path().to_owned(),
-        content_type: req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned(),
-        fields,
-    });
-    match token.as_str() {
-        "pass" => pass_body(&provider),
-        "fail" => {
-            let codes = match provider.as_str() {
-                "hcaptcha" => serde_json::json!(["invalid-input-response", "sitekey-secret-mismatch"]),
-                "recaptcha" => serde_json::json!(["invalid-input-response", "timeout-or-duplicate"]),
-                _ => serde_json::json!(["invalid-input-response"]),
-            };
-            HttpResponse::Ok().json(serde_json::json!({"success": false, "error-codes": codes, "hostname": ""}))
-        }
-        "low" => HttpResponse::Ok().json(serde_json::json!({
-            "success": true, "hostname": "auth.example.test", "score": 0.1, "action": "login",
-        })),
-        "noaction" => HttpResponse::Ok().json(serde_json::json!({
-            "success": true, "hostname": "auth.example.test", "score": 0.9,
-        })),
-        "v2" => HttpResponse::Ok().json(serde_json::json!({
-            "success": true, "challenge_ts": "2025-01-01T00:00:00Z", "hostname": "auth.example.test",
-        })),
-        "slow" => {
-            actix_web::rt::time::sleep(SLOW).await;
-            pass_body(&provider)
-        }
-        "garbage" => HttpResponse::Ok()
-            .content_type("text/html")
-            .body("<html><body>Just a moment...</body></html>"),
-        "down" => HttpResponse::InternalServerError().json(serde_json::json!({"success": true})),
-        "redirect" => HttpResponse::TemporaryRedirect()
-            .insert_header(("location", "/elsewhere"))
-            .finish(),
-        _ => HttpResponse::Ok().json(serde_json::json!({"success": false, "error-codes": ["invalid-input-response"]})),
-    }
-}
-
 fn assert_invalid(result: Result<(), CaptchaError>, wanted: &[&str]) -> String {
     match result {
         Err(CaptchaError::Invalid(reason)) => {
@@ -267,7 +98,7 @@ fn assert_no_secret(text: &str) {
 
 #[tokio::test]
 async fn every_provider_passes_a_good_token() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     assert_eq!(
         verifier.providers(),
@@ -289,7 +120,7 @@ async fn every_provider_passes_a_good_token() {
 
 #[tokio::test]
 async fn the_stub_receives_the_documented_form_fields() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     verifier
         .verify(CaptchaProvider::HCaptcha, "pass", Some(CLIENT_V4))
@@ -327,7 +158,7 @@ async fn the_stub_receives_the_documented_form_fields() {
 
 #[tokio::test]
 async fn hcaptcha_without_a_site_key_sends_no_sitekey() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let mut settings = stub.settings();
     settings.hcaptcha.as_mut().unwrap().site_key = Some("  ".into());
     let verifier = HttpCaptcha::new(settings).unwrap();
@@ -340,7 +171,7 @@ async fn hcaptcha_without_a_site_key_sends_no_sitekey() {
 
 #[tokio::test]
 async fn a_refused_token_is_invalid_with_the_error_codes() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     let h = assert_invalid(
         verifier
@@ -364,7 +195,7 @@ async fn a_refused_token_is_invalid_with_the_error_codes() {
 
 #[tokio::test]
 async fn recaptcha_v3_checks_the_score() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let v3 = stub.v3(0.5, None);
     v3.verify(CaptchaProvider::ReCaptcha, "pass", Some(CLIENT_V4))
         .await
@@ -385,7 +216,7 @@ async fn recaptcha_v3_checks_the_score() {
 
 #[tokio::test]
 async fn recaptcha_v2_ignores_scores() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let v2 = stub.verifier();
     v2.verify(CaptchaProvider::ReCaptcha, "v2", None).await.unwrap();
     v2.verify(CaptchaProvider::ReCaptcha, "low", None).await.unwrap();
@@ -393,7 +224,7 @@ async fn recaptcha_v2_ignores_scores() {
 
 #[tokio::test]
 async fn recaptcha_v3_checks_the_action() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     stub.v3(0.5, Some("login"))
         .verify(CaptchaProvider::ReCaptcha, "pass", None)
         .await
@@ -415,7 +246,7 @@ async fn recaptcha_v3_checks_the_action() {
 
 #[tokio::test]
 async fn a_slow_provider_is_unavailable_after_the_timeout() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     for provider in CaptchaProvider::ALL {
         let started = Instant::now();
@@ -430,7 +261,7 @@ async fn a_slow_provider_is_unavailable_after_the_timeout() {
 
 #[tokio::test]
 async fn an_error_status_is_unavailable_even_with_a_passing_body() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     for provider in CaptchaProvider::ALL {
         assert_unavailable(verifier.verify(provider, "down", None).await, "HTTP 500");
@@ -439,7 +270,7 @@ async fn an_error_status_is_unavailable_even_with_a_passing_body() {
 
 #[tokio::test]
 async fn an_answer_that_is_not_json_is_unavailable() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     for provider in CaptchaProvider::ALL {
         assert_unavailable(
@@ -451,7 +282,7 @@ async fn an_answer_that_is_not_json_is_unavailable() {
 
 #[tokio::test]
 async fn a_redirect_is_not_followed() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     assert_unavailable(
         verifier.verify(CaptchaProvider::ReCaptcha, "redirect", None).await,
@@ -490,7 +321,7 @@ async fn a_closed_port_is_unavailable() {
 
 #[tokio::test]
 async fn a_provider_that_is_not_configured_is_invalid_without_a_request() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let mut settings = stub.settings();
     settings.hcaptcha = None;
     settings.turnstile = None;
@@ -522,7 +353,7 @@ async fn a_provider_that_is_not_configured_is_invalid_without_a_request() {
 
 #[tokio::test]
 async fn an_empty_token_is_invalid_without_a_request() {
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     assert_invalid(
         verifier.verify(CaptchaProvider::Turnstile, "", None).await,
@@ -535,7 +366,7 @@ async fn an_empty_token_is_invalid_without_a_request() {
 async fn checks_reuse_the_connection() {
     // One client for every check, shared by clones: ten checks in a row against the same host
     // (two providers' paths on one stub) go over one kept-alive TCP connection.
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     let clone = verifier.clone();
     for _ in 0..5 {
@@ -543,7 +374,7 @@ async fn checks_reuse_the_connection() {
         clone.verify(CaptchaProvider::HCaptcha, "pass", None).await.unwrap();
     }
     assert_eq!(stub.received().len(), 10);
-    assert_eq!(stub.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(stub.connections(), 1);
 }
 
 /// A `MakeWriter` that keeps everything the subscriber writes.
@@ -570,7 +401,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test]
 async fn logs_name_the_provider_and_outcome_but_never_the_token_or_secret() {
     const TOKEN: &str = "pass";
-    let stub = Stub::start();
+    let stub = Stub::start().unwrap();
     let verifier = stub.verifier();
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()

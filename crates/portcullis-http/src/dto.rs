@@ -19,6 +19,8 @@ pub struct RegisterRequest {
     pub password: Option<String>,
     pub username: Option<String>,
     pub tenant_slug: Option<String>,
+    #[serde(flatten)]
+    pub captcha: crate::captcha::CaptchaFields,
 }
 
 /// `POST /v1/auth/login`: `login` or its aliases `email` / `username`.
@@ -32,6 +34,8 @@ pub struct LoginRequest {
     pub tenant_slug: Option<String>,
     pub totp_code: Option<String>,
     pub recovery_code: Option<String>,
+    #[serde(flatten)]
+    pub captcha: crate::captcha::CaptchaFields,
 }
 
 /// `POST /v1/auth/refresh`.
@@ -48,10 +52,13 @@ pub struct LogoutRequest {
 }
 
 /// `verify-email/resend` and `password/forgot`.
-#[derive(Debug, Default, Deserialize)]
+// No Debug: it may carry a captcha token.
+#[derive(Default, Deserialize)]
 pub struct EmailRequest {
     pub email: Option<String>,
     pub tenant_slug: Option<String>,
+    #[serde(flatten)]
+    pub captcha: crate::captcha::CaptchaFields,
 }
 
 /// A one-time secret: `token`, or `email` and `code` (`verify-email`, `password/verify`,

@@ -3,6 +3,7 @@
 //! [`portcullis_domain::AuthService`], and shape the answer.
 
 mod body;
+mod captcha;
 mod dto;
 mod error;
 mod extract;
@@ -17,6 +18,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
 use portcullis_domain::limits::Limit;
 
+pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use state::AppState;
 

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::body::Body;
+use crate::captcha::CaptchaEndpoint;
 use crate::dto::{
     ChangeEmailRequest, ChangePasswordRequest, DisableMfaRequest, EmailRequest, LoginRequest, LogoutRequest,
     MfaCodeRequest, RefreshRequest, RegisterRequest, RevokeSessionsRequest, SecretRequest, SessionListItem,
@@ -74,12 +75,27 @@ fn username_rule(e: FieldError) -> Option<String> {
     (e == FieldError::Invalid).then(|| "username has characters or a length the policy does not allow".into())
 }
 
+/// The captcha check of a public endpoint: first, before the body is validated, so nothing
+/// about accounts or usernames is learnt without one.
+async fn captcha(
+    state: &AppState,
+    req: &HttpRequest,
+    endpoint: CaptchaEndpoint,
+    fields: &crate::captcha::CaptchaFields,
+) -> Result<()> {
+    match &state.captcha {
+        Some(gate) => gate.check(endpoint, fields, crate::extract::client_ip(req)).await,
+        None => Ok(()),
+    }
+}
+
 /// `POST /v1/auth/register`.
 pub async fn register(
     state: Data<AppState>,
     req: HttpRequest,
     Body(body): Body<RegisterRequest>,
 ) -> Result<HttpResponse> {
+    captcha(&state, &req, CaptchaEndpoint::Register, &body.captcha).await?;
     let mut v = Validator::default();
     let email = v
         .require("email", body.email.as_deref())
@@ -131,6 +147,7 @@ pub async fn resend_verification(
     req: HttpRequest,
     Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse> {
+    captcha(&state, &req, CaptchaEndpoint::VerificationResend, &body.captcha).await?;
     let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
     state.auth.request_verification_mail(tenant.id, email).await?;
     Ok(ok(
@@ -145,6 +162,7 @@ pub async fn forgot_password(
     req: HttpRequest,
     Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse> {
+    captcha(&state, &req, CaptchaEndpoint::PasswordForgot, &body.captcha).await?;
     let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
     state.auth.request_password_reset(tenant.id, email).await?;
     Ok(ok(
@@ -284,6 +302,7 @@ pub async fn reset_password(
 
 /// `POST /v1/auth/login`.
 pub async fn login(state: Data<AppState>, req: HttpRequest, Body(body): Body<LoginRequest>) -> Result<HttpResponse> {
+    captcha(&state, &req, CaptchaEndpoint::Login, &body.captcha).await?;
     let mut v = Validator::default();
     let (field, raw) = match (&body.login, &body.email, &body.username) {
         (Some(l), _, _) => ("login", Some(l.as_str())),

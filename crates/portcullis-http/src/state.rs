@@ -21,4 +21,6 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Captcha requirement; `None` when no provider is enabled.
+    pub captcha: Option<crate::captcha::CaptchaGate>,
 }

@@ -191,6 +191,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         body_limit: config.server.body_limit_bytes,
         limiter,
         trusted_proxies: config.server.trusted_proxies()?,
+        captcha: captcha_gate(&config.captcha)?,
     });
 
     let mut server = HttpServer::new(move || {
@@ -220,6 +221,22 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         server,
         mail_worker,
     })
+}
+
+/// The captcha requirement, when any provider is configured.
+fn captcha_gate(config: &crate::config::CaptchaConfig) -> anyhow::Result<Option<portcullis_http::CaptchaGate>> {
+    let Some(settings) = config.settings() else {
+        return Ok(None);
+    };
+    let verifier = portcullis_captcha::HttpCaptcha::new(settings).context("captcha settings")?;
+    let required_on = config.required_on()?;
+    let names: Vec<&str> = required_on.iter().map(|e| e.name()).collect();
+    let providers: Vec<&str> = portcullis_domain::CaptchaVerifier::providers(&verifier)
+        .into_iter()
+        .map(|p| p.name())
+        .collect();
+    tracing::info!(?providers, required_on = ?names, "captcha enabled");
+    Ok(Some(portcullis_http::CaptchaGate::new(Arc::new(verifier), required_on)))
 }
 
 /// Forgets rate-limit keys that are back to fresh, every minute, for as long as the limiter

@@ -38,6 +38,139 @@ pub struct Config {
     pub login: LoginConfig,
     /// Rate limits.
     pub limits: LimitsConfig,
+    /// Captcha providers and the endpoints that need one.
+    pub captcha: CaptchaConfig,
+}
+
+/// `[captcha]`: a provider is enabled by its section with a `secret`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptchaConfig {
+    /// Endpoints that need a captcha (`register`, `login`, `password/forgot`,
+    /// `verify-email/resend`); unset = all four when any provider is enabled.
+    pub required_on: Option<Vec<String>>,
+    /// Milliseconds one check may take before it fails closed (503 `captcha_unavailable`).
+    pub timeout_ms: u64,
+    /// hCaptcha.
+    pub hcaptcha: Option<HCaptchaConfig>,
+    /// Google reCAPTCHA v2, or v3 with `min_score`.
+    pub recaptcha: Option<ReCaptchaConfig>,
+    /// Cloudflare Turnstile.
+    pub turnstile: Option<TurnstileConfig>,
+}
+
+impl Default for CaptchaConfig {
+    fn default() -> Self {
+        Self {
+            required_on: None,
+            timeout_ms: 5000,
+            hcaptcha: None,
+            recaptcha: None,
+            turnstile: None,
+        }
+    }
+}
+
+/// `[captcha.hcaptcha]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HCaptchaConfig {
+    /// Secret key.
+    pub secret: SecretString,
+    /// Site key; when set, tokens solved for another site key are refused.
+    pub site_key: Option<String>,
+    /// siteverify URL (default: hCaptcha's).
+    pub verify_url: Option<String>,
+}
+
+/// `[captcha.recaptcha]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReCaptchaConfig {
+    /// Secret key.
+    pub secret: SecretString,
+    /// v3: the lowest accepted score (0.0–1.0); unset = v2.
+    pub min_score: Option<f64>,
+    /// v3: the action the token must have been made for.
+    pub expected_action: Option<String>,
+    /// siteverify URL (default: Google's).
+    pub verify_url: Option<String>,
+}
+
+/// `[captcha.turnstile]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TurnstileConfig {
+    /// Secret key.
+    pub secret: SecretString,
+    /// siteverify URL (default: Cloudflare's).
+    pub verify_url: Option<String>,
+}
+
+impl CaptchaConfig {
+    /// The verifier's settings, or `None` when no provider is enabled.
+    pub fn settings(&self) -> Option<portcullis_captcha::CaptchaSettings> {
+        use portcullis_captcha::{HCaptchaSettings, ReCaptchaSettings, TurnstileSettings};
+        if self.hcaptcha.is_none() && self.recaptcha.is_none() && self.turnstile.is_none() {
+            return None;
+        }
+        Some(portcullis_captcha::CaptchaSettings {
+            timeout: std::time::Duration::from_millis(self.timeout_ms),
+            hcaptcha: self.hcaptcha.as_ref().map(|c| {
+                let mut s = HCaptchaSettings::new(c.secret.clone());
+                s.site_key.clone_from(&c.site_key);
+                if let Some(url) = &c.verify_url {
+                    s.verify_url.clone_from(url);
+                }
+                s
+            }),
+            recaptcha: self.recaptcha.as_ref().map(|c| {
+                let mut s = ReCaptchaSettings::new(c.secret.clone());
+                s.min_score = c.min_score;
+                s.expected_action.clone_from(&c.expected_action);
+                if let Some(url) = &c.verify_url {
+                    s.verify_url.clone_from(url);
+                }
+                s
+            }),
+            turnstile: self.turnstile.as_ref().map(|c| {
+                let mut s = TurnstileSettings::new(c.secret.clone());
+                if let Some(url) = &c.verify_url {
+                    s.verify_url.clone_from(url);
+                }
+                s
+            }),
+        })
+    }
+
+    /// The endpoints that need a captcha.
+    pub fn required_on(&self) -> Result<Vec<portcullis_http::CaptchaEndpoint>, ConfigError> {
+        use portcullis_http::CaptchaEndpoint;
+        match &self.required_on {
+            None => Ok(CaptchaEndpoint::ALL.to_vec()),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    CaptchaEndpoint::parse(n).ok_or_else(|| {
+                        ConfigError(format!(
+                            "captcha.required_on: {n:?} is not one of register, login, password/forgot, verify-email/resend"
+                        ))
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.required_on()?;
+        if !(100..=60_000).contains(&self.timeout_ms) {
+            return Err(ConfigError("captcha.timeout_ms must be between 100 and 60000".into()));
+        }
+        if let Some(settings) = self.settings() {
+            portcullis_captcha::HttpCaptcha::new(settings).map_err(|e| ConfigError(format!("captcha: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 /// One rate limit: `count` events per `period_secs`; `count = 0` disables it. Written as
@@ -689,6 +822,7 @@ impl Config {
         }
         self.server.trusted_proxies()?;
         self.limits.validate()?;
+        self.captcha.validate()?;
         if self.database.max_connections == 0 {
             return fail("database.max_connections must be at least 1");
         }

@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod siteverify;
 pub mod smtp;
 
 pub use smtp::{ReceivedMail, SmtpSink};
