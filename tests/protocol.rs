@@ -155,3 +155,97 @@ async fn database_outage_is_503_in_the_envelope_not_a_crash() {
     // The process is still alive.
     assert_eq!(ctx.get("/health/live", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn over_long_targets_and_header_sections_are_refused_in_the_envelope() {
+    let ctx = spawn().await;
+    let long_path = format!("/v1/{}", "a".repeat(5000));
+    let (status, body) = read(ctx.get(&long_path, None).await).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::URI_TOO_LONG, "uri_too_long"));
+    let long_query = format!("/health/live?{}", "q=1&".repeat(1200));
+    let (status, _) = read(ctx.get(&long_query, None).await).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/login"))
+        .header("x-padding", "p".repeat(20 * 1024))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(res).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large")
+    );
+    let mut req = ctx.http.get(ctx.app.url("/health/live"));
+    for i in 0..70 {
+        req = req.header(format!("x-h{i}"), "1");
+    }
+    let (status, _) = read(req.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+
+    // Ordinary requests are untouched.
+    assert_eq!(ctx.get("/health/live", None).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn fields_a_client_must_not_set_are_never_applied() {
+    let ctx = spawn().await;
+    let other_tenant = uuid::Uuid::now_v7();
+    let forced_id = uuid::Uuid::now_v7();
+    let seen = ctx.mail_count("ada@example.com").await;
+    let res = ctx
+        .post(
+            "/v1/auth/register",
+            json!({
+                "email": "ada@example.com", "password": common::PASSWORD,
+                "email_verified": true, "tenant_id": other_tenant, "id": forced_id,
+                "role": "admin", "mfa_enabled": true, "username_normalized": "root",
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // Not verified: login waits for the mailed link.
+    let (status, body) = ctx.login("ada@example.com", common::PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    let (_, pair) = read(
+        ctx.post("/v1/auth/verify-email", json!({ "token": mail.token().unwrap() }))
+            .await,
+    )
+    .await;
+    let user = &pair["data"]["user"];
+    assert_ne!(user["id"], json!(forced_id));
+    assert_eq!(user["mfa_enabled"], false);
+    assert_eq!(user["tenant"]["slug"], "default");
+    assert_ne!(user["tenant"]["id"], json!(other_tenant));
+    let token = pair["data"]["access_token"].as_str().unwrap();
+
+    // PATCH takes a username and nothing else.
+    let res = ctx
+        .http
+        .patch(ctx.app.url("/v1/account"))
+        .bearer_auth(token)
+        .json(&json!({
+            "username": "ada", "email": "mallory@example.com", "email_verified": false,
+            "id": forced_id, "tenant_id": other_tenant, "mfa_enabled": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(res).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, account) = read(ctx.get("/v1/account", Some(token)).await).await;
+    let account = &account["data"];
+    assert_eq!(account["username"], "ada");
+    assert_eq!(account["email"], "ada@example.com");
+    assert_eq!(account["email_verified"], true);
+    assert_eq!(account["mfa_enabled"], false);
+    assert_eq!(account["id"], user["id"]);
+}

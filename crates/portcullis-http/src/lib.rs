@@ -20,6 +20,7 @@ use portcullis_domain::limits::Limit;
 
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
+pub use limit::{RequestLimits, request_limits};
 pub use state::AppState;
 
 /// Registers every route. The composition root wraps this in an `App` with [`request_id`] and

@@ -57,6 +57,52 @@ pub(crate) async fn per_client(
     }
 }
 
+/// How long a request line and its headers may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Longest path and query, in bytes.
+    pub max_uri_bytes: usize,
+    /// Most header bytes (names and values together).
+    pub max_header_bytes: usize,
+    /// Most headers.
+    pub max_headers: usize,
+}
+
+/// Refuses over-long request targets (414 `uri_too_long`) and oversized header sections (431
+/// `headers_too_large`) in the envelope, before any route runs. Heads beyond the HTTP parser's
+/// own limits never get this far; actix answers those itself.
+pub async fn request_limits(
+    limits: RequestLimits,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    let headers = req.headers();
+    let header_bytes: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len()).sum();
+    let refusal = if uri > limits.max_uri_bytes {
+        Some(ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The request path and query exceed {} bytes.", limits.max_uri_bytes),
+        ))
+    } else if header_bytes > limits.max_header_bytes || headers.len() > limits.max_headers {
+        Some(ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "The request headers exceed {} bytes or {} fields.",
+                limits.max_header_bytes, limits.max_headers
+            ),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(error) => Ok(req.into_response(error.error_response())),
+        None => next.call(req).await,
+    }
+}
+
 fn advertise(headers: &mut HeaderMap, limit: u32, remaining: u32) {
     headers.insert(HeaderName::from_static("ratelimit-limit"), HeaderValue::from(limit));
     headers.insert(

@@ -194,8 +194,16 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         captcha: captcha_gate(&config.captcha)?,
     });
 
+    let request_limits = portcullis_http::RequestLimits {
+        max_uri_bytes: config.server.max_uri_bytes,
+        max_header_bytes: config.server.max_header_bytes,
+        max_headers: config.server.max_headers,
+    };
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                portcullis_http::request_limits(request_limits, req, next)
+            }))
             .wrap_fn(portcullis_http::request_id)
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(portcullis_http::configure(state.clone()))

@@ -550,6 +550,12 @@ pub struct ServerConfig {
     /// Proxies (CIDRs or single addresses) whose `X-Forwarded-For` names the client. Empty:
     /// the socket peer is always the client.
     pub trusted_proxies: Vec<String>,
+    /// Longest request path and query in bytes (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Most request header bytes, names and values together (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most request headers (431 beyond).
+    pub max_headers: usize,
 }
 
 impl ServerConfig {
@@ -581,6 +587,9 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             body_limit_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
+            max_uri_bytes: 4096,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
         }
     }
 }
@@ -821,6 +830,15 @@ impl Config {
             return fail("server.body_limit_bytes must be at least 1024");
         }
         self.server.trusted_proxies()?;
+        let sv = &self.server;
+        if !(256..=16 * 1024).contains(&sv.max_uri_bytes)
+            || !(1024..=64 * 1024).contains(&sv.max_header_bytes)
+            || !(8..=90).contains(&sv.max_headers)
+        {
+            return fail(
+                "server: max_uri_bytes must be 256 to 16384, max_header_bytes 1024 to 65536, max_headers 8 to 90",
+            );
+        }
         self.limits.validate()?;
         self.captcha.validate()?;
         if self.database.max_connections == 0 {
