@@ -197,12 +197,38 @@ async fn ten_concurrent_submissions_of_one_code_succeed_exactly_once() {
     let answers = futures::future::join_all(attempts).await;
     let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
     assert_eq!(ok, 1, "{answers:?}");
+    // The others are replays (handed back, so they lock nothing), or met a lock that counting
+    // them in had set for a moment.
     assert!(
         answers
             .iter()
             .filter(|(s, _)| *s != StatusCode::OK)
-            .all(|(_, b)| error_code(b) == "invalid_code")
+            .all(|(_, b)| ["invalid_code", "mfa_locked"].contains(&error_code(b))),
+        "{answers:?}"
     );
+    next_step(&ctx);
+    let fresh = code_at(&e.secret, ctx.app.now());
+    let (status, body) = login_with(&ctx, "ada@example.com", json!({ "totp_code": fresh })).await;
+    assert_eq!(status, StatusCode::OK, "not left locked: {body}");
+}
+
+#[tokio::test]
+async fn concurrent_wrong_codes_cannot_slip_past_the_lock() {
+    let ctx = spawn().await;
+    let e = enrolled(&ctx, "ada@example.com").await;
+    let right = code_at(&e.secret, ctx.app.now());
+    let wrong = if right == "000000" { "111111" } else { "000000" };
+    let attempts = (0..20).map(|_| login_with(&ctx, "ada@example.com", json!({ "totp_code": wrong })));
+    let answers = futures::future::join_all(attempts).await;
+    let checked = answers.iter().filter(|(_, b)| error_code(b) == "invalid_code").count();
+    let locked = answers.iter().filter(|(_, b)| error_code(b) == "mfa_locked").count();
+    assert_eq!(
+        (checked, locked),
+        (5, 15),
+        "only five guesses are ever checked: {answers:?}"
+    );
+    let (status, _) = login_with(&ctx, "ada@example.com", json!({ "totp_code": right })).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "still locked for the right code");
 }
 
 #[tokio::test]

@@ -191,3 +191,73 @@ async fn a_new_authorization_mail_goes_out_once_the_old_link_expired() {
     assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
     assert_eq!(enqueued(&ctx, "ip_authorization").await, 2);
 }
+
+#[tokio::test]
+async fn new_networks_buy_no_extra_code_guesses_and_a_reset_kills_pending_authorizations() {
+    let ctx = app("require").await;
+    ctx.register("ada@example.com", None).await;
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 2]).await.0, StatusCode::FORBIDDEN);
+    let first = ctx.next_mail("ada@example.com", seen).await;
+    let guess = |code: &'static str| {
+        from(
+            &ctx,
+            [127, 0, 0, 2],
+            "/v1/auth/authorize-ip",
+            json!({ "email": "ada@example.com", "code": code }),
+        )
+    };
+    let wrong = |right: &str| if right == "000000" { "111111" } else { "000000" };
+    let first_code = first.code().unwrap();
+    for _ in 0..4 {
+        assert_eq!(guess(wrong(&first_code)).await.0, StatusCode::BAD_REQUEST);
+    }
+    // A sign-in from another network replaces the authorization (one live per account), and
+    // the four wrong guesses carry over to the new code.
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 3]).await.0, StatusCode::FORBIDDEN);
+    let second = ctx.next_mail("ada@example.com", seen).await;
+    let second_code = second.code().unwrap();
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 9],
+        "/v1/auth/authorize-ip",
+        json!({ "token": first.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the replaced link is dead");
+    assert_eq!(guess(wrong(&second_code)).await.0, StatusCode::BAD_REQUEST);
+    // That was the fifth wrong guess: the right code is dead too.
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 3],
+        "/v1/auth/authorize-ip",
+        json!({ "email": "ada@example.com", "code": second_code }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The link still works (codes die, links do not) -- unless the password is reset first.
+    let seen = ctx.mail_count("ada@example.com").await;
+    let res = ctx
+        .post("/v1/auth/password/forgot", json!({ "email": "ada@example.com" }))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let reset = ctx.next_mail("ada@example.com", seen).await;
+    let (status, body) = read(
+        ctx.post(
+            "/v1/auth/password/reset",
+            json!({ "token": reset.token().unwrap(), "new_password": "a brand new passphrase" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 3],
+        "/v1/auth/authorize-ip",
+        json!({ "token": second.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a reset kills pending authorizations");
+}

@@ -296,7 +296,7 @@ impl AuthService {
         if !self
             .deps
             .store
-            .activate_totp(tenant, user, step, &hashes, now)
+            .activate_totp(tenant, user, &record.secret_sealed, step, &hashes, now)
             .await
             .map_err(InfraError::from)?
         {
@@ -323,7 +323,12 @@ impl AuthService {
             .map_err(InfraError::from)?
             .filter(|r| r.enabled)
             .ok_or(MfaError::NotEnabled)?;
-        if let Some(until) = record.locked_until.filter(|until| *until > now) {
+        let mfa = self.mfa();
+        let reserved = store
+            .reserve_mfa_attempt(tenant, user, mfa.max_failures, now + mfa.lockout, now)
+            .await
+            .map_err(InfraError::from)?;
+        if let Err(until) = reserved {
             tracing::warn!(user_id = %user, outcome = "mfa_locked", "second factor refused: locked");
             return Err(locked(until, now));
         }
@@ -338,19 +343,18 @@ impl AuthService {
                     Some(step) => {
                         let step = i64::try_from(step).map_err(|_| MfaError::InvalidCode)?;
                         match store
-                            .accept_totp_step(tenant, user, step, now)
+                            .accept_totp_step(tenant, user, step, mfa.max_failures, now)
                             .await
                             .map_err(InfraError::from)?
                         {
                             StepOutcome::Accepted => Some(AMR_TOTP),
                             StepOutcome::Replayed => {
                                 // A right code whose step was used: a double submit or a code
-                                // seen by someone else. Refused, logged, but not a guess, so it
-                                // does not count towards the lock.
+                                // seen by someone else. Refused and logged, but not a guess:
+                                // storage handed its attempt back.
                                 tracing::warn!(user_id = %user, outcome = "totp_replayed", "a TOTP code was presented again after its step was used");
                                 return Err(MfaError::InvalidCode);
                             }
-                            StepOutcome::Locked(until) => return Err(locked(until, now)),
                         }
                     }
                     None => None,
@@ -371,10 +375,7 @@ impl AuthService {
                 Ok(amr)
             }
             None => {
-                store
-                    .record_mfa_failure(tenant, user, self.mfa().max_failures, now + self.mfa().lockout, now)
-                    .await
-                    .map_err(InfraError::from)?;
+                // Counted already, when the attempt came in.
                 tracing::info!(user_id = %user, outcome = "invalid_code", "second factor refused");
                 Err(MfaError::InvalidCode)
             }

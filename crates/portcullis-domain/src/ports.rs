@@ -361,8 +361,6 @@ pub enum StepOutcome {
     Accepted,
     /// This step (or a later one) was accepted already.
     Replayed,
-    /// The second factor is locked until then.
-    Locked(DateTime<Utc>),
 }
 
 /// Second factors.
@@ -383,40 +381,49 @@ pub trait MfaStore: Send + Sync {
 
     /// Activates the pending secret with `step` as its last accepted step, marks the account's
     /// second factor enabled and replaces its recovery codes, in one transaction. `false` if
-    /// there was no pending secret.
+    /// there was no pending secret, or it is no longer `sealed` (a concurrent enrolment
+    /// replaced the secret the code was checked against).
     async fn activate_totp(
         &self,
         tenant: TenantId,
         user: UserId,
+        sealed: &[u8],
         step: i64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Atomically accepts `step` if it is newer than the last accepted step and the second
-    /// factor is not locked; resets the failure count when accepted. Of concurrent calls with
-    /// one step, exactly one is `Accepted`.
+    /// Atomically accepts `step` if it is newer than the last accepted step; clears the
+    /// failure count and any lock when accepted. Of concurrent calls with one step, exactly one
+    /// is `Accepted`. Only called after [`MfaStore::reserve_mfa_attempt`] let the attempt in.
+    /// A `Replayed` step hands its reserved attempt back (a right code sent twice is no guess),
+    /// lifting a lock that only it completed (`max_failures` in a row).
     async fn accept_totp_step(
         &self,
         tenant: TenantId,
         user: UserId,
         step: i64,
+        max_failures: u32,
         now: DateTime<Utc>,
     ) -> Result<StepOutcome, StoreError>;
 
-    /// Counts a wrong code; the `max_failures`-th in a row locks until `lock_until` (and starts
-    /// the count again).
-    async fn record_mfa_failure(
+    /// Counts an attempt at the second factor before its code is checked, in one statement,
+    /// so concurrent guesses cannot all slip in under the limit: `Err(until)` when the second
+    /// factor is locked at `now`; otherwise the attempt is counted and the `max_failures`-th in
+    /// a row locks until `lock_until` (it is itself still checked). A lock that has run out
+    /// starts the count again. A right code clears the count ([`MfaStore::accept_totp_step`],
+    /// [`MfaStore::use_recovery_code`]).
+    async fn reserve_mfa_attempt(
         &self,
         tenant: TenantId,
         user: UserId,
         max_failures: u32,
         lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Result<(), DateTime<Utc>>, StoreError>;
 
     /// Uses up a recovery code; `false` if the account has no such unused code. On success the
-    /// failure count is reset.
+    /// failure count and any lock are cleared.
     async fn use_recovery_code(
         &self,
         tenant: TenantId,
@@ -669,8 +676,10 @@ pub trait OneTimeStore: Send + Sync {
     ) -> Result<PendingRegistration, InsertAccountError>;
 
     /// Stores `secret` and enqueues `mail` only if the account has no secret of this purpose
-    /// and scope whose link is still alive at `now` (an expired one is replaced). Returns
-    /// whether it did.
+    /// and scope whose link is still alive at `now`. Returns whether it did. Any other secret
+    /// of the purpose (another scope, or expired) is replaced, so an account has at most one
+    /// live secret per purpose; while the code being replaced is alive its wrong-code count
+    /// carries over, so asking from ever new scopes (networks) buys no extra guesses.
     async fn issue_secret_unless_live(
         &self,
         secret: NewOneTimeSecret,

@@ -91,6 +91,7 @@ impl MfaStore for PgStore {
         &self,
         tenant: TenantId,
         user: UserId,
+        sealed: &[u8],
         step: i64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
@@ -100,6 +101,7 @@ impl MfaStore for PgStore {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let n = diesel::update(mfa_totp::table.find((tenant, user)))
                 .filter(mfa_totp::enabled_at.is_null())
+                .filter(mfa_totp::secret_encrypted.eq(sealed))
                 .set((
                     mfa_totp::enabled_at.eq(now),
                     mfa_totp::last_step.eq(step),
@@ -131,7 +133,8 @@ impl MfaStore for PgStore {
         tenant: TenantId,
         user: UserId,
         step: i64,
-        now: DateTime<Utc>,
+        max_failures: u32,
+        _now: DateTime<Utc>,
     ) -> Result<StepOutcome, StoreError> {
         let mut conn = self.conn().await?;
         // One statement: the row lock serialises concurrent submissions, and only the first
@@ -139,7 +142,6 @@ impl MfaStore for PgStore {
         let accepted = diesel::update(mfa_totp::table.find((tenant.as_uuid(), user.as_uuid())))
             .filter(mfa_totp::enabled_at.is_not_null())
             .filter(mfa_totp::last_step.is_null().or(mfa_totp::last_step.lt(step)))
-            .filter(mfa_totp::locked_until.is_null().or(mfa_totp::locked_until.le(now)))
             .set((
                 mfa_totp::last_step.eq(step),
                 mfa_totp::failed_attempts.eq(0),
@@ -151,42 +153,69 @@ impl MfaStore for PgStore {
         if accepted == 1 {
             return Ok(StepOutcome::Accepted);
         }
-        let locked = mfa_totp::table
-            .find((tenant.as_uuid(), user.as_uuid()))
-            .select(mfa_totp::locked_until)
-            .first::<Option<DateTime<Utc>>>(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .flatten()
-            .filter(|until| *until > now);
-        Ok(locked.map_or(StepOutcome::Replayed, StepOutcome::Locked))
+        // Hand the reserved attempt back; the lock stays only if the genuine attempts alone
+        // reach the limit.
+        diesel::sql_query(
+            "UPDATE mfa_totp SET \
+               failed_attempts = GREATEST(failed_attempts - 1, 0), \
+               locked_until = CASE WHEN failed_attempts - 1 >= $3 THEN locked_until ELSE NULL END \
+             WHERE tenant_id = $1 AND user_id = $2 AND failed_attempts > 0",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .bind::<diesel::sql_types::Integer, _>(i32::try_from(max_failures).unwrap_or(i32::MAX))
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(StepOutcome::Replayed)
     }
 
-    async fn record_mfa_failure(
+    async fn reserve_mfa_attempt(
         &self,
         tenant: TenantId,
         user: UserId,
         max_failures: u32,
         lock_until: DateTime<Utc>,
-        _now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), DateTime<Utc>>, StoreError> {
+        #[derive(diesel::QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+            locked_until: Option<DateTime<Utc>>,
+        }
         let mut conn = self.conn().await?;
         let max = i32::try_from(max_failures).unwrap_or(i32::MAX);
-        diesel::sql_query(
+        // One statement, so the row lock orders concurrent attempts and each sees the count
+        // the one before it left. Right-hand sides read the row as it was: a lock that ran out
+        // (the WHERE lets only such a lock through) restarts the count at this attempt.
+        let counted = diesel::sql_query(
             "UPDATE mfa_totp SET \
-               locked_until = CASE WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END, \
-               failed_attempts = CASE WHEN failed_attempts + 1 >= $3 THEN 0 ELSE failed_attempts + 1 END \
-             WHERE tenant_id = $1 AND user_id = $2",
+               failed_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END, \
+               locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) >= $3 \
+                                   THEN $4 ELSE NULL END \
+             WHERE tenant_id = $1 AND user_id = $2 AND (locked_until IS NULL OR locked_until <= $5)",
         )
         .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
         .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
         .bind::<diesel::sql_types::Integer, _>(max)
         .bind::<diesel::sql_types::Timestamptz, _>(lock_until)
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
         .execute(&mut conn)
         .await
         .map_err(query_error)?;
-        Ok(())
+        if counted == 1 {
+            return Ok(Ok(()));
+        }
+        let until = diesel::sql_query("SELECT locked_until FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
+            .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
+            .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+            .get_result::<Locked>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .and_then(|row| row.locked_until);
+        // No row means no second factor: nothing to lock, let the check refuse it.
+        Ok(until.map_or(Ok(()), Err))
     }
 
     async fn use_recovery_code(
@@ -204,7 +233,10 @@ impl MfaStore for PgStore {
                 .await?;
             if used == 1 {
                 diesel::update(mfa_totp::table.find((tenant, user)))
-                    .set(mfa_totp::failed_attempts.eq(0))
+                    .set((
+                        mfa_totp::failed_attempts.eq(0),
+                        mfa_totp::locked_until.eq(None::<DateTime<Utc>>),
+                    ))
                     .execute(conn)
                     .await?;
             }

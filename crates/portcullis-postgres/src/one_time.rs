@@ -337,7 +337,14 @@ async fn apply(
                 conn,
                 tenant,
                 user,
-                &[Purpose::VerifyEmail, Purpose::ChangeEmail, Purpose::ResetPassword],
+                // A pending network authorization may be the intruder's: it dies with the
+                // password that let them get that far.
+                &[
+                    Purpose::VerifyEmail,
+                    Purpose::ChangeEmail,
+                    Purpose::ResetPassword,
+                    Purpose::AuthorizeIp,
+                ],
             )
             .await?;
             enqueue_on(conn, notice, now).await?;
@@ -434,33 +441,60 @@ impl OneTimeStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
+        let (tenant, user) = (secret.tenant_id.as_uuid(), secret.user_id.as_uuid());
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // Replaces only a secret whose link has expired: while one lives, no second mail.
-            let stored = diesel::sql_query(
-                "INSERT INTO one_time_secrets (id, tenant_id, user_id, purpose, scope, token_hash, code_hash, \
-                   token_expires_at, code_expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT ON CONSTRAINT one_time_secrets_one_live DO UPDATE SET id = excluded.id, \
-                   token_hash = excluded.token_hash, code_hash = excluded.code_hash, \
-                   token_expires_at = excluded.token_expires_at, code_expires_at = excluded.code_expires_at, \
-                   failed_code_attempts = 0, created_at = excluded.created_at \
-                 WHERE one_time_secrets.token_expires_at <= $10",
+            use one_time_secrets as s;
+            // The account row serialises issuers (the lock order of every flow: account, then
+            // its secrets), so two sign-ins from two new networks cannot both keep a secret.
+            accounts::table
+                .filter(accounts::tenant_id.eq(tenant))
+                .filter(accounts::id.eq(user))
+                .select(accounts::id)
+                .for_update()
+                .first::<Uuid>(conn)
+                .await?;
+            let live: Vec<(String, i32, DateTime<Utc>, DateTime<Utc>)> = s::table
+                .filter(s::tenant_id.eq(tenant))
+                .filter(s::user_id.eq(user))
+                .filter(s::purpose.eq(secret.purpose.name()))
+                .select((
+                    s::scope,
+                    s::failed_code_attempts,
+                    s::token_expires_at,
+                    s::code_expires_at,
+                ))
+                .load(conn)
+                .await?;
+            // While this scope's link lives, no second mail.
+            if live
+                .iter()
+                .any(|(scope, _, token_expires, _)| *scope == secret.scope && *token_expires > now)
+            {
+                return Ok(false);
+            }
+            let carried = live
+                .iter()
+                .filter(|(_, _, _, code_expires)| *code_expires > now)
+                .map(|(_, failed, _, _)| *failed)
+                .max()
+                .unwrap_or(0);
+            diesel::delete(
+                s::table
+                    .filter(s::tenant_id.eq(tenant))
+                    .filter(s::user_id.eq(user))
+                    .filter(s::purpose.eq(secret.purpose.name())),
             )
-            .bind::<diesel::sql_types::Uuid, _>(secret.id)
-            .bind::<diesel::sql_types::Uuid, _>(secret.tenant_id.as_uuid())
-            .bind::<diesel::sql_types::Uuid, _>(secret.user_id.as_uuid())
-            .bind::<diesel::sql_types::Text, _>(secret.purpose.name())
-            .bind::<diesel::sql_types::Text, _>(&secret.scope)
-            .bind::<diesel::sql_types::Bytea, _>(&secret.token_hash.0[..])
-            .bind::<diesel::sql_types::Bytea, _>(&secret.code_hash.0[..])
-            .bind::<diesel::sql_types::Timestamptz, _>(secret.token_expires_at)
-            .bind::<diesel::sql_types::Timestamptz, _>(secret.code_expires_at)
-            .bind::<diesel::sql_types::Timestamptz, _>(now)
             .execute(conn)
             .await?;
-            if stored == 1 {
-                enqueue_on(conn, mail, now).await?;
+            upsert_secret(conn, &secret).await?;
+            if carried > 0 {
+                diesel::update(s::table.find(secret.id))
+                    .set(s::failed_code_attempts.eq(carried))
+                    .execute(conn)
+                    .await?;
             }
-            Ok(stored == 1)
+            enqueue_on(conn, mail, now).await?;
+            Ok(true)
         })
         .await
         .map_err(query_error)
@@ -544,7 +578,13 @@ impl OneTimeStore for PgStore {
                 return Ok(None);
             }
             let revoked = revoke_all(conn, tenant, user, keep, now, "password_changed").await?;
-            forget_secrets(conn, tenant, user, &[Purpose::ResetPassword, Purpose::ChangeEmail]).await?;
+            forget_secrets(
+                conn,
+                tenant,
+                user,
+                &[Purpose::ResetPassword, Purpose::ChangeEmail, Purpose::AuthorizeIp],
+            )
+            .await?;
             enqueue_on(conn, notice, now).await?;
             Ok(Some(revoked))
         })
