@@ -398,3 +398,49 @@ async fn secrets_are_encrypted_and_recovery_codes_hashed_at_rest() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_login_the_new_ip_policy_refuses_does_not_spend_the_recovery_code() {
+    let app = portcullis_testkit::TestApp::builder()
+        .configure(|c| c.login.new_ip_policy = portcullis_server::config::NewIpPolicyConfig::Require)
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = Ctx::new(app, true);
+    let e = enrolled(&ctx, "ada@example.com").await;
+    let elsewhere = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let login = || async {
+        let body = json!({ "login": "ada@example.com", "password": PASSWORD, "recovery_code": e.recovery[0] });
+        read(
+            elsewhere
+                .post(ctx.app.url("/v1/auth/login"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let seen = ctx.mail_count("ada@example.com").await;
+    let (status, body) = login().await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "ip_authorization_required")
+    );
+    let mail = ctx.next_mail("ada@example.com", seen).await;
+    let (status, _) = read(
+        ctx.post("/v1/auth/authorize-ip", json!({ "token": mail.token().unwrap() }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The same recovery code still works, once.
+    let (status, body) = login().await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(amr(&body["data"]), json!(["pwd", "recovery"]));
+    let (status, _) = login().await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -313,6 +313,17 @@ impl AuthService {
         account: &Account,
         factor: Option<&SecondFactor>,
     ) -> Result<&'static str, MfaError> {
+        self.check_second_factor_then(account, factor, true).await
+    }
+
+    /// [`Self::check_second_factor`]; with `spend_recovery_code` false a right recovery code
+    /// is checked but kept (for a login that will be refused anyway, by the new-IP policy).
+    pub(crate) async fn check_second_factor_then(
+        &self,
+        account: &Account,
+        factor: Option<&SecondFactor>,
+        spend_recovery_code: bool,
+    ) -> Result<&'static str, MfaError> {
         let (tenant, user) = (account.tenant.id, account.id);
         let factor = factor.ok_or(MfaError::Required)?;
         let now = self.deps.clock.now();
@@ -362,11 +373,12 @@ impl AuthService {
             }
             SecondFactor::Recovery(code) => {
                 let hash = self.mfa().recovery_hash(user, code);
-                store
-                    .use_recovery_code(tenant, user, &hash, now)
-                    .await
-                    .map_err(InfraError::from)?
-                    .then_some(AMR_RECOVERY)
+                let found = if spend_recovery_code {
+                    store.use_recovery_code(tenant, user, &hash, now).await
+                } else {
+                    store.has_recovery_code(tenant, user, &hash).await
+                };
+                found.map_err(InfraError::from)?.then_some(AMR_RECOVERY)
             }
         };
         match accepted {

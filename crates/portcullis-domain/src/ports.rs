@@ -432,6 +432,9 @@ pub trait MfaStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
+    /// Whether the account has this unused recovery code, without using it up.
+    async fn has_recovery_code(&self, tenant: TenantId, user: UserId, code: &TokenHash) -> Result<bool, StoreError>;
+
     /// Replaces the account's recovery codes.
     async fn replace_recovery_codes(
         &self,

@@ -452,16 +452,37 @@ impl AuthService {
         }
         let mut amr = vec!["pwd".to_owned()];
         if account.mfa_enabled {
-            let method = self.check_second_factor(&account, factor).await.map_err(|e| match e {
-                crate::mfa::MfaError::Infra(e) => LoginError::Infra(e),
-                other => LoginError::SecondFactor(other),
-            })?;
+            // A login the new-IP policy will refuse must not spend a recovery code (the user
+            // would come back with the next one after authorizing the network).
+            let refused_later = self.network_needs_authorization(&account, client).await?;
+            let method = self
+                .check_second_factor_then(&account, factor, !refused_later)
+                .await
+                .map_err(|e| match e {
+                    crate::mfa::MfaError::Infra(e) => LoginError::Infra(e),
+                    other => LoginError::SecondFactor(other),
+                })?;
             amr.push(method.to_owned());
         }
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
         let session = self.open_session(&account, new_session, client).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
         Ok((account, self.pair(session, refresh)?))
+    }
+
+    /// Whether the `require` policy will refuse this client's network for `account`.
+    async fn network_needs_authorization(&self, account: &Account, client: &ClientInfo) -> Result<bool, LoginError> {
+        use crate::network::{NewIpPolicy, network_of};
+        let (NewIpPolicy::Require, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
+            return Ok(false);
+        };
+        let known = self
+            .deps
+            .store
+            .is_known_network(account.tenant.id, account.id, &network_of(ip))
+            .await
+            .map_err(InfraError::from)?;
+        Ok(!known)
     }
 
     /// Stores a login's session under the new-IP policy.

@@ -218,6 +218,18 @@ impl MfaStore for PgStore {
         Ok(until.map_or(Ok(()), Err))
     }
 
+    async fn has_recovery_code(&self, tenant: TenantId, user: UserId, code: &TokenHash) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::select(diesel::dsl::exists(mfa_recovery_codes::table.find((
+            tenant.as_uuid(),
+            user.as_uuid(),
+            code.0.to_vec(),
+        ))))
+        .get_result::<bool>(&mut conn)
+        .await
+        .map_err(query_error)
+    }
+
     async fn use_recovery_code(
         &self,
         tenant: TenantId,
