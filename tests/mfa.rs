@@ -154,9 +154,19 @@ async fn login_needs_the_second_factor_and_a_step_is_accepted_once() {
     let (status, body) = login_with(&ctx, "ada@example.com", json!({ "totp_code": code })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(amr(&body["data"]), json!(["pwd", "otp"]));
-    // The same code again, in its step or the next: a replay.
+    // The same code again, in its step or the next: a replay, and the owner is told.
+    let seen = ctx.mail_count("ada@example.com").await;
     let (status, body) = login_with(&ctx, "ada@example.com", json!({ "totp_code": code })).await;
     assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_code"));
+    let notice = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(
+        notice.subject(),
+        "A used sign-in code was tried on your Portcullis account"
+    );
+    assert!(
+        notice.token().is_none() && notice.code().is_none(),
+        "a notice carries no secret"
+    );
     ctx.app.clock.advance(Duration::seconds(30));
     let (status, _) = login_with(&ctx, "ada@example.com", json!({ "totp_code": code })).await;
     assert_eq!(

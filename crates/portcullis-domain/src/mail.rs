@@ -38,11 +38,13 @@ pub enum MailKind {
     IpAuthorization,
     /// A sign-in from a new IP address happened (policy `notify`).
     NewSignInNotice,
+    /// A TOTP code was presented again after it had been used: someone may have seen it.
+    TotpReplayNotice,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::SignupVerification,
         Self::ExistingAccountNotice,
         Self::EmailChangeVerification,
@@ -52,6 +54,7 @@ impl MailKind {
         Self::PasswordChangedNotice,
         Self::IpAuthorization,
         Self::NewSignInNotice,
+        Self::TotpReplayNotice,
     ];
 
     /// Stable name, as stored.
@@ -73,6 +76,7 @@ impl MailKind {
             Self::PasswordChangedNotice => "password_changed_notice",
             Self::IpAuthorization => "ip_authorization",
             Self::NewSignInNotice => "new_sign_in_notice",
+            Self::TotpReplayNotice => "totp_replay_notice",
         }
     }
 

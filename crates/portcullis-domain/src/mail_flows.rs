@@ -285,9 +285,9 @@ impl AuthService {
     }
 
     /// Whether a mail that anyone could trigger (signup verification, existing-account notice,
-    /// resend, reset) may go to `to` now, under the per-recipient limits; counts it if so. Mail
-    /// that follows an authenticated change (security notices, email change) is not limited:
-    /// an owner must always hear about changes to their account.
+    /// resend, reset, TOTP replay notice) may go to `to` now, under the per-recipient limits;
+    /// counts it if so. Mail that follows an authenticated change (security notices, email
+    /// change) is not limited: an owner must always hear about changes to their account.
     pub(crate) async fn may_mail(&self, tenant: TenantId, to: &Email) -> bool {
         use crate::limits::Limit;
         let key = format!("{tenant}:{}", to.normalized());

@@ -364,6 +364,7 @@ impl AuthService {
                                 // seen by someone else. Refused and logged, but not a guess:
                                 // storage handed its attempt back.
                                 tracing::warn!(user_id = %user, outcome = "totp_replayed", "a TOTP code was presented again after its step was used");
+                                self.tell_owner_of_replay(account).await;
                                 return Err(MfaError::InvalidCode);
                             }
                         }
@@ -391,6 +392,24 @@ impl AuthService {
                 tracing::info!(user_id = %user, outcome = "invalid_code", "second factor refused");
                 Err(MfaError::InvalidCode)
             }
+        }
+    }
+
+    /// Mails the owner that a used code came back, within the per-recipient mail limit (a
+    /// double-clicked sign-in must not set off a burst of alarms). The refusal stands whether
+    /// or not the mail could be queued, so a failure is only logged.
+    async fn tell_owner_of_replay(&self, account: &Account) {
+        if !self.may_mail(account.tenant.id, &account.email).await {
+            return;
+        }
+        let notice = self.outgoing(
+            account.tenant.id,
+            &account.email,
+            crate::mail::MailKind::TotpReplayNotice,
+            &crate::templates::MailVars::default(),
+        );
+        if let Err(e) = self.deps.store.enqueue(&notice, self.deps.clock.now()).await {
+            tracing::error!(user_id = %account.id, error = %e, "could not queue the TOTP replay notice");
         }
     }
 

@@ -457,11 +457,26 @@ pub trait MfaStore: Send + Sync {
 
 /// Everything the domain needs from storage, as one object.
 pub trait Storage:
-    AccountStore + SessionStore + SecretStore + OneTimeStore + MailRequestStore + MfaStore + HealthCheck
+    AccountStore
+    + SessionStore
+    + SecretStore
+    + OneTimeStore
+    + MailRequestStore
+    + MfaStore
+    + crate::mail::OutboxStore
+    + HealthCheck
 {
 }
-impl<T: AccountStore + SessionStore + SecretStore + OneTimeStore + MailRequestStore + MfaStore + HealthCheck> Storage
-    for T
+impl<
+    T: AccountStore
+        + SessionStore
+        + SecretStore
+        + OneTimeStore
+        + MailRequestStore
+        + MfaStore
+        + crate::mail::OutboxStore
+        + HealthCheck,
+> Storage for T
 {
 }
 

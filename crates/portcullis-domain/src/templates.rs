@@ -161,6 +161,14 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             "If this was you, nothing needs doing. If not, change your password now: that signs out every other session."
                 .to_owned(),
         ),
+        MailKind::TotpReplayNotice => (
+            format!("A used sign-in code was tried on your {product} account"),
+            format!(
+                "Someone signed in to your {product} account with your password and then sent an authenticator code that had already been used. We refused it."
+            ),
+            "If you did not just sign in twice, someone may know your password and have seen a code: change your password now."
+                .to_owned(),
+        ),
         MailKind::IpAuthorization => (
             format!("Authorize a new sign-in to {product}"),
             match vars.ip {
