@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
+use actix_web::Error;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
-use actix_web::{Error, ResponseError};
 use portcullis_domain::limits::{Limit, RateDecision, client_key};
 
 use crate::error::ApiError;
@@ -44,15 +44,16 @@ pub(crate) async fn per_client(
             retry_after,
         } => {
             tracing::warn!(limit = limit.name(), client = %key, "rate limited");
-            let mut res = ApiError::new(
+            let res = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Too many requests from your network; try again later.",
             )
-            .retry_after(whole_seconds(retry_after))
-            .error_response();
+            .retry_after(whole_seconds(retry_after));
+            // `error_response` keeps the error on the response, so the request log records it.
+            let mut res = req.error_response(res);
             advertise(res.headers_mut(), count, 0);
-            Ok(req.into_response(res))
+            Ok(res)
         }
     }
 }
@@ -98,7 +99,7 @@ pub async fn request_limits(
         None
     };
     match refusal {
-        Some(error) => Ok(req.into_response(error.error_response())),
+        Some(error) => Ok(req.error_response(error)),
         None => next.call(req).await,
     }
 }
@@ -113,8 +114,41 @@ fn advertise(headers: &mut HeaderMap, limit: u32, remaining: u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::whole_seconds;
+    use super::{RequestLimits, request_limits, whole_seconds};
+    use actix_web::http::StatusCode;
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use actix_web::{App, HttpResponse, middleware::from_fn, web};
     use std::time::Duration;
+
+    /// A refusal must carry its error, or the request log (which reads it from the response)
+    /// would leave it out.
+    #[actix_web::test]
+    async fn refusals_keep_their_error_for_the_request_log() {
+        let limits = RequestLimits {
+            max_uri_bytes: 64,
+            max_header_bytes: 1024,
+            max_headers: 16,
+        };
+        let app = init_service(
+            App::new()
+                .wrap(from_fn(move |req, next| request_limits(limits, req, next)))
+                .route("/ok", web::get().to(HttpResponse::Ok))
+                .default_service(crate::not_found_service()),
+        )
+        .await;
+        let long = format!("/ok?{}", "q".repeat(100));
+        let res = call_service(&app, TestRequest::get().uri(&long).to_request()).await;
+        assert_eq!(res.status(), StatusCode::URI_TOO_LONG);
+        assert!(res.response().error().is_some());
+
+        let res = call_service(&app, TestRequest::get().uri("/nope").to_request()).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.response().error().is_some());
+
+        let res = call_service(&app, TestRequest::get().uri("/ok").to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.response().error().is_none());
+    }
 
     #[test]
     fn retry_after_rounds_up_and_is_never_zero() {

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::{
     Email, FieldError, LoginId, LogoutScope, Presented, Registered, Registration, RevokeRequest, SecondFactor,
     SessionId, Tenant, TenantId, Verified,
@@ -653,19 +653,19 @@ pub async fn jwks(state: Data<AppState>) -> HttpResponse {
         .json(state.auth.keys().jwks())
 }
 
-/// Unknown path.
+/// Unknown path. (Answers built with `HttpResponse::from_error` keep the error on the response,
+/// so the request log records them like every other refusal.)
 pub async fn not_found() -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint.").error_response()
+    HttpResponse::from_error(ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint."))
 }
 
 /// Known path, wrong method.
 pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    let mut res = ApiError::new(
+    let mut res = HttpResponse::from_error(ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "This method is not allowed here.",
-    )
-    .error_response();
+    ));
     res.headers_mut().insert(
         actix_web::http::header::ALLOW,
         actix_web::http::header::HeaderValue::from_static(allow),
