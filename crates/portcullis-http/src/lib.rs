@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod limit;
 mod routes;
+mod span;
 mod state;
 
 use actix_web::HttpMessage;
@@ -21,6 +22,7 @@ use portcullis_domain::limits::Limit;
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use limit::{RequestLimits, request_limits};
+pub use span::RequestSpan;
 pub use state::AppState;
 
 /// Registers every route. The composition root wraps this in an `App` with [`request_id`] and

@@ -205,7 +205,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 portcullis_http::request_limits(request_limits, req, next)
             }))
             .wrap_fn(portcullis_http::request_id)
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<portcullis_http::RequestSpan>::new())
             .configure(portcullis_http::configure(state.clone()))
             .default_service(portcullis_http::not_found_service())
     })

@@ -194,6 +194,17 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     )
     .await;
     assert_eq!(status, 401, "{bad}");
+    // No trusted proxy is configured, so a forwarding header is a claim by the client and must
+    // not become the address the request log records.
+    let spoofed = http
+        .post(format!("{}/v1/auth/login", a.base))
+        .header("x-forwarded-for", "198.51.100.77")
+        .header("forwarded", "for=198.51.100.78")
+        .json(&json!({ "login": "ada", "password": "wrong-Passw0rd-guess" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status().as_u16(), 401);
     let (status, login) = post(
         &http,
         format!("{}/v1/auth/login", b.base),
@@ -261,6 +272,14 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
         "the generated-key warning is loud"
     );
     assert!(logs.contains("request_id"), "request ids are logged");
+    assert!(
+        logs.contains("http.client_ip=127.0.0.1"),
+        "the request log records the socket peer"
+    );
+    assert!(
+        !logs.contains("198.51.100.77") && !logs.contains("198.51.100.78"),
+        "a forwarding header from an untrusted peer reached the log"
+    );
     assert!(logs.contains("NO MFA ENCRYPTION KEY CONFIGURED"));
     for secret in [
         password,
