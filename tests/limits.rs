@@ -322,6 +322,131 @@ async fn failed_logins_throttle_the_account_and_an_unknown_name_alike() {
 }
 
 #[tokio::test]
+async fn concurrent_guesses_cannot_outrun_the_account_throttle() {
+    // The production hash cost, so each check takes long enough for guesses to overlap.
+    let ctx = app_with(
+        |l| l.failed_logins_per_account = quota(3, 900),
+        |c| {
+            c.passwords.argon2_m_cost_kib = 19_456;
+            c.passwords.argon2_t_cost = 2;
+        },
+    )
+    .await;
+    ctx.register("ada@example.com", None).await;
+    let ctx = &ctx;
+    // Twelve wrong passwords at once, each from its own network: only the quota's three may
+    // reach the password check; the rest must wait for the failures before them and be held back.
+    let guesses = (0..12u8).map(|i| async move {
+        let res = post_from(
+            ctx,
+            [127, 0, 1, 10 + i],
+            "/v1/auth/login",
+            json!({ "login": "ada@example.com", "password": format!("wrong guess {i}") }),
+            &[],
+        )
+        .await;
+        read(res).await.0
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let wrong = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let held = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((wrong, held), (3, 9), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn guessing_from_elsewhere_does_not_lock_the_owner_out_of_a_known_network() {
+    let ctx = app_with(|l| l.failed_logins_per_account = quota(3, 900), |_| {}).await;
+    ctx.register("ada@example.com", None).await;
+    let login = |ip: [u8; 4], password: &'static str| {
+        let ctx = &ctx;
+        async move {
+            let res = post_from(
+                ctx,
+                ip,
+                "/v1/auth/login",
+                json!({ "login": "ada@example.com", "password": password }),
+                &[],
+            )
+            .await;
+            read(res).await
+        }
+    };
+    let home = [127, 0, 2, 1];
+    let elsewhere = [127, 0, 3, 1];
+    // The owner signs in from home once, which makes that network known (policy `notify`).
+    assert_eq!(login(home, PASSWORD).await.0, StatusCode::OK);
+    // Someone else uses up the account's budget from another network.
+    for _ in 0..3 {
+        assert_eq!(login(elsewhere, "wrong guess").await.0, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = login(elsewhere, PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    // From home the owner still gets in.
+    assert_eq!(login(home, PASSWORD).await.0, StatusCode::OK);
+    // A known network has a budget of its own, not none.
+    for _ in 0..3 {
+        assert_eq!(login(home, "wrong guess").await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login(home, PASSWORD).await.0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_account_too() {
+    let ctx = app_with(|l| l.failed_logins_per_account = quota(3, 900), |_| {}).await;
+    let pair = ctx.register("ada@example.com", None).await;
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    let change = |current: &'static str| {
+        let (ctx, access) = (&ctx, access.clone());
+        async move {
+            let res = ctx
+                .post_bearer(
+                    "/v1/account/password",
+                    &access,
+                    json!({ "current_password": current, "new_password": "a-new-Passw0rd-here" }),
+                )
+                .await;
+            let retry_after = header(&res, "retry-after").map(str::to_owned);
+            let (status, body) = read(res).await;
+            (status, body, retry_after)
+        }
+    };
+    // A stolen access token is no oracle for the password: three wrong guesses, then the
+    // account waits, even with the right one.
+    for _ in 0..3 {
+        let (status, body, _) = change("wrong guess").await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+        );
+    }
+    let (status, body, retry_after) = change(PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    assert_eq!(retry_after.as_deref(), Some("300"));
+    // The account's login from an unknown network shares that budget.
+    let (status, _) = read(
+        post_from(
+            &ctx,
+            [127, 0, 4, 1],
+            "/v1/auth/login",
+            json!({ "login": "ada@example.com", "password": PASSWORD }),
+            &[],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Back-off: one attempt returns after 900 s / 3.
+    ctx.app.clock.advance(Span::seconds(300));
+    assert_eq!(change(PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn mails_anyone_can_trigger_are_limited_per_recipient_with_the_same_answer() {
     let ctx = app_with(
         |l| {

@@ -125,6 +125,44 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// refused now. For limits that count only failures (failed logins), checked before the
     /// attempt.
     async fn held_back(&self, limit: Limit, key: &str) -> Option<Duration>;
+
+    /// Starts an attempt that is counted (with [`hit`](Self::hit)) only if it fails: `Err(wait)`
+    /// when `key` is held back now, otherwise a permit to hold until the attempt's outcome is
+    /// counted. While a permit lives, other attempts on the same key wait, so a burst of
+    /// concurrent guesses cannot all pass the check before the first failure is counted.
+    ///
+    /// The default takes no lock; an implementation that can serialize attempts should.
+    async fn begin_attempt(&self, limit: Limit, key: &str) -> Result<AttemptPermit, Duration> {
+        match self.held_back(limit, key).await {
+            Some(wait) => Err(wait),
+            None => Ok(AttemptPermit::unguarded()),
+        }
+    }
+}
+
+/// Held for the length of one attempt begun with [`RateLimiter::begin_attempt`]; dropping it
+/// lets the next attempt on the same key go ahead.
+#[must_use = "the attempt ends when the permit is dropped"]
+pub struct AttemptPermit(Option<Box<dyn Send + Sync>>);
+
+impl AttemptPermit {
+    /// A permit that holds `guard` (a lock, a lease) until it is dropped.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(guard)))
+    }
+
+    /// A permit that holds nothing.
+    pub fn unguarded() -> Self {
+        Self(None)
+    }
+}
+
+impl std::fmt::Debug for AttemptPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttemptPermit")
+            .field("guarded", &self.0.is_some())
+            .finish()
+    }
 }
 
 /// A limiter that never limits: for embedding the domain where limits are someone else's job.

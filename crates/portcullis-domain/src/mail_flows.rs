@@ -102,6 +102,12 @@ pub enum AccountChangeError {
     /// The second factor is enabled and was missing, wrong or locked.
     #[error(transparent)]
     SecondFactor(MfaError),
+    /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
+    #[error("too many failed password attempts")]
+    Throttled {
+        /// Until the next attempt is let through.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -112,6 +118,7 @@ impl From<MfaError> for AccountChangeError {
         match e {
             MfaError::InvalidCredentials => Self::InvalidCredentials,
             MfaError::Infra(e) => Self::Infra(e),
+            MfaError::Throttled { retry_after } => Self::Throttled { retry_after },
             other => Self::SecondFactor(other),
         }
     }
@@ -290,13 +297,14 @@ impl AuthService {
     /// change) is not limited: an owner must always hear about changes to their account.
     pub(crate) async fn may_mail(&self, tenant: TenantId, to: &Email) -> bool {
         use crate::limits::Limit;
-        let key = format!("{tenant}:{}", to.normalized());
+        // The mailbox is the thing protected, and it is the same mailbox under every tenant.
+        let key = to.normalized();
         let limiter = &self.deps.limiter;
         // The daily limit is checked first without spending, so a refused mail does not use
         // up the minute's allowance, nor a minute-refused one the day's.
-        let allowed = limiter.held_back(Limit::MailPerDay, &key).await.is_none()
-            && limiter.hit(Limit::MailPerMinute, &key).await.is_allowed()
-            && limiter.hit(Limit::MailPerDay, &key).await.is_allowed();
+        let allowed = limiter.held_back(Limit::MailPerDay, key).await.is_none()
+            && limiter.hit(Limit::MailPerMinute, key).await.is_allowed()
+            && limiter.hit(Limit::MailPerDay, key).await.is_allowed();
         if !allowed {
             tracing::info!(tenant_id = %tenant, "mail not sent: recipient limit reached");
         }
@@ -522,12 +530,24 @@ impl AuthService {
         Ok(account)
     }
 
-    /// Checks the caller's current password (re-authentication for sensitive changes).
+    /// Checks the caller's current password (re-authentication for sensitive changes). Wrong
+    /// passwords count against the account's failed-login budget, so a stolen access token is
+    /// no oracle for guessing the password.
     pub(crate) async fn reauthenticate(
         &self,
         principal: &Principal,
         password: &Password,
     ) -> Result<AccountCredentials, AccountChangeError> {
+        use crate::limits::Limit;
+        let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
+        let limiter = &self.deps.limiter;
+        let attempt = limiter
+            .begin_attempt(Limit::FailedLogin, &key)
+            .await
+            .map_err(|retry_after| {
+                tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
+                AccountChangeError::Throttled { retry_after }
+            })?;
         let found = self
             .deps
             .store
@@ -543,6 +563,8 @@ impl AuthService {
         match found.filter(|_| verdict.matches) {
             Some(creds) => Ok(creds),
             None => {
+                limiter.hit(Limit::FailedLogin, &key).await;
+                drop(attempt);
                 tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");
                 Err(AccountChangeError::InvalidCredentials)
             }

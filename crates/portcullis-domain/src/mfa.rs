@@ -102,6 +102,12 @@ pub enum MfaError {
     /// 401 `invalid_credentials`: the current password is wrong.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
+    #[error("too many failed password attempts")]
+    Throttled {
+        /// Until the next attempt is let through.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -423,6 +429,7 @@ impl AuthService {
     ) -> Result<crate::ports::AccountCredentials, MfaError> {
         let creds = self.reauthenticate(principal, password).await.map_err(|e| match e {
             crate::mail_flows::AccountChangeError::Infra(e) => MfaError::Infra(e),
+            crate::mail_flows::AccountChangeError::Throttled { retry_after } => MfaError::Throttled { retry_after },
             _ => MfaError::InvalidCredentials,
         })?;
         if creds.account.mfa_enabled {

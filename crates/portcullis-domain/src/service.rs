@@ -421,16 +421,39 @@ impl AuthService {
         .map_err(InfraError::from)?;
         // One key per account however it is named; a name no account has gets its own key, so
         // throttling answers the same whether or not the account exists.
-        let throttle_key = match (&found, login) {
+        let account_key = match (&found, login) {
             (Some(creds), _) => format!("{}:{}", tenant.id, creds.account.id),
             (None, LoginId::Email(email)) => format!("{}:email:{}", tenant.id, email.normalized()),
             (None, LoginId::Username(name)) => format!("{}:username:{}", tenant.id, name.normalized()),
         };
+        // Failures from a network the account has signed in from before count apart from the
+        // rest, so someone guessing from elsewhere cannot keep the owner out. The lookup runs
+        // for unknown names too (it finds nothing), so it costs the same either way.
+        let known_network = match client.ip.map(crate::network::network_of) {
+            Some(network) => {
+                let user = found.as_ref().map_or(UserId::from_uuid(Uuid::nil()), |c| c.account.id);
+                let known = store
+                    .is_known_network(tenant.id, user, &network)
+                    .await
+                    .map_err(InfraError::from)?;
+                known.then_some(network)
+            }
+            None => None,
+        };
+        let throttle_key = match known_network {
+            Some(network) => format!("{account_key}:known:{network}"),
+            None => account_key,
+        };
         let limiter = &self.deps.limiter;
-        if let Some(retry_after) = limiter.held_back(Limit::FailedLogin, &throttle_key).await {
-            tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
-            return Err(LoginError::Throttled { retry_after });
-        }
+        // Held until this attempt's failure (if it is one) is counted: concurrent guesses at one
+        // account queue here instead of all passing the check before any failure is counted.
+        let attempt = match limiter.begin_attempt(Limit::FailedLogin, &throttle_key).await {
+            Ok(permit) => permit,
+            Err(retry_after) => {
+                tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
+                return Err(LoginError::Throttled { retry_after });
+            }
+        };
         let verdict = self
             .deps
             .hasher
@@ -439,9 +462,11 @@ impl AuthService {
             .map_err(InfraError::from)?;
         let Some(creds) = found.filter(|_| verdict.matches) else {
             limiter.hit(Limit::FailedLogin, &throttle_key).await;
+            drop(attempt);
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
             return Err(LoginError::InvalidCredentials);
         };
+        drop(attempt);
         if verdict.needs_rehash {
             self.upgrade_hash(&creds.account, &creds.password_hash, password).await;
         }

@@ -204,12 +204,7 @@ impl From<LoginError> for ApiError {
                 "ip_authorization_required",
                 "Sign-ins from this network need authorizing: we mailed a link and a code.",
             ),
-            LoginError::Throttled { retry_after } => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "Too many failed logins for this account; try again later.",
-            )
-            .retry_after(crate::limit::whole_seconds(retry_after)),
+            LoginError::Throttled { retry_after } => too_many_attempts(retry_after),
             LoginError::Infra(e) => e.into(),
         }
     }
@@ -247,6 +242,7 @@ impl From<AccountChangeError> for ApiError {
                 message: "new_email is already the address of this account".into(),
             }]),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
+            AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
             AccountChangeError::Infra(e) => e.into(),
         }
     }
@@ -283,12 +279,24 @@ impl From<MfaError> for ApiError {
                 "invalid_credentials",
                 "The current password is wrong.",
             ),
+            MfaError::Throttled { retry_after } => too_many_attempts(retry_after),
             MfaError::Infra(e) => e.into(),
         }
     }
 }
 
 /// A wrong second factor while authenticating (login, re-authentication) is 401.
+/// 429 `too_many_attempts`: the account's failed-password budget is used up (login and
+/// re-authentication share it).
+fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        "Too many failed logins for this account; try again later.",
+    )
+    .retry_after(crate::limit::whole_seconds(retry_after))
+}
+
 fn authentication_factor(e: MfaError) -> ApiError {
     match e {
         MfaError::InvalidCode => ApiError::new(

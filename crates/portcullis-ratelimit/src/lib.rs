@@ -21,7 +21,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use portcullis_domain::Clock;
-use portcullis_domain::limits::{Limit, Quota, RateDecision, RateLimiter};
+use portcullis_domain::limits::{AttemptPermit, Limit, Quota, RateDecision, RateLimiter};
 
 /// governor's view of the domain clock: nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ struct Bucket {
     /// Keys that have used their whole quota, with the moment the next event is allowed: what
     /// [`RateLimiter::held_back`] answers from without spending an event.
     exhausted: DashMap<String, Nanos>,
+    /// One lock per key with an attempt in progress ([`RateLimiter::begin_attempt`]).
+    attempts: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// The in-process [`RateLimiter`].
@@ -79,6 +81,7 @@ impl GovernorLimiter {
                         quota,
                         limiter,
                         exhausted: DashMap::new(),
+                        attempts: DashMap::new(),
                     },
                 ))
             })
@@ -97,7 +100,11 @@ impl GovernorLimiter {
                 bucket.limiter.shrink_to_fit();
                 bucket.exhausted.retain(|_, until| *until > now);
                 bucket.exhausted.shrink_to_fit();
-                bucket.limiter.len() + bucket.exhausted.len()
+                // A lock nobody holds or waits for: the map's reference is its only one, and
+                // nobody can take another while `retain` holds the shard.
+                bucket.attempts.retain(|_, lock| Arc::strong_count(lock) > 1);
+                bucket.attempts.shrink_to_fit();
+                bucket.limiter.len() + bucket.exhausted.len() + bucket.attempts.len()
             })
             .sum()
     }
@@ -155,6 +162,20 @@ impl RateLimiter for GovernorLimiter {
         let until = *bucket.exhausted.get(key)?;
         let wait = self.wait(until);
         (!wait.is_zero()).then_some(wait)
+    }
+
+    async fn begin_attempt(&self, limit: Limit, key: &str) -> Result<AttemptPermit, Duration> {
+        let Some(bucket) = self.buckets.get(&limit) else {
+            return Ok(AttemptPermit::unguarded());
+        };
+        // Clone the lock out of the map before waiting on it: a shard guard held across the
+        // wait would block every other key in the shard.
+        let lock = bucket.attempts.entry(key.to_owned()).or_default().clone();
+        let guard = lock.lock_owned().await;
+        match self.held_back(limit, key).await {
+            Some(wait) => Err(wait),
+            None => Ok(AttemptPermit::new(guard)),
+        }
     }
 }
 
@@ -238,6 +259,30 @@ mod tests {
         // fresh: a period plus period / count.
         clock.advance(TimeDelta::seconds(91));
         assert_eq!(l.housekeeping(), 0);
+    }
+
+    #[tokio::test]
+    async fn attempts_on_one_key_wait_for_each_other_and_their_locks_are_forgotten() {
+        let (l, _clock) = limiter(2, Duration::from_secs(60));
+        let l = Arc::new(l);
+        let first = l.begin_attempt(Limit::Login, "a").await.expect("fresh key");
+        let second = tokio::spawn({
+            let l = l.clone();
+            async move { l.begin_attempt(Limit::Login, "a").await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!second.is_finished(), "a second attempt on the key waits for the first");
+        // Another key does not wait.
+        drop(l.begin_attempt(Limit::Login, "b").await.expect("other key"));
+        // The first attempt fails and uses up the quota before it ends...
+        l.hit(Limit::Login, "a").await;
+        l.hit(Limit::Login, "a").await;
+        drop(first);
+        // ...so the one that waited is held back rather than let through.
+        let waited = second.await.expect("task");
+        assert_eq!(waited, Err(Duration::from_secs(30)));
+        // No permit is held: only the limiter state and the exhausted mark of "a" remain.
+        assert_eq!(l.housekeeping(), 2);
     }
 
     #[tokio::test]
