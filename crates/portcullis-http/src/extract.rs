@@ -75,13 +75,19 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
     if trusted.is_empty() {
         return Some(peer.to_canonical());
     }
-    let hops: Vec<&str> = req
-        .headers()
+    Some(resolve_client_ip(peer, &forwarded_hops(req.headers()), trusted))
+}
+
+/// Every `X-Forwarded-For` entry, left to right across all the header's lines. The raw bytes are
+/// split: a line that is not clean ASCII must not vanish whole, or a client could wipe out the
+/// entry a proxy appended to its line. An undecodable entry stays in place as one that is not an
+/// address, so the walk stops at it.
+fn forwarded_hops(headers: &actix_web::http::header::HeaderMap) -> Vec<&str> {
+    headers
         .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
-    Some(resolve_client_ip(peer, &hops, trusted))
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|hop| std::str::from_utf8(hop).unwrap_or(""))
+        .collect()
 }
 
 /// Walks the forwarding chain from the peer leftwards while each hop is a trusted proxy. An
@@ -175,6 +181,24 @@ mod tests {
             resolve_client_ip(ip("10.0.0.1"), &["::ffff:198.51.100.9"], &trusted),
             ip("198.51.100.9")
         );
+    }
+
+    #[test]
+    fn a_line_that_is_not_ascii_keeps_the_entry_a_proxy_appended() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let mut headers = HeaderMap::new();
+        let name = HeaderName::from_static("x-forwarded-for");
+        headers.append(
+            name.clone(),
+            HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").expect("value"),
+        );
+        let hops = super::forwarded_hops(&headers);
+        assert_eq!(hops, ["", " 203.0.113.9"]);
+        let trusted = nets(&["10.0.0.0/8"]);
+        assert_eq!(resolve_client_ip(ip("10.0.0.1"), &hops, &trusted), ip("203.0.113.9"));
+        // Entries from several lines keep their order.
+        headers.append(name, HeaderValue::from_static("198.51.100.4"));
+        assert_eq!(super::forwarded_hops(&headers), ["", " 203.0.113.9", "198.51.100.4"]);
     }
 
     #[test]

@@ -568,7 +568,7 @@ impl ServerConfig {
                 entry
                     .parse::<ipnet::IpNet>()
                     .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map(|net| net.trunc())
+                    .map(|net| unmapped(net).trunc())
                     .map_err(|_| {
                         ConfigError(format!(
                             "server.trusted_proxies: {entry:?} is not a CIDR (10.0.0.0/8) or an address"
@@ -576,6 +576,18 @@ impl ServerConfig {
                     })
             })
             .collect()
+    }
+}
+
+/// An IPv4-mapped IPv6 net (`::ffff:10.0.0.0/104`) as the IPv4 net it means: peers are compared
+/// in their IPv4 form, so the mapped form would never match anyone.
+fn unmapped(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, ipnet::IpNet::V4),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -926,13 +938,18 @@ mod tests {
                 "192.0.2.7".into(),
                 "2001:db8::/32".into(),
                 "10.1.2.3/8".into(),
+                "::ffff:172.16.0.0/108".into(),
+                "::ffff:192.0.2.9".into(),
             ],
             ..ServerConfig::default()
         };
         let nets = server.trusted_proxies().unwrap();
-        assert_eq!(nets.len(), 4);
+        assert_eq!(nets.len(), 6);
         assert!(nets[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
         assert_eq!(nets[3].to_string(), "10.0.0.0/8");
+        // Mapped forms mean the IPv4 nets, which is how peers are compared.
+        assert_eq!(nets[4].to_string(), "172.16.0.0/12");
+        assert_eq!(nets[5].to_string(), "192.0.2.9/32");
         server.trusted_proxies = vec!["proxy.internal".into()];
         assert!(server.trusted_proxies().is_err());
     }
