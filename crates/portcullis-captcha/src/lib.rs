@@ -77,6 +77,10 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Error codes and actions come from the network and end up in errors and logs: keep them short.
 const MAX_ERROR_CODES: usize = 8;
 const MAX_FIELD_CHARS: usize = 64;
+/// Error codes that blame our side of the exchange (the secret, the provider itself), never
+/// the token: the request is still refused, as unavailable, so the operator is told and the
+/// user is not blamed for a wrong secret.
+const OUR_SIDE_ERROR_CODES: [&str; 3] = ["missing-input-secret", "invalid-input-secret", "internal-error"];
 
 /// Which providers are enabled, and how long a check may take.
 #[derive(Debug, Clone)]
@@ -415,6 +419,17 @@ impl Answer {
     fn judge(&self, ep: &Endpoint) -> Result<(), CaptchaError> {
         let name = ep.provider.name();
         if !self.success {
+            let ours = self
+                .error_codes
+                .iter()
+                .flatten()
+                .any(|code| OUR_SIDE_ERROR_CODES.contains(&code.as_str()));
+            if ours {
+                return Err(CaptchaError::Unavailable(format!(
+                    "{name} refused our request (check the secret): {}",
+                    self.error_codes()
+                )));
+            }
             return Err(CaptchaError::Invalid(format!(
                 "{name} refused the token: {}",
                 self.error_codes()

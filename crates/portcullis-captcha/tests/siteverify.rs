@@ -194,6 +194,18 @@ async fn a_refused_token_is_invalid_with_the_error_codes() {
 }
 
 #[tokio::test]
+async fn a_wrong_secret_is_unavailable_not_the_users_fault() {
+    let stub = Stub::start().unwrap();
+    let verifier = stub.verifier();
+    for provider in CaptchaProvider::ALL {
+        assert_unavailable(
+            verifier.verify(provider, "badsecret", Some(CLIENT_V4)).await,
+            "invalid-input-secret",
+        );
+    }
+}
+
+#[tokio::test]
 async fn recaptcha_v3_checks_the_score() {
     let stub = Stub::start().unwrap();
     let v3 = stub.v3(0.5, None);

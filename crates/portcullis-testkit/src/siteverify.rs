@@ -13,6 +13,7 @@
 //! | `garbage` | 200 with an HTML page |
 //! | `down` | 500 (with a body that would otherwise pass) |
 //! | `redirect` | 307 to a route that would pass |
+//! | `badsecret` | `success: false` with `invalid-input-secret` (what a wrong secret gets) |
 //!
 //! Point a provider's `verify_url` at [`SiteverifyStub::url`] to test captcha handling without
 //! the internet.
@@ -197,6 +198,9 @@ async fn siteverify(
             .content_type("text/html")
             .body("<html><body>Just a moment...</body></html>"),
         "down" => HttpResponse::InternalServerError().json(serde_json::json!({"success": true})),
+        "badsecret" => HttpResponse::Ok().json(serde_json::json!({
+            "success": false, "error-codes": ["invalid-input-secret"],
+        })),
         "redirect" => HttpResponse::TemporaryRedirect()
             .insert_header(("location", "/elsewhere"))
             .finish(),
