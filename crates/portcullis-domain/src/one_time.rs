@@ -1,9 +1,10 @@
 //! One-time secrets for mail flows: a 256-bit link token and a 6-digit code, minted together.
 //!
-//! Both are stored only as keyed hashes, compared by hash, single use, bound to a purpose and an
-//! account, and die after [`OneTimePolicy::max_code_attempts`] wrong codes. Codes have only a
-//! million values, so their hash is keyed (HMAC under a server key) and bound to the account and
-//! purpose: a database dump alone cannot be searched for them.
+//! Both are stored only as hashes, compared by hash, single use, bound to a purpose and an
+//! account, and die after [`OneTimePolicy::max_code_attempts`] wrong codes. A token's 256 random
+//! bits cannot be searched for, so its SHA-256 is enough. Codes have only a million values, so
+//! their hash is keyed (HMAC under a server key) and bound to the account and purpose: a
+//! database dump alone cannot be searched for them.
 
 use std::fmt;
 
