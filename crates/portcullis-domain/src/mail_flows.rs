@@ -538,33 +538,24 @@ impl AuthService {
         principal: &Principal,
         password: &Password,
     ) -> Result<AccountCredentials, AccountChangeError> {
-        use crate::limits::Limit;
-        let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
-        let limiter = &self.deps.limiter;
-        let attempt = limiter
-            .begin_attempt(Limit::FailedLogin, &key)
-            .await
-            .map_err(|retry_after| {
-                tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
-                AccountChangeError::Throttled { retry_after }
-            })?;
         let found = self
             .deps
             .store
             .credentials(principal.claims.tid, principal.claims.sub)
             .await
             .map_err(InfraError::from)?;
+        let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
+        let stored = found.as_ref().map(|c| c.password_hash.as_str());
         let verdict = self
-            .deps
-            .hasher
-            .verify(password, found.as_ref().map(|c| c.password_hash.as_str()))
-            .await
-            .map_err(InfraError::from)?;
+            .check_password_within_budget(&key, password, stored)
+            .await?
+            .map_err(|retry_after| {
+                tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
+                AccountChangeError::Throttled { retry_after }
+            })?;
         match found.filter(|_| verdict.matches) {
             Some(creds) => Ok(creds),
             None => {
-                limiter.hit(Limit::FailedLogin, &key).await;
-                drop(attempt);
                 tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");
                 Err(AccountChangeError::InvalidCredentials)
             }

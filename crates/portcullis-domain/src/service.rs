@@ -444,29 +444,21 @@ impl AuthService {
             Some(network) => format!("{account_key}:known:{network}"),
             None => account_key,
         };
-        let limiter = &self.deps.limiter;
-        // Held until this attempt's failure (if it is one) is counted: concurrent guesses at one
-        // account queue here instead of all passing the check before any failure is counted.
-        let attempt = match limiter.begin_attempt(Limit::FailedLogin, &throttle_key).await {
-            Ok(permit) => permit,
+        let stored = found.as_ref().map(|c| c.password_hash.as_str());
+        let verdict = match self
+            .check_password_within_budget(&throttle_key, password, stored)
+            .await?
+        {
+            Ok(verdict) => verdict,
             Err(retry_after) => {
                 tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
                 return Err(LoginError::Throttled { retry_after });
             }
         };
-        let verdict = self
-            .deps
-            .hasher
-            .verify(password, found.as_ref().map(|c| c.password_hash.as_str()))
-            .await
-            .map_err(InfraError::from)?;
         let Some(creds) = found.filter(|_| verdict.matches) else {
-            limiter.hit(Limit::FailedLogin, &throttle_key).await;
-            drop(attempt);
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
             return Err(LoginError::InvalidCredentials);
         };
-        drop(attempt);
         if verdict.needs_rehash {
             self.upgrade_hash(&creds.account, &creds.password_hash, password).await;
         }
@@ -496,6 +488,31 @@ impl AuthService {
     }
 
     /// Whether the `require` policy will refuse this client's network for `account`.
+    /// Checks `password` against `stored` (`None`: no such account, a dummy hash is checked)
+    /// within the failed-password budget of `key`, and counts it there when it is wrong.
+    /// `Ok(Err(wait))`: the budget is used up and nothing was checked.
+    ///
+    /// The attempt holds the key from the budget check until its failure is counted, so
+    /// concurrent guesses at one account queue instead of all passing the check first.
+    pub(crate) async fn check_password_within_budget(
+        &self,
+        key: &str,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Result<crate::ports::Verification, std::time::Duration>, InfraError> {
+        let limiter = &self.deps.limiter;
+        let attempt = match limiter.begin_attempt(Limit::FailedLogin, key).await {
+            Ok(permit) => permit,
+            Err(wait) => return Ok(Err(wait)),
+        };
+        let verdict = self.deps.hasher.verify(password, stored).await?;
+        if !verdict.matches {
+            limiter.hit(Limit::FailedLogin, key).await;
+        }
+        drop(attempt);
+        Ok(Ok(verdict))
+    }
+
     async fn network_needs_authorization(&self, account: &Account, client: &ClientInfo) -> Result<bool, LoginError> {
         use crate::network::{NewIpPolicy, network_of};
         let (NewIpPolicy::Require, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
