@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, USER_AGENT};
 use actix_web::web::Data;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use ipnet::IpNet;
 use portcullis_domain::{ClientInfo, Principal};
 
@@ -67,7 +67,21 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
 /// The client's IP: the socket peer, unless the peer is a trusted proxy; then the right-most
 /// `X-Forwarded-For` entry that is not a trusted proxy. A header from anyone else is ignored,
 /// so it cannot be spoofed past the proxies an operator named.
+///
+/// Resolved once per request (the request log, the rate limits, the captcha check and the
+/// handler all ask) and kept in the request's extensions.
 pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    #[derive(Clone, Copy)]
+    struct Resolved(Option<IpAddr>);
+    if let Some(&Resolved(ip)) = req.extensions().get::<Resolved>() {
+        return ip;
+    }
+    let ip = resolve_for(req);
+    req.extensions_mut().insert(Resolved(ip));
+    ip
+}
+
+fn resolve_for(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     let trusted = req
         .app_data::<Data<AppState>>()
