@@ -54,6 +54,58 @@ async fn duplicate_email_and_username_conflict_case_insensitively() {
 }
 
 #[tokio::test]
+async fn unicode_look_alike_addresses_and_usernames_are_one() {
+    // A pattern that admits letters of every script, so usernames can be look-alikes too.
+    let app = portcullis_testkit::TestApp::builder()
+        .configure(|c| c.usernames.pattern = r"^[\p{L}\p{N}_]{3,32}$".into())
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = common::Ctx::new(app, true);
+    let ada = ctx.register("kelvin@example.com", Some("kelvin")).await;
+
+    // Registering the address spelt with the KELVIN SIGN is registering the same address: the
+    // owner is told, and no second account appears.
+    let seen = ctx.mail_count("kelvin@example.com").await;
+    let (status, body) = read(
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "\u{212A}elvin@example.com", "password": "another passphrase entirely" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let notice = ctx.next_mail("kelvin@example.com", seen).await;
+    assert!(notice.subject().contains("Sign-up attempt"), "{}", notice.subject());
+    assert_eq!(
+        ctx.mail_count("\u{212A}elvin@example.com").await,
+        0,
+        "nothing went to the look-alike"
+    );
+
+    // Logging in by a look-alike of the address or the username is logging in to the account.
+    for login in ["\u{212A}ELVIN@EXAMPLE.COM", "ＫＥＬＶＩＮ", "\u{212A}elvin"] {
+        let (status, body) = ctx.login(login, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{login}: {body}");
+        assert_eq!(body["data"]["user"]["id"], ada["user"]["id"], "{login}");
+    }
+    // Another account cannot take a look-alike of the username.
+    let bob = ctx.register("bob@example.com", None).await;
+    let res = ctx
+        .http
+        .patch(ctx.app.url("/v1/account"))
+        .bearer_auth(s(&bob, "access_token"))
+        .json(&json!({ "username": "\u{212A}ELVIN" }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(res).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "username_taken");
+}
+
+#[tokio::test]
 async fn validation_reports_every_field_with_codes() {
     let ctx = spawn().await;
     let (status, body) = read(

@@ -36,8 +36,49 @@ impl FieldError {
     }
 }
 
-/// An email address: trimmed, at most 254 characters, syntactically valid. Uniqueness is
-/// case-insensitive: compare and look up by [`Email::normalized`].
+/// The key under which email addresses and usernames are unique and looked up: the text in
+/// Unicode NFKC, then case-folded (upper case, then lower case, which folds `ß` to `ss` and
+/// `ς` to `σ` as full case folding does), then in NFKC again (so the result is stable under
+/// both). Look-alikes that Unicode treats as compatibility or case variants of one another
+/// become one key: the KELVIN SIGN and `K`, fullwidth `ａ` and `a`, `ß` and `ss`, the ligature
+/// `ﬁ` and `fi`. For ASCII text it is plain lower case.
+///
+/// ```
+/// use portcullis_domain::identity::identity_key;
+/// assert_eq!(identity_key("\u{212A}elvin@Example.com"), "kelvin@example.com");
+/// assert_eq!(identity_key("ａｄａ"), "ada");
+/// assert_eq!(identity_key("Straße"), identity_key("STRASSE"));
+/// assert_eq!(identity_key("Ada_L"), "ada_l");
+/// ```
+pub fn identity_key(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    let fold = |s: &str| -> String {
+        s.nfkc()
+            .collect::<String>()
+            .to_uppercase()
+            .to_lowercase()
+            .nfkc()
+            .collect()
+    };
+    // A few letters need a second round (the capital sharp s lowers to `ß`, which folds to
+    // `ss`); stop at the fixed point, so a key is always its own key.
+    let mut key = fold(text);
+    for _ in 0..3 {
+        let again = fold(&key);
+        if again == key {
+            break;
+        }
+        key = again;
+    }
+    key
+}
+
+/// An email address: trimmed, at most 254 characters, syntactically valid. Uniqueness ignores
+/// case and Unicode look-alikes: compare and look up by [`Email::normalized`] (see
+/// [`identity_key`]).
 ///
 /// ```
 /// use portcullis_domain::Email;
@@ -79,7 +120,7 @@ impl Email {
 
     /// Rebuilds an address read back from storage (it was parsed when it was written).
     pub fn from_stored(display: String) -> Self {
-        let normalized = display.to_lowercase();
+        let normalized = identity_key(&display);
         Self { display, normalized }
     }
 
@@ -88,7 +129,7 @@ impl Email {
         &self.display
     }
 
-    /// Lower-cased form, the key for uniqueness and look-ups.
+    /// The key for uniqueness and look-ups ([`identity_key`]).
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
@@ -232,7 +273,8 @@ impl Default for UsernamePolicy {
     }
 }
 
-/// A username; unique per tenant, case-insensitively (compare [`Username::normalized`]).
+/// A username; unique per tenant, ignoring case and Unicode look-alikes (compare
+/// [`Username::normalized`], see [`identity_key`]).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Username {
     display: String,
@@ -245,7 +287,7 @@ impl Username {
 
     /// Rebuilds a username read back from storage.
     pub fn from_stored(display: String) -> Self {
-        let normalized = display.to_lowercase();
+        let normalized = identity_key(&display);
         Self { display, normalized }
     }
 
@@ -254,7 +296,7 @@ impl Username {
         &self.display
     }
 
-    /// Lower-cased form, the key for uniqueness and look-ups.
+    /// The key for uniqueness and look-ups ([`identity_key`]).
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
@@ -361,6 +403,24 @@ mod tests {
     }
 
     #[test]
+    fn look_alike_addresses_and_names_are_one_key() {
+        let kelvin = Email::parse("\u{212A}elvin@example.com").unwrap();
+        let plain = Email::parse("kelvin@EXAMPLE.com").unwrap();
+        assert_eq!(kelvin.normalized(), plain.normalized());
+        assert_eq!(kelvin.as_str(), "\u{212A}elvin@example.com", "shown as typed");
+        assert_eq!(
+            Username::from_stored("ＡＤＡ".into()).normalized(),
+            Username::from_stored("ada".into()).normalized()
+        );
+        let key = |login: &str| match LoginId::parse(login).unwrap() {
+            LoginId::Email(e) => e.normalized().to_owned(),
+            LoginId::Username(u) => u.normalized().to_owned(),
+        };
+        assert_eq!(key("\u{212A}elvin@example.com"), key("KELVIN@example.com"));
+        assert_eq!(key("\u{212A}elvin"), key("kelvin"));
+    }
+
+    #[test]
     fn username_policy_refuses_patterns_that_accept_at_or_are_unanchored() {
         assert!(UsernamePolicy::new(".*").is_err());
         assert!(UsernamePolicy::new("^.*$").is_err());
@@ -418,6 +478,13 @@ mod tests {
                 prop_assert!(!u.as_str().contains('@'));
                 prop_assert_eq!(u.normalized(), u.as_str().to_lowercase());
             }
+        }
+
+        #[test]
+        fn identity_keys_are_stable_and_ignore_case(s in "\\PC{0,40}") {
+            let key = identity_key(&s);
+            prop_assert_eq!(identity_key(&key), key.clone(), "a key is its own key");
+            prop_assert_eq!(identity_key(&s.to_uppercase()), identity_key(&s.to_lowercase()));
         }
     }
 }

@@ -10,6 +10,7 @@ mod mfa;
 mod migrate;
 mod one_time;
 mod outbox;
+mod rekey;
 mod rows;
 mod schema;
 #[cfg(feature = "testing")]

@@ -4,6 +4,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// The migration after which identity keys must be recomputed ([`crate::rekey`]).
+const UNICODE_KEYS_MIGRATION: &str = "20261204000001";
+
 /// Advisory lock key held while migrating, so nodes starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c; // "portcull"
 
@@ -42,6 +45,14 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateEr
     .await
     .map_err(|e| MigrateError::Migration(format!("migration task failed: {e}")))?;
     let (mut conn, result) = joined;
+    let result = match result {
+        Ok(applied) if applied.iter().any(|v| v == UNICODE_KEYS_MIGRATION) => {
+            let changed = crate::rekey::rekey_identities(&mut conn).await?;
+            tracing::info!(changed, "identity keys recomputed for Unicode look-alikes");
+            Ok(applied)
+        }
+        other => other,
+    };
     // Closing the connection would release the lock too; unlock explicitly all the same.
     diesel::sql_query("SELECT pg_advisory_unlock($1)")
         .bind::<BigInt, _>(MIGRATION_LOCK)

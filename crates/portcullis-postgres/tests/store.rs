@@ -473,3 +473,89 @@ async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
         RefreshOutcome::Rotated(_)
     ));
 }
+
+#[tokio::test]
+async fn upgrading_rekeys_look_alike_identities_and_keeps_conflicts_apart() {
+    let (db, store) = store().await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    // The database as the previous version left it: keys were only lower-cased, and the
+    // Unicode migration is not applied yet.
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version = '20261204000001'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let insert = |id: Uuid, email: &str, key: &str, username: &str, username_key: &str| {
+        format!(
+            "INSERT INTO accounts (id, tenant_id, email, email_normalized, email_verified, username, \
+             username_normalized, password_hash, created_at, updated_at) VALUES ('{id}', '{}', '{email}', \
+             '{key}', true, '{username}', '{username_key}', 'x', now(), now())",
+            TenantId::DEFAULT
+        )
+    };
+    let (kelvin, plain, fullwidth) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    for statement in [
+        // KELVIN SIGN: lower-casing it gives a plain k only in some locales; the old rule kept it.
+        insert(
+            kelvin,
+            "\u{212A}elvin@example.com",
+            "\u{212A}elvin@example.com",
+            "\u{212A}el",
+            "\u{212A}el",
+        ),
+        // A plain twin of the same address, registered while the old rule told them apart.
+        insert(plain, "kelvin@example.com", "kelvin@example.com", "kel", "kel"),
+        insert(
+            fullwidth,
+            "ａｄａ@example.com",
+            "ａｄａ@example.com",
+            "ａｄａ",
+            "ａｄａ",
+        ),
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).await.unwrap();
+    }
+
+    let applied = portcullis_postgres::run_migrations(db.url()).await.unwrap();
+    assert_eq!(applied, vec!["20261204000001".to_owned()]);
+
+    // The full-width account is found by its plain spelling now, by email and by username.
+    let found = store
+        .credentials_by_email(TenantId::DEFAULT, &Email::parse("ADA@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.id.as_uuid(), fullwidth);
+    let found = store
+        .credentials_by_username(TenantId::DEFAULT, &Username::from_stored("Ada".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.id.as_uuid(), fullwidth);
+    // The KELVIN SIGN account's address and username would both collide with its plain twin's:
+    // they keep their old keys, and both accounts stay as they were.
+    let found = store
+        .credentials_by_email(TenantId::DEFAULT, &Email::parse("kelvin@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.id.as_uuid(), plain);
+    let found = store
+        .credentials_by_username(TenantId::DEFAULT, &Username::from_stored("KEL".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.account.id.as_uuid(), plain);
+    assert!(
+        store
+            .credentials_by_username(TenantId::DEFAULT, &Username::from_stored("kEl".into()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // A look-alike registered from now on is the same address.
+    let twin = new_account(TenantId::DEFAULT, "ＡＤＡ@example.com", None);
+    assert!(matches!(
+        store.insert_account(twin, None).await,
+        Err(InsertAccountError::EmailTaken)
+    ));
+}
