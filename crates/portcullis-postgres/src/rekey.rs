@@ -24,10 +24,13 @@ fn non_ascii(columns: &str) -> diesel::expression::SqlLiteral<diesel::sql_types:
     diesel::dsl::sql(&test.join(" OR "))
 }
 
+/// An account's source texts and their stored keys.
+type IdentityRow = (Uuid, String, String, Option<String>, Option<String>);
+
 /// Rekeys every row that needs it; returns how many rows changed.
 pub(crate) async fn rekey_identities(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
     let mut changed = 0;
-    let rows: Vec<(Uuid, String, String, Option<String>, Option<String>)> = accounts::table
+    let rows: Vec<IdentityRow> = accounts::table
         .filter(non_ascii("email,username"))
         .select((
             accounts::id,
