@@ -329,7 +329,7 @@ struct StoredHash {
 async fn login_upgrades_a_hash_made_with_other_parameters() {
     use diesel_async::{AsyncConnection, RunQueryDsl};
     use portcullis_argon2::{Argon2Hasher, Argon2Settings};
-    use portcullis_domain::{PasswordHasher, PasswordPolicy};
+    use portcullis_domain::{HashOwner, PasswordHasher, PasswordPolicy};
 
     let ctx = spawn().await;
     ctx.register("ada@example.com", None).await;
@@ -342,7 +342,10 @@ async fn login_upgrades_a_hash_made_with_other_parameters() {
     })
     .unwrap();
     let old_hash = old
-        .hash(&PasswordPolicy::default().parse(PASSWORD).unwrap())
+        .hash(
+            &PasswordPolicy::default().parse(PASSWORD).unwrap(),
+            &HashOwner::client(None),
+        )
         .await
         .unwrap();
     assert!(old_hash.contains("m=2048"));
@@ -369,4 +372,74 @@ async fn login_upgrades_a_hash_made_with_other_parameters() {
     // The upgraded hash still verifies.
     let (status, _) = ctx.login("ada@example.com", PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[derive(diesel::QueryableByName)]
+struct StoredPassword {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    password_hash: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    password_nfkc: bool,
+}
+
+#[tokio::test]
+async fn passwords_are_compared_in_nfkc_and_hashes_of_the_typed_form_keep_working() {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    use portcullis_argon2::{Argon2Hasher, Argon2Settings};
+    use portcullis_domain::{HashOwner, PasswordHasher, PasswordPolicy};
+
+    // Full-width letters: the same password as its ASCII spelling once normalised.
+    const TYPED: &str = "ｐｌａｉｎ ｓａｉｌｉｎｇ ｈｏｒｓｅ";
+    const PLAIN: &str = "plain sailing horse";
+    let ctx = spawn_without_verification().await;
+    let res = ctx
+        .post(
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": TYPED }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        ctx.login("ada@example.com", PLAIN).await.0,
+        StatusCode::OK,
+        "one password, two spellings"
+    );
+    assert_eq!(ctx.login("ada@example.com", TYPED).await.0, StatusCode::OK);
+
+    // An account whose hash was made before passwords were normalised: of the typed form.
+    let hasher = Argon2Hasher::start(Argon2Settings {
+        m_cost_kib: 1024,
+        t_cost: 1,
+        threads: 1,
+        ..Argon2Settings::default()
+    })
+    .unwrap();
+    let typed = PasswordPolicy::default().parse(TYPED).unwrap().as_typed().unwrap();
+    let typed_hash = hasher.hash(&typed, &HashOwner::client(None)).await.unwrap();
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    let set = |normalized: bool| {
+        diesel::sql_query("UPDATE accounts SET password_hash = $1, password_nfkc = $2")
+            .bind::<diesel::sql_types::Text, _>(typed_hash.clone())
+            .bind::<diesel::sql_types::Bool, _>(normalized)
+    };
+    // Marked as a current hash, the typed form is never tried: one guess per request.
+    set(true).execute(&mut conn).await.unwrap();
+    assert_eq!(ctx.login("ada@example.com", TYPED).await.0, StatusCode::UNAUTHORIZED);
+    // Marked as made before normalisation, the typed form opens it, and the hash is upgraded.
+    set(false).execute(&mut conn).await.unwrap();
+    assert_eq!(ctx.login("ada@example.com", PLAIN).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = ctx.login("ada@example.com", TYPED).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored: StoredPassword = diesel::sql_query("SELECT password_hash, password_nfkc FROM accounts")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(stored.password_nfkc && stored.password_hash != typed_hash);
+    assert_eq!(
+        ctx.login("ada@example.com", PLAIN).await.0,
+        StatusCode::OK,
+        "upgraded to the NFKC form"
+    );
 }

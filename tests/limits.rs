@@ -519,3 +519,58 @@ async fn defaults_follow_the_contract_and_zero_disables() {
         assert_eq!(header(&res, "ratelimit-limit"), None);
     }
 }
+
+#[tokio::test]
+async fn a_stranger_logs_in_while_another_account_hammers_re_authentication() {
+    // One hashing thread and a short queue: the hammering alone can fill it.
+    let ctx = app_with(
+        |_| {},
+        |c| {
+            c.passwords.argon2_m_cost_kib = 4096;
+            c.passwords.hashing_threads = 1;
+            c.passwords.hashing_queue = 8;
+            c.passwords.hashing_wait_ms = 150;
+            c.server.workers = 2;
+        },
+    )
+    .await;
+    let hammer = ctx.register("hammer@example.com", None).await;
+    ctx.register("stranger@example.com", None).await;
+    let token = hammer["access_token"].as_str().unwrap().to_owned();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Correct-password requests that each cost a hash (TOTP is not enabled: 409 after it).
+    let loops: Vec<_> = (0..40)
+        .map(|_| {
+            let (http, url, token, stop) = (
+                ctx.http.clone(),
+                ctx.app.url("/v1/account/mfa/totp/disable"),
+                token.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let body = json!({ "current_password": PASSWORD, "code": "000000" });
+                let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = http.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+                    *answers.entry(res.status().as_u16()).or_default() += 1;
+                }
+                answers
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for _ in 0..5 {
+        let (status, body) = ctx.login("stranger@example.com", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "the stranger is served in turn: {body}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+    for l in loops {
+        for (status, n) in l.await.unwrap() {
+            *answers.entry(status).or_default() += n;
+        }
+    }
+    // The hammering was real: served (409, TOTP is off) and turned away when over its share.
+    assert!(answers.get(&409).copied().unwrap_or(0) > 0, "{answers:?}");
+    assert!(answers.get(&503).copied().unwrap_or(0) > 0, "{answers:?}");
+}

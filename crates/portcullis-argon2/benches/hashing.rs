@@ -72,7 +72,7 @@ fn pool(c: &mut Criterion) {
     use std::sync::Arc;
 
     use portcullis_argon2::{Argon2Hasher, Argon2Settings};
-    use portcullis_domain::{PasswordHasher, PasswordPolicy};
+    use portcullis_domain::{HashOwner, PasswordHasher, PasswordPolicy};
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -85,15 +85,18 @@ fn pool(c: &mut Criterion) {
             .parse("correct horse battery staple")
             .expect("password"),
     );
-    let stored = runtime.block_on(hasher.hash(&password)).expect("hash");
+    let stored = runtime
+        .block_on(hasher.hash(&password, &HashOwner::client(None)))
+        .expect("hash");
     let mut group = c.benchmark_group("pool (default settings)");
     group.sample_size(20);
     group.bench_function(format!("verify x{threads} concurrent"), |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let calls = (0..threads).map(|_| {
+                let calls = (0..threads).map(|i| {
                     let (hasher, password, stored) = (Arc::clone(&hasher), Arc::clone(&password), stored.clone());
-                    tokio::spawn(async move { hasher.verify(&password, Some(&stored)).await })
+                    let owner = HashOwner::client(Some(std::net::IpAddr::from([192, 0, 2, i as u8])));
+                    tokio::spawn(async move { hasher.verify(&password, Some(&stored), &owner).await })
                 });
                 for call in calls.collect::<Vec<_>>() {
                     assert!(call.await.expect("join").expect("verify").matches);

@@ -1,23 +1,36 @@
-//! Password hashing adapter: argon2id on a fixed pool of OS threads.
+//! Password hashing adapter: argon2id on a fixed pool of OS threads, fed by a fair queue.
 //!
 //! Why a pool of our own rather than `spawn_blocking`: the number of hashes in flight must be
 //! bounded (each one holds `m_cost` KiB), and the memory must be *reused*. Every worker thread
 //! owns one argon2 memory block for its whole life, so resident memory is `threads × m_cost`
 //! whatever the request rate, the allocator never sees 19 MiB churn (glibc would otherwise keep
-//! freed blocks in per-thread arenas), and a hash skips the page faults of fresh memory. Requests
-//! wait for a slot (a running or queued hash) for at most `wait_timeout`, then get
-//! [`HashError::Busy`] — a 503 with `Retry-After`.
+//! freed blocks in per-thread arenas), and a hash skips the page faults of fresh memory.
+//!
+//! The queue in front of the threads is fair between [`HashOwner`]s (a signed-in account, or an
+//! anonymous client network):
+//!
+//! - **Round robin.** Each owner with work waiting has its own line; the threads take one job
+//!   from each line in turn. A newcomer waits for at most one job per other busy owner, however
+//!   many jobs those owners have queued.
+//! - **Work-conserving admission.** The queue holds at most `threads + queue` jobs (running and
+//!   waiting). An owner may fill idle capacity alone; when the queue is full, a newcomer takes the
+//!   place of the newest job of the owner with the most jobs waiting, as long as that owner
+//!   would still hold more than the newcomer. That job, and a newcomer that cannot take a place,
+//!   get [`HashError::Busy`] (503 with `Retry-After`) at once: nobody is held open waiting for
+//!   room.
+//! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
+//!   answered `Busy` instead of being run: its client has likely given up.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
-use portcullis_domain::{HashError, OsRandom, Password, PasswordHasher, SecureRandom, Verification};
+use portcullis_domain::{HashError, HashOwner, OsRandom, Password, PasswordHasher, SecureRandom, Verification};
 use subtle::ConstantTimeEq;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
 /// Salt length in bytes (RFC 9106 recommends 16).
@@ -38,7 +51,7 @@ pub struct Argon2Settings {
     pub threads: usize,
     /// Hashes that may wait for a thread, beyond the ones running (default 64).
     pub queue: usize,
-    /// How long a request waits for a slot before it is refused (default 2 s).
+    /// Longest a hash may wait for a thread before it is refused instead (default 2 s).
     pub wait_timeout: Duration,
     /// Largest memory cost a *stored* hash may ask for when verified (default 256 MiB): a
     /// corrupt or hostile hash row must not make us allocate without bound.
@@ -64,29 +77,131 @@ impl Default for Argon2Settings {
 #[error("invalid argon2 settings: {0}")]
 pub struct SettingsError(String);
 
+type Reply<T> = oneshot::Sender<Result<T, HashError>>;
+
 enum Job {
     Hash {
         password: Zeroizing<Vec<u8>>,
         salt: [u8; SALT_LEN],
-        reply: oneshot::Sender<Result<String, String>>,
+        reply: Reply<String>,
     },
     Verify {
         password: Zeroizing<Vec<u8>>,
         stored: String,
-        reply: oneshot::Sender<Result<Verification, String>>,
+        reply: Reply<Verification>,
     },
 }
 
-struct Envelope {
-    job: Job,
-    // Held until the worker is done, so the semaphore counts running and queued hashes.
-    _permit: OwnedSemaphorePermit,
+impl Job {
+    fn refuse(self, error: HashError) {
+        match self {
+            Self::Hash { reply, .. } => drop(reply.send(Err(error))),
+            Self::Verify { reply, .. } => drop(reply.send(Err(error))),
+        }
+    }
+
+    fn abandoned(&self) -> bool {
+        match self {
+            Self::Hash { reply, .. } => reply.is_closed(),
+            Self::Verify { reply, .. } => reply.is_closed(),
+        }
+    }
 }
 
-/// The argon2id hasher with its thread pool. Cheap to share behind an `Arc`.
+struct Queued {
+    job: Job,
+    since: Instant,
+}
+
+fn busy() -> HashError {
+    HashError::Busy {
+        retry_after: chrono::Duration::seconds(1),
+    }
+}
+
+/// The lines of waiting jobs, one per owner, and the turn order between them.
+#[derive(Default)]
+struct Lines {
+    waiting: HashMap<HashOwner, VecDeque<Queued>>,
+    /// Owners with jobs waiting, in the order they are next served.
+    turns: VecDeque<HashOwner>,
+    queued: usize,
+    running: usize,
+    closed: bool,
+}
+
+impl Lines {
+    /// Admits `job` for `owner` if there is room, or room can be made by turning away the
+    /// newest job of the owner holding the most; otherwise hands the job back.
+    fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
+        if self.queued + self.running >= capacity {
+            let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
+            let heaviest = self
+                .waiting
+                .iter()
+                .max_by_key(|(_, line)| line.len())
+                .map(|(o, line)| (o.clone(), line.len()));
+            match heaviest {
+                Some((heavy, held)) if held > mine + 1 => {
+                    if let Some(pushed_out) = self.waiting.get_mut(&heavy).and_then(VecDeque::pop_back) {
+                        self.queued -= 1;
+                        pushed_out.job.refuse(busy());
+                    }
+                    if self.waiting.get(&heavy).is_some_and(VecDeque::is_empty) {
+                        self.waiting.remove(&heavy);
+                        self.turns.retain(|o| *o != heavy);
+                    }
+                }
+                _ => return Err(job),
+            }
+        }
+        let line = self.waiting.entry(owner.clone()).or_default();
+        if line.is_empty() {
+            self.turns.push_back(owner.clone());
+        }
+        line.push_back(Queued {
+            job,
+            since: Instant::now(),
+        });
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// The next job in turn, counted as running.
+    fn next(&mut self) -> Option<Queued> {
+        let owner = self.turns.pop_front()?;
+        let line = self.waiting.get_mut(&owner)?;
+        let job = line.pop_front()?;
+        if line.is_empty() {
+            self.waiting.remove(&owner);
+        } else {
+            self.turns.push_back(owner);
+        }
+        self.queued -= 1;
+        self.running += 1;
+        Some(job)
+    }
+}
+
+struct Queue {
+    lines: Mutex<Lines>,
+    work: Condvar,
+    capacity: usize,
+    wait_timeout: Duration,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        // A worker that panicked mid-bookkeeping leaves counts that are at worst off by one;
+        // keep serving rather than poisoning every later request.
+        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The argon2id hasher with its thread pool. Cheap to share behind an `Arc`; dropping it stops
+/// the threads.
 pub struct Argon2Hasher {
-    jobs: Mutex<mpsc::Sender<Envelope>>,
-    slots: Arc<Semaphore>,
+    queue: Arc<Queue>,
     settings: Argon2Settings,
     dummy_hash: String,
     rng: Arc<dyn SecureRandom>,
@@ -97,6 +212,13 @@ impl std::fmt::Debug for Argon2Hasher {
         f.debug_struct("Argon2Hasher")
             .field("settings", &self.settings)
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Argon2Hasher {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.work.notify_all();
     }
 }
 
@@ -126,10 +248,13 @@ impl Argon2Hasher {
         let mut salt = [0u8; SALT_LEN];
         rng.fill(&mut salt);
         let dummy_hash = hash_with(&params, &dummy_password[..], &salt, &mut first_memory).map_err(SettingsError)?;
-        let (tx, rx) = mpsc::channel::<Envelope>();
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Queue {
+            lines: Mutex::new(Lines::default()),
+            work: Condvar::new(),
+            capacity: settings.threads + settings.queue,
+            wait_timeout: settings.wait_timeout,
+        });
         for i in 0..settings.threads {
-            let rx = Arc::clone(&rx);
             let memory = if i == 0 {
                 std::mem::take(&mut first_memory)
             } else {
@@ -140,15 +265,14 @@ impl Argon2Hasher {
                 memory,
                 max_verify_m_cost_kib: settings.max_verify_m_cost_kib,
             };
+            let queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker.run(&rx))
+                .spawn(move || worker.run(&queue))
                 .map_err(|e| SettingsError(format!("cannot start hashing thread: {e}")))?;
         }
-        let slots = Arc::new(Semaphore::new(settings.threads + settings.queue));
         Ok(Self {
-            jobs: Mutex::new(tx),
-            slots,
+            queue,
             settings,
             dummy_hash,
             rng,
@@ -160,46 +284,50 @@ impl Argon2Hasher {
         &self.settings
     }
 
-    async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Job) -> Result<T, HashError> {
-        let busy = || HashError::Busy {
-            retry_after: chrono::Duration::seconds(1),
-        };
-        let permit = tokio::time::timeout(self.settings.wait_timeout, Arc::clone(&self.slots).acquire_owned())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| HashError::Internal("hashing pool closed".into()))?;
+    async fn submit<T>(&self, owner: &HashOwner, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, HashError> {
         let (reply, answer) = oneshot::channel();
-        let envelope = Envelope {
-            job: make(reply),
-            _permit: permit,
-        };
-        self.jobs
-            .lock()
-            .map_err(|_| HashError::Internal("hashing pool poisoned".into()))?
-            .send(envelope)
-            .map_err(|_| HashError::Internal("hashing threads are gone".into()))?;
+        {
+            let mut lines = self.queue.lock();
+            if lines.closed {
+                return Err(HashError::Internal("hashing pool stopped".into()));
+            }
+            if let Err(job) = lines.admit(owner, make(reply), self.queue.capacity) {
+                drop(job);
+                return Err(busy());
+            }
+        }
+        self.queue.work.notify_one();
         answer
             .await
             .map_err(|_| HashError::Internal("hashing thread dropped the job".into()))?
-            .map_err(HashError::Internal)
+    }
+
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
+        self.queue.lock().queued
     }
 }
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
-    async fn hash(&self, password: &Password) -> Result<String, HashError> {
+    async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError> {
         let mut salt = [0u8; SALT_LEN];
         self.rng.fill(&mut salt);
         let password = Zeroizing::new(password.expose().to_vec());
-        self.submit(|reply| Job::Hash { password, salt, reply }).await
+        self.submit(owner, |reply| Job::Hash { password, salt, reply }).await
     }
 
-    async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, HashError> {
+    async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+        owner: &HashOwner,
+    ) -> Result<Verification, HashError> {
         let password = Zeroizing::new(password.expose().to_vec());
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.dummy_hash).to_owned();
         let verdict = self
-            .submit(|reply| Job::Verify {
+            .submit(owner, |reply| Job::Verify {
                 password,
                 stored,
                 reply,
@@ -223,31 +351,46 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: &Mutex<mpsc::Receiver<Envelope>>) {
+    fn run(mut self, queue: &Queue) {
         loop {
-            // Hold the lock only while waiting; idle workers queue on it, which is what we want.
-            let next = match rx.lock() {
-                Ok(guard) => guard.recv(),
-                Err(_) => return,
+            let next = {
+                let mut lines = queue.lock();
+                loop {
+                    if lines.closed {
+                        return;
+                    }
+                    if let Some(job) = lines.next() {
+                        break job;
+                    }
+                    lines = queue
+                        .work
+                        .wait(lines)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
             };
-            let Ok(Envelope { job, _permit }) = next else { return };
-            match job {
-                Job::Hash { password, salt, reply } => {
-                    if reply.is_closed() {
-                        continue; // the request went away; do not burn a hash on it
-                    }
-                    let _ = reply.send(hash_with(&self.params, &password, &salt, &mut self.memory));
-                }
-                Job::Verify {
-                    password,
-                    stored,
-                    reply,
-                } => {
-                    if reply.is_closed() {
-                        continue;
-                    }
-                    let _ = reply.send(self.verify(&password, &stored));
-                }
+            let Queued { job, since } = next;
+            if since.elapsed() > queue.wait_timeout {
+                job.refuse(busy());
+            } else if !job.abandoned() {
+                // A request that went away does not burn a hash.
+                self.run_job(job);
+            }
+            queue.lock().running -= 1;
+        }
+    }
+
+    fn run_job(&mut self, job: Job) {
+        match job {
+            Job::Hash { password, salt, reply } => {
+                let hashed = hash_with(&self.params, &password, &salt, &mut self.memory).map_err(HashError::Internal);
+                let _ = reply.send(hashed);
+            }
+            Job::Verify {
+                password,
+                stored,
+                reply,
+            } => {
+                let _ = reply.send(self.verify(&password, &stored).map_err(HashError::Internal));
             }
         }
     }
@@ -336,26 +479,35 @@ mod tests {
         PasswordPolicy::default().parse(s).unwrap()
     }
 
+    fn anyone() -> HashOwner {
+        HashOwner::client(None)
+    }
+
     #[tokio::test]
     async fn hash_then_verify() {
         let h = Argon2Hasher::start(fast()).unwrap();
-        let stored = h.hash(&pw("correct horse")).await.unwrap();
+        let stored = h.hash(&pw("correct horse"), &anyone()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{stored}");
         assert_eq!(
-            h.verify(&pw("correct horse"), Some(&stored)).await.unwrap(),
+            h.verify(&pw("correct horse"), Some(&stored), &anyone()).await.unwrap(),
             Verification {
                 matches: true,
                 needs_rehash: false
             }
         );
-        assert!(!h.verify(&pw("wrong horse!"), Some(&stored)).await.unwrap().matches);
+        assert!(
+            !h.verify(&pw("wrong horse!"), Some(&stored), &anyone())
+                .await
+                .unwrap()
+                .matches
+        );
     }
 
     #[tokio::test]
     async fn unknown_account_never_matches_even_with_the_dummy_password_space() {
         let h = Argon2Hasher::start(fast()).unwrap();
         assert_eq!(
-            h.verify(&pw("anything at all"), None).await.unwrap(),
+            h.verify(&pw("anything at all"), None, &anyone()).await.unwrap(),
             Verification {
                 matches: false,
                 needs_rehash: false
@@ -371,10 +523,13 @@ mod tests {
             ..fast()
         })
         .unwrap();
-        let stored = old.hash(&pw("correct horse")).await.unwrap();
+        let stored = old.hash(&pw("correct horse"), &anyone()).await.unwrap();
         let current = Argon2Hasher::start(fast()).unwrap();
         assert_eq!(
-            current.verify(&pw("correct horse"), Some(&stored)).await.unwrap(),
+            current
+                .verify(&pw("correct horse"), Some(&stored), &anyone())
+                .await
+                .unwrap(),
             Verification {
                 matches: true,
                 needs_rehash: true
@@ -382,7 +537,7 @@ mod tests {
         );
         assert!(
             !current
-                .verify(&pw("wrong horse!"), Some(&stored))
+                .verify(&pw("wrong horse!"), Some(&stored), &anyone())
                 .await
                 .unwrap()
                 .needs_rehash
@@ -400,7 +555,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    h.verify(&pw("correct horse"), Some(bad)).await,
+                    h.verify(&pw("correct horse"), Some(bad), &anyone()).await,
                     Err(HashError::Internal(_))
                 ),
                 "{bad}"
@@ -408,24 +563,156 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn saturated_pool_answers_busy_and_recovers() {
-        let settings = Argon2Settings {
-            queue: 3,
-            wait_timeout: Duration::from_millis(20),
-            ..fast()
+    fn owner(n: u8) -> HashOwner {
+        HashOwner::client(Some(std::net::IpAddr::from([192, 0, 2, n])))
+    }
+
+    /// A job whose reply says whether it was refused, and a probe for that reply.
+    fn job() -> (Job, oneshot::Receiver<Result<String, HashError>>) {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Hash {
+            password: Zeroizing::new(Vec::new()),
+            salt: [0; SALT_LEN],
+            reply,
         };
-        let h = Argon2Hasher::start(settings).unwrap();
-        // Take every slot (2 threads + 3 queued), as a flood of requests would.
-        let held = Arc::clone(&h.slots).acquire_many_owned(5).await.unwrap();
-        let refused = h.hash(&pw("correct horse")).await;
-        assert!(matches!(refused, Err(HashError::Busy { .. })), "{refused:?}");
+        (job, answer)
+    }
+
+    fn serve_all(lines: &mut Lines) -> Vec<usize> {
+        std::iter::from_fn(|| {
+            let next = lines.next()?;
+            lines.running -= 1;
+            let Job::Hash { salt, .. } = next.job else { return None };
+            Some(usize::from(salt[0]))
+        })
+        .collect()
+    }
+
+    #[test]
+    fn owners_take_turns_whatever_each_has_queued() {
+        let mut lines = Lines::default();
+        let tag = |lines: &mut Lines, who: u8, n: u8| {
+            let (mut job, _) = job();
+            if let Job::Hash { salt, .. } = &mut job {
+                salt[0] = n;
+            }
+            assert!(lines.admit(&owner(who), job, 100).is_ok());
+        };
+        for n in 0..5 {
+            tag(&mut lines, 1, n);
+        }
+        tag(&mut lines, 2, 10);
+        tag(&mut lines, 3, 20);
+        tag(&mut lines, 2, 11);
+        assert_eq!(serve_all(&mut lines), vec![0, 10, 20, 1, 11, 2, 3, 4]);
+        assert!(lines.waiting.is_empty() && lines.turns.is_empty());
+    }
+
+    #[test]
+    fn a_full_queue_makes_room_for_a_lighter_owner_only() {
+        let mut lines = Lines::default();
+        let mut hog = Vec::new();
+        for _ in 0..4 {
+            let (j, answer) = job();
+            assert!(lines.admit(&owner(1), j, 4).is_ok());
+            hog.push(answer);
+        }
+        // Full: the hog itself gets no more room.
+        assert!(lines.admit(&owner(1), job().0, 4).is_err());
+        // A newcomer takes the place of the hog's newest job, which is refused.
+        assert!(lines.admit(&owner(2), job().0, 4).is_ok());
+        assert!(matches!(hog[3].try_recv(), Ok(Err(HashError::Busy { .. }))));
+        assert!(hog[2].try_recv().is_err(), "older jobs keep their place");
+        // Another newcomer, again at the hog's expense (3 held > 0 + 1)...
+        assert!(lines.admit(&owner(3), job().0, 4).is_ok());
+        // ...until the hog holds no more than anyone: two each is as fair as it gets.
+        assert!(lines.admit(&owner(2), job().0, 4).is_err());
+        assert_eq!(lines.waiting[&owner(1)].len(), 2);
+        // Running jobs count against the capacity as well.
+        let _running = lines.next();
+        assert!(
+            lines.admit(&owner(4), job().0, 4).is_err(),
+            "2/1/1 waiting and 1 running: no owner holds 2 more"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once_and_a_newcomer_is_served_in_turn() {
+        let h = Arc::new(
+            Argon2Hasher::start(Argon2Settings {
+                threads: 1,
+                queue: 2,
+                ..fast()
+            })
+            .unwrap(),
+        );
+        // One long job occupies the only thread: a stored hash of a costlier, older kind.
+        let long = Argon2Hasher::start(Argon2Settings {
+            m_cost_kib: 64 * 1024,
+            t_cost: 6,
+            threads: 1,
+            ..fast()
+        })
+        .unwrap()
+        .hash(&pw("correct horse"), &anyone())
+        .await
+        .unwrap();
+        let hog = owner(1);
+        let running = {
+            let (h, hog) = (Arc::clone(&h), hog.clone());
+            tokio::spawn(async move { h.verify(&pw("correct horse"), Some(&long), &hog).await })
+        };
+        while h.queue.lock().running == 0 {
+            tokio::task::yield_now().await;
+        }
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, hog) = (Arc::clone(&h), hog.clone());
+                tokio::spawn(async move { h.hash(&pw("correct horse"), &hog).await })
+            })
+            .collect();
+        while h.waiting() < 2 {
+            tokio::task::yield_now().await;
+        }
+        // Full, and the hog holds it all: its next request is refused at once, while the long
+        // job still runs (nobody is held open waiting for room).
         assert!(matches!(
-            h.verify(&pw("correct horse"), None).await,
+            h.hash(&pw("correct horse"), &hog).await,
             Err(HashError::Busy { .. })
         ));
-        drop(held);
-        assert!(h.hash(&pw("correct horse")).await.is_ok());
+        assert!(!running.is_finished());
+        // A stranger is let in, at the cost of the hog's newest job, and served.
+        assert!(h.hash(&pw("correct horse"), &owner(2)).await.is_ok());
+        assert!(running.await.unwrap().unwrap().matches);
+        let outcomes: Vec<bool> = futures_outcomes(queued).await;
+        assert_eq!(
+            outcomes,
+            vec![true, false],
+            "the hog's older job ran, its newest made room"
+        );
+        // Once drained, everyone is served again.
+        assert!(h.hash(&pw("correct horse"), &hog).await.is_ok());
+    }
+
+    async fn futures_outcomes(jobs: Vec<tokio::task::JoinHandle<Result<String, HashError>>>) -> Vec<bool> {
+        let mut out = Vec::new();
+        for j in jobs {
+            out.push(j.await.unwrap().is_ok());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_too_long_is_refused_not_run() {
+        let h = Argon2Hasher::start(Argon2Settings {
+            wait_timeout: Duration::ZERO,
+            ..fast()
+        })
+        .unwrap();
+        assert!(matches!(
+            h.hash(&pw("correct horse"), &anyone()).await,
+            Err(HashError::Busy { .. })
+        ));
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl PasswordPolicy {
         if chars < self.min_chars {
             return Err(FieldError::TooShort);
         }
-        Ok(Password(Zeroizing::new(input.to_owned())))
+        Ok(Password::new(input))
     }
 
     /// Parses a password that is only going to be *checked* (login, re-authentication): the
@@ -203,12 +203,50 @@ impl PasswordPolicy {
 }
 
 /// A password within policy. Its memory is wiped on drop and it never prints.
-pub struct Password(Zeroizing<String>);
+///
+/// What is hashed is its Unicode NFKC form, so the same password typed on keyboards or input
+/// methods that produce different code points for one character (a full-width digit, a
+/// precomposed or a combining accent) is the same password.
+pub struct Password {
+    normalized: Zeroizing<String>,
+    /// The input as typed, kept only when it differs from `normalized`.
+    as_typed: Option<Zeroizing<String>>,
+}
 
 impl Password {
-    /// The secret bytes, for the hasher only.
+    fn new(input: &str) -> Self {
+        use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+        if is_nfkc_quick(input.chars()) == IsNormalized::Yes {
+            return Self {
+                normalized: Zeroizing::new(input.to_owned()),
+                as_typed: None,
+            };
+        }
+        let normalized = Zeroizing::new(input.nfkc().collect::<String>());
+        let as_typed = (*normalized != input).then(|| Zeroizing::new(input.to_owned()));
+        Self { normalized, as_typed }
+    }
+
+    /// The secret bytes (NFKC), for the hasher only.
+    ///
+    /// ```
+    /// use portcullis_domain::PasswordPolicy;
+    /// let full_width = PasswordPolicy::default().parse("ｐａｓｓｗｏｒｄ１２３").unwrap();
+    /// assert_eq!(full_width.expose(), b"password123");
+    /// assert!(full_width.as_typed().is_some());
+    /// assert!(PasswordPolicy::default().parse("password123").unwrap().as_typed().is_none());
+    /// ```
     pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.normalized.as_bytes()
+    }
+
+    /// The password exactly as typed, as a password of its own, when that differs from its
+    /// NFKC form. Only a hash made before passwords were normalised may be checked against it.
+    pub fn as_typed(&self) -> Option<Self> {
+        self.as_typed.as_ref().map(|raw| Self {
+            normalized: raw.clone(),
+            as_typed: None,
+        })
     }
 }
 

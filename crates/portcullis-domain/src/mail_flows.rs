@@ -16,8 +16,9 @@ use crate::mfa::{MfaError, SecondFactor};
 use crate::network::network_of;
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::ports::{
-    Account, AccountCredentials, InsertAccountError, Judgement, MailRequest, NewAccount, NewOneTimeSecret, NewSession,
-    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, StoredSecret,
+    Account, AccountCredentials, HashOwner, InsertAccountError, Judgement, MailRequest, NewAccount, NewOneTimeSecret,
+    NewSession, PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup,
+    StoredSecret,
 };
 use crate::service::{
     AuthService, ClientInfo, InfraError, Principal, RegisterError, Registered, Registration, TokenPair,
@@ -509,9 +510,15 @@ impl AuthService {
         &self,
         presented: &Presented,
         new_password: &Password,
+        client: &ClientInfo,
     ) -> Result<Account, OneTimeError> {
         self.check_reset_secret(presented).await?;
-        let password_hash = self.deps.hasher.hash(new_password).await.map_err(InfraError::from)?;
+        let password_hash = self
+            .deps
+            .hasher
+            .hash(new_password, &HashOwner::client(client.ip))
+            .await
+            .map_err(InfraError::from)?;
         let redeem = |stored: &StoredSecret| {
             let a = &stored.account;
             let notice = self.outgoing(
@@ -545,9 +552,10 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
-        let stored = found.as_ref().map(|c| c.password_hash.as_str());
+        let stored = found.as_ref().map(|c| &c.password);
+        let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
         let verdict = self
-            .check_password_within_budget(&key, password, stored)
+            .check_password_within_budget(&key, password, stored, &owner)
             .await?
             .map_err(|retry_after| {
                 tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
@@ -614,7 +622,13 @@ impl AuthService {
         let creds = self
             .reauthenticate_with_factor(principal, current_password, factor)
             .await?;
-        let new_hash = self.deps.hasher.hash(new_password).await.map_err(InfraError::from)?;
+        let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
+        let new_hash = self
+            .deps
+            .hasher
+            .hash(new_password, &owner)
+            .await
+            .map_err(InfraError::from)?;
         let account = &creds.account;
         let notice = self.outgoing(
             account.tenant.id,
@@ -629,7 +643,7 @@ impl AuthService {
                 &PasswordChange {
                     tenant: account.tenant.id,
                     user: account.id,
-                    expected: creds.password_hash.clone(),
+                    expected: creds.password.phc.clone(),
                     new_hash,
                     keep: Some(principal.session.id),
                     notice,

@@ -41,13 +41,38 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-/// An account with its stored password hash (PHC string), for credential checks only.
+/// An account with its stored password hash, for credential checks only.
 #[derive(Debug, Clone)]
 pub struct AccountCredentials {
     /// The account.
     pub account: Account,
-    /// Its PHC password hash.
-    pub password_hash: String,
+    /// Its password hash.
+    pub password: StoredPassword,
+}
+
+/// A stored password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredPassword {
+    /// The PHC string.
+    pub phc: String,
+    /// Made from the password's NFKC form (every hash made now), rather than from the input as
+    /// typed (hashes made before passwords were normalised).
+    pub normalized: bool,
+}
+
+impl StoredPassword {
+    /// A hash made now, from a normalised password.
+    pub fn new(phc: String) -> Self {
+        Self { phc, normalized: true }
+    }
+}
+
+impl std::fmt::Debug for StoredPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredPassword")
+            .field("normalized", &self.normalized)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A new account to store.
@@ -184,8 +209,9 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Account, SetUsernameError>;
 
-    /// Replaces a password hash, but only if it is still `expected` (a rehash must not overwrite a
-    /// password changed meanwhile). Returns whether it was replaced.
+    /// Replaces a password hash with `new_hash` (made from a normalised password), but only if
+    /// it is still `expected` (a rehash must not overwrite a password changed meanwhile).
+    /// Returns whether it was replaced.
     async fn replace_password_hash(
         &self,
         tenant: TenantId,
@@ -503,17 +529,57 @@ pub enum HashError {
     Internal(String),
 }
 
+/// On whose behalf a hash is made: a signed-in account, or an anonymous client network. The
+/// hasher queues work fairly between owners, so no one owner crowds everyone else out.
+///
+/// ```
+/// use portcullis_domain::{HashOwner, TenantId, UserId};
+/// let user = UserId::from_uuid(uuid::Uuid::nil());
+/// assert_ne!(HashOwner::account(TenantId::DEFAULT, user), HashOwner::client(Some("192.0.2.1".parse().unwrap())));
+/// assert_eq!(HashOwner::client(Some("2001:db8::1".parse().unwrap())), HashOwner::client(Some("2001:db8::2".parse().unwrap())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HashOwner(String);
+
+impl HashOwner {
+    /// Work for a signed-in account.
+    pub fn account(tenant: TenantId, user: UserId) -> Self {
+        Self(format!("account:{tenant}:{user}"))
+    }
+
+    /// Work for an anonymous client, by its network (an IPv4 address or an IPv6 /64).
+    pub fn client(ip: Option<IpAddr>) -> Self {
+        Self(format!(
+            "client:{}",
+            ip.map_or_else(|| "unknown".to_owned(), crate::network::network_of)
+        ))
+    }
+
+    /// The owner as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Password hashing. Implementations must not block the async executor, must bound the number
-/// of hashes in flight, and must spend the same time on `verify(_, None)` as on a real check.
+/// of hashes in flight, must share capacity fairly between [`HashOwner`]s (an owner may use
+/// idle capacity, but while others wait it holds no more than its share), and must spend the
+/// same time on `verify(_, None, _)` as on a real check. When it cannot take the work in time
+/// it returns [`HashError::Busy`].
 #[async_trait]
 pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
     /// Hashes a new password into a PHC string.
-    async fn hash(&self, password: &Password) -> Result<String, HashError>;
+    async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError>;
 
     /// Checks `password` against `stored`. With `stored = None` (no such account) it checks
     /// against a dummy hash with the configured parameters and reports no match, so the
     /// caller's timing does not reveal whether the account exists.
-    async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification, HashError>;
+    async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+        owner: &HashOwner,
+    ) -> Result<Verification, HashError>;
 }
 
 /// A one-time secret to store: only its hashes.

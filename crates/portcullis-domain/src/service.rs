@@ -12,8 +12,8 @@ use crate::ids::{SessionId, TenantId, UserId};
 use crate::limits::Limit;
 use crate::one_time::OneTimeSecrets;
 use crate::ports::{
-    Account, HashError, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session, Storage,
-    StoreError, Tenant,
+    Account, HashError, HashOwner, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session,
+    Storage, StoreError, StoredPassword, Tenant,
 };
 use crate::random::{SecureRandom, random_array};
 use crate::templates::MailBranding;
@@ -371,7 +371,12 @@ impl AuthService {
     /// otherwise its email counts as verified and it is logged in at once. The password is
     /// hashed before anything is written, on both paths.
     pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<Registered, RegisterError> {
-        let password_hash = self.deps.hasher.hash(&reg.password).await.map_err(InfraError::from)?;
+        let password_hash = self
+            .deps
+            .hasher
+            .hash(&reg.password, &HashOwner::client(client.ip))
+            .await
+            .map_err(InfraError::from)?;
         let user_id = UserId::from_uuid(self.new_id());
         if self.deps.require_email_verification {
             return self.register_pending(reg, user_id, password_hash, client).await;
@@ -444,9 +449,10 @@ impl AuthService {
             Some(network) => format!("{account_key}:known:{network}"),
             None => account_key,
         };
-        let stored = found.as_ref().map(|c| c.password_hash.as_str());
+        let stored = found.as_ref().map(|c| &c.password);
+        let owner = HashOwner::client(client.ip);
         let verdict = match self
-            .check_password_within_budget(&throttle_key, password, stored)
+            .check_password_within_budget(&throttle_key, password, stored, &owner)
             .await?
         {
             Ok(verdict) => verdict,
@@ -460,7 +466,8 @@ impl AuthService {
             return Err(LoginError::InvalidCredentials);
         };
         if verdict.needs_rehash {
-            self.upgrade_hash(&creds.account, &creds.password_hash, password).await;
+            self.upgrade_hash(&creds.account, &creds.password.phc, password, &owner)
+                .await;
         }
         let account = creds.account;
         if self.deps.require_email_verification && !account.email_verified {
@@ -498,19 +505,56 @@ impl AuthService {
         &self,
         key: &str,
         password: &Password,
-        stored: Option<&str>,
+        stored: Option<&StoredPassword>,
+        owner: &HashOwner,
     ) -> Result<Result<crate::ports::Verification, std::time::Duration>, InfraError> {
         let limiter = &self.deps.limiter;
         let attempt = match limiter.begin_attempt(Limit::FailedLogin, key).await {
             Ok(permit) => permit,
             Err(wait) => return Ok(Err(wait)),
         };
-        let verdict = self.deps.hasher.verify(password, stored).await?;
+        let verdict = self.check_password(password, stored, owner).await?;
         if !verdict.matches {
             limiter.hit(Limit::FailedLogin, key).await;
         }
         drop(attempt);
         Ok(Ok(verdict))
+    }
+
+    /// Checks `password` against `stored` (`None`: no such account, a dummy hash is checked).
+    ///
+    /// Passwords are hashed in NFKC form. A hash made before that was made from the input as
+    /// typed, so when the two forms differ and the NFKC form does not match such a hash, the
+    /// typed form is tried too, and a match asks for a rehash. Only such a hash is ever checked
+    /// against the typed form: a current hash gets one guess per request, not two. Whenever
+    /// the forms differ a second check runs (against the dummy hash where there is nothing to
+    /// try), so the time taken depends on the password alone, never on the account.
+    async fn check_password(
+        &self,
+        password: &Password,
+        stored: Option<&StoredPassword>,
+        owner: &HashOwner,
+    ) -> Result<crate::ports::Verification, InfraError> {
+        let hasher = &self.deps.hasher;
+        let first = hasher.verify(password, stored.map(|s| s.phc.as_str()), owner).await?;
+        let legacy = stored.filter(|s| !s.normalized);
+        let verdict = match password.as_typed() {
+            None => first,
+            Some(as_typed) => {
+                let untried = legacy.filter(|_| !first.matches);
+                let second = hasher.verify(&as_typed, untried.map(|s| s.phc.as_str()), owner).await?;
+                if untried.is_some() && second.matches {
+                    second
+                } else {
+                    first
+                }
+            }
+        };
+        Ok(crate::ports::Verification {
+            matches: verdict.matches,
+            // A hash of the typed form is replaced by one of the normalised form.
+            needs_rehash: verdict.matches && (verdict.needs_rehash || legacy.is_some()),
+        })
     }
 
     async fn network_needs_authorization(&self, account: &Account, client: &ClientInfo) -> Result<bool, LoginError> {
@@ -586,8 +630,8 @@ impl AuthService {
 
     /// Re-hashes a password whose stored hash used other parameters. Failure only delays the
     /// upgrade to a later login, so it is logged and not returned.
-    async fn upgrade_hash(&self, account: &Account, old_hash: &str, password: &Password) {
-        match self.deps.hasher.hash(password).await {
+    async fn upgrade_hash(&self, account: &Account, old_hash: &str, password: &Password, owner: &HashOwner) {
+        match self.deps.hasher.hash(password, owner).await {
             Ok(new_hash) => {
                 match self
                     .deps

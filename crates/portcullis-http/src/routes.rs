@@ -290,7 +290,10 @@ pub async fn reset_password(
         return Err(ApiError::internal(&"validator passed with missing fields"));
     };
     let presented = presented(&state, &req, &body, fields).await?;
-    let account = state.auth.reset_password(&presented, &password).await?;
+    let account = state
+        .auth
+        .reset_password(&presented, &password, &client_info(&req))
+        .await?;
     Ok(ok(
         StatusCode::OK,
         json!({

@@ -327,6 +327,7 @@ async fn apply(
             diesel::update(account)
                 .set((
                     accounts::password_hash.eq(password_hash),
+                    accounts::password_nfkc.eq(true),
                     accounts::email_verified.eq(true),
                     accounts::updated_at.eq(now),
                 ))
@@ -571,7 +572,11 @@ impl OneTimeStore for PgStore {
                     .filter(accounts::id.eq(user))
                     .filter(accounts::password_hash.eq(expected)),
             )
-            .set((accounts::password_hash.eq(new_hash), accounts::updated_at.eq(now)))
+            .set((
+                accounts::password_hash.eq(new_hash),
+                accounts::password_nfkc.eq(true),
+                accounts::updated_at.eq(now),
+            ))
             .execute(conn)
             .await?;
             if replaced == 0 {

@@ -4,7 +4,9 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use portcullis_domain::{Account, AccountCredentials, Email, Session, SessionId, Tenant, TenantId, UserId, Username};
+use portcullis_domain::{
+    Account, AccountCredentials, Email, Session, SessionId, StoredPassword, Tenant, TenantId, UserId, Username,
+};
 use uuid::Uuid;
 
 use crate::schema::{accounts, sessions, tenants};
@@ -35,6 +37,7 @@ pub(crate) struct AccountRow {
     pub password_hash: String,
     pub created_at: DateTime<Utc>,
     pub mfa_enabled: bool,
+    pub password_nfkc: bool,
 }
 
 impl AccountRow {
@@ -51,7 +54,10 @@ impl AccountRow {
                 avatar_url: None,
                 created_at: self.created_at,
             },
-            password_hash: self.password_hash,
+            password: StoredPassword {
+                phc: self.password_hash,
+                normalized: self.password_nfkc,
+            },
         }
     }
 }
@@ -68,6 +74,7 @@ pub(crate) struct NewAccountRow<'a> {
     pub username: Option<&'a str>,
     pub username_normalized: Option<&'a str>,
     pub password_hash: &'a str,
+    pub password_nfkc: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,6 +90,8 @@ impl<'a> From<&'a portcullis_domain::NewAccount> for NewAccountRow<'a> {
             username: a.username.as_ref().map(Username::as_str),
             username_normalized: a.username.as_ref().map(Username::normalized),
             password_hash: &a.password_hash,
+            // Every hash made now is of the normalised password.
+            password_nfkc: true,
             created_at: a.created_at,
             updated_at: a.created_at,
         }

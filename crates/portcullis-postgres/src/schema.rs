@@ -22,6 +22,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         mfa_enabled -> Bool,
+        password_nfkc -> Bool,
     }
 }
 

@@ -270,6 +270,7 @@ impl AccountStore for PgStore {
             .filter(accounts::password_hash.eq(expected))
             .set((
                 accounts::password_hash.eq(new_hash),
+                accounts::password_nfkc.eq(true),
                 accounts::updated_at.eq(diesel::dsl::now),
             ))
             .execute(&mut conn)

@@ -172,7 +172,8 @@ async fn password_hash_is_replaced_only_when_unchanged() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(creds.password_hash, "new");
+    assert_eq!(creds.password.phc, "new");
+    assert!(creds.password.normalized);
 }
 
 #[tokio::test]
@@ -480,10 +481,12 @@ async fn upgrading_rekeys_look_alike_identities_and_keeps_conflicts_apart() {
     let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
     // The database as the previous version left it: keys were only lower-cased, and the
     // Unicode migration is not applied yet.
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations WHERE version = '20261204000001'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    for statement in [
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261204000001'",
+        "ALTER TABLE accounts DROP COLUMN password_nfkc",
+    ] {
+        diesel::sql_query(statement).execute(&mut conn).await.unwrap();
+    }
     let insert = |id: Uuid, email: &str, key: &str, username: &str, username_key: &str| {
         format!(
             "INSERT INTO accounts (id, tenant_id, email, email_normalized, email_verified, username, \

@@ -700,7 +700,7 @@ pub struct PasswordsConfig {
     pub hashing_threads: usize,
     /// Hashes that may wait beyond the running ones.
     pub hashing_queue: usize,
-    /// Longest wait for a hashing slot before 503, in ms.
+    /// Longest a hash may wait in the queue before it is refused (503), in ms.
     pub hashing_wait_ms: u64,
 }
 

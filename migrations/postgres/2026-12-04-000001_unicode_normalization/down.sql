@@ -1,1 +1,1 @@
-SELECT 1;
+ALTER TABLE accounts DROP COLUMN password_nfkc;
