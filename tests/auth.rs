@@ -443,3 +443,115 @@ async fn passwords_are_compared_in_nfkc_and_hashes_of_the_typed_form_keep_workin
         "upgraded to the NFKC form"
     );
 }
+
+/// The one validation detail of a 422.
+fn only_detail(body: &serde_json::Value) -> (&str, &str) {
+    assert_eq!(error_code(body), "validation_failed", "{body}");
+    let details = body["error"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{body}");
+    (s(&details[0], "field"), s(&details[0], "code"))
+}
+
+#[tokio::test]
+async fn common_passwords_are_refused_at_register_change_and_reset() {
+    let ctx = spawn().await;
+    // Register: 422 before anything is stored or mailed.
+    for common in ["Password1", "qwertyuiop", "ＩＬＯＶＥＹＯＵ１"] {
+        let (status, body) = read(
+            ctx.post(
+                "/v1/auth/register",
+                json!({ "email": "ada@example.com", "password": common }),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{common}: {body}");
+        assert_eq!(only_detail(&body), ("password", "too_common"), "{common}");
+    }
+    assert_eq!(ctx.mail_count("ada@example.com").await, 0, "nothing was registered");
+    // A long passphrase of ordinary words is fine.
+    let ada = ctx.register("ada@example.com", None).await;
+    let token = s(&ada, "access_token").to_owned();
+
+    // Change.
+    let change = |new: &'static str| {
+        let token = token.clone();
+        let ctx = &ctx;
+        async move {
+            read(
+                ctx.post_bearer(
+                    "/v1/account/password",
+                    &token,
+                    json!({ "current_password": PASSWORD, "new_password": new }),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let (status, body) = change("trustno1").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(only_detail(&body), ("new_password", "too_common"));
+    let (status, body) = change("plain words make a fine passphrase").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Reset: refused without spending the code, which then sets an acceptable password.
+    let seen = ctx.mail_count("ada@example.com").await;
+    ctx.post("/v1/auth/password/forgot", json!({ "email": "ada@example.com" }))
+        .await;
+    let code = ctx.next_mail("ada@example.com", seen).await.code().unwrap();
+    let reset = |new: &'static str| {
+        let (ctx, code) = (&ctx, code.clone());
+        async move {
+            read(
+                ctx.post(
+                    "/v1/auth/password/reset",
+                    json!({ "email": "ada@example.com", "code": code, "new_password": new }),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let (status, body) = reset("letmein!").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(only_detail(&body), ("new_password", "too_common"));
+    let (status, body) = reset("another plain passphrase of words").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        ctx.login("ada@example.com", "another plain passphrase of words")
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn breached_passwords_are_refused_when_the_breach_check_is_on_and_it_fails_open() {
+    use portcullis_testkit::pwned::{PwnedMode, PwnedStub};
+    let stub = PwnedStub::start(&[("zebra crossing at midnight", 4)]).unwrap();
+    let url = stub.range_url();
+    let app = portcullis_testkit::TestApp::builder()
+        .configure(move |c| {
+            c.passwords.pwned_check = true;
+            c.passwords.pwned_range_url = url;
+            c.passwords.pwned_timeout_ms = 500;
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = common::Ctx::new(app, true);
+    let register = || {
+        ctx.post(
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": "zebra crossing at midnight" }),
+        )
+    };
+    let (status, body) = read(register().await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(only_detail(&body), ("password", "too_common"));
+    // The service down: the password is let through rather than sign-ups stopping.
+    stub.set_mode(PwnedMode::Down);
+    let (status, body) = read(register().await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}

@@ -31,9 +31,9 @@ pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
 pub use ports::{
     Account, AccountCredentials, AccountStore, HashError, HashOwner, HealthCheck, InsertAccountError, Judgement,
     KEPT_SUPERSEDED_TOKENS, MailRequest, MailRequestStore, MfaStore, NewAccount, NewOneTimeSecret, NewSession,
-    OneTimeStore, PasswordChange, PasswordHasher, PendingRegistration, RedeemOutcome, Redemption, RefreshOutcome,
-    RequestFulfilment, SecretLookup, SecretStore, Session, SessionSelection, SessionStore, SetUsernameError,
-    StepOutcome, Storage, StoreError, StoredPassword, StoredSecret, Tenant, TotpRecord, Verification,
+    OneTimeStore, PasswordChange, PasswordHasher, PasswordScreen, PendingRegistration, RedeemOutcome, Redemption,
+    RefreshOutcome, RequestFulfilment, SecretLookup, SecretStore, Session, SessionSelection, SessionStore,
+    SetUsernameError, StepOutcome, Storage, StoreError, StoredPassword, StoredSecret, Tenant, TotpRecord, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use self_service::{RevokeRequest, UsernameError};

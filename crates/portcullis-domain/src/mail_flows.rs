@@ -86,6 +86,9 @@ pub enum OneTimeError {
     /// 409 `email_taken`: the new address of an email change belongs to another account now.
     #[error("email taken")]
     EmailTaken,
+    /// 422 `too_common` on `new_password`: a common or breached password (reset).
+    #[error("password too common")]
+    PasswordTooCommon,
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -100,6 +103,9 @@ pub enum AccountChangeError {
     /// 422: the new address is the current one.
     #[error("the new address is the current one")]
     SameAddress,
+    /// 422 `too_common` on `new_password`: a common or breached password.
+    #[error("password too common")]
+    PasswordTooCommon,
     /// The second factor is enabled and was missing, wrong or locked.
     #[error(transparent)]
     SecondFactor(MfaError),
@@ -512,6 +518,9 @@ impl AuthService {
         new_password: &Password,
         client: &ClientInfo,
     ) -> Result<Account, OneTimeError> {
+        if self.too_common(new_password).await {
+            return Err(OneTimeError::PasswordTooCommon);
+        }
         self.check_reset_secret(presented).await?;
         let password_hash = self
             .deps
@@ -619,6 +628,9 @@ impl AuthService {
         new_password: &Password,
         factor: Option<&SecondFactor>,
     ) -> Result<u64, AccountChangeError> {
+        if self.too_common(new_password).await {
+            return Err(AccountChangeError::PasswordTooCommon);
+        }
         let creds = self
             .reauthenticate_with_factor(principal, current_password, factor)
             .await?;

@@ -582,6 +582,16 @@ pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
     ) -> Result<Verification, HashError>;
 }
 
+/// Screens new passwords: refuses ones that are too common to be safe (in a list of the most
+/// common passwords, or known from breaches). Implementations must be quick for the list and
+/// must never fail a request because of their own trouble: a breach service that cannot answer
+/// lets the password through and logs why.
+#[async_trait]
+pub trait PasswordScreen: Send + Sync + std::fmt::Debug {
+    /// Whether `password` is too common to accept.
+    async fn is_common(&self, password: &Password) -> bool;
+}
+
 /// A one-time secret to store: only its hashes.
 #[derive(Debug, Clone)]
 pub struct NewOneTimeSecret {

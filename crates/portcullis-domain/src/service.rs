@@ -12,8 +12,8 @@ use crate::ids::{SessionId, TenantId, UserId};
 use crate::limits::Limit;
 use crate::one_time::OneTimeSecrets;
 use crate::ports::{
-    Account, HashError, HashOwner, InsertAccountError, NewAccount, NewSession, PasswordHasher, RefreshOutcome, Session,
-    Storage, StoreError, StoredPassword, Tenant,
+    Account, HashError, HashOwner, InsertAccountError, NewAccount, NewSession, PasswordHasher, PasswordScreen,
+    RefreshOutcome, Session, Storage, StoreError, StoredPassword, Tenant,
 };
 use crate::random::{SecureRandom, random_array};
 use crate::templates::MailBranding;
@@ -83,6 +83,9 @@ pub enum RegisterError {
     /// 404: the tenant vanished between resolution and insert.
     #[error("unknown tenant")]
     UnknownTenant,
+    /// 422 `too_common` on `password`: a common or breached password.
+    #[error("password too common")]
+    PasswordTooCommon,
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -224,6 +227,8 @@ pub struct AuthDeps {
     pub store: Arc<dyn Storage>,
     /// Hasher port.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// Refuses common and breached new passwords.
+    pub screen: Arc<dyn PasswordScreen>,
     /// Clock port.
     pub clock: Arc<dyn Clock>,
     /// Randomness port.
@@ -371,6 +376,9 @@ impl AuthService {
     /// otherwise its email counts as verified and it is logged in at once. The password is
     /// hashed before anything is written, on both paths.
     pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<Registered, RegisterError> {
+        if self.too_common(&reg.password).await {
+            return Err(RegisterError::PasswordTooCommon);
+        }
         let password_hash = self
             .deps
             .hasher
@@ -519,6 +527,16 @@ impl AuthService {
         }
         drop(attempt);
         Ok(Ok(verdict))
+    }
+
+    /// Whether a new password is too common to accept (register, change, reset). Checked before
+    /// anything is hashed or looked up, so it costs the same whoever asks.
+    pub(crate) async fn too_common(&self, password: &Password) -> bool {
+        let common = self.deps.screen.is_common(password).await;
+        if common {
+            tracing::info!(outcome = "password_too_common", "new password refused: too common");
+        }
+        common
     }
 
     /// Checks `password` against `stored` (`None`: no such account, a dummy hash is checked).

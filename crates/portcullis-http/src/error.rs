@@ -180,6 +180,7 @@ impl From<RegisterError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken.")
             }
             RegisterError::UnknownTenant => tenant_not_found(),
+            RegisterError::PasswordTooCommon => too_common("password"),
             RegisterError::Infra(e) => e.into(),
         }
     }
@@ -223,6 +224,7 @@ impl From<OneTimeError> for ApiError {
                 "email_taken",
                 "Another account has this email address now.",
             ),
+            OneTimeError::PasswordTooCommon => too_common("new_password"),
             OneTimeError::Infra(e) => e.into(),
         }
     }
@@ -241,6 +243,7 @@ impl From<AccountChangeError> for ApiError {
                 code: "unchanged",
                 message: "new_email is already the address of this account".into(),
             }]),
+            AccountChangeError::PasswordTooCommon => too_common("new_password"),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
             AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
             AccountChangeError::Infra(e) => e.into(),
@@ -347,6 +350,15 @@ impl From<AuthenticateError> for ApiError {
             AuthenticateError::Infra(e) => e.into(),
         }
     }
+}
+
+/// 422 with a `too_common` detail on the new password's field.
+fn too_common(field: &'static str) -> ApiError {
+    ApiError::validation(vec![FieldDetail {
+        field,
+        code: "too_common",
+        message: format!("{field} is one of the most common or breached passwords; choose another"),
+    }])
 }
 
 /// 404 `tenant_not_found`.

@@ -112,6 +112,19 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         .context("starting the password hashing pool")?,
     );
 
+    let screen: Arc<dyn portcullis_domain::PasswordScreen> = if p.pwned_check {
+        Arc::new(
+            portcullis_password_screen::CommonPasswords::with_pwned(portcullis_password_screen::PwnedSettings {
+                range_url: p.pwned_range_url.clone(),
+                timeout: Duration::from_millis(p.pwned_timeout_ms),
+                min_count: p.pwned_min_count,
+            })
+            .context("passwords.pwned_*")?,
+        )
+    } else {
+        Arc::new(portcullis_password_screen::CommonPasswords::list_only())
+    };
+
     let t = &config.tokens;
     let policy = TokenPolicy {
         issuer: t.issuer.clone(),
@@ -165,6 +178,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let auth = AuthService::new(AuthDeps {
         store: store.clone(),
         hasher,
+        screen,
         clock: clock.clone(),
         rng,
         keys,

@@ -702,6 +702,16 @@ pub struct PasswordsConfig {
     pub hashing_queue: usize,
     /// Longest a hash may wait in the queue before it is refused (503), in ms.
     pub hashing_wait_ms: u64,
+    /// Also refuse new passwords that Have I Been Pwned knows from breaches (the embedded list
+    /// of common passwords is always checked). Off by default: it sends the first five hex
+    /// digits of each new password's SHA-1 to the service.
+    pub pwned_check: bool,
+    /// The Pwned Passwords range endpoint (the prefix is appended).
+    pub pwned_range_url: String,
+    /// How long a breach check may take before the password is let through, in ms.
+    pub pwned_timeout_ms: u64,
+    /// Breaches a password must appear in to be refused.
+    pub pwned_min_count: u64,
 }
 
 impl Default for PasswordsConfig {
@@ -715,6 +725,10 @@ impl Default for PasswordsConfig {
             hashing_threads: 0,
             hashing_queue: 64,
             hashing_wait_ms: 2_000,
+            pwned_check: false,
+            pwned_range_url: "https://api.pwnedpasswords.com/range/".into(),
+            pwned_timeout_ms: 2_000,
+            pwned_min_count: 1,
         }
     }
 }
@@ -818,6 +832,12 @@ impl Config {
             return fail(
                 "argon2 parameters out of range (8 x p_cost <= m_cost_kib <= 1048576, 1 <= t_cost <= 64, 1 <= p_cost <= 16)",
             );
+        }
+        if !(p.pwned_range_url.starts_with("https://") || p.pwned_range_url.starts_with("http://")) {
+            return fail("passwords.pwned_range_url must be an http(s) URL");
+        }
+        if !(100..=30_000).contains(&p.pwned_timeout_ms) || p.pwned_min_count == 0 {
+            return fail("passwords.pwned_timeout_ms must be 100 to 30000 and passwords.pwned_min_count at least 1");
         }
         let t = &self.tokens;
         if !(1..=86_400).contains(&t.access_ttl_secs) {

@@ -14,8 +14,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod pwned;
 pub mod siteverify;
 pub mod smtp;
+mod stub;
 
 pub use smtp::{ReceivedMail, SmtpSink};
 

@@ -83,37 +83,22 @@ impl SiteverifyStub {
         let data = web::Data::new(log.clone());
         let connections = Arc::new(AtomicUsize::new(0));
         let counter = connections.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route("/{provider}/siteverify", web::post().to(siteverify))
-                        .route("/elsewhere", web::post().to(|| async { pass_body("recaptcha") }))
-                })
-                .on_connect(move |_, _| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                })
-                .workers(1)
-                .disable_signals()
-                .shutdown_timeout(0)
-                .listen(listener)
-                .map(HttpServer::run);
-                match server {
-                    Ok(server) => {
-                        let _ = tx.send(Ok(server.handle()));
-                        let _ = server.await;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                    }
-                }
-            });
-        });
-        let handle = rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| std::io::Error::other("the siteverify stub did not start"))??;
+        let handle = crate::stub::serve("siteverify", move || {
+            Ok(HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .route("/{provider}/siteverify", web::post().to(siteverify))
+                    .route("/elsewhere", web::post().to(|| async { pass_body("recaptcha") }))
+            })
+            .on_connect(move |_, _| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(0)
+            .listen(listener)?
+            .run())
+        })?;
         Ok(Self {
             base,
             log,
