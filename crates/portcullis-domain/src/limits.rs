@@ -23,18 +23,23 @@ pub enum Limit {
     /// Code and token submissions (verify-email, password verify/reset, authorize-ip) per
     /// client network.
     SecretSubmission,
-    /// Failed logins per account (or, for a login that names no account, per login name, so
-    /// the answer is the same).
+    /// Failed password checks per login name (the address or username as typed, whether or not
+    /// an account has it) and, for re-authentication, per account.
     FailedLogin,
     /// Mails per recipient per minute.
     MailPerMinute,
     /// Mails per recipient per day.
     MailPerDay,
+    /// Requests to the endpoints that re-authenticate a signed-in user (password change, email
+    /// change, disabling TOTP, new recovery codes), per account.
+    Reauthentication,
+    /// Email-change requests per account.
+    EmailChange,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Login,
         Self::Register,
         Self::PasswordResetRequest,
@@ -43,6 +48,8 @@ impl Limit {
         Self::FailedLogin,
         Self::MailPerMinute,
         Self::MailPerDay,
+        Self::Reauthentication,
+        Self::EmailChange,
     ];
 
     /// A short name for logs and config.
@@ -56,6 +63,8 @@ impl Limit {
             Self::FailedLogin => "failed_login",
             Self::MailPerMinute => "mail_per_minute",
             Self::MailPerDay => "mail_per_day",
+            Self::Reauthentication => "reauthentication",
+            Self::EmailChange => "email_change",
         }
     }
 }
@@ -78,6 +87,52 @@ impl Quota {
     /// Whether this quota limits anything.
     pub const fn is_enabled(&self) -> bool {
         self.count > 0 && !self.period.is_zero()
+    }
+}
+
+/// Back-off after consecutive failures on one key: the first `after` failures cost nothing
+/// more than their count; then each further one makes the key wait `first`, doubled for every
+/// failure after that, up to `max`. A success ends the streak, and a streak whose last failure
+/// is older than [`Backoff::forget_after`] is forgotten, so nobody is ever locked out for good:
+/// at worst one attempt comes back every `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures in a row that are free of back-off.
+    pub after: u32,
+    /// The wait after the first failure beyond `after`.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// The wait after `failures` consecutive failures, counted from the last one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use portcullis_domain::limits::Backoff;
+    /// let b = Backoff { after: 3, first: Duration::from_secs(1), max: Duration::from_secs(900) };
+    /// assert_eq!(b.wait(3), Duration::ZERO);
+    /// assert_eq!(b.wait(4), Duration::from_secs(1));
+    /// assert_eq!(b.wait(6), Duration::from_secs(4));
+    /// assert_eq!(b.wait(40), Duration::from_secs(900));
+    /// ```
+    pub fn wait(&self, failures: u32) -> Duration {
+        let Some(beyond) = failures.checked_sub(self.after).filter(|n| *n > 0) else {
+            return Duration::ZERO;
+        };
+        let doublings = (beyond - 1).min(30);
+        self.first.saturating_mul(1 << doublings).min(self.max)
+    }
+
+    /// How long after its last failure a streak is forgotten: twice the longest wait.
+    pub fn forget_after(&self) -> Duration {
+        self.max.saturating_mul(2)
+    }
+
+    /// Whether this back-off ever makes anyone wait.
+    pub fn is_enabled(&self) -> bool {
+        !self.max.is_zero() && !self.first.is_zero()
     }
 }
 
@@ -126,17 +181,29 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
     /// attempt.
     async fn held_back(&self, limit: Limit, key: &str) -> Option<Duration>;
 
-    /// Starts an attempt that is counted (with [`hit`](Self::hit)) only if it fails: `Err(wait)`
-    /// when `key` is held back now, otherwise a permit to hold until the attempt's outcome is
-    /// counted. While a permit lives, other attempts on the same key wait, so a burst of
-    /// concurrent guesses cannot all pass the check before the first failure is counted.
+    /// Starts an attempt that counts only if it fails (see [`end_attempt`](Self::end_attempt)):
+    /// `Err(wait)` when `key` is held back now (its quota is used up, or its back-off runs), or
+    /// when another attempt on `key` is still in progress (so a burst of concurrent guesses
+    /// cannot all pass the check before the first failure is counted); otherwise a permit for
+    /// this attempt. It never waits: a refusal is answered at once.
     ///
-    /// The default takes no lock; an implementation that can serialize attempts should.
+    /// The default does not see attempts in progress; an implementation that can should.
     async fn begin_attempt(&self, limit: Limit, key: &str) -> Result<AttemptPermit, Duration> {
         match self.held_back(limit, key).await {
             Some(wait) => Err(wait),
             None => Ok(AttemptPermit::unguarded()),
         }
+    }
+
+    /// Ends an attempt begun with [`begin_attempt`](Self::begin_attempt): a failure counts
+    /// against the quota and lengthens the key's back-off; a success ends the back-off.
+    ///
+    /// The default counts a failure with [`hit`](Self::hit) and has no back-off.
+    async fn end_attempt(&self, limit: Limit, key: &str, permit: AttemptPermit, succeeded: bool) {
+        if !succeeded {
+            self.hit(limit, key).await;
+        }
+        drop(permit);
     }
 }
 

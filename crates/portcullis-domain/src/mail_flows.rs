@@ -115,6 +115,12 @@ pub enum AccountChangeError {
         /// Until the next attempt is let through.
         retry_after: std::time::Duration,
     },
+    /// 429 `rate_limited`: too many such requests for this account lately.
+    #[error("too many requests for this account")]
+    RateLimited {
+        /// Until the next request is let through.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -126,6 +132,7 @@ impl From<MfaError> for AccountChangeError {
             MfaError::InvalidCredentials => Self::InvalidCredentials,
             MfaError::Infra(e) => Self::Infra(e),
             MfaError::Throttled { retry_after } => Self::Throttled { retry_after },
+            MfaError::RateLimited { retry_after } => Self::RateLimited { retry_after },
             other => Self::SecondFactor(other),
         }
     }
@@ -296,6 +303,23 @@ impl AuthService {
         self.deps.store.request_mail(&request).await?;
         tracing::info!(mail_request_id = %request.id, tenant_id = %tenant, purpose = purpose.name(), "mail requested");
         Ok(())
+    }
+
+    /// Counts a request of a signed-in account against `limit` (keyed by the account);
+    /// `Err(wait)` when the account is over it.
+    pub(crate) async fn account_request(
+        &self,
+        limit: crate::limits::Limit,
+        principal: &Principal,
+    ) -> Result<(), std::time::Duration> {
+        let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
+        match self.deps.limiter.hit(limit, &key).await {
+            crate::limits::RateDecision::Limited { retry_after, .. } => {
+                tracing::warn!(user_id = %principal.claims.sub, limit = limit.name(), "request refused: account over its limit");
+                Err(retry_after)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Whether a mail that anyone could trigger (signup verification, existing-account notice,
@@ -554,13 +578,16 @@ impl AuthService {
         principal: &Principal,
         password: &Password,
     ) -> Result<AccountCredentials, AccountChangeError> {
+        self.account_request(crate::limits::Limit::Reauthentication, principal)
+            .await
+            .map_err(|retry_after| AccountChangeError::RateLimited { retry_after })?;
         let found = self
             .deps
             .store
             .credentials(principal.claims.tid, principal.claims.sub)
             .await
             .map_err(InfraError::from)?;
-        let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
+        let key = format!("{}:account:{}", principal.claims.tid, principal.claims.sub);
         let stored = found.as_ref().map(|c| &c.password);
         let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
         let verdict = self
@@ -589,6 +616,9 @@ impl AuthService {
         current_password: &Password,
         factor: Option<&SecondFactor>,
     ) -> Result<(), AccountChangeError> {
+        self.account_request(crate::limits::Limit::EmailChange, principal)
+            .await
+            .map_err(|retry_after| AccountChangeError::RateLimited { retry_after })?;
         let account = self
             .reauthenticate_with_factor(principal, current_password, factor)
             .await?

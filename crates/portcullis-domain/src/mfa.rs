@@ -108,6 +108,12 @@ pub enum MfaError {
         /// Until the next attempt is let through.
         retry_after: std::time::Duration,
     },
+    /// 429 `rate_limited`: too many such requests for this account lately.
+    #[error("too many requests for this account")]
+    RateLimited {
+        /// Until the next request is let through.
+        retry_after: std::time::Duration,
+    },
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -430,6 +436,7 @@ impl AuthService {
         let creds = self.reauthenticate(principal, password).await.map_err(|e| match e {
             crate::mail_flows::AccountChangeError::Infra(e) => MfaError::Infra(e),
             crate::mail_flows::AccountChangeError::Throttled { retry_after } => MfaError::Throttled { retry_after },
+            crate::mail_flows::AccountChangeError::RateLimited { retry_after } => MfaError::RateLimited { retry_after },
             _ => MfaError::InvalidCredentials,
         })?;
         if creds.account.mfa_enabled {
@@ -465,6 +472,9 @@ impl AuthService {
 
     /// A new set of recovery codes, confirmed with a TOTP code; the old set dies.
     pub async fn regenerate_recovery_codes(&self, principal: &Principal, code: &str) -> Result<Vec<String>, MfaError> {
+        self.account_request(crate::limits::Limit::Reauthentication, principal)
+            .await
+            .map_err(|retry_after| MfaError::RateLimited { retry_after })?;
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
         let account = self
             .deps

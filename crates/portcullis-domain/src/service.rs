@@ -432,30 +432,31 @@ impl AuthService {
             LoginId::Username(name) => store.credentials_by_username(tenant.id, name).await,
         }
         .map_err(InfraError::from)?;
-        // One key per account however it is named; a name no account has gets its own key, so
-        // throttling answers the same whether or not the account exists.
-        let account_key = match (&found, login) {
-            (Some(creds), _) => format!("{}:{}", tenant.id, creds.account.id),
-            (None, LoginId::Email(email)) => format!("{}:email:{}", tenant.id, email.normalized()),
-            (None, LoginId::Username(name)) => format!("{}:username:{}", tenant.id, name.normalized()),
+        // Failed passwords count per login name as typed, whether or not an account has it: an
+        // unknown name is throttled exactly like a known one, and throttling an account's
+        // address says nothing about its username (or the other way round).
+        let name_key = match login {
+            LoginId::Email(email) => format!("{}:email:{}", tenant.id, email.normalized()),
+            LoginId::Username(name) => format!("{}:username:{}", tenant.id, name.normalized()),
         };
         // Failures from a network the account has signed in from before count apart from the
         // rest, so someone guessing from elsewhere cannot keep the owner out. The lookup runs
-        // for unknown names too (it finds nothing), so it costs the same either way.
-        let known_network = match client.ip.map(crate::network::network_of) {
+        // for unknown names too (it finds nothing), so it costs the same either way, and its
+        // answer serves the new-IP policy below.
+        let network = client.ip.map(crate::network::network_of);
+        let known = match &network {
             Some(network) => {
                 let user = found.as_ref().map_or(UserId::from_uuid(Uuid::nil()), |c| c.account.id);
-                let known = store
-                    .is_known_network(tenant.id, user, &network)
+                store
+                    .is_known_network(tenant.id, user, network)
                     .await
-                    .map_err(InfraError::from)?;
-                known.then_some(network)
+                    .map_err(InfraError::from)?
             }
-            None => None,
+            None => false,
         };
-        let throttle_key = match known_network {
-            Some(network) => format!("{account_key}:known:{network}"),
-            None => account_key,
+        let throttle_key = match (&network, known) {
+            (Some(network), true) => format!("{name_key}:known:{network}"),
+            _ => name_key,
         };
         let stored = found.as_ref().map(|c| &c.password);
         let owner = HashOwner::client(client.ip);
@@ -486,7 +487,8 @@ impl AuthService {
         if account.mfa_enabled {
             // A login the new-IP policy will refuse must not spend a recovery code (the user
             // would come back with the next one after authorizing the network).
-            let refused_later = self.network_needs_authorization(&account, client).await?;
+            let refused_later =
+                self.deps.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
             let method = self
                 .check_second_factor_then(&account, factor, !refused_later)
                 .await
@@ -497,18 +499,15 @@ impl AuthService {
             amr.push(method.to_owned());
         }
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
-        let session = self.open_session(&account, new_session, client).await?;
+        let session = self.open_session(&account, new_session, client, known).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
         Ok((account, self.pair(session, refresh)?))
     }
 
-    /// Whether the `require` policy will refuse this client's network for `account`.
     /// Checks `password` against `stored` (`None`: no such account, a dummy hash is checked)
-    /// within the failed-password budget of `key`, and counts it there when it is wrong.
-    /// `Ok(Err(wait))`: the budget is used up and nothing was checked.
-    ///
-    /// The attempt holds the key from the budget check until its failure is counted, so
-    /// concurrent guesses at one account queue instead of all passing the check first.
+    /// within the failed-password budget and back-off of `key`, and records the outcome there.
+    /// `Ok(Err(wait))`: the key is held back (or another attempt on it is in progress), and
+    /// nothing was checked.
     pub(crate) async fn check_password_within_budget(
         &self,
         key: &str,
@@ -521,11 +520,11 @@ impl AuthService {
             Ok(permit) => permit,
             Err(wait) => return Ok(Err(wait)),
         };
+        // An attempt that fails for the infrastructure's sake is not counted either way.
         let verdict = self.check_password(password, stored, owner).await?;
-        if !verdict.matches {
-            limiter.hit(Limit::FailedLogin, key).await;
-        }
-        drop(attempt);
+        limiter
+            .end_attempt(Limit::FailedLogin, key, attempt, verdict.matches)
+            .await;
         Ok(Ok(verdict))
     }
 
@@ -575,26 +574,14 @@ impl AuthService {
         })
     }
 
-    async fn network_needs_authorization(&self, account: &Account, client: &ClientInfo) -> Result<bool, LoginError> {
-        use crate::network::{NewIpPolicy, network_of};
-        let (NewIpPolicy::Require, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
-            return Ok(false);
-        };
-        let known = self
-            .deps
-            .store
-            .is_known_network(account.tenant.id, account.id, &network_of(ip))
-            .await
-            .map_err(InfraError::from)?;
-        Ok(!known)
-    }
-
-    /// Stores a login's session under the new-IP policy.
+    /// Stores a login's session under the new-IP policy; `known`: whether the account knows
+    /// the client's network.
     async fn open_session(
         &self,
         account: &Account,
         session: NewSession,
         client: &ClientInfo,
+        known: bool,
     ) -> Result<Session, LoginError> {
         use crate::network::{NewIpPolicy, network_of};
         let store = &self.deps.store;
@@ -606,11 +593,7 @@ impl AuthService {
         }
         let (tenant, user) = (account.tenant.id, account.id);
         let network = network_of(ip);
-        if store
-            .is_known_network(tenant, user, &network)
-            .await
-            .map_err(InfraError::from)?
-        {
+        if known {
             return Ok(store
                 .insert_session_from(session, &network, None)
                 .await

@@ -246,6 +246,7 @@ impl From<AccountChangeError> for ApiError {
             AccountChangeError::PasswordTooCommon => too_common("new_password"),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
             AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
+            AccountChangeError::RateLimited { retry_after } => account_rate_limited(retry_after),
             AccountChangeError::Infra(e) => e.into(),
         }
     }
@@ -283,6 +284,7 @@ impl From<MfaError> for ApiError {
                 "The current password is wrong.",
             ),
             MfaError::Throttled { retry_after } => too_many_attempts(retry_after),
+            MfaError::RateLimited { retry_after } => account_rate_limited(retry_after),
             MfaError::Infra(e) => e.into(),
         }
     }
@@ -296,6 +298,16 @@ fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_attempts",
         "Too many failed logins for this account; try again later.",
+    )
+    .retry_after(crate::limit::whole_seconds(retry_after))
+}
+
+/// 429 `rate_limited`: the account has sent too many requests of this kind lately.
+fn account_rate_limited(retry_after: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many requests of this kind for this account; try again later.",
     )
     .retry_after(crate::limit::whole_seconds(retry_after))
 }

@@ -2,26 +2,42 @@
 //! process and shared by every HTTP worker and the mail worker.
 //!
 //! Time comes from the domain's [`Clock`], so tests that move a `ManualClock` see limits reset.
-//! Memory stays bounded: [`GovernorLimiter::housekeeping`] (run every minute by the server)
-//! forgets every key whose state is back to fresh. With several nodes, each keeps its own
-//! counts; a shared store implements the same port.
+//! With several nodes, each keeps its own counts; a shared store implements the same port.
 //!
 //! A quota of `count` per `period` lets `count` events through at once, then one more every
-//! `period / count`; after `period` of quiet the whole quota is back.
+//! `period / count`; after `period` of quiet the whole quota is back. A limit may also have a
+//! [`Backoff`]: consecutive failed attempts (see [`RateLimiter::end_attempt`]) make its key wait
+//! longer and longer, up to a cap, until an attempt succeeds.
+//!
+//! Memory is bounded twice over. [`GovernorLimiter::housekeeping`] (run every minute by the
+//! server) forgets every key whose state is back to fresh. And each limit tracks at most
+//! `max_keys` keys: keys are chosen by whoever sends requests (login names, mail recipients,
+//! client networks), so beyond the cap every new key shares one overflow key. Someone who
+//! invents names by the million therefore neither grows memory nor buys fresh budgets, and the
+//! keys already tracked (a victim's among them) keep their counts.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
-use governor::clock::Reference as _;
 use governor::middleware::StateInformationMiddleware;
 use governor::nanos::Nanos;
-use governor::state::keyed::DashMapStateStore;
+use governor::state::keyed::ShrinkableKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed, StateStore};
 use portcullis_domain::Clock;
-use portcullis_domain::limits::{AttemptPermit, Limit, Quota, RateDecision, RateLimiter};
+use portcullis_domain::limits::{AttemptPermit, Backoff, Limit, Quota, RateDecision, RateLimiter};
+
+/// The key every new key shares once a limit tracks `max_keys` keys. (No key the domain builds
+/// starts with a NUL.)
+const OVERFLOW_KEY: &str = "\u{0}overflow";
+
+/// What an attempt refused because another one on its key is in progress is told to wait.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 /// governor's view of the domain clock: nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]
@@ -37,16 +53,151 @@ impl governor::clock::Clock for DomainClock {
     }
 }
 
-type Keyed = governor::RateLimiter<String, DashMapStateStore<String>, DomainClock, StateInformationMiddleware>;
+impl DomainClock {
+    fn nanos(&self) -> u64 {
+        governor::clock::Clock::now(self).into()
+    }
+}
+
+/// Everything one limit keeps about one key.
+#[derive(Default)]
+struct KeyState {
+    /// governor's GCRA cell.
+    gcra: InMemoryState,
+    /// Once the quota is used up: when the next event is allowed (nanoseconds on the domain
+    /// clock); 0 otherwise. What `held_back` answers from without spending an event.
+    exhausted_until: AtomicU64,
+    /// Failed attempts in a row, and when the last one was.
+    failures: AtomicU32,
+    last_failure: AtomicU64,
+    /// An attempt is in progress.
+    busy: AtomicBool,
+}
+
+impl KeyState {
+    fn gcra_tat(&self) -> Option<Nanos> {
+        // Reads governor's theoretical arrival time without changing it: a measurement that
+        // refuses to write hands back what it saw.
+        self.gcra
+            .measure_and_replace(&NotKeyed::NonKey, Err::<((), Nanos), _>)
+            .err()
+            .flatten()
+    }
+
+    /// How long the back-off still holds this key, if it does.
+    fn backoff_wait(&self, backoff: Option<&Backoff>, now: u64) -> Option<Duration> {
+        let backoff = backoff?;
+        let failures = self.failures.load(Ordering::Acquire);
+        let wait = backoff.wait(failures);
+        let until = self.last_failure.load(Ordering::Acquire).saturating_add(nanos(wait));
+        (until > now).then(|| Duration::from_nanos(until - now))
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The keys of one limit, shared by its governor limiter and by the limiter's own bookkeeping.
+struct Keys {
+    map: DashMap<String, Arc<KeyState>>,
+    max_keys: usize,
+    clock: DomainClock,
+    backoff: Option<Backoff>,
+    /// Set when a key had to share the overflow key; reported and cleared by housekeeping.
+    overflowed: AtomicBool,
+}
+
+impl Keys {
+    /// The key `key` is tracked under: itself, or the overflow key once the limit is full.
+    fn resolve<'a>(&self, key: &'a str) -> Cow<'a, str> {
+        if self.map.contains_key(key) || self.map.len() < self.max_keys {
+            Cow::Borrowed(key)
+        } else {
+            self.overflowed.store(true, Ordering::Relaxed);
+            Cow::Borrowed(OVERFLOW_KEY)
+        }
+    }
+
+    fn state(&self, key: &str) -> Arc<KeyState> {
+        if let Some(state) = self.map.get(key) {
+            return Arc::clone(&state);
+        }
+        Arc::clone(&self.map.entry(key.to_owned()).or_default())
+    }
+
+    /// Whether a key's state differs from a fresh one at `now` (`drop_below`: governor's
+    /// threshold for its cell).
+    fn in_use(&self, state: &Arc<KeyState>, drop_below: Nanos, now: u64) -> bool {
+        let forget = self.backoff.map_or(Duration::ZERO, |b| b.forget_after());
+        Arc::strong_count(state) > 1
+            || state.busy.load(Ordering::Acquire)
+            || state.gcra_tat().is_some_and(|tat| tat > drop_below)
+            || state.exhausted_until.load(Ordering::Acquire) > now
+            || (state.failures.load(Ordering::Acquire) > 0
+                && state.last_failure.load(Ordering::Acquire).saturating_add(nanos(forget)) > now)
+    }
+}
+
+/// The governor state store over [`Keys`].
+#[derive(Clone)]
+struct SharedKeys(Arc<Keys>);
+
+impl StateStore for SharedKeys {
+    type Key = String;
+
+    fn measure_and_replace<T, F, E>(&self, key: &Self::Key, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.state(key).gcra.measure_and_replace(&NotKeyed::NonKey, f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<String> for SharedKeys {
+    fn retain_recent(&self, drop_below: Nanos) {
+        let now = self.0.clock.nanos();
+        self.0.map.retain(|_, state| self.0.in_use(state, drop_below, now));
+    }
+
+    fn shrink_to_fit(&self) {
+        self.0.map.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.0.map.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.map.is_empty()
+    }
+}
+
+type Keyed = governor::RateLimiter<String, SharedKeys, DomainClock, StateInformationMiddleware>;
 
 struct Bucket {
     quota: Quota,
-    limiter: Keyed,
-    /// Keys that have used their whole quota, with the moment the next event is allowed: what
-    /// [`RateLimiter::held_back`] answers from without spending an event.
-    exhausted: DashMap<String, Nanos>,
-    /// One lock per key with an attempt in progress ([`RateLimiter::begin_attempt`]).
-    attempts: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// `None` when the limit has a back-off but no quota.
+    limiter: Option<Keyed>,
+    keys: Arc<Keys>,
+}
+
+/// Settings beyond the quotas.
+#[derive(Debug, Clone)]
+pub struct LimiterSettings {
+    /// Most keys each limit tracks (default 100 000); beyond, new keys share one.
+    pub max_keys: usize,
+    /// Back-off after consecutive failed attempts, per limit.
+    pub backoffs: Vec<(Limit, Backoff)>,
+}
+
+impl Default for LimiterSettings {
+    fn default() -> Self {
+        Self {
+            max_keys: 100_000,
+            backoffs: Vec::new(),
+        }
+    }
 }
 
 /// The in-process [`RateLimiter`].
@@ -66,24 +217,44 @@ impl std::fmt::Debug for GovernorLimiter {
 }
 
 impl GovernorLimiter {
-    /// A limiter with these quotas; limits that are missing or have `count == 0` never limit.
+    /// A limiter with these quotas and default settings; limits that are missing or have
+    /// `count == 0` never limit.
     pub fn new(quotas: impl IntoIterator<Item = (Limit, Quota)>, clock: Arc<dyn Clock>) -> Self {
+        Self::with_settings(quotas, &LimiterSettings::default(), clock)
+    }
+
+    /// A limiter with these quotas and settings.
+    pub fn with_settings(
+        quotas: impl IntoIterator<Item = (Limit, Quota)>,
+        settings: &LimiterSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let clock = DomainClock(clock);
         let buckets = quotas
             .into_iter()
             .filter_map(|(limit, quota)| {
-                let governed = governor_quota(quota)?;
-                let limiter = governor::RateLimiter::dashmap_with_clock(governed, clock.clone())
-                    .with_middleware::<StateInformationMiddleware>();
-                Some((
-                    limit,
-                    Bucket {
-                        quota,
-                        limiter,
-                        exhausted: DashMap::new(),
-                        attempts: DashMap::new(),
-                    },
-                ))
+                let backoff = settings
+                    .backoffs
+                    .iter()
+                    .find(|(l, b)| *l == limit && b.is_enabled())
+                    .map(|(_, b)| *b);
+                let governed = governor_quota(quota);
+                if governed.is_none() && backoff.is_none() {
+                    return None;
+                }
+                let keys = Arc::new(Keys {
+                    map: DashMap::new(),
+                    max_keys: settings.max_keys.max(1),
+                    clock: clock.clone(),
+                    backoff,
+                    overflowed: AtomicBool::new(false),
+                });
+                let limiter = governed.map(|governed| {
+                    let limiter: governor::RateLimiter<_, _, _, governor::middleware::NoOpMiddleware<Nanos>> =
+                        governor::RateLimiter::new(governed, SharedKeys(Arc::clone(&keys)), clock.clone());
+                    limiter.with_middleware::<StateInformationMiddleware>()
+                });
+                Some((limit, Bucket { quota, limiter, keys }))
             })
             .collect();
         Self { clock, buckets }
@@ -92,26 +263,39 @@ impl GovernorLimiter {
     /// Forgets every key that is back to a fresh state and returns how many keys are still
     /// held. Run it periodically; nothing else evicts.
     pub fn housekeeping(&self) -> usize {
-        let now = governor::clock::Clock::now(&self.clock);
         self.buckets
-            .values()
-            .map(|bucket| {
-                bucket.limiter.retain_recent();
-                bucket.limiter.shrink_to_fit();
-                bucket.exhausted.retain(|_, until| *until > now);
-                bucket.exhausted.shrink_to_fit();
-                // A lock nobody holds or waits for: the map's reference is its only one, and
-                // nobody can take another while `retain` holds the shard.
-                bucket.attempts.retain(|_, lock| Arc::strong_count(lock) > 1);
-                bucket.attempts.shrink_to_fit();
-                bucket.limiter.len() + bucket.exhausted.len() + bucket.attempts.len()
+            .iter()
+            .map(|(limit, bucket)| {
+                match &bucket.limiter {
+                    Some(limiter) => limiter.retain_recent(),
+                    // No GCRA cells: every key's cell is fresh.
+                    None => SharedKeys(Arc::clone(&bucket.keys)).retain_recent(Nanos::from(u64::MAX)),
+                }
+                bucket.keys.map.shrink_to_fit();
+                if bucket.keys.overflowed.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        limit = limit.name(),
+                        max_keys = bucket.keys.max_keys,
+                        "rate limit tracks its most keys; new keys share one budget"
+                    );
+                }
+                bucket.keys.map.len()
             })
             .sum()
     }
 
-    fn wait(&self, until: Nanos) -> Duration {
-        let now = governor::clock::Clock::now(&self.clock);
-        until.duration_since(now).into()
+    fn wait(&self, until: u64) -> Duration {
+        Duration::from_nanos(until.saturating_sub(self.clock.nanos()))
+    }
+
+    fn held_back_on(&self, bucket: &Bucket, key: &str) -> Option<Duration> {
+        let state = bucket.keys.map.get(key).map(|s| Arc::clone(&s))?;
+        let now = self.clock.nanos();
+        let exhausted = self.wait(state.exhausted_until.load(Ordering::Acquire));
+        let wait = state
+            .backoff_wait(bucket.keys.backoff.as_ref(), now)
+            .map_or(exhausted, |b| b.max(exhausted));
+        (!wait.is_zero()).then_some(wait)
     }
 }
 
@@ -125,20 +309,36 @@ fn governor_quota(quota: Quota) -> Option<governor::Quota> {
     governor::Quota::with_period(quota.period / quota.count).map(|q| q.allow_burst(burst))
 }
 
+/// Clears the key's in-progress mark when the attempt ends.
+struct InProgress(Arc<KeyState>);
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.busy.store(false, Ordering::Release);
+    }
+}
+
 #[async_trait]
 impl RateLimiter for GovernorLimiter {
     async fn hit(&self, limit: Limit, key: &str) -> RateDecision {
-        let Some(bucket) = self.buckets.get(&limit) else {
+        let Some((bucket, limiter)) = self.buckets.get(&limit).and_then(|b| Some((b, b.limiter.as_ref()?))) else {
             return RateDecision::Unlimited;
         };
-        let key = key.to_owned();
-        match bucket.limiter.check_key(&key) {
+        let key = bucket.keys.resolve(key).into_owned();
+        let exhausted = |until: Nanos| {
+            bucket
+                .keys
+                .state(&key)
+                .exhausted_until
+                .store(until.into(), Ordering::Release);
+        };
+        match limiter.check_key(&key) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
                 if remaining == 0 {
                     // A refused check spends nothing: it only tells when the next event fits.
-                    if let Err(not_until) = bucket.limiter.check_key(&key) {
-                        bucket.exhausted.insert(key, not_until.earliest_possible());
+                    if let Err(not_until) = limiter.check_key(&key) {
+                        exhausted(not_until.earliest_possible());
                     }
                 }
                 RateDecision::Allowed {
@@ -148,10 +348,10 @@ impl RateLimiter for GovernorLimiter {
             }
             Err(not_until) => {
                 let until = not_until.earliest_possible();
-                bucket.exhausted.insert(key, until);
+                exhausted(until);
                 RateDecision::Limited {
                     limit: bucket.quota.count,
-                    retry_after: self.wait(until),
+                    retry_after: self.wait(until.into()),
                 }
             }
         }
@@ -159,23 +359,46 @@ impl RateLimiter for GovernorLimiter {
 
     async fn held_back(&self, limit: Limit, key: &str) -> Option<Duration> {
         let bucket = self.buckets.get(&limit)?;
-        let until = *bucket.exhausted.get(key)?;
-        let wait = self.wait(until);
-        (!wait.is_zero()).then_some(wait)
+        self.held_back_on(bucket, &bucket.keys.resolve(key))
     }
 
     async fn begin_attempt(&self, limit: Limit, key: &str) -> Result<AttemptPermit, Duration> {
         let Some(bucket) = self.buckets.get(&limit) else {
             return Ok(AttemptPermit::unguarded());
         };
-        // Clone the lock out of the map before waiting on it: a shard guard held across the
-        // wait would block every other key in the shard.
-        let lock = bucket.attempts.entry(key.to_owned()).or_default().clone();
-        let guard = lock.lock_owned().await;
-        match self.held_back(limit, key).await {
-            Some(wait) => Err(wait),
-            None => Ok(AttemptPermit::new(guard)),
+        let key = bucket.keys.resolve(key);
+        if let Some(wait) = self.held_back_on(bucket, &key) {
+            return Err(wait);
         }
+        let state = bucket.keys.state(&key);
+        if state
+            .busy
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(BUSY_WAIT);
+        }
+        Ok(AttemptPermit::new(InProgress(state)))
+    }
+
+    async fn end_attempt(&self, limit: Limit, key: &str, permit: AttemptPermit, succeeded: bool) {
+        if let Some(bucket) = self.buckets.get(&limit) {
+            let state = bucket.keys.state(&bucket.keys.resolve(key));
+            if succeeded {
+                state.failures.store(0, Ordering::Release);
+            } else {
+                let now = self.clock.nanos();
+                let forget = bucket.keys.backoff.map_or(0, |b| nanos(b.forget_after()));
+                // A streak whose last failure is long past starts again.
+                if state.last_failure.load(Ordering::Acquire).saturating_add(forget) <= now {
+                    state.failures.store(0, Ordering::Release);
+                }
+                state.failures.fetch_add(1, Ordering::AcqRel);
+                state.last_failure.store(now, Ordering::Release);
+                self.hit(limit, key).await;
+            }
+        }
+        drop(permit);
     }
 }
 
@@ -254,7 +477,7 @@ mod tests {
             l.hit(Limit::Login, &format!("client-{i}")).await;
             l.hit(Limit::Login, &format!("client-{i}")).await;
         }
-        assert_eq!(l.housekeeping(), 2000, "1000 limiter states and 1000 exhausted marks");
+        assert_eq!(l.housekeeping(), 1000);
         // governor keeps a state one replenish interval past its last event before calling it
         // fresh: a period plus period / count.
         clock.advance(TimeDelta::seconds(91));
@@ -262,27 +485,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn attempts_on_one_key_wait_for_each_other_and_their_locks_are_forgotten() {
+    async fn a_second_attempt_on_a_key_in_progress_is_refused_at_once() {
         let (l, _clock) = limiter(2, Duration::from_secs(60));
-        let l = Arc::new(l);
         let first = l.begin_attempt(Limit::Login, "a").await.expect("fresh key");
-        let second = tokio::spawn({
-            let l = l.clone();
-            async move { l.begin_attempt(Limit::Login, "a").await.map(drop) }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!second.is_finished(), "a second attempt on the key waits for the first");
-        // Another key does not wait.
+        assert_eq!(l.begin_attempt(Limit::Login, "a").await.map(drop), Err(BUSY_WAIT));
+        // Another key is not held up.
         drop(l.begin_attempt(Limit::Login, "b").await.expect("other key"));
-        // The first attempt fails and uses up the quota before it ends...
+        // The first attempt fails twice over... (two failures use up the quota of 2)
         l.hit(Limit::Login, "a").await;
-        l.hit(Limit::Login, "a").await;
-        drop(first);
-        // ...so the one that waited is held back rather than let through.
-        let waited = second.await.expect("task");
-        assert_eq!(waited, Err(Duration::from_secs(30)));
-        // No permit is held: only the limiter state and the exhausted mark of "a" remain.
-        assert_eq!(l.housekeeping(), 2);
+        l.end_attempt(Limit::Login, "a", first, false).await;
+        // ...so the next one is held back by the quota, not by the attempt in progress.
+        assert_eq!(
+            l.begin_attempt(Limit::Login, "a").await.map(drop),
+            Err(Duration::from_secs(30))
+        );
+        // Nothing is in progress any more: only the state of "a" (and the fresh "b", until its
+        // own state is fresh) remains.
+        assert!(l.housekeeping() <= 2);
     }
 
     #[tokio::test]
@@ -300,5 +519,104 @@ mod tests {
             allowed += usize::from(t.await.expect("task"));
         }
         assert_eq!(allowed, 5);
+    }
+
+    fn with_backoff() -> (GovernorLimiter, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let settings = LimiterSettings {
+            backoffs: vec![(
+                Limit::FailedLogin,
+                Backoff {
+                    after: 2,
+                    first: Duration::from_secs(1),
+                    max: Duration::from_secs(900),
+                },
+            )],
+            ..LimiterSettings::default()
+        };
+        let l = GovernorLimiter::with_settings(
+            [(Limit::FailedLogin, Quota::new(1000, Duration::from_secs(60)))],
+            &settings,
+            clock.clone(),
+        );
+        (l, clock)
+    }
+
+    async fn fail(l: &GovernorLimiter, key: &str) -> Result<(), Duration> {
+        let permit = l.begin_attempt(Limit::FailedLogin, key).await?;
+        l.end_attempt(Limit::FailedLogin, key, permit, false).await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn consecutive_failures_back_off_growing_to_a_cap_and_a_success_ends_it() {
+        let (l, clock) = with_backoff();
+        fail(&l, "a").await.unwrap();
+        fail(&l, "a").await.unwrap();
+        // Third failure: one second, then two, four... never more than 900.
+        fail(&l, "a").await.unwrap();
+        assert_eq!(fail(&l, "a").await, Err(Duration::from_secs(1)));
+        let mut waits = Vec::new();
+        for _ in 0..14 {
+            let wait = l.held_back(Limit::FailedLogin, "a").await.unwrap_or_default();
+            clock.advance(TimeDelta::from_std(wait).unwrap());
+            fail(&l, "a").await.unwrap();
+            waits.push(wait.as_secs());
+        }
+        assert_eq!(&waits[..6], &[1, 2, 4, 8, 16, 32]);
+        assert_eq!(waits.last(), Some(&900), "capped: {waits:?}");
+        // Another key is untouched.
+        assert!(l.begin_attempt(Limit::FailedLogin, "b").await.is_ok());
+        // A success after the wait ends the streak.
+        clock.advance(TimeDelta::seconds(900));
+        let permit = l.begin_attempt(Limit::FailedLogin, "a").await.unwrap();
+        l.end_attempt(Limit::FailedLogin, "a", permit, true).await;
+        fail(&l, "a").await.unwrap();
+        assert_eq!(l.held_back(Limit::FailedLogin, "a").await, None);
+    }
+
+    #[tokio::test]
+    async fn a_streak_is_forgotten_after_twice_the_longest_wait() {
+        let (l, clock) = with_backoff();
+        for _ in 0..3 {
+            fail(&l, "a").await.unwrap();
+        }
+        assert!(l.held_back(Limit::FailedLogin, "a").await.is_some());
+        clock.advance(TimeDelta::seconds(1800));
+        // The next failure starts a new streak: two free ones again.
+        fail(&l, "a").await.unwrap();
+        assert_eq!(l.held_back(Limit::FailedLogin, "a").await, None);
+        clock.advance(TimeDelta::seconds(1800));
+        assert_eq!(l.housekeeping(), 0, "and the key is forgotten");
+    }
+
+    #[tokio::test]
+    async fn beyond_max_keys_new_keys_share_one_budget_and_tracked_ones_keep_theirs() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let settings = LimiterSettings {
+            max_keys: 100,
+            ..LimiterSettings::default()
+        };
+        let l = GovernorLimiter::with_settings(
+            [(Limit::MailPerDay, Quota::new(2, Duration::from_secs(86_400)))],
+            &settings,
+            clock,
+        );
+        // A victim's key, tracked and used up.
+        l.hit(Limit::MailPerDay, "victim").await;
+        l.hit(Limit::MailPerDay, "victim").await;
+        // A flood of invented keys fills the rest and then shares the overflow budget.
+        let mut allowed = 0;
+        for i in 0..10_000 {
+            allowed += usize::from(l.hit(Limit::MailPerDay, &format!("invented-{i}")).await.is_allowed());
+        }
+        assert_eq!(
+            allowed,
+            99 + 2,
+            "99 new keys tracked, then one shared budget of 2 for the rest"
+        );
+        assert!(l.housekeeping() <= 101, "memory stays bounded");
+        // The victim's count was not flushed out.
+        assert!(!l.hit(Limit::MailPerDay, "victim").await.is_allowed());
     }
 }

@@ -169,8 +169,9 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         max_failures: config.mfa.max_failures,
         lockout: crate::config::seconds(config.mfa.lockout_secs),
     };
-    let governor = Arc::new(portcullis_ratelimit::GovernorLimiter::new(
+    let governor = Arc::new(portcullis_ratelimit::GovernorLimiter::with_settings(
         config.limits.quotas(),
+        &config.limits.limiter_settings(),
         clock.clone(),
     ));
     spawn_limiter_housekeeping(governor.clone());

@@ -246,8 +246,27 @@ pub struct LimitsConfig {
     pub resend_per_ip: LimitConfig,
     /// Code and token submissions: verify-email, password/verify, password/reset, authorize-ip.
     pub secret_submissions_per_ip: LimitConfig,
-    /// Failed logins per account (per login name when no account has it).
+    /// Failed password checks per login name (the address or username as typed, whether or
+    /// not an account has it), and per account when a signed-in user re-authenticates.
     pub failed_logins_per_account: LimitConfig,
+    /// Consecutive failed password checks of one login name (or account) that cost nothing
+    /// more than their count; each one beyond makes the name wait, from
+    /// `failed_login_backoff_first_secs` doubling up to `failed_login_backoff_max_secs`
+    /// (429 `too_many_attempts` with `Retry-After`), until a right password. 0 turns the
+    /// back-off off.
+    pub failed_login_backoff_after: u32,
+    /// The first back-off wait, seconds.
+    pub failed_login_backoff_first_secs: u64,
+    /// The longest back-off wait, seconds.
+    pub failed_login_backoff_max_secs: u64,
+    /// Requests per account to the endpoints that re-authenticate a signed-in user: password
+    /// change, email change, disabling TOTP, new recovery codes.
+    pub reauthentication_per_account: LimitConfig,
+    /// Email-change requests per account.
+    pub email_change_per_account: LimitConfig,
+    /// Most keys (client networks, login names, recipients, accounts) each limit tracks;
+    /// beyond, new keys share one budget, so invented keys neither grow memory nor buy budget.
+    pub max_keys: usize,
     /// Mails anyone can trigger (verification, existing-account notice, reset) per recipient.
     pub mails_per_recipient_per_minute: LimitConfig,
     /// The same, per day.
@@ -263,8 +282,14 @@ impl Default for LimitsConfig {
             resend_per_ip: LimitConfig::new(3, 3600),
             secret_submissions_per_ip: LimitConfig::new(10, 15 * 60),
             failed_logins_per_account: LimitConfig::new(10, 15 * 60),
+            failed_login_backoff_after: 3,
+            failed_login_backoff_first_secs: 1,
+            failed_login_backoff_max_secs: 15 * 60,
             mails_per_recipient_per_minute: LimitConfig::new(1, 60),
             mails_per_recipient_per_day: LimitConfig::new(10, 86_400),
+            reauthentication_per_account: LimitConfig::new(10, 3600),
+            email_change_per_account: LimitConfig::new(3, 3600),
+            max_keys: 100_000,
         }
     }
 }
@@ -284,7 +309,27 @@ impl LimitsConfig {
             (Limit::FailedLogin, quota(self.failed_logins_per_account)),
             (Limit::MailPerMinute, quota(self.mails_per_recipient_per_minute)),
             (Limit::MailPerDay, quota(self.mails_per_recipient_per_day)),
+            (Limit::Reauthentication, quota(self.reauthentication_per_account)),
+            (Limit::EmailChange, quota(self.email_change_per_account)),
         ]
+    }
+
+    /// The limiter's settings beyond the quotas.
+    pub fn limiter_settings(&self) -> portcullis_ratelimit::LimiterSettings {
+        use portcullis_domain::limits::{Backoff, Limit};
+        let backoff = Backoff {
+            after: self.failed_login_backoff_after,
+            first: std::time::Duration::from_secs(self.failed_login_backoff_first_secs),
+            max: std::time::Duration::from_secs(self.failed_login_backoff_max_secs),
+        };
+        portcullis_ratelimit::LimiterSettings {
+            max_keys: self.max_keys,
+            backoffs: if self.failed_login_backoff_after > 0 {
+                vec![(Limit::FailedLogin, backoff)]
+            } else {
+                Vec::new()
+            },
+        }
     }
 
     /// Turns every limit off (the testkit's default: suites log in far more often than people).
@@ -298,12 +343,29 @@ impl LimitsConfig {
             &mut self.failed_logins_per_account,
             &mut self.mails_per_recipient_per_minute,
             &mut self.mails_per_recipient_per_day,
+            &mut self.reauthentication_per_account,
+            &mut self.email_change_per_account,
         ] {
             l.count = 0;
         }
+        self.failed_login_backoff_after = 0;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.failed_login_backoff_after > 0
+            && (self.failed_login_backoff_first_secs == 0
+                || self.failed_login_backoff_max_secs < self.failed_login_backoff_first_secs
+                || self.failed_login_backoff_max_secs > 86_400)
+        {
+            return Err(ConfigError(
+                "limits: failed_login_backoff_first_secs must be at least 1 and at most failed_login_backoff_max_secs, \
+                 which must be at most 86400"
+                    .into(),
+            ));
+        }
+        if !(1_000..=100_000_000).contains(&self.max_keys) {
+            return Err(ConfigError("limits.max_keys must be between 1000 and 100000000".into()));
+        }
         for (limit, quota) in self.quotas() {
             let secs = quota.period.as_secs();
             if quota.count > 0 && !(1..=30 * 86_400).contains(&secs) {
