@@ -970,3 +970,133 @@ async fn asking_for_a_new_code_does_not_buy_new_guesses_while_the_old_one_lives(
     let third = forgot(3).await;
     assert_eq!(guess(&third.code().unwrap()).await.0, StatusCode::NO_CONTENT);
 }
+
+/// An app whose limits `set` turns on (the testkit turns them all off).
+async fn spawn_with_limits(set: impl FnOnce(&mut portcullis_server::config::LimitsConfig)) -> Ctx {
+    let app = portcullis_testkit::TestApp::builder()
+        .configure(|c| set(&mut c.limits))
+        .spawn()
+        .await
+        .unwrap();
+    Ctx::new(app, true)
+}
+
+fn per(count: u32, period_secs: u64) -> portcullis_server::config::LimitConfig {
+    portcullis_server::config::LimitConfig { count, period_secs }
+}
+
+async fn request_change(ctx: &Ctx, token: &str, to: &str) -> (StatusCode, Value) {
+    bearer(
+        ctx,
+        "/v1/account/email",
+        token,
+        json!({ "new_email": to, "current_password": PASSWORD }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn email_change_codes_for_an_address_share_five_tries_and_submissions_are_limited() {
+    let ctx = spawn_with_limits(|l| {
+        l.mails_per_recipient_per_minute = per(1, 60);
+        l.mails_per_recipient_per_day = per(10, 86_400);
+        l.secret_submissions_per_ip = per(10, 900);
+    })
+    .await;
+    let first = ctx.register("mallory1@example.com", None).await;
+    let second = ctx.register("mallory2@example.com", None).await;
+    let victim = "victim@example.com";
+    // One account asks to move to the victim's address, then guesses at the code five times.
+    assert_eq!(
+        request_change(&ctx, s(&first, "access_token"), victim).await.0,
+        StatusCode::ACCEPTED
+    );
+    for guess in ["000000", "111111", "222222", "333333", "444444"] {
+        assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "email": victim, "code": guess })).await);
+    }
+    // A second account asks for the same address: a fresh code, mailed to the victim...
+    ctx.app.clock.advance(Span::seconds(60));
+    let seen = ctx.mail_count(victim).await;
+    assert_eq!(
+        request_change(&ctx, s(&second, "access_token"), victim).await.0,
+        StatusCode::ACCEPTED
+    );
+    let code = ctx.next_mail(victim, seen).await.code().unwrap();
+    // ...but the address has used up its five tries: even the right code is refused now.
+    assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "email": victim, "code": code })).await);
+    // The per-network limit on submissions applies to these codes as to every other: the two
+    // sign-up verifications, five guesses and the right code make eight so far; two more, then
+    // 429.
+    for _ in 0..2 {
+        assert_invalid_secret(
+            post(
+                &ctx,
+                "/v1/auth/verify-email",
+                json!({ "email": victim, "code": "555555" }),
+            )
+            .await,
+        );
+    }
+    let (status, body) = post(&ctx, "/v1/auth/verify-email", json!({ "email": victim, "code": code })).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    // Nobody took the address.
+    let (_, me) = read(ctx.get("/v1/account", Some(s(&second, "access_token"))).await).await;
+    assert_eq!(me["data"]["email"], "mallory2@example.com");
+}
+
+#[tokio::test]
+async fn email_change_is_no_mail_cannon() {
+    let ctx = spawn_with_limits(|l| {
+        l.email_change_per_account = per(3, 3600);
+        l.mails_per_recipient_per_minute = per(1, 60);
+        l.mails_per_recipient_per_day = per(10, 86_400);
+    })
+    .await;
+    let first = ctx.register("mallory1@example.com", None).await;
+    let second = ctx.register("mallory2@example.com", None).await;
+    let (one, two) = (s(&first, "access_token"), s(&second, "access_token"));
+    // Many accounts at one address: the address's mail budget, whoever asks. The refusal says
+    // when to come back.
+    assert_eq!(
+        request_change(&ctx, one, "target@example.com").await.0,
+        StatusCode::ACCEPTED
+    );
+    let res = ctx
+        .post_bearer(
+            "/v1/account/email",
+            two,
+            json!({ "new_email": "target@example.com", "current_password": PASSWORD }),
+        )
+        .await;
+    let retry_after = res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let (status, body) = read(res).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert_eq!(retry_after.as_deref(), Some("60"));
+    assert_eq!(ctx.mail_count("target@example.com").await, 1);
+    // One account at many addresses: a few an hour.
+    for to in ["a@example.com", "b@example.com"] {
+        assert_eq!(request_change(&ctx, one, to).await.0, StatusCode::ACCEPTED, "{to}");
+    }
+    let (status, body) = request_change(&ctx, one, "c@example.com").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert_eq!(ctx.mail_count("c@example.com").await, 0);
+    // The address's day: ten mails at most, a minute apart, however many accounts ask.
+    let mut others = Vec::new();
+    for n in 3..7 {
+        others.push(ctx.register(&format!("mallory{n}@example.com"), None).await);
+    }
+    for i in 0..12 {
+        ctx.app.clock.advance(Span::seconds(61));
+        request_change(&ctx, s(&others[i / 3], "access_token"), "target@example.com").await;
+    }
+    assert_eq!(ctx.mail_count("target@example.com").await, 10);
+}

@@ -16,9 +16,9 @@ use crate::mfa::{MfaError, SecondFactor};
 use crate::network::network_of;
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::ports::{
-    Account, AccountCredentials, HashOwner, InsertAccountError, Judgement, MailRequest, NewAccount, NewOneTimeSecret,
-    NewSession, PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup,
-    StoredSecret,
+    Account, AccountCredentials, HashOwner, InsertAccountError, MailRequest, NewAccount, NewOneTimeSecret, NewSession,
+    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, StoredSecret,
+    Verdict,
 };
 use crate::service::{
     AuthService, ClientInfo, InfraError, Principal, RegisterError, Registered, Registration, TokenPair,
@@ -106,6 +106,12 @@ pub enum AccountChangeError {
     /// 422 `too_common` on `new_password`: a common or breached password.
     #[error("password too common")]
     PasswordTooCommon,
+    /// 429 `rate_limited`: the new address has had as much mail as anyone may send it lately.
+    #[error("too much mail to this address lately")]
+    RecipientLimited {
+        /// Until the next mail to it may go.
+        retry_after: std::time::Duration,
+    },
     /// The second factor is enabled and was missing, wrong or locked.
     #[error(transparent)]
     SecondFactor(MfaError),
@@ -323,23 +329,39 @@ impl AuthService {
     }
 
     /// Whether a mail that anyone could trigger (signup verification, existing-account notice,
-    /// resend, reset, TOTP replay notice) may go to `to` now, under the per-recipient limits;
-    /// counts it if so. Mail that follows an authenticated change (security notices, email
-    /// change) is not limited: an owner must always hear about changes to their account.
+    /// resend, reset, TOTP replay notice), or that goes to an address the account does not own
+    /// (an email change's confirmation), may go to `to` now, under the per-recipient limits;
+    /// counts it if so. Security notices to an account's own address are not limited: an owner
+    /// must always hear about changes to their account.
     pub(crate) async fn may_mail(&self, tenant: TenantId, to: &Email) -> bool {
-        use crate::limits::Limit;
+        self.mail_budget(tenant, to).await.is_ok()
+    }
+
+    /// [`Self::may_mail`], with how long until the next mail to `to` may go when it may not.
+    pub(crate) async fn mail_budget(&self, tenant: TenantId, to: &Email) -> Result<(), std::time::Duration> {
+        use crate::limits::{Limit, RateDecision};
         // The mailbox is the thing protected, and it is the same mailbox under every tenant.
         let key = to.normalized();
         let limiter = &self.deps.limiter;
         // The daily limit is checked first without spending, so a refused mail does not use
         // up the minute's allowance, nor a minute-refused one the day's.
-        let allowed = limiter.held_back(Limit::MailPerDay, key).await.is_none()
-            && limiter.hit(Limit::MailPerMinute, key).await.is_allowed()
-            && limiter.hit(Limit::MailPerDay, key).await.is_allowed();
-        if !allowed {
-            tracing::info!(tenant_id = %tenant, "mail not sent: recipient limit reached");
+        let refused = match limiter.held_back(Limit::MailPerDay, key).await {
+            Some(wait) => Some(wait),
+            None => match limiter.hit(Limit::MailPerMinute, key).await {
+                RateDecision::Limited { retry_after, .. } => Some(retry_after),
+                _ => match limiter.hit(Limit::MailPerDay, key).await {
+                    RateDecision::Limited { retry_after, .. } => Some(retry_after),
+                    _ => None,
+                },
+            },
+        };
+        match refused {
+            Some(wait) => {
+                tracing::info!(tenant_id = %tenant, "mail not sent: recipient limit reached");
+                Err(wait)
+            }
+            None => Ok(()),
         }
-        allowed
     }
 
     /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many
@@ -401,8 +423,14 @@ impl AuthService {
     }
 
     /// Whether `presented` opens `stored`: a link until it expires; a code until it expires or
-    /// runs out of attempts.
-    fn fit(&self, presented: &Presented, stored: &StoredSecret, now: chrono::DateTime<chrono::Utc>) -> Fit {
+    /// runs out of attempts, `failed` being the wrong codes that count against it.
+    fn fit(
+        &self,
+        presented: &Presented,
+        stored: &StoredSecret,
+        failed: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Fit {
         match presented {
             // Storage found it by the token's hash.
             Presented::Token { .. } if stored.token_expires_at > now => Fit::Opens,
@@ -414,7 +442,7 @@ impl AuthService {
                     .code_hash(stored.account.id, stored.purpose, code)
                     .is_some_and(|h| h == stored.code_hash);
                 let state = CodeState {
-                    failed_attempts: stored.failed_code_attempts,
+                    failed_attempts: failed,
                     code_expires_at: stored.code_expires_at,
                     consumed: false,
                 };
@@ -437,10 +465,32 @@ impl AuthService {
     ) -> Result<(StoredSecret, Account), OneTimeError> {
         let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
         let now = self.deps.clock.now();
-        let judge = |stored: &StoredSecret| match self.fit(presented, stored, now) {
-            Fit::Opens => redeem(stored).map_or(Judgement::Pass, Judgement::Accept),
-            Fit::Wrong => Judgement::Wrong,
-            Fit::No => Judgement::Pass,
+        let judge = |candidates: &[StoredSecret]| {
+            // A code entered with an address is a guess at every code mailed to it, so they
+            // share one count of wrong tries: the highest among the live ones. However many
+            // pending email changes name an address, it takes five wrong codes in all.
+            let shared = match presented {
+                Presented::Code { .. } => candidates
+                    .iter()
+                    .filter(|c| c.code_expires_at > now)
+                    .map(|c| c.failed_code_attempts)
+                    .max()
+                    .unwrap_or(0),
+                Presented::Token { .. } => 0,
+            };
+            let mut wrong = Vec::new();
+            for (index, stored) in candidates.iter().enumerate() {
+                match self.fit(presented, stored, shared.max(stored.failed_code_attempts), now) {
+                    Fit::Opens => {
+                        if let Some(redemption) = redeem(stored) {
+                            return Verdict::Accept { index, redemption };
+                        }
+                    }
+                    Fit::Wrong => wrong.push(index),
+                    Fit::No => {}
+                }
+            }
+            Verdict::Refuse { wrong }
         };
         let outcome = self
             .deps
@@ -627,6 +677,11 @@ impl AuthService {
             return Err(AccountChangeError::SameAddress);
         }
         let tenant = account.tenant.id;
+        // The new address is not the account's (yet): its mail counts against that mailbox's
+        // budget like any mail a stranger can trigger.
+        self.mail_budget(tenant, &new_email)
+            .await
+            .map_err(|retry_after| AccountChangeError::RecipientLimited { retry_after })?;
         let (secret, verification) = self.secret_mail(
             tenant,
             account.id,

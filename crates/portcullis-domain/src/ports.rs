@@ -694,15 +694,22 @@ impl std::fmt::Debug for Redemption {
     }
 }
 
-/// The verdict on one candidate secret.
+/// The verdict on the candidate secrets of one presentation.
 #[derive(Debug, Clone)]
-pub enum Judgement {
-    /// Right and alive: apply this, then delete the secret (unless it is [`Redemption::Check`]).
-    Accept(Redemption),
-    /// A wrong code: count a failed attempt against this secret.
-    Wrong,
-    /// Not this one (expired, used up, another purpose): leave it alone.
-    Pass,
+pub enum Verdict {
+    /// The candidate at `index` is right and alive: apply `redemption`, then delete it (unless
+    /// it is [`Redemption::Check`]).
+    Accept {
+        /// Its place among the candidates.
+        index: usize,
+        /// What to apply.
+        redemption: Redemption,
+    },
+    /// None is accepted; count a failed attempt against each candidate at `wrong`.
+    Refuse {
+        /// Places among the candidates of those whose code was wrong.
+        wrong: Vec<usize>,
+    },
 }
 
 /// What [`OneTimeStore::redeem_secret`] did.
@@ -790,16 +797,17 @@ pub trait OneTimeStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Finds the candidate secrets of `purposes` (a token finds at most one; an address at most
-    /// a few, newest first), locks them, and asks `judge` about each until one is accepted.
-    /// Applies that one's redemption and deletes it (unless it is a check); counts a failed
-    /// attempt on every candidate judged wrong when none is accepted.
+    /// Finds the candidate secrets of `purposes` (a token finds at most one; an address its
+    /// account's own secrets first, then at most a few email changes to it, newest first),
+    /// locks them, and asks `judge` about all of them at once. Applies the accepted one's
+    /// redemption and deletes it (unless it is a check), or counts a failed attempt on every
+    /// candidate the verdict names wrong.
     async fn redeem_secret(
         &self,
         lookup: &SecretLookup,
         purposes: &[Purpose],
         now: DateTime<Utc>,
-        judge: &(dyn for<'a> Fn(&'a StoredSecret) -> Judgement + Send + Sync),
+        judge: &(dyn for<'a> Fn(&'a [StoredSecret]) -> Verdict + Send + Sync),
     ) -> Result<RedeemOutcome, StoreError>;
 
     /// Replaces the password hash if it is still `change.expected`, revokes every live session

@@ -247,6 +247,12 @@ impl From<AccountChangeError> for ApiError {
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
             AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
             AccountChangeError::RateLimited { retry_after } => account_rate_limited(retry_after),
+            AccountChangeError::RecipientLimited { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "This address has been sent too much mail lately; try again later.",
+            )
+            .retry_after(crate::limit::whole_seconds(retry_after)),
             AccountChangeError::Infra(e) => e.into(),
         }
     }

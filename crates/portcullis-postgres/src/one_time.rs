@@ -9,9 +9,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::mail::OutgoingMail;
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
-    Account, Email, InsertAccountError, Judgement, MailRequest, MailRequestStore, NewAccount, NewOneTimeSecret,
-    OneTimeStore, PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup,
-    SessionId, StoreError, StoredSecret, TenantId, TokenHash,
+    Account, Email, InsertAccountError, MailRequest, MailRequestStore, NewAccount, NewOneTimeSecret, OneTimeStore,
+    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, SessionId,
+    StoreError, StoredSecret, TenantId, TokenHash, Verdict,
 };
 use uuid::Uuid;
 
@@ -524,27 +524,27 @@ impl OneTimeStore for PgStore {
         lookup: &SecretLookup,
         purposes: &[Purpose],
         now: DateTime<Utc>,
-        judge: &(dyn for<'a> Fn(&'a StoredSecret) -> Judgement + Send + Sync),
+        judge: &(dyn for<'a> Fn(&'a [StoredSecret]) -> Verdict + Send + Sync),
     ) -> Result<RedeemOutcome, StoreError> {
         let names: Vec<&str> = purposes.iter().map(|p| p.name()).collect();
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxError, _>(async |conn| {
-                let candidates = lock_candidates(conn, lookup, &names).await?;
-                let mut wrong = Vec::new();
-                for secret in candidates {
-                    match judge(&secret) {
-                        Judgement::Accept(redemption) => {
-                            apply(conn, &secret, &redemption, now).await?;
-                            let account =
-                                load_account(conn, secret.account.tenant.id.as_uuid(), secret.account.id.as_uuid())
-                                    .await?;
-                            return Ok(RedeemOutcome::Redeemed { secret, account });
-                        }
-                        Judgement::Wrong => wrong.push(secret.id),
-                        Judgement::Pass => {}
+                let mut candidates = lock_candidates(conn, lookup, &names).await?;
+                let wrong: Vec<Uuid> = match judge(&candidates) {
+                    Verdict::Accept { index, redemption } if index < candidates.len() => {
+                        let secret = candidates.swap_remove(index);
+                        apply(conn, &secret, &redemption, now).await?;
+                        let account =
+                            load_account(conn, secret.account.tenant.id.as_uuid(), secret.account.id.as_uuid()).await?;
+                        return Ok(RedeemOutcome::Redeemed { secret, account });
                     }
-                }
+                    Verdict::Accept { .. } => Vec::new(),
+                    Verdict::Refuse { wrong } => wrong
+                        .into_iter()
+                        .filter_map(|i| candidates.get(i).map(|c| c.id))
+                        .collect(),
+                };
                 if !wrong.is_empty() {
                     diesel::update(one_time_secrets::table.filter(one_time_secrets::id.eq_any(&wrong)))
                         .set(one_time_secrets::failed_code_attempts.eq(one_time_secrets::failed_code_attempts + 1))
