@@ -1100,3 +1100,179 @@ async fn email_change_is_no_mail_cannon() {
     }
     assert_eq!(ctx.mail_count("target@example.com").await, 10);
 }
+
+/// A POST from loopback address `ip` (a client network of its own).
+async fn post_from(ctx: &Ctx, ip: [u8; 4], path: &str, body: Value) -> (StatusCode, Value) {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .unwrap();
+    read(client.post(ctx.app.url(path)).json(&body).send().await.unwrap()).await
+}
+
+async fn known_networks(ctx: &Ctx) -> Vec<String> {
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        network: String,
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    let rows: Vec<Row> = diesel::sql_query("SELECT network FROM known_networks ORDER BY network")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| r.network).collect()
+}
+
+#[tokio::test]
+async fn a_squatters_registration_gives_them_nothing_once_the_owner_verifies_their_own() {
+    const SQUATTER: &str = "squatters own passphrase";
+    let ctx = spawn().await;
+    let victim = "victim@example.com";
+    // Someone registers the victim's address first, with a password and a username of theirs.
+    let (status, _) = post_from(
+        &ctx,
+        [127, 0, 0, 7],
+        "/v1/auth/register",
+        json!({ "email": victim, "password": SQUATTER, "username": "victim" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let squatters_mail = ctx.next_mail(victim, 0).await;
+    // The owner registers later, from their own network: their own mail, for their own password.
+    let (status, _) = post_from(
+        &ctx,
+        [127, 0, 0, 8],
+        "/v1/auth/register",
+        json!({ "email": victim, "password": PASSWORD, "username": "vic" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let owners_mail = ctx.next_mail(victim, 1).await;
+    assert_eq!(owners_mail.subject(), "Verify your email for Portcullis");
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": owners_mail.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["username"], "vic");
+
+    // The squatter's password, username and network came to nothing, and their link is dead.
+    assert_eq!(ctx.login(victim, SQUATTER).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login("victim", SQUATTER).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(known_networks(&ctx).await, vec!["127.0.0.8".to_owned()]);
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "token": squatters_mail.token().unwrap() }),
+        )
+        .await,
+    );
+    assert_eq!(ctx.login(victim, PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(ctx.login("vic", PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_resend_after_several_registrations_activates_no_ones_password() {
+    const SQUATTER: &str = "squatters own passphrase";
+    let ctx = spawn().await;
+    let victim = "victim@example.com";
+    for (ip, password) in [(7, SQUATTER), (8, PASSWORD)] {
+        let (status, _) = post_from(
+            &ctx,
+            [127, 0, 0, ip],
+            "/v1/auth/register",
+            json!({ "email": victim, "password": password }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    // Whose registration a resend is for cannot be told: its secret proves the mailbox and
+    // signs in, but neither password is activated.
+    let seen = ctx.mail_count(victim).await;
+    post(&ctx, "/v1/auth/verify-email/resend", json!({ "email": victim })).await;
+    let resent = ctx.next_mail(victim, seen).await;
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": resent.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ctx.login(victim, SQUATTER).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login(victim, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
+    assert!(known_networks(&ctx).await.is_empty());
+    // The owner sets a password with a reset.
+    let seen = ctx.mail_count(victim).await;
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": victim })).await;
+    let reset = ctx.next_mail(victim, seen).await;
+    let (status, _) = post(
+        &ctx,
+        "/v1/auth/password/reset",
+        json!({ "token": reset.token().unwrap(), "new_password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ctx.login(victim, NEW_PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_resend_for_a_single_registration_confirms_that_registration() {
+    let ctx = spawn().await;
+    register_pending(&ctx, "ada@example.com").await;
+    post(
+        &ctx,
+        "/v1/auth/verify-email/resend",
+        json!({ "email": "ada@example.com" }),
+    )
+    .await;
+    let resent = ctx.next_mail("ada@example.com", 1).await;
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "email": "ada@example.com", "code": resent.code().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ctx.login("ada@example.com", PASSWORD).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn accounts_left_unverified_are_purged_after_a_week_but_not_before() {
+    let ctx = spawn().await;
+    register_pending(&ctx, "stale@example.com").await;
+    ctx.register("fresh@example.com", None).await;
+    ctx.app.clock.advance(Span::days(6));
+    register_pending(&ctx, "late@example.com").await;
+    assert_eq!(
+        ctx.app.purge_stale().await.unwrap().unverified_accounts,
+        0,
+        "six days is not yet a week"
+    );
+    ctx.app.clock.advance(Span::days(2));
+    // Eight days after it registered, the account that never verified is gone: its address is
+    // free again. The verified one, and the one registered two days ago, stay.
+    assert_eq!(ctx.app.purge_stale().await.unwrap().unverified_accounts, 1);
+    assert_eq!(ctx.login("fresh@example.com", PASSWORD).await.0, StatusCode::OK);
+    let (status, body) = ctx.login("late@example.com", PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+    assert_eq!(
+        ctx.login("stale@example.com", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let mail = register_pending(&ctx, "stale@example.com").await;
+    assert_eq!(
+        mail.subject(),
+        "Verify your email for Portcullis",
+        "a fresh sign-up, not a notice"
+    );
+}

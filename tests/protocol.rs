@@ -207,6 +207,7 @@ async fn fields_a_client_must_not_set_are_never_applied() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let mail = ctx.next_mail("ada@example.com", seen).await;
     // Not verified: login waits for the mailed link.
     let (status, body) = ctx.login("ada@example.com", common::PASSWORD).await;
     assert_eq!(
@@ -214,7 +215,6 @@ async fn fields_a_client_must_not_set_are_never_applied() {
         (StatusCode::FORBIDDEN, "email_not_verified")
     );
 
-    let mail = ctx.next_mail("ada@example.com", seen).await;
     let (_, pair) = read(
         ctx.post("/v1/auth/verify-email", json!({ "token": mail.token().unwrap() }))
             .await,

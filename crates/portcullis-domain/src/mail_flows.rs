@@ -16,9 +16,9 @@ use crate::mfa::{MfaError, SecondFactor};
 use crate::network::network_of;
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::ports::{
-    Account, AccountCredentials, HashOwner, InsertAccountError, MailRequest, NewAccount, NewOneTimeSecret, NewSession,
-    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, StoredSecret,
-    Verdict,
+    Account, AccountCredentials, HashOwner, InsertAccountError, MailRequest, MailTarget, NewOneTimeSecret, NewSession,
+    PasswordChange, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment,
+    SecretLookup, StoredSecret, Verdict,
 };
 use crate::service::{
     AuthService, ClientInfo, InfraError, Principal, RegisterError, Registered, Registration, TokenPair,
@@ -216,71 +216,97 @@ impl AuthService {
         (secret, mail)
     }
 
-    /// Registration with email verification: a new address gets an unverified account and a
-    /// verification mail; an existing one gets a notice to its owner. Both write one
-    /// transaction after the same password hash, and the caller answers both alike.
-    pub(crate) async fn register_pending(
+    /// Registration with email verification: records the registration and answers. The
+    /// password was hashed before, and nothing here depends on the address (one insert, the
+    /// same for a new and an existing address), so neither the answer nor its timing says
+    /// whether the address has an account. The mail worker fulfils it
+    /// ([`AuthService::fulfil_registration_requests`]).
+    pub(crate) async fn request_registration(
         &self,
         reg: Registration,
-        user_id: UserId,
         password_hash: String,
         client: &ClientInfo,
     ) -> Result<Registered, RegisterError> {
-        let now = self.deps.clock.now();
         let tenant_id = reg.tenant.id;
-        let (secret, verification) = self.secret_mail(
-            tenant_id,
-            user_id,
-            Purpose::VerifyEmail,
-            None,
-            &reg.email,
-            MailKind::SignupVerification,
-        );
-        let new = NewAccount {
-            id: user_id,
+        // A verification and a notice both go to the registered address: one check covers
+        // either, and a limited address gets neither, with the same answer.
+        let mail_allowed = self.may_mail(tenant_id, &reg.email).await;
+        let request = RegistrationRequest {
+            id: self.new_id(),
             tenant_id,
             email: reg.email,
-            email_verified: false,
-            username: reg.username,
             password_hash,
-            created_at: now,
+            username: reg.username,
             network: client.ip.map(network_of),
+            mail_allowed,
+            requested_at: self.deps.clock.now(),
         };
-        // Both the verification and the notice go to the registered address: one check covers
-        // either, and a limited address gets neither, with the same answer.
-        let may_mail = self.may_mail(tenant_id, &new.email).await;
-        let existing = |owner: &Account| {
-            may_mail.then(|| {
-                self.outgoing(
-                    owner.tenant.id,
-                    &owner.email,
-                    MailKind::ExistingAccountNotice,
-                    &MailVars::default(),
-                )
-            })
-        };
-        let stored = self
-            .deps
+        self.deps
             .store
-            .register_pending(new, secret, may_mail.then_some(&verification), &existing, now)
+            .request_registration(&request)
             .await
             .map_err(|e| match e {
-                InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
                 InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
-                InsertAccountError::EmailTaken => RegisterError::Infra(InfraError::Internal(
-                    "storage reported a taken email on a pending registration".into(),
-                )),
                 InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+                InsertAccountError::EmailTaken | InsertAccountError::UsernameTaken => RegisterError::Infra(
+                    InfraError::Internal("storage reported a conflict on a registration request".into()),
+                ),
             })?;
-        match stored {
-            PendingRegistration::Created(account) => {
-                tracing::info!(user_id = %account.id, tenant_id = %tenant_id, "account registered; verification mailed");
+        tracing::info!(registration_id = %request.id, tenant_id = %tenant_id, "registration recorded");
+        Ok(Registered::MailSent)
+    }
+
+    /// Fulfils up to `max` recorded registrations (run by the mail worker): a new address gets
+    /// an unverified account; an unverified one gets one more registration with its own
+    /// password and secret; a verified one only a notice to its owner. Returns how many were
+    /// taken.
+    pub async fn fulfil_registration_requests(&self, max: u32) -> Result<u32, InfraError> {
+        let plan = |request: &RegistrationRequest, account: Option<&Account>| self.registration_plan(request, account);
+        let mut taken = 0;
+        while taken < max && self.deps.store.fulfil_registration(&plan).await? {
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    fn registration_plan(&self, request: &RegistrationRequest, account: Option<&Account>) -> RegistrationPlan {
+        match account {
+            Some(owner) if owner.email_verified => {
+                tracing::info!(registration_id = %request.id, tenant_id = %owner.tenant.id, mailed = request.mail_allowed, "registration with a verified address; its owner was notified");
+                RegistrationPlan::Notify(request.mail_allowed.then(|| {
+                    self.outgoing(
+                        owner.tenant.id,
+                        &owner.email,
+                        MailKind::ExistingAccountNotice,
+                        &MailVars::default(),
+                    )
+                }))
             }
-            PendingRegistration::Existing => {
-                tracing::info!(tenant_id = %tenant_id, "registration with an existing address; its owner was notified");
+            // Without a mail, a further registration could never be confirmed: keep nothing.
+            Some(_) if !request.mail_allowed => RegistrationPlan::Drop,
+            found => {
+                let user = found.map_or_else(|| UserId::from_uuid(self.new_id()), |a| a.id);
+                let to = found.map_or(&request.email, |a| &a.email);
+                let verification = request.mail_allowed.then(|| {
+                    let (mut secret, mail) = self.secret_mail(
+                        request.tenant_id,
+                        user,
+                        Purpose::VerifyEmail,
+                        None,
+                        to,
+                        MailKind::SignupVerification,
+                    );
+                    // The secret confirms this registration, and no other.
+                    secret.scope = request.id.to_string();
+                    (secret, mail)
+                });
+                tracing::info!(registration_id = %request.id, user_id = %user, mailed = request.mail_allowed, "registration stored");
+                RegistrationPlan::Register {
+                    new_account: user,
+                    verification,
+                }
             }
         }
-        Ok(Registered::MailSent)
     }
 
     /// `verify-email/resend`: records the request. A new verification mail goes out later if
@@ -367,7 +393,7 @@ impl AuthService {
     /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many
     /// were taken.
     pub async fn fulfil_mail_requests(&self, max: u32) -> Result<u32, InfraError> {
-        let fulfil = |request: &MailRequest, account: Option<&Account>| self.fulfilment(request, account);
+        let fulfil = |request: &MailRequest, target: Option<&MailTarget>| self.fulfilment(request, target);
         let mut taken = 0;
         while taken < max && self.deps.store.fulfil_mail_request(&fulfil).await? {
             taken += 1;
@@ -375,16 +401,27 @@ impl AuthService {
         Ok(taken)
     }
 
-    /// Deletes one-time secrets that can no longer be used (run by the mail worker).
-    pub async fn purge_expired_secrets(&self) -> Result<u64, InfraError> {
-        let purged = self.deps.store.purge_expired_secrets(self.deps.clock.now()).await?;
-        if purged > 0 {
-            tracing::info!(purged, "expired one-time secrets deleted");
+    /// Deletes one-time secrets that can no longer be used, and accounts that never verified
+    /// their address within the configured time (run by the mail worker).
+    pub async fn purge_stale(&self) -> Result<Purged, InfraError> {
+        let now = self.deps.clock.now();
+        let purged = self
+            .deps
+            .store
+            .purge(now, now - self.deps.unverified_account_ttl)
+            .await?;
+        if purged != Purged::default() {
+            tracing::info!(
+                secrets = purged.secrets,
+                unverified_accounts = purged.unverified_accounts,
+                "stale one-time secrets and unverified accounts deleted"
+            );
         }
         Ok(purged)
     }
 
-    fn fulfilment(&self, request: &MailRequest, account: Option<&Account>) -> RequestFulfilment {
+    fn fulfilment(&self, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
+        let account = target.map(|t| &t.account);
         let kind = match (request.purpose, account) {
             (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
             (Purpose::ResetPassword, Some(_)) => MailKind::PasswordReset,
@@ -393,16 +430,26 @@ impl AuthService {
                 return None;
             }
         };
-        let account = account?;
+        let (account, target) = (account?, target?);
         tracing::info!(mail_request_id = %request.id, user_id = %account.id, purpose = request.purpose.name(), "mail request fulfilled");
-        Some(self.secret_mail(
+        let (mut secret, mail) = self.secret_mail(
             account.tenant.id,
             account.id,
             request.purpose,
             None,
             &account.email,
             kind,
-        ))
+        );
+        if request.purpose == Purpose::VerifyEmail {
+            // A new mail for the registration, when there is exactly one. When several people
+            // registered the address, nobody can tell whose this is: the secret then confirms
+            // the address and signs in, but activates none of their passwords.
+            secret.scope = match target.registrations.as_slice() {
+                [only] => only.to_string(),
+                _ => String::new(),
+            };
+        }
+        Some((secret, mail))
     }
 
     /// Where storage should look for a presented secret; `None` if it cannot be one of ours
@@ -638,7 +685,7 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         let key = format!("{}:account:{}", principal.claims.tid, principal.claims.sub);
-        let stored = found.as_ref().map(|c| &c.password);
+        let stored = found.as_ref().and_then(|c| c.password.as_ref());
         let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
         let verdict = self
             .check_password_within_budget(&key, password, stored, &owner)
@@ -719,6 +766,12 @@ impl AuthService {
         let creds = self
             .reauthenticate_with_factor(principal, current_password, factor)
             .await?;
+        // Re-authentication matched a password, so there is one.
+        let expected = creds
+            .password
+            .as_ref()
+            .map(|p| p.phc.clone())
+            .ok_or(AccountChangeError::InvalidCredentials)?;
         let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
         let new_hash = self
             .deps
@@ -740,7 +793,7 @@ impl AuthService {
                 &PasswordChange {
                     tenant: account.tenant.id,
                     user: account.id,
-                    expected: creds.password.phc.clone(),
+                    expected,
                     new_hash,
                     keep: Some(principal.session.id),
                     notice,

@@ -33,6 +33,14 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Self; 4] = [
+        Self::VerifyEmail,
+        Self::ChangeEmail,
+        Self::ResetPassword,
+        Self::AuthorizeIp,
+    ];
+
     /// Stable name, as stored.
     pub const fn name(self) -> &'static str {
         match self {
@@ -51,14 +59,7 @@ impl Purpose {
     /// assert_eq!(Purpose::from_name("other"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<Self> {
-        [
-            Self::VerifyEmail,
-            Self::ChangeEmail,
-            Self::ResetPassword,
-            Self::AuthorizeIp,
-        ]
-        .into_iter()
-        .find(|p| p.name() == name)
+        Self::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 

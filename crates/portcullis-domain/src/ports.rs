@@ -46,8 +46,9 @@ pub struct Account {
 pub struct AccountCredentials {
     /// The account.
     pub account: Account,
-    /// Its password hash.
-    pub password: StoredPassword,
+    /// Its password hash; `None` when the account has no password (it was verified through a
+    /// secret no single registration backed, and no password has been set since).
+    pub password: Option<StoredPassword>,
 }
 
 /// A stored password hash.
@@ -487,6 +488,7 @@ pub trait Storage:
     + SessionStore
     + SecretStore
     + OneTimeStore
+    + RegistrationStore
     + MailRequestStore
     + MfaStore
     + crate::mail::OutboxStore
@@ -498,6 +500,7 @@ impl<
         + SessionStore
         + SecretStore
         + OneTimeStore
+        + RegistrationStore
         + MailRequestStore
         + MfaStore
         + crate::mail::OutboxStore
@@ -658,13 +661,19 @@ pub enum SecretLookup {
 pub enum Redemption {
     /// Nothing: the caller only checks it (it stays usable).
     Check,
-    /// Mark the address verified and open the first session.
+    /// Mark the address verified and activate the registration the secret is bound to (its
+    /// scope names it): its password, its username if no other account holds it, its network
+    /// as the only one known. With no such registration (a resend after several people
+    /// registered the address) the account is left with no password. Every registration of
+    /// the account and every other pending secret of it dies; `session` is opened.
     VerifyEmail {
         /// The session to open.
         session: NewSession,
     },
-    /// Move the account to the secret's new address (verified) and enqueue `notices`. If
-    /// another account of the tenant has taken the address meanwhile, nothing happens.
+    /// Move the account to the secret's new address (verified) and enqueue `notices`. An
+    /// unverified account that holds the address is deleted: it never proved the mailbox, and
+    /// this secret just did. If a verified account of the tenant has taken the address
+    /// meanwhile, nothing happens.
     ChangeEmail {
         /// Mail to enqueue in the same transaction.
         notices: Vec<crate::mail::OutgoingMail>,
@@ -672,7 +681,7 @@ pub enum Redemption {
     /// Record the secret's scope (a network) as known for the account. Logs nobody in.
     AuthorizeNetwork,
     /// Replace the password hash, mark the address verified (the mail proved it), revoke every
-    /// session, forget the account's other pending secrets, enqueue `notice`.
+    /// session, forget the account's other pending secrets and registrations, enqueue `notice`.
     ResetPassword {
         /// The new PHC hash.
         password_hash: String,
@@ -731,13 +740,92 @@ pub enum RedeemOutcome {
     EmailTaken,
 }
 
-/// How a registration that needs email verification was stored.
+/// A registration, recorded by `register` and fulfilled later by the mail worker (see
+/// [`RegistrationStore`]).
+#[derive(Clone)]
+pub struct RegistrationRequest {
+    /// Its id; also the id of the registration it becomes.
+    pub id: uuid::Uuid,
+    /// Tenant the address is registered in.
+    pub tenant_id: TenantId,
+    /// The address.
+    pub email: Email,
+    /// PHC hash of the password chosen (of its normalised form).
+    pub password_hash: String,
+    /// The username chosen, if any; claimed when the address is verified, if still free.
+    pub username: Option<Username>,
+    /// The client network it came from, known to the account once this registration is the
+    /// one verified.
+    pub network: Option<String>,
+    /// Whether the address's mail budget let a mail go when the request was made.
+    pub mail_allowed: bool,
+    /// When.
+    pub requested_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for RegistrationRequest {
+    // Never prints the password hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationRequest")
+            .field("id", &self.id)
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What fulfilling a registration request writes, decided from the address's account.
+// Built once per request and consumed at once; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum RegistrationPlan {
+    /// No verified account has the address: store the registration, creating an unverified
+    /// account with id `new_account` when no account has the address, and with it, when given,
+    /// its verification secret (scoped to the registration) and mail.
+    Register {
+        /// The id of the account to create, if none has the address.
+        new_account: UserId,
+        /// The registration's secret and its mail; `None` stores the registration alone.
+        verification: Option<(NewOneTimeSecret, crate::mail::OutgoingMail)>,
+    },
+    /// A verified account has the address: enqueue this notice to its owner, if any.
+    Notify(Option<crate::mail::OutgoingMail>),
+    /// Store nothing.
+    Drop,
+}
+
+/// Registrations, recorded by `register` and fulfilled by the mail worker, so that register's
+/// answer and timing are the same whether or not the address has an account.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// Whether an account of the tenant holds this username.
+    async fn username_taken(&self, tenant: TenantId, username: &Username) -> Result<bool, StoreError>;
+
+    /// Records a request. A tenant that no longer exists is `UnknownTenant`.
+    async fn request_registration(&self, request: &RegistrationRequest) -> Result<(), InsertAccountError>;
+
+    /// Takes the oldest request no other worker holds and, in one transaction, deletes it, looks
+    /// up the tenant's account with its address (locking it), and writes what `plan` returns
+    /// for it. A registration is stored under the request's id; an unverified account's
+    /// password hash becomes the newest registration's (for the answer a login gets before
+    /// verification), and an account keeps its newest [`MAX_PENDING_REGISTRATIONS`]
+    /// registrations (older ones go with their secrets). Returns whether there was a request.
+    async fn fulfil_registration(
+        &self,
+        plan: &(dyn for<'a, 'b> Fn(&'a RegistrationRequest, Option<&'b Account>) -> RegistrationPlan + Send + Sync),
+    ) -> Result<bool, StoreError>;
+}
+
+/// Most registrations one unverified account keeps; the oldest go first.
+pub const MAX_PENDING_REGISTRATIONS: i64 = 10;
+
+/// The account a mail request found, with its pending registrations (oldest first) when its
+/// address is not verified yet.
 #[derive(Debug, Clone)]
-pub enum PendingRegistration {
-    /// A new, unverified account, with its verification secret and mail.
-    Created(Account),
-    /// The address already had an account: only the notice to its owner was enqueued.
-    Existing,
+pub struct MailTarget {
+    /// The account.
+    pub account: Account,
+    /// Ids of its registrations.
+    pub registrations: Vec<uuid::Uuid>,
 }
 
 /// A request for a mail that goes out only if an account qualifies (see [`MailRequestStore`]).
@@ -762,20 +850,6 @@ pub type RequestFulfilment = Option<(NewOneTimeSecret, crate::mail::OutgoingMail
 /// mail named in it is enqueued in that same transaction.
 #[async_trait]
 pub trait OneTimeStore: Send + Sync {
-    /// Stores a new account that still has to verify its address, with its secret and
-    /// `verification` mail. If the tenant already has an account with this email, stores
-    /// nothing but the mail `existing` builds for that account. A username taken by any account
-    /// is `UsernameTaken` in both cases (so the answer does not depend on the email). `None`
-    /// for either mail (the recipient's mail limit is reached) stores no mail.
-    async fn register_pending(
-        &self,
-        account: NewAccount,
-        secret: NewOneTimeSecret,
-        verification: Option<&crate::mail::OutgoingMail>,
-        existing: &(dyn for<'a> Fn(&'a Account) -> Option<crate::mail::OutgoingMail> + Send + Sync),
-        now: DateTime<Utc>,
-    ) -> Result<PendingRegistration, InsertAccountError>;
-
     /// Stores `secret` and enqueues `mail` only if the account has no secret of this purpose
     /// and scope whose link is still alive at `now`. Returns whether it did. Any other secret
     /// of the purpose (another scope, or expired) is replaced, so an account has at most one
@@ -816,8 +890,19 @@ pub trait OneTimeStore: Send + Sync {
     /// otherwise how many sessions were revoked.
     async fn change_password(&self, change: &PasswordChange, now: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
 
-    /// Deletes secrets whose link and code have both expired by `now`; returns how many.
-    async fn purge_expired_secrets(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes secrets whose link and code have both expired by `now`, and accounts that never
+    /// verified their address and have had no registration since `stale_before` (with their
+    /// registrations and secrets).
+    async fn purge(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<Purged, StoreError>;
+}
+
+/// What [`OneTimeStore::purge`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Dead one-time secrets.
+    pub secrets: u64,
+    /// Accounts that never verified their address.
+    pub unverified_accounts: u64,
 }
 
 /// A change of password, for [`OneTimeStore::change_password`].
@@ -856,11 +941,11 @@ pub trait MailRequestStore: Send + Sync {
     async fn request_mail(&self, request: &MailRequest) -> Result<(), StoreError>;
 
     /// Takes the oldest request no other worker holds, looks up the tenant's account with its
-    /// address, and in one transaction stores what `fulfil` returns (replacing the account's
-    /// live secret of that purpose), enqueues its mail, and deletes the request. Returns
-    /// whether there was a request.
+    /// address (and, if it is unverified, its registrations), and in one transaction stores
+    /// what `fulfil` returns (replacing the account's live secret of that purpose and scope),
+    /// enqueues its mail, and deletes the request. Returns whether there was a request.
     async fn fulfil_mail_request(
         &self,
-        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b Account>) -> RequestFulfilment + Send + Sync),
+        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> RequestFulfilment + Send + Sync),
     ) -> Result<bool, StoreError>;
 }

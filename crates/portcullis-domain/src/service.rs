@@ -251,6 +251,9 @@ pub struct AuthDeps {
     pub new_ip_policy: crate::network::NewIpPolicy,
     /// Counts failed logins per account and mails per recipient.
     pub limiter: Arc<dyn crate::limits::RateLimiter>,
+    /// How long an account may stay unverified (since its last registration) before it is
+    /// deleted.
+    pub unverified_account_ttl: chrono::Duration,
 }
 
 impl std::fmt::Debug for AuthDeps {
@@ -379,16 +382,28 @@ impl AuthService {
         if self.too_common(&reg.password).await {
             return Err(RegisterError::PasswordTooCommon);
         }
+        if self.deps.require_email_verification
+            && let Some(name) = &reg.username
+            && self
+                .deps
+                .store
+                .username_taken(reg.tenant.id, name)
+                .await
+                .map_err(InfraError::from)?
+        {
+            // Asked whatever the address, so the answer says nothing about it.
+            return Err(RegisterError::UsernameTaken);
+        }
         let password_hash = self
             .deps
             .hasher
             .hash(&reg.password, &HashOwner::client(client.ip))
             .await
             .map_err(InfraError::from)?;
-        let user_id = UserId::from_uuid(self.new_id());
         if self.deps.require_email_verification {
-            return self.register_pending(reg, user_id, password_hash, client).await;
+            return self.request_registration(reg, password_hash, client).await;
         }
+        let user_id = UserId::from_uuid(self.new_id());
         let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
         let new = NewAccount {
             id: user_id,
@@ -458,7 +473,7 @@ impl AuthService {
             (Some(network), true) => format!("{name_key}:known:{network}"),
             _ => name_key,
         };
-        let stored = found.as_ref().map(|c| &c.password);
+        let stored = found.as_ref().and_then(|c| c.password.as_ref());
         let owner = HashOwner::client(client.ip);
         let verdict = match self
             .check_password_within_budget(&throttle_key, password, stored, &owner)
@@ -474,9 +489,10 @@ impl AuthService {
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
             return Err(LoginError::InvalidCredentials);
         };
-        if verdict.needs_rehash {
-            self.upgrade_hash(&creds.account, &creds.password.phc, password, &owner)
-                .await;
+        if verdict.needs_rehash
+            && let Some(stored) = &creds.password
+        {
+            self.upgrade_hash(&creds.account, &stored.phc, password, &owner).await;
         }
         let account = creds.account;
         if self.deps.require_email_verification && !account.email_verified {

@@ -10,6 +10,7 @@ mod mfa;
 mod migrate;
 mod one_time;
 mod outbox;
+mod registration;
 mod rekey;
 mod rows;
 mod schema;

@@ -9,16 +9,16 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::mail::OutgoingMail;
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
-    Account, Email, InsertAccountError, MailRequest, MailRequestStore, NewAccount, NewOneTimeSecret, OneTimeStore,
-    PasswordChange, PendingRegistration, RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, SessionId,
-    StoreError, StoredSecret, TenantId, TokenHash, Verdict,
+    Account, Email, MailRequest, MailRequestStore, MailTarget, NewOneTimeSecret, OneTimeStore, PasswordChange, Purged,
+    RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, SessionId, StoreError, StoredSecret, TenantId,
+    TokenHash, Verdict,
 };
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::error::{is_foreign_key_violation, query_error, unique_violation};
+use crate::error::{query_error, unique_violation};
 use crate::outbox::enqueue_on;
-use crate::rows::{AccountRow, NewAccountRow, TenantRow};
+use crate::rows::{AccountRow, TenantRow};
 use crate::schema::{accounts, mail_requests, one_time_secrets, sessions, tenants};
 use crate::store::{account_with_tenant, insert_session_rows, remember_network};
 
@@ -75,7 +75,6 @@ struct MailRequestRow {
 /// Failures inside a transaction: the database's, or a reason to roll back.
 enum TxError {
     Db(diesel::result::Error),
-    UsernameTaken,
     EmailTaken,
 }
 
@@ -85,7 +84,7 @@ impl From<diesel::result::Error> for TxError {
     }
 }
 
-async fn load_account(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> QueryResult<Account> {
+pub(crate) async fn load_account(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> QueryResult<Account> {
     accounts::table
         .inner_join(tenants::table)
         .filter(accounts::tenant_id.eq(tenant))
@@ -97,7 +96,7 @@ async fn load_account(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> Q
 }
 
 /// Stores `secret`, replacing the live one of its account, purpose and scope.
-async fn upsert_secret(conn: &mut AsyncPgConnection, secret: &NewOneTimeSecret) -> QueryResult<()> {
+pub(crate) async fn upsert_secret(conn: &mut AsyncPgConnection, secret: &NewOneTimeSecret) -> QueryResult<()> {
     use one_time_secrets as s;
     diesel::insert_into(s::table)
         .values((
@@ -282,19 +281,26 @@ async fn apply(
     match redemption {
         Redemption::Check => return Ok(()),
         Redemption::VerifyEmail { session } => {
-            diesel::update(account)
-                .set((accounts::email_verified.eq(true), accounts::updated_at.eq(now)))
-                .execute(conn)
-                .await?;
+            crate::registration::activate_registration(conn, tenant, user, &secret.scope, now).await?;
+            // What was pending before the address was proved belongs to no one now.
+            forget_secrets(conn, tenant, user, &Purpose::ALL).await?;
             insert_session_rows(conn, session).await?;
-            // Mail sent to the address no longer proves anything new.
-            forget_secrets(conn, tenant, user, &[Purpose::VerifyEmail]).await?;
         }
         Redemption::ChangeEmail { notices } => {
             let new = secret
                 .new_email
                 .as_ref()
                 .ok_or_else(|| TxError::Db(diesel::result::Error::NotFound))?;
+            // An account that never proved this mailbox gives way to one that just did.
+            diesel::delete(
+                accounts::table
+                    .filter(accounts::tenant_id.eq(tenant))
+                    .filter(accounts::email_normalized.eq(new.normalized()))
+                    .filter(accounts::email_verified.eq(false))
+                    .filter(accounts::id.ne(user)),
+            )
+            .execute(conn)
+            .await?;
             let moved = diesel::update(account)
                 .set((
                     accounts::email.eq(new.as_str()),
@@ -334,6 +340,7 @@ async fn apply(
                 .execute(conn)
                 .await?;
             revoke_all(conn, tenant, user, None, now, "password_reset").await?;
+            crate::registration::forget_registrations(conn, tenant, user).await?;
             forget_secrets(
                 conn,
                 tenant,
@@ -360,81 +367,12 @@ async fn apply(
 fn tx_store_error(e: TxError) -> StoreError {
     match e {
         TxError::Db(e) => query_error(e),
-        TxError::UsernameTaken | TxError::EmailTaken => StoreError::Internal("unexpected conflict".into()),
+        TxError::EmailTaken => StoreError::Internal("unexpected conflict".into()),
     }
 }
 
 #[async_trait]
 impl OneTimeStore for PgStore {
-    async fn register_pending(
-        &self,
-        account: NewAccount,
-        secret: NewOneTimeSecret,
-        verification: Option<&OutgoingMail>,
-        existing: &(dyn for<'a> Fn(&'a Account) -> Option<OutgoingMail> + Send + Sync),
-        now: DateTime<Utc>,
-    ) -> Result<PendingRegistration, InsertAccountError> {
-        let mut conn = self.conn().await?;
-        let tenant = account.tenant_id.as_uuid();
-        let result = conn
-            .transaction::<_, TxError, _>(async |conn| {
-                // A taken username is refused whether or not the email exists, so the answer
-                // says nothing about the email.
-                if let Some(name) = &account.username {
-                    let taken = diesel::select(diesel::dsl::exists(
-                        accounts::table
-                            .filter(accounts::tenant_id.eq(tenant))
-                            .filter(accounts::username_normalized.eq(name.normalized())),
-                    ))
-                    .get_result::<bool>(conn)
-                    .await?;
-                    if taken {
-                        return Err(TxError::UsernameTaken);
-                    }
-                }
-                let inserted = diesel::insert_into(accounts::table)
-                    .values(NewAccountRow::from(&account))
-                    .on_conflict(on_constraint("accounts_tenant_email_key"))
-                    .do_nothing()
-                    .execute(conn)
-                    .await
-                    .map_err(|e| match unique_violation(&e) {
-                        Some("accounts_tenant_username_key") => TxError::UsernameTaken,
-                        _ => TxError::Db(e),
-                    })?;
-                if inserted == 0 {
-                    let owner = accounts::table
-                        .filter(accounts::tenant_id.eq(tenant))
-                        .filter(accounts::email_normalized.eq(account.email.normalized()))
-                        .select(accounts::id)
-                        .first::<Uuid>(conn)
-                        .await?;
-                    let owner = load_account(conn, tenant, owner).await?;
-                    if let Some(notice) = existing(&owner) {
-                        enqueue_on(conn, &notice, now).await?;
-                    }
-                    return Ok(PendingRegistration::Existing);
-                }
-                upsert_secret(conn, &secret).await?;
-                if let Some(verification) = verification {
-                    enqueue_on(conn, verification, now).await?;
-                }
-                if let Some(network) = &account.network {
-                    remember_network(conn, tenant, account.id.as_uuid(), network, now).await?;
-                }
-                Ok(PendingRegistration::Created(
-                    load_account(conn, tenant, account.id.as_uuid()).await?,
-                ))
-            })
-            .await;
-        result.map_err(|e| match e {
-            TxError::UsernameTaken => InsertAccountError::UsernameTaken,
-            TxError::EmailTaken => InsertAccountError::EmailTaken,
-            TxError::Db(e) if is_foreign_key_violation(&e) => InsertAccountError::UnknownTenant,
-            TxError::Db(e) => InsertAccountError::Store(query_error(e)),
-        })
-    }
-
     async fn issue_secret_unless_live(
         &self,
         secret: NewOneTimeSecret,
@@ -597,9 +535,10 @@ impl OneTimeStore for PgStore {
         .map_err(query_error)
     }
 
-    async fn purge_expired_secrets(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    async fn purge(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<Purged, StoreError> {
+        use crate::schema::registrations;
         let mut conn = self.conn().await?;
-        let n = diesel::delete(
+        let secrets = diesel::delete(
             one_time_secrets::table
                 .filter(one_time_secrets::token_expires_at.lt(now))
                 .filter(one_time_secrets::code_expires_at.lt(now)),
@@ -607,7 +546,23 @@ impl OneTimeStore for PgStore {
         .execute(&mut conn)
         .await
         .map_err(query_error)?;
-        Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        // Registrations, secrets and sessions go with their account (cascade).
+        let recent = registrations::table
+            .filter(registrations::created_at.ge(stale_before))
+            .select(registrations::user_id);
+        let accounts = diesel::delete(
+            accounts::table
+                .filter(accounts::email_verified.eq(false))
+                .filter(accounts::created_at.lt(stale_before))
+                .filter(accounts::id.ne_all(recent)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(Purged {
+            secrets: u64::try_from(secrets).unwrap_or(u64::MAX),
+            unverified_accounts: u64::try_from(accounts).unwrap_or(u64::MAX),
+        })
     }
 }
 
@@ -632,7 +587,7 @@ impl MailRequestStore for PgStore {
 
     async fn fulfil_mail_request(
         &self,
-        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b Account>) -> RequestFulfilment + Send + Sync),
+        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> RequestFulfilment + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -669,7 +624,18 @@ impl MailRequestStore for PgStore {
                 .await
                 .optional()?
                 .map(|(a, t)| a.into_account(t).account);
-            if let Some((secret, mail)) = fulfil(&request, account.as_ref()) {
+            let target = match account {
+                Some(account) => {
+                    let registrations = if account.email_verified {
+                        Vec::new()
+                    } else {
+                        crate::registration::registration_ids(conn, row.tenant_id, account.id.as_uuid()).await?
+                    };
+                    Some(MailTarget { account, registrations })
+                }
+                None => None,
+            };
+            if let Some((secret, mail)) = fulfil(&request, target.as_ref()) {
                 upsert_secret(conn, &secret).await?;
                 enqueue_on(conn, &mail, secret.created_at).await?;
             }

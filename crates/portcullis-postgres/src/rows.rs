@@ -34,7 +34,7 @@ pub(crate) struct AccountRow {
     pub email: String,
     pub email_verified: bool,
     pub username: Option<String>,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub mfa_enabled: bool,
     pub password_nfkc: bool,
@@ -54,10 +54,10 @@ impl AccountRow {
                 avatar_url: None,
                 created_at: self.created_at,
             },
-            password: StoredPassword {
-                phc: self.password_hash,
+            password: self.password_hash.map(|phc| StoredPassword {
+                phc,
                 normalized: self.password_nfkc,
-            },
+            }),
         }
     }
 }

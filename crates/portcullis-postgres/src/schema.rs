@@ -18,7 +18,7 @@ diesel::table! {
         email_verified -> Bool,
         username -> Nullable<Text>,
         username_normalized -> Nullable<Text>,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         mfa_enabled -> Bool,
@@ -73,7 +73,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_requests,
     mfa_totp,
     mfa_recovery_codes,
-    known_networks
+    known_networks,
+    registrations,
+    registration_requests
 );
 
 diesel::table! {
@@ -153,6 +155,33 @@ diesel::table! {
         purpose -> Text,
         email -> Text,
         email_normalized -> Text,
+        requested_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    registrations (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        password_hash -> Text,
+        username -> Nullable<Text>,
+        username_normalized -> Nullable<Text>,
+        network -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    registration_requests (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        email -> Text,
+        email_normalized -> Text,
+        password_hash -> Text,
+        username -> Nullable<Text>,
+        network -> Nullable<Text>,
+        mail_allowed -> Bool,
         requested_at -> Timestamptz,
     }
 }

@@ -85,8 +85,8 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                let fulfil = |request: &MailRequest, account: Option<&portcullis_domain::Account>| {
-                    let account = account?;
+                let fulfil = |request: &MailRequest, target: Option<&portcullis_domain::MailTarget>| {
+                    let account = &target?.account;
                     assert_eq!(account.email.normalized(), request.email.normalized());
                     let id = Uuid::now_v7();
                     Some((
@@ -142,26 +142,24 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
 }
 
 #[tokio::test]
-async fn only_secrets_whose_link_and_code_both_expired_are_purged() {
-    use portcullis_domain::OneTimeStore;
+async fn purging_deletes_dead_secrets_and_accounts_left_unverified() {
+    use portcullis_domain::{OneTimeStore, Purged};
     let (db, store) = store().await;
-    let user = UserId::from_uuid(Uuid::now_v7());
-    store
-        .insert_account(
-            NewAccount {
-                id: user,
-                tenant_id: TenantId::DEFAULT,
-                email: email(1),
-                email_verified: false,
-                username: None,
-                password_hash: "$argon2id$stand-in".into(),
-                created_at: t0(),
-                network: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    let account = |n: usize, verified: bool| NewAccount {
+        id: UserId::from_uuid(Uuid::now_v7()),
+        tenant_id: TenantId::DEFAULT,
+        email: email(n),
+        email_verified: verified,
+        username: None,
+        password_hash: "$argon2id$stand-in".into(),
+        created_at: t0(),
+        network: None,
+    };
+    let (unverified, verified) = (account(1, false), account(2, true));
+    let user = unverified.id;
+    for a in [unverified, verified] {
+        store.insert_account(a, None).await.unwrap();
+    }
     // Link alive, code expired (verification); link and code expired (reset).
     for (purpose, link_ttl, byte) in [
         (Purpose::VerifyEmail, Duration::hours(24), 1u8),
@@ -182,10 +180,27 @@ async fn only_secrets_whose_link_and_code_both_expired_are_purged() {
         };
         store.issue_secret(secret, &[], t0()).await.unwrap();
     }
-    assert_eq!(store.purge_expired_secrets(t0() + Duration::hours(1)).await.unwrap(), 1);
+    let long_ago = t0() - Duration::days(7);
+    assert_eq!(
+        store.purge(t0() + Duration::hours(1), long_ago).await.unwrap(),
+        Purged {
+            secrets: 1,
+            unverified_accounts: 0
+        }
+    );
     assert_eq!(count(&db, "SELECT count(*) AS n FROM one_time_secrets").await, 1);
     assert_eq!(
-        store.purge_expired_secrets(t0() + Duration::hours(25)).await.unwrap(),
+        store.purge(t0() + Duration::hours(25), long_ago).await.unwrap().secrets,
         1
     );
+    // A week on, the account that never verified goes; the verified one stays.
+    let week = t0() + Duration::days(8);
+    assert_eq!(
+        store.purge(week, week - Duration::days(7)).await.unwrap(),
+        Purged {
+            secrets: 0,
+            unverified_accounts: 1
+        }
+    );
+    assert_eq!(count(&db, "SELECT count(*) AS n FROM accounts").await, 1);
 }

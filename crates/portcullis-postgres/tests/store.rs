@@ -172,8 +172,9 @@ async fn password_hash_is_replaced_only_when_unchanged() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(creds.password.phc, "new");
-    assert!(creds.password.normalized);
+    let password = creds.password.unwrap();
+    assert_eq!(password.phc, "new");
+    assert!(password.normalized);
 }
 
 #[tokio::test]
@@ -561,4 +562,92 @@ async fn upgrading_rekeys_look_alike_identities_and_keeps_conflicts_apart() {
         store.insert_account(twin, None).await,
         Err(InsertAccountError::EmailTaken)
     ));
+}
+
+#[tokio::test]
+async fn upgrading_turns_each_unverified_account_into_its_one_registration() {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        v: String,
+    }
+    let (db, _store) = store().await;
+    let mut conn = AsyncPgConnection::establish(db.url()).await.unwrap();
+    // The previous version's schema and rows: an unverified account holding its username, its
+    // registration network known already, a pending verification secret with no scope.
+    let (pending, verified) = (Uuid::now_v7(), Uuid::now_v7());
+    for statement in [
+        "DELETE FROM __diesel_schema_migrations WHERE version = '20261204000002'".to_owned(),
+        "DROP TABLE registration_requests".to_owned(),
+        "DROP TABLE registrations".to_owned(),
+        format!(
+            "INSERT INTO accounts (id, tenant_id, email, email_normalized, email_verified, username, \
+             username_normalized, password_hash, created_at, updated_at) VALUES \
+             ('{pending}', '{t}', 'p@example.com', 'p@example.com', false, 'Pat', 'pat', '$argon2id$pending', now(), now()), \
+             ('{verified}', '{t}', 'v@example.com', 'v@example.com', true, 'Val', 'val', '$argon2id$verified', now(), now())",
+            t = TenantId::DEFAULT
+        ),
+        "ALTER TABLE accounts ALTER COLUMN password_hash SET NOT NULL".to_owned(),
+        format!(
+            "INSERT INTO known_networks VALUES ('{t}', '{pending}', '192.0.2.1', now(), now()), \
+             ('{t}', '{verified}', '192.0.2.2', now(), now())",
+            t = TenantId::DEFAULT
+        ),
+        format!(
+            "INSERT INTO one_time_secrets (id, tenant_id, user_id, purpose, scope, token_hash, code_hash, \
+             token_expires_at, code_expires_at, created_at) VALUES ('{}', '{}', '{pending}', 'verify_email', '', \
+             '\\x{}', '\\x{}', now() + interval '1 day', now() + interval '15 minutes', now())",
+            Uuid::now_v7(),
+            TenantId::DEFAULT,
+            "11".repeat(32),
+            "22".repeat(32)
+        ),
+    ] {
+        diesel::sql_query(&statement).execute(&mut conn).await.unwrap();
+    }
+    assert_eq!(
+        portcullis_postgres::run_migrations(db.url()).await.unwrap(),
+        vec!["20261204000002".to_owned()]
+    );
+    let url = db.url().to_owned();
+    let one = |sql: String| {
+        let url = url.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(&url).await.unwrap();
+            diesel::sql_query(sql)
+                .load::<Row>(&mut conn)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.v)
+                .collect::<Vec<_>>()
+        }
+    };
+    // The pending account's one registration holds what the account row held...
+    assert_eq!(
+        one(format!(
+            "SELECT id::text || ' ' || password_hash || ' ' || username || ' ' || network AS v \
+             FROM registrations WHERE user_id = '{pending}'"
+        ))
+        .await,
+        vec![format!("{pending} $argon2id$pending Pat 192.0.2.1")]
+    );
+    // ...its secret confirms that registration, its username waits for verification, and its
+    // network is not known before then. The verified account is untouched.
+    assert_eq!(
+        one("SELECT scope AS v FROM one_time_secrets".into()).await,
+        vec![pending.to_string()]
+    );
+    assert_eq!(
+        one("SELECT coalesce(username, '-') AS v FROM accounts ORDER BY email".into()).await,
+        vec!["-".to_owned(), "Val".to_owned()]
+    );
+    assert_eq!(
+        one("SELECT network AS v FROM known_networks".into()).await,
+        vec!["192.0.2.2".to_owned()]
+    );
+    assert_eq!(
+        one("SELECT count(*)::text AS v FROM registrations".into()).await,
+        vec!["1".to_owned()]
+    );
 }

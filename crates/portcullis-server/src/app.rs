@@ -40,6 +40,8 @@ pub struct Running {
     pub server: Server,
     /// The mail delivery worker, when this process runs one.
     pub mail_worker: Option<crate::mail::MailWorker>,
+    /// The use cases the server runs (for harnesses that drive background work themselves).
+    pub auth: AuthService,
 }
 
 impl std::fmt::Debug for Running {
@@ -191,13 +193,16 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         mfa,
         new_ip_policy: config.login.new_ip_policy.into(),
         limiter: limiter.clone(),
+        unverified_account_ttl: chrono::Duration::days(
+            i64::try_from(config.retention.unverified_account_days).unwrap_or(365),
+        ),
     });
     let mail_worker = config
         .mail
         .deliver
         .then(|| crate::mail::MailWorker::spawn(store.clone(), transport, clock.clone(), auth.clone(), &config.mail));
     let state = web::Data::new(AppState {
-        auth,
+        auth: auth.clone(),
         passwords: PasswordPolicy {
             min_chars: p.min_length,
             max_chars: p.max_length,
@@ -243,6 +248,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         handle,
         server,
         mail_worker,
+        auth,
     })
 }
 

@@ -40,6 +40,25 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Captcha providers and the endpoints that need one.
     pub captcha: CaptchaConfig,
+    /// How long stale data is kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days an account may stay unverified, counted from its last registration, before the
+    /// mail worker deletes it (with its registrations and pending secrets).
+    pub unverified_account_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            unverified_account_days: 7,
+        }
+    }
 }
 
 /// `[captcha]`: a provider is enabled by its section with a `secret`.
@@ -983,6 +1002,9 @@ impl Config {
         }
         portcullis_domain::UsernamePolicy::new(&self.usernames.pattern)
             .map_err(|e| ConfigError(format!("usernames.pattern: {e}")))?;
+        if !(1..=365).contains(&self.retention.unverified_account_days) {
+            return fail("retention.unverified_account_days must be between 1 and 365");
+        }
         Ok(())
     }
 }

@@ -40,7 +40,7 @@ pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> 
     Ok(Arc::new(SmtpMailer::new(&settings, &config.from)?))
 }
 
-/// How often the worker deletes expired one-time secrets.
+/// How often the worker deletes stale one-time secrets and unverified accounts.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A send may take this many SMTP command timeouts (connect, EHLO, MAIL, RCPT, DATA...).
@@ -65,9 +65,9 @@ pub struct MailWorker {
 }
 
 impl MailWorker {
-    /// Starts polling every `poll_interval_ms`: first it fulfils recorded mail requests
-    /// (password reset, verification resend) into outbox mail, then it drains due mail in
-    /// batches of `batch_size`.
+    /// Starts polling every `poll_interval_ms`: first it fulfils recorded registrations and
+    /// mail requests (password reset, verification resend) into accounts and outbox mail, then
+    /// it drains due mail in batches of `batch_size`.
     pub fn spawn(
         outbox: Arc<dyn OutboxStore>,
         transport: Arc<dyn MailTransport>,
@@ -84,17 +84,25 @@ impl MailWorker {
             loop {
                 if tokio::time::Instant::now() >= next_purge {
                     next_purge = tokio::time::Instant::now() + PURGE_INTERVAL;
-                    if let Err(e) = requests.purge_expired_secrets().await {
-                        tracing::warn!(error = %e, "purging expired one-time secrets failed; will try again");
+                    if let Err(e) = requests.purge_stale().await {
+                        tracing::warn!(error = %e, "purging stale secrets and accounts failed; will try again");
                     }
                 }
-                // One batch of requests per round, then delivery: a flood of cheap requests
-                // (password/forgot) cannot hold up the mail already in the outbox.
-                let requests_left = match requests.fulfil_mail_requests(batch).await {
+                // One batch of each kind of request per round, then delivery: a flood of cheap
+                // requests (register, password/forgot) cannot hold up the mail already in the
+                // outbox.
+                let registrations_left = match requests.fulfil_registration_requests(batch).await {
                     Ok(taken) => taken == batch,
                     Err(e) => {
-                        tracing::warn!(error = %e, "fulfilling mail requests failed; will try again");
+                        tracing::warn!(error = %e, "fulfilling registrations failed; will try again");
                         false
+                    }
+                };
+                let requests_left = match requests.fulfil_mail_requests(batch).await {
+                    Ok(taken) => taken == batch || registrations_left,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "fulfilling mail requests failed; will try again");
+                        registrations_left
                     }
                 };
                 // Drain: a full batch means more may be due.

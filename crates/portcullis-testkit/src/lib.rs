@@ -38,6 +38,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The SMTP server its mail goes to (unless a test configured another transport).
     pub mail: SmtpSink,
+    auth: portcullis_domain::AuthService,
     _stop: StopOnDrop,
     // Kept for the app's life: dropping it stops the mail worker.
     _mail_worker: Option<portcullis_server::mail::MailWorker>,
@@ -135,8 +136,8 @@ impl TestApp {
     }
 
     /// Waits (up to 10 s) until every mail asked of the app so far has had its first delivery
-    /// attempt: no queued mail request is unfulfilled and no outbox mail is untried or being
-    /// sent. After it returns, counting [`TestApp::mail`] gives a stable baseline for "the
+    /// attempt: no queued registration or mail request is unfulfilled and no outbox mail is
+    /// untried or being sent. After it returns, counting [`TestApp::mail`] gives a stable baseline for "the
     /// next mail", which a count taken while a mail is still in flight does not.
     pub async fn mail_settled(&self) -> anyhow::Result<()> {
         use diesel::sql_types::BigInt;
@@ -153,6 +154,7 @@ impl TestApp {
         loop {
             let in_flight = diesel::sql_query(
                 "SELECT (SELECT count(*) FROM mail_requests) \
+                      + (SELECT count(*) FROM registration_requests) \
                       + (SELECT count(*) FROM mail_outbox WHERE status = 'pending' \
                           AND (attempts = 0 OR leased_until IS NOT NULL)) AS n",
             )
@@ -173,6 +175,13 @@ impl TestApp {
     /// The current time on the app's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    /// Runs the purge the mail worker runs about once a minute (dead one-time secrets, accounts
+    /// left unverified), now, on the app's clock: for tests that move the clock past a
+    /// retention period.
+    pub async fn purge_stale(&self) -> anyhow::Result<portcullis_domain::Purged> {
+        Ok(self.auth.purge_stale().await?)
     }
 }
 
@@ -208,6 +217,7 @@ impl Builder {
             addr: running.addr,
             clock,
             mail,
+            auth: running.auth.clone(),
             _stop: StopOnDrop(Some(handle)),
             _mail_worker: running.mail_worker,
             mail_dir: self.config.mail.dir.clone(),
