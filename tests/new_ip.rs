@@ -261,3 +261,67 @@ async fn new_networks_buy_no_extra_code_guesses_and_a_reset_kills_pending_author
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a reset kills pending authorizations");
 }
+
+#[tokio::test]
+async fn authorization_codes_have_a_total_cap_however_many_networks_ask() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.login.new_ip_policy = portcullis_server::config::NewIpPolicyConfig::Require;
+            c.one_time.max_code_attempts_total = 10;
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = Ctx::new(app, true);
+    ctx.register("ada@example.com", None).await;
+    let guess = |code: String| {
+        let ctx = &ctx;
+        async move {
+            from(
+                ctx,
+                [127, 0, 0, 9],
+                "/v1/auth/authorize-ip",
+                json!({ "email": "ada@example.com", "code": code }),
+            )
+            .await
+        }
+    };
+    // Someone with the password signs in from one new network after another, each time after
+    // the last code has expired, and spends each code's five tries.
+    let mut last = None;
+    for network in 2..=4u8 {
+        let seen = ctx.mail_count("ada@example.com").await;
+        assert_eq!(login_from(&ctx, [127, 0, 0, network]).await.0, StatusCode::FORBIDDEN);
+        let mail = ctx.next_mail("ada@example.com", seen).await;
+        let code = mail.code().unwrap();
+        if network < 4 {
+            let wrong = if code == "000000" { "111111" } else { "000000" };
+            for _ in 0..5 {
+                assert_eq!(guess(wrong.to_owned()).await.0, StatusCode::BAD_REQUEST);
+            }
+            ctx.app.clock.advance(Span::minutes(61));
+        }
+        last = Some((mail, code));
+    }
+    // Ten wrong codes in all: the third network's code is refused although it is right...
+    let (mail, code) = last.unwrap();
+    let (status, body) = guess(code).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_or_expired_token")
+    );
+    // ...while its link, which cannot be guessed, still works, and starts the count afresh.
+    let (status, _) = from(
+        &ctx,
+        [127, 0, 0, 4],
+        "/v1/auth/authorize-ip",
+        json!({ "token": mail.token().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(login_from(&ctx, [127, 0, 0, 4]).await.0, StatusCode::OK);
+    let seen = ctx.mail_count("ada@example.com").await;
+    assert_eq!(login_from(&ctx, [127, 0, 0, 5]).await.0, StatusCode::FORBIDDEN);
+    let code = ctx.next_mail("ada@example.com", seen).await.code().unwrap();
+    assert_eq!(guess(code).await.0, StatusCode::OK);
+}

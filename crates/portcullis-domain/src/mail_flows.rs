@@ -493,7 +493,13 @@ impl AuthService {
                     code_expires_at: stored.code_expires_at,
                     consumed: false,
                 };
-                match decide_code(&state, matches, now, self.deps.one_time.policy().max_code_attempts) {
+                let policy = self.deps.one_time.policy();
+                // Every secret minted for the account and purpose draws on one total, so asking
+                // for new ones (a new network, a new reset) cannot buy guesses for ever.
+                if stored.purpose_failed_code_attempts >= policy.max_code_attempts_total {
+                    return Fit::No;
+                }
+                match decide_code(&state, matches, now, policy.max_code_attempts) {
                     CodeDecision::Accept => Fit::Opens,
                     CodeDecision::Wrong => Fit::Wrong,
                     CodeDecision::Dead => Fit::No,

@@ -74,6 +74,10 @@ pub struct OneTimePolicy {
     pub code_ttl: Duration,
     /// Wrong codes before a secret dies (default 5).
     pub max_code_attempts: u32,
+    /// Wrong codes for one account and purpose, across every secret minted for it, before
+    /// that purpose's codes are refused until one of its secrets is redeemed (default 20).
+    /// Links keep working.
+    pub max_code_attempts_total: u32,
 }
 
 impl Default for OneTimePolicy {
@@ -83,6 +87,7 @@ impl Default for OneTimePolicy {
             sensitive_link_ttl: Duration::hours(1),
             code_ttl: Duration::minutes(15),
             max_code_attempts: 5,
+            max_code_attempts_total: 20,
         }
     }
 }

@@ -642,6 +642,9 @@ pub struct StoredSecret {
     pub code_expires_at: DateTime<Utc>,
     /// Wrong codes so far.
     pub failed_code_attempts: u32,
+    /// Wrong codes for its account and purpose, across every secret minted for them, since
+    /// one of their secrets was last redeemed (or the password changed).
+    pub purpose_failed_code_attempts: u32,
     /// See [`NewOneTimeSecret::new_email`].
     pub new_email: Option<Email>,
 }
@@ -874,8 +877,9 @@ pub trait OneTimeStore: Send + Sync {
     /// Finds the candidate secrets of `purposes` (a token finds at most one; an address its
     /// account's own secrets first, then at most a few email changes to it, newest first),
     /// locks them, and asks `judge` about all of them at once. Applies the accepted one's
-    /// redemption and deletes it (unless it is a check), or counts a failed attempt on every
-    /// candidate the verdict names wrong.
+    /// redemption and deletes it (unless it is a check), which also clears the count of wrong
+    /// codes of its account and purpose; or counts a failed attempt on every candidate the
+    /// verdict names wrong, and on their accounts' counts for their purposes.
     async fn redeem_secret(
         &self,
         lookup: &SecretLookup,
@@ -885,14 +889,15 @@ pub trait OneTimeStore: Send + Sync {
     ) -> Result<RedeemOutcome, StoreError>;
 
     /// Replaces the password hash if it is still `change.expected`, revokes every live session
-    /// of the account but `change.keep`, forgets its pending reset and email-change secrets, and
-    /// enqueues `change.notice`. `None` if the hash had changed (nothing was written);
+    /// of the account but `change.keep`, forgets its pending reset, email-change and
+    /// IP-authorization secrets (and their counts of wrong codes), and enqueues
+    /// `change.notice`. `None` if the hash had changed (nothing was written);
     /// otherwise how many sessions were revoked.
     async fn change_password(&self, change: &PasswordChange, now: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
 
-    /// Deletes secrets whose link and code have both expired by `now`, and accounts that never
-    /// verified their address and have had no registration since `stale_before` (with their
-    /// registrations and secrets).
+    /// Deletes secrets whose link and code have both expired by `now`, counts of wrong codes
+    /// last added to before `stale_before`, and accounts that never verified their address and
+    /// have had no registration since `stale_before` (with their registrations and secrets).
     async fn purge(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<Purged, StoreError>;
 }
 

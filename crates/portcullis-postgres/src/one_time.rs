@@ -19,7 +19,7 @@ use crate::PgStore;
 use crate::error::{query_error, unique_violation};
 use crate::outbox::enqueue_on;
 use crate::rows::{AccountRow, TenantRow};
-use crate::schema::{accounts, mail_requests, one_time_secrets, sessions, tenants};
+use crate::schema::{accounts, code_attempts, mail_requests, one_time_secrets, sessions, tenants};
 use crate::store::{account_with_tenant, insert_session_rows, remember_network};
 
 /// Most candidates one code is checked against (an address may be the target of a few
@@ -40,7 +40,7 @@ struct SecretRow {
 }
 
 impl SecretRow {
-    fn into_stored(self, account: Account) -> QueryResult<StoredSecret> {
+    fn into_stored(self, account: Account, purpose_failures: u32) -> QueryResult<StoredSecret> {
         let corrupt =
             |what: &str| diesel::result::Error::DeserializationError(format!("one_time_secrets: {what}").into());
         Ok(StoredSecret {
@@ -57,6 +57,7 @@ impl SecretRow {
             token_expires_at: self.token_expires_at,
             code_expires_at: self.code_expires_at,
             failed_code_attempts: u32::try_from(self.failed_code_attempts).unwrap_or(0),
+            purpose_failed_code_attempts: purpose_failures,
             new_email: self.new_email.map(Email::from_stored),
         })
     }
@@ -136,7 +137,7 @@ pub(crate) async fn upsert_secret(conn: &mut AsyncPgConnection, secret: &NewOneT
         .map(drop)
 }
 
-/// Forgets the account's pending secrets of `purposes`.
+/// Forgets the account's pending secrets of `purposes`, and their counts of wrong codes.
 async fn forget_secrets(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
@@ -144,6 +145,14 @@ async fn forget_secrets(
     purposes: &[Purpose],
 ) -> QueryResult<usize> {
     let names: Vec<&str> = purposes.iter().map(|p| p.name()).collect();
+    diesel::delete(
+        code_attempts::table
+            .filter(code_attempts::tenant_id.eq(tenant))
+            .filter(code_attempts::user_id.eq(user))
+            .filter(code_attempts::purpose.eq_any(&names)),
+    )
+    .execute(conn)
+    .await?;
     diesel::delete(
         one_time_secrets::table
             .filter(one_time_secrets::tenant_id.eq(tenant))
@@ -262,9 +271,54 @@ async fn lock_candidates(
         .await?;
     // The order of `found`: own secrets first, then the newest email changes.
     rows.sort_by_key(|(secret, _, _)| ids.iter().position(|id| *id == secret.id));
+    let counts: Vec<(Uuid, String, i32)> = code_attempts::table
+        .filter(code_attempts::tenant_id.eq(tenant))
+        .filter(code_attempts::user_id.eq_any(&users))
+        .select((code_attempts::user_id, code_attempts::purpose, code_attempts::failures))
+        .load(conn)
+        .await?;
     rows.into_iter()
-        .map(|(secret, account, tenant)| secret.into_stored(account.into_account(tenant).account))
+        .map(|(secret, account, tenant)| {
+            let failures = counts
+                .iter()
+                .find(|(user, purpose, _)| *user == account.id && *purpose == secret.purpose)
+                .map_or(0, |(_, _, n)| u32::try_from(*n).unwrap_or(0));
+            secret.into_stored(account.into_account(tenant).account, failures)
+        })
         .collect()
+}
+
+/// Adds one wrong code to the count of each (account, purpose).
+async fn count_wrong_codes(
+    conn: &mut AsyncPgConnection,
+    wrong: &[(Uuid, Uuid, Purpose)],
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let mut seen: Vec<&(Uuid, Uuid, Purpose)> = Vec::new();
+    for key in wrong {
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        let (tenant, user, purpose) = key;
+        diesel::insert_into(code_attempts::table)
+            .values((
+                code_attempts::tenant_id.eq(tenant),
+                code_attempts::user_id.eq(user),
+                code_attempts::purpose.eq(purpose.name()),
+                code_attempts::failures.eq(1),
+                code_attempts::last_failure_at.eq(now),
+            ))
+            .on_conflict((code_attempts::tenant_id, code_attempts::user_id, code_attempts::purpose))
+            .do_update()
+            .set((
+                code_attempts::failures.eq(code_attempts::failures + 1),
+                code_attempts::last_failure_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Applies an accepted secret's redemption (the secret is locked by the caller).
@@ -361,6 +415,15 @@ async fn apply(
     diesel::delete(one_time_secrets::table.find(secret.id))
         .execute(conn)
         .await?;
+    // A secret of this purpose worked: its count of wrong codes starts again.
+    diesel::delete(
+        code_attempts::table
+            .filter(code_attempts::tenant_id.eq(tenant))
+            .filter(code_attempts::user_id.eq(user))
+            .filter(code_attempts::purpose.eq(secret.purpose.name())),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -469,7 +532,7 @@ impl OneTimeStore for PgStore {
         let result = conn
             .transaction::<_, TxError, _>(async |conn| {
                 let mut candidates = lock_candidates(conn, lookup, &names).await?;
-                let wrong: Vec<Uuid> = match judge(&candidates) {
+                let wrong: Vec<&StoredSecret> = match judge(&candidates) {
                     Verdict::Accept { index, redemption } if index < candidates.len() => {
                         let secret = candidates.swap_remove(index);
                         apply(conn, &secret, &redemption, now).await?;
@@ -478,12 +541,15 @@ impl OneTimeStore for PgStore {
                         return Ok(RedeemOutcome::Redeemed { secret, account });
                     }
                     Verdict::Accept { .. } => Vec::new(),
-                    Verdict::Refuse { wrong } => wrong
-                        .into_iter()
-                        .filter_map(|i| candidates.get(i).map(|c| c.id))
-                        .collect(),
+                    Verdict::Refuse { wrong } => wrong.into_iter().filter_map(|i| candidates.get(i)).collect(),
                 };
                 if !wrong.is_empty() {
+                    let keys: Vec<(Uuid, Uuid, Purpose)> = wrong
+                        .iter()
+                        .map(|c| (c.account.tenant.id.as_uuid(), c.account.id.as_uuid(), c.purpose))
+                        .collect();
+                    count_wrong_codes(conn, &keys, now).await?;
+                    let wrong: Vec<Uuid> = wrong.iter().map(|c| c.id).collect();
                     diesel::update(one_time_secrets::table.filter(one_time_secrets::id.eq_any(&wrong)))
                         .set(one_time_secrets::failed_code_attempts.eq(one_time_secrets::failed_code_attempts + 1))
                         .execute(conn)
@@ -559,6 +625,10 @@ impl OneTimeStore for PgStore {
         .execute(&mut conn)
         .await
         .map_err(query_error)?;
+        diesel::delete(code_attempts::table.filter(code_attempts::last_failure_at.lt(stale_before)))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
         Ok(Purged {
             secrets: u64::try_from(secrets).unwrap_or(u64::MAX),
             unverified_accounts: u64::try_from(accounts).unwrap_or(u64::MAX),

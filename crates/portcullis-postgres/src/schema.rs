@@ -75,7 +75,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     mfa_recovery_codes,
     known_networks,
     registrations,
-    registration_requests
+    registration_requests,
+    code_attempts
 );
 
 diesel::table! {
@@ -183,5 +184,15 @@ diesel::table! {
         network -> Nullable<Text>,
         mail_allowed -> Bool,
         requested_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    code_attempts (tenant_id, user_id, purpose) {
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        purpose -> Text,
+        failures -> Integer,
+        last_failure_at -> Timestamptz,
     }
 }

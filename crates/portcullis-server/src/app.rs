@@ -162,6 +162,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             sensitive_link_ttl: crate::config::seconds(o.reset_link_ttl_secs),
             code_ttl: crate::config::seconds(o.code_ttl_secs),
             max_code_attempts: o.max_code_attempts,
+            max_code_attempts_total: o.max_code_attempts_total,
         },
     );
     let mfa = MfaSettings {

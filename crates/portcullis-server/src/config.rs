@@ -500,6 +500,10 @@ pub struct OneTimeConfig {
     pub code_ttl_secs: u64,
     /// Wrong codes before a code dies.
     pub max_code_attempts: u32,
+    /// Wrong codes for one account and purpose, across every code mailed for it, before that
+    /// purpose's codes are refused until one of its links or codes is used (links keep
+    /// working).
+    pub max_code_attempts_total: u32,
 }
 
 impl Default for OneTimeConfig {
@@ -509,6 +513,7 @@ impl Default for OneTimeConfig {
             reset_link_ttl_secs: 3600,
             code_ttl_secs: 15 * 60,
             max_code_attempts: 5,
+            max_code_attempts_total: 20,
         }
     }
 }
@@ -992,6 +997,9 @@ impl Config {
         }
         if !(1..=20).contains(&o.max_code_attempts) {
             return fail("one_time.max_code_attempts must be between 1 and 20");
+        }
+        if !(o.max_code_attempts..=1000).contains(&o.max_code_attempts_total) {
+            return fail("one_time.max_code_attempts_total must be between one_time.max_code_attempts and 1000");
         }
         let f = &self.mfa;
         if f.issuer.trim().is_empty() || f.issuer.contains(':') || f.issuer.len() > 100 {
