@@ -454,3 +454,121 @@ async fn a_login_the_new_ip_policy_refuses_does_not_spend_the_recovery_code() {
     let (status, _) = login().await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// A code that is not the current one (nor a neighbour's).
+fn wrong_code(secret: &str, ctx: &Ctx) -> String {
+    let right = code_at(secret, ctx.app.now());
+    if right == "000000" {
+        "111111".into()
+    } else {
+        "000000".into()
+    }
+}
+
+#[tokio::test]
+async fn locks_that_keep_coming_are_told_to_the_owner_once() {
+    let ctx = spawn().await;
+    let ada = enrolled(&ctx, "ada@example.com").await;
+    let locked_notices = || async {
+        ctx.app.mail_settled().await.unwrap();
+        ctx.app
+            .mail
+            .received()
+            .iter()
+            .filter(|m| m.subject().contains("keep being locked"))
+            .count()
+    };
+    let lock_once = || async {
+        for _ in 0..5 {
+            let (status, _) = login_with(
+                &ctx,
+                "ada@example.com",
+                json!({ "totp_code": wrong_code(&ada.secret, &ctx) }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body) = login_with(&ctx, "ada@example.com", json!({ "totp_code": "000000" })).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::TOO_MANY_REQUESTS, "mfa_locked")
+        );
+        ctx.app.clock.advance(Duration::minutes(16));
+    };
+    // One lock is a mistyping owner or a guess; nobody is mailed.
+    lock_once().await;
+    assert_eq!(locked_notices().await, 0);
+    // The second in a row means someone with the password keeps guessing: the owner is told.
+    lock_once().await;
+    assert_eq!(locked_notices().await, 1);
+    let notice = ctx
+        .app
+        .mail
+        .received()
+        .into_iter()
+        .find(|m| m.subject().contains("keep being locked"))
+        .unwrap();
+    assert_eq!(notice.to, vec!["ada@example.com"]);
+    assert!(
+        notice.code().is_none() && notice.token().is_none(),
+        "a notice carries no secret"
+    );
+    // Once per streak: a third lock mails nothing more...
+    lock_once().await;
+    assert_eq!(locked_notices().await, 1);
+    // ...and a right code ends the streak, so the next run of locks is told again.
+    next_step(&ctx);
+    let (status, body) = login_with(
+        &ctx,
+        "ada@example.com",
+        json!({ "totp_code": code_at(&ada.secret, ctx.app.now()) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    lock_once().await;
+    lock_once().await;
+    assert_eq!(locked_notices().await, 2);
+    drop(ada.pair);
+}
+
+#[tokio::test]
+async fn a_recovery_code_spent_while_disabling_never_ends_in_a_server_error() {
+    let ctx = spawn().await;
+    for round in 0..4 {
+        let email = format!("ada{round}@example.com");
+        let ada = enrolled(&ctx, &email).await;
+        let token = s(&ada.pair, "access_token").to_owned();
+        // Disable with one recovery code while logins spend the others (and the same one).
+        let disable = ctx.post_bearer(
+            "/v1/account/mfa/totp/disable",
+            &token,
+            json!({ "current_password": PASSWORD, "recovery_code": ada.recovery[0] }),
+        );
+        let logins = ada.recovery.iter().take(6).map(|code| {
+            let ctx = &ctx;
+            let email = email.clone();
+            async move { login_with(ctx, &email, json!({ "recovery_code": code })).await }
+        });
+        let (disabled, logins) = tokio::join!(disable, futures::future::join_all(logins));
+        let disabled = disabled.status();
+        let statuses: Vec<StatusCode> = logins.iter().map(|(s, _)| *s).collect();
+        for status in statuses.iter().chain([&disabled]) {
+            assert!(status.as_u16() < 500, "round {round}: {disabled} {statuses:?}");
+        }
+        // The first code was spent exactly once: by the disable, or by a login (which then
+        // signed in with it) -- a login after the disable needs no second factor at all.
+        let (status, body) = &logins[0];
+        let login_spent_it = *status == StatusCode::OK && amr(&body["data"]).to_string().contains("recovery");
+        assert_eq!(
+            usize::from(disabled == StatusCode::OK) + usize::from(login_spent_it),
+            1,
+            "round {round}: {disabled} {statuses:?}"
+        );
+        let (_, me) = read(ctx.get("/v1/account", Some(&token)).await).await;
+        assert_eq!(
+            me["data"]["mfa_enabled"],
+            json!(disabled != StatusCode::OK),
+            "round {round}"
+        );
+    }
+}

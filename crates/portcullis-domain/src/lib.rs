@@ -29,7 +29,7 @@ pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
 pub use mail_flows::{AccountChangeError, OneTimeError, Presented, Verified};
 pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
 pub use ports::{
-    Account, AccountCredentials, AccountStore, HashError, HashOwner, HealthCheck, InsertAccountError,
+    Account, AccountCredentials, AccountStore, Disabled, HashError, HashOwner, HealthCheck, InsertAccountError,
     KEPT_SUPERSEDED_TOKENS, MAX_PENDING_REGISTRATIONS, MailRequest, MailRequestStore, MailTarget, MfaStore, NewAccount,
     NewOneTimeSecret, NewSession, OneTimeStore, PasswordChange, PasswordHasher, PasswordScreen, Purged, RedeemOutcome,
     Redemption, RefreshOutcome, RegistrationPlan, RegistrationRequest, RegistrationStore, RequestFulfilment,

@@ -40,11 +40,13 @@ pub enum MailKind {
     NewSignInNotice,
     /// A TOTP code was presented again after it had been used: someone may have seen it.
     TotpReplayNotice,
+    /// Wrong codes locked the second factor again and again.
+    TotpLockedNotice,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::SignupVerification,
         Self::ExistingAccountNotice,
         Self::EmailChangeVerification,
@@ -55,6 +57,7 @@ impl MailKind {
         Self::IpAuthorization,
         Self::NewSignInNotice,
         Self::TotpReplayNotice,
+        Self::TotpLockedNotice,
     ];
 
     /// Stable name, as stored.
@@ -77,6 +80,7 @@ impl MailKind {
             Self::IpAuthorization => "ip_authorization",
             Self::NewSignInNotice => "new_sign_in_notice",
             Self::TotpReplayNotice => "totp_replay_notice",
+            Self::TotpLockedNotice => "totp_locked_notice",
         }
     }
 

@@ -351,10 +351,13 @@ impl AuthService {
             .reserve_mfa_attempt(tenant, user, mfa.max_failures, now + mfa.lockout, now)
             .await
             .map_err(InfraError::from)?;
-        if let Err(until) = reserved {
-            tracing::warn!(user_id = %user, outcome = "mfa_locked", "second factor refused: locked");
-            return Err(locked(until, now));
-        }
+        let locks_in_a_row = match reserved {
+            Ok(locked_now) => locked_now,
+            Err(until) => {
+                tracing::warn!(user_id = %user, outcome = "mfa_locked", "second factor refused: locked");
+                return Err(locked(until, now));
+            }
+        };
         let accepted = match factor {
             SecondFactor::Totp(code) => {
                 let secret = self.mfa().open(tenant, user, &record.secret_sealed).ok_or_else(|| {
@@ -402,8 +405,36 @@ impl AuthService {
             None => {
                 // Counted already, when the attempt came in.
                 tracing::info!(user_id = %user, outcome = "invalid_code", "second factor refused");
+                if locks_in_a_row.is_some_and(|n| n >= 2) {
+                    self.tell_owner_of_repeated_locks(account).await;
+                }
                 Err(MfaError::InvalidCode)
             }
+        }
+    }
+
+    /// Mails the owner, once per streak, that wrong codes keep locking their second factor:
+    /// whoever enters them has the password. Like the replay notice, the refusal stands whether
+    /// or not the mail could be queued.
+    async fn tell_owner_of_repeated_locks(&self, account: &Account) {
+        let store = &self.deps.store;
+        match store.claim_lock_notice(account.tenant.id, account.id).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(user_id = %account.id, error = %e, "could not record the TOTP lock notice");
+                return;
+            }
+        }
+        tracing::warn!(user_id = %account.id, outcome = "mfa_locked_again", "second factor locked again; owner told");
+        let notice = self.outgoing(
+            account.tenant.id,
+            &account.email,
+            crate::mail::MailKind::TotpLockedNotice,
+            &crate::templates::MailVars::default(),
+        );
+        if let Err(e) = store.enqueue(&notice, self.deps.clock.now()).await {
+            tracing::error!(user_id = %account.id, error = %e, "could not queue the TOTP lock notice");
         }
     }
 
@@ -433,12 +464,10 @@ impl AuthService {
         password: &Password,
         factor: Option<&SecondFactor>,
     ) -> Result<crate::ports::AccountCredentials, MfaError> {
-        let creds = self.reauthenticate(principal, password).await.map_err(|e| match e {
-            crate::mail_flows::AccountChangeError::Infra(e) => MfaError::Infra(e),
-            crate::mail_flows::AccountChangeError::Throttled { retry_after } => MfaError::Throttled { retry_after },
-            crate::mail_flows::AccountChangeError::RateLimited { retry_after } => MfaError::RateLimited { retry_after },
-            _ => MfaError::InvalidCredentials,
-        })?;
+        let creds = self
+            .reauthenticate(principal, password)
+            .await
+            .map_err(reauthentication_error)?;
         if creds.account.mfa_enabled {
             self.check_second_factor(&creds.account, factor).await?;
         }
@@ -446,7 +475,9 @@ impl AuthService {
     }
 
     /// Turns the second factor off (current password plus a code or recovery code): the secret
-    /// and recovery codes are destroyed and every other session ends.
+    /// and recovery codes are destroyed and every other session ends. A recovery code is spent
+    /// in the same transaction that disables, so one used elsewhere meanwhile (a login) makes
+    /// this a clean `invalid_code`, never a half-done change.
     pub async fn disable_mfa(
         &self,
         principal: &Principal,
@@ -454,20 +485,47 @@ impl AuthService {
         factor: &SecondFactor,
     ) -> Result<u64, MfaError> {
         let creds = self
-            .reauthenticate_with_factor(principal, password, Some(factor))
-            .await?;
-        if !creds.account.mfa_enabled {
+            .reauthenticate(principal, password)
+            .await
+            .map_err(reauthentication_error)?;
+        let account = &creds.account;
+        if !account.mfa_enabled {
             return Err(MfaError::NotEnabled);
         }
+        let spend = match factor {
+            SecondFactor::Totp(_) => {
+                self.check_second_factor(account, Some(factor)).await?;
+                None
+            }
+            SecondFactor::Recovery(code) => {
+                self.check_second_factor_then(account, Some(factor), false).await?;
+                Some(self.mfa().recovery_hash(account.id, code))
+            }
+        };
         let now = self.deps.clock.now();
-        let revoked = self
+        let disabled = self
             .deps
             .store
-            .disable_totp(principal.claims.tid, principal.claims.sub, principal.session.id, now)
+            .disable_totp(
+                principal.claims.tid,
+                principal.claims.sub,
+                principal.session.id,
+                spend.as_ref(),
+                now,
+            )
             .await
             .map_err(InfraError::from)?;
-        tracing::info!(user_id = %principal.claims.sub, revoked, "second factor disabled; other sessions revoked");
-        Ok(revoked)
+        match disabled {
+            crate::ports::Disabled::Done(revoked) => {
+                tracing::info!(user_id = %principal.claims.sub, revoked, "second factor disabled; other sessions revoked");
+                Ok(revoked)
+            }
+            crate::ports::Disabled::NotEnabled => Err(MfaError::NotEnabled),
+            crate::ports::Disabled::CodeUsed => {
+                tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_code", "second factor refused: the recovery code was used meanwhile");
+                Err(MfaError::InvalidCode)
+            }
+        }
     }
 
     /// A new set of recovery codes, confirmed with a TOTP code; the old set dies.
@@ -497,6 +555,17 @@ impl AuthService {
             .map_err(InfraError::from)?;
         tracing::info!(user_id = %user, "recovery codes regenerated");
         Ok(codes)
+    }
+}
+
+/// A failed re-authentication, as the second-factor endpoints answer it.
+fn reauthentication_error(e: crate::mail_flows::AccountChangeError) -> MfaError {
+    use crate::mail_flows::AccountChangeError;
+    match e {
+        AccountChangeError::Infra(e) => MfaError::Infra(e),
+        AccountChangeError::Throttled { retry_after } => MfaError::Throttled { retry_after },
+        AccountChangeError::RateLimited { retry_after } => MfaError::RateLimited { retry_after },
+        _ => MfaError::InvalidCredentials,
     }
 }
 

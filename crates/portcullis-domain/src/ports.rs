@@ -390,6 +390,17 @@ pub enum StepOutcome {
     Replayed,
 }
 
+/// What [`MfaStore::disable_totp`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disabled {
+    /// Disabled; this many other sessions were revoked.
+    Done(u64),
+    /// The second factor was not enabled (any more): nothing changed.
+    NotEnabled,
+    /// The recovery code to spend was used meanwhile: nothing changed.
+    CodeUsed,
+}
+
 /// Second factors.
 #[async_trait]
 pub trait MfaStore: Send + Sync {
@@ -439,7 +450,8 @@ pub trait MfaStore: Send + Sync {
     /// factor is locked at `now`; otherwise the attempt is counted and the `max_failures`-th in
     /// a row locks until `lock_until` (it is itself still checked). A lock that has run out
     /// starts the count again. A right code clears the count ([`MfaStore::accept_totp_step`],
-    /// [`MfaStore::use_recovery_code`]).
+    /// [`MfaStore::use_recovery_code`]). `Ok(Some(n))`: this attempt locked the second factor,
+    /// the `n`-th lock in a row without a right code between.
     async fn reserve_mfa_attempt(
         &self,
         tenant: TenantId,
@@ -447,10 +459,15 @@ pub trait MfaStore: Send + Sync {
         max_failures: u32,
         lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Result<(), DateTime<Utc>>, StoreError>;
+    ) -> Result<Result<Option<u32>, DateTime<Utc>>, StoreError>;
+
+    /// Marks that the owner has been told their second factor keeps being locked; `true` only
+    /// for the first call since the last right code (so the owner is told once per streak).
+    async fn claim_lock_notice(&self, tenant: TenantId, user: UserId) -> Result<bool, StoreError>;
 
     /// Uses up a recovery code; `false` if the account has no such unused code. On success the
-    /// failure count and any lock are cleared.
+    /// failure count, any lock and the streak of locks are cleared. Locks the account's TOTP
+    /// row before its codes, as every change to the second factor does.
     async fn use_recovery_code(
         &self,
         tenant: TenantId,
@@ -471,15 +488,18 @@ pub trait MfaStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Deletes the secret and the recovery codes, marks the second factor disabled, and revokes
-    /// every live session but `keep`, in one transaction. Returns how many were revoked.
+    /// In one transaction: uses up `spend` (a recovery code presented to disable, when it is
+    /// one), deletes the secret and the recovery codes, marks the second factor disabled, and
+    /// revokes every live session but `keep`. Locks the TOTP row before the codes, as every
+    /// change to the second factor does, so it never deadlocks with a login spending a code.
     async fn disable_totp(
         &self,
         tenant: TenantId,
         user: UserId,
         keep: SessionId,
+        spend: Option<&TokenHash>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError>;
+    ) -> Result<Disabled, StoreError>;
 }
 
 /// Everything the domain needs from storage, as one object.

@@ -169,6 +169,13 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             "If you did not just sign in twice, someone may know your password and have seen a code: change your password now."
                 .to_owned(),
         ),
+        MailKind::TotpLockedNotice => (
+            format!("Sign-in codes for your {product} account keep being locked"),
+            format!(
+                "Someone signed in to your {product} account with your password and then entered wrong authenticator codes, again and again, so the codes were locked more than once."
+            ),
+            "If this was not you, someone knows your password: change it now.".to_owned(),
+        ),
         MailKind::IpAuthorization => (
             format!("Authorize a new sign-in to {product}"),
             match vars.ip {

@@ -5,12 +5,26 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::{MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId};
+use portcullis_domain::{
+    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId,
+};
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::error::query_error;
 use crate::schema::{accounts, mfa_recovery_codes, mfa_totp, sessions};
+
+/// Locks the account's TOTP row, the first lock of every change to the second factor (so two
+/// changes never take their locks in opposite orders); `Some(enabled)` if there is one.
+async fn lock_totp(conn: &mut AsyncPgConnection, tenant: Uuid, user: Uuid) -> QueryResult<Option<bool>> {
+    mfa_totp::table
+        .find((tenant, user))
+        .select(mfa_totp::enabled_at.is_not_null())
+        .for_update()
+        .first::<bool>(conn)
+        .await
+        .optional()
+}
 
 async fn put_codes(
     conn: &mut AsyncPgConnection,
@@ -146,6 +160,8 @@ impl MfaStore for PgStore {
                 mfa_totp::last_step.eq(step),
                 mfa_totp::failed_attempts.eq(0),
                 mfa_totp::locked_until.eq(None::<DateTime<Utc>>),
+                mfa_totp::locks_in_a_row.eq(0),
+                mfa_totp::lock_notified.eq(false),
             ))
             .execute(&mut conn)
             .await
@@ -158,7 +174,9 @@ impl MfaStore for PgStore {
         diesel::sql_query(
             "UPDATE mfa_totp SET \
                failed_attempts = GREATEST(failed_attempts - 1, 0), \
-               locked_until = CASE WHEN failed_attempts - 1 >= $3 THEN locked_until ELSE NULL END \
+               locked_until = CASE WHEN failed_attempts - 1 >= $3 THEN locked_until ELSE NULL END, \
+               locks_in_a_row = CASE WHEN locked_until IS NOT NULL AND failed_attempts - 1 < $3 \
+                                     THEN GREATEST(locks_in_a_row - 1, 0) ELSE locks_in_a_row END \
              WHERE tenant_id = $1 AND user_id = $2 AND failed_attempts > 0",
         )
         .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
@@ -177,34 +195,48 @@ impl MfaStore for PgStore {
         max_failures: u32,
         lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<Result<(), DateTime<Utc>>, StoreError> {
+    ) -> Result<Result<Option<u32>, DateTime<Utc>>, StoreError> {
         #[derive(diesel::QueryableByName)]
         struct Locked {
             #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
             locked_until: Option<DateTime<Utc>>,
         }
+        #[derive(diesel::QueryableByName)]
+        struct Counted {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            locked: bool,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            locks_in_a_row: i32,
+        }
         let mut conn = self.conn().await?;
         let max = i32::try_from(max_failures).unwrap_or(i32::MAX);
         // One statement, so the row lock orders concurrent attempts and each sees the count
         // the one before it left. Right-hand sides read the row as it was: a lock that ran out
-        // (the WHERE lets only such a lock through) restarts the count at this attempt.
+        // (the WHERE lets only such a lock through) restarts the count at this attempt, and the
+        // attempt that reaches the limit locks and adds to the streak of locks.
         let counted = diesel::sql_query(
             "UPDATE mfa_totp SET \
                failed_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END, \
                locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) >= $3 \
-                                   THEN $4 ELSE NULL END \
-             WHERE tenant_id = $1 AND user_id = $2 AND (locked_until IS NULL OR locked_until <= $5)",
+                                   THEN $4 ELSE NULL END, \
+               locks_in_a_row = CASE WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) >= $3 \
+                                     THEN locks_in_a_row + 1 ELSE locks_in_a_row END \
+             WHERE tenant_id = $1 AND user_id = $2 AND (locked_until IS NULL OR locked_until <= $5) \
+             RETURNING locked_until IS NOT NULL AS locked, locks_in_a_row",
         )
         .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
         .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
         .bind::<diesel::sql_types::Integer, _>(max)
         .bind::<diesel::sql_types::Timestamptz, _>(lock_until)
         .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .execute(&mut conn)
+        .get_result::<Counted>(&mut conn)
         .await
+        .optional()
         .map_err(query_error)?;
-        if counted == 1 {
-            return Ok(Ok(()));
+        if let Some(counted) = counted {
+            return Ok(Ok(counted
+                .locked
+                .then(|| u32::try_from(counted.locks_in_a_row).unwrap_or(0))));
         }
         let until = diesel::sql_query("SELECT locked_until FROM mfa_totp WHERE tenant_id = $1 AND user_id = $2")
             .bind::<diesel::sql_types::Uuid, _>(tenant.as_uuid())
@@ -215,7 +247,18 @@ impl MfaStore for PgStore {
             .map_err(query_error)?
             .and_then(|row| row.locked_until);
         // No row means no second factor: nothing to lock, let the check refuse it.
-        Ok(until.map_or(Ok(()), Err))
+        Ok(until.map_or(Ok(None), Err))
+    }
+
+    async fn claim_lock_notice(&self, tenant: TenantId, user: UserId) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let claimed = diesel::update(mfa_totp::table.find((tenant.as_uuid(), user.as_uuid())))
+            .filter(mfa_totp::lock_notified.eq(false))
+            .set(mfa_totp::lock_notified.eq(true))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(claimed == 1)
     }
 
     async fn has_recovery_code(&self, tenant: TenantId, user: UserId, code: &TokenHash) -> Result<bool, StoreError> {
@@ -240,6 +283,9 @@ impl MfaStore for PgStore {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            if lock_totp(conn, tenant, user).await?.is_none() {
+                return Ok(false);
+            }
             let used = diesel::delete(mfa_recovery_codes::table.find((tenant, user, code.0.to_vec())))
                 .execute(conn)
                 .await?;
@@ -248,6 +294,8 @@ impl MfaStore for PgStore {
                     .set((
                         mfa_totp::failed_attempts.eq(0),
                         mfa_totp::locked_until.eq(None::<DateTime<Utc>>),
+                        mfa_totp::locks_in_a_row.eq(0),
+                        mfa_totp::lock_notified.eq(false),
                     ))
                     .execute(conn)
                     .await?;
@@ -267,6 +315,7 @@ impl MfaStore for PgStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            lock_totp(conn, tenant.as_uuid(), user.as_uuid()).await?;
             put_codes(conn, tenant.as_uuid(), user.as_uuid(), codes, now).await
         })
         .await
@@ -278,11 +327,23 @@ impl MfaStore for PgStore {
         tenant: TenantId,
         user: UserId,
         keep: SessionId,
+        spend: Option<&TokenHash>,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Disabled, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            if !lock_totp(conn, tenant, user).await?.is_some_and(|enabled| enabled) {
+                return Ok(Disabled::NotEnabled);
+            }
+            if let Some(code) = spend {
+                let used = diesel::delete(mfa_recovery_codes::table.find((tenant, user, code.0.to_vec())))
+                    .execute(conn)
+                    .await?;
+                if used == 0 {
+                    return Ok(Disabled::CodeUsed);
+                }
+            }
             diesel::delete(mfa_totp::table.find((tenant, user)))
                 .execute(conn)
                 .await?;
@@ -308,7 +369,7 @@ impl MfaStore for PgStore {
             ))
             .execute(conn)
             .await?;
-            Ok(u64::try_from(revoked).unwrap_or(u64::MAX))
+            Ok(Disabled::Done(u64::try_from(revoked).unwrap_or(u64::MAX)))
         })
         .await
         .map_err(query_error)

@@ -99,6 +99,8 @@ diesel::table! {
         failed_attempts -> Int4,
         locked_until -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        locks_in_a_row -> Integer,
+        lock_notified -> Bool,
     }
 }
 
