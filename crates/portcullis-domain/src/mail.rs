@@ -156,7 +156,9 @@ pub trait OutboxStore: Send + Sync {
     async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Claims up to `limit` mails that are pending and due at `now` and not leased by another
-    /// worker, leasing them until `now + lease`. Two concurrent calls never return the same mail.
+    /// worker, leasing them for `lease`. Two concurrent calls never return the same mail.
+    /// Leases are kept on the storage's own clock, not the callers', so workers whose clocks
+    /// disagree still respect each other's claims.
     async fn claim_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError>;
 
     /// Records delivery and forgets the bodies (they hold one-time secrets).
@@ -181,7 +183,8 @@ pub struct RetryPolicy {
     /// How long a claim holds before another worker may take the mail (default 2 min).
     pub lease: Duration,
     /// Longest one send may take (default 1 min). A claimed mail is only sent while at least
-    /// this much of its lease remains, so no lease lapses mid-send and no two workers send it.
+    /// this much of its lease remains (by real elapsed time since the claim), so no lease
+    /// lapses mid-send and no two workers send it.
     pub send_budget: Duration,
 }
 
@@ -269,9 +272,16 @@ impl MailDelivery {
 
     /// Claims a batch of due mail and delivers it, one mail at a time.
     pub async fn run_once(&self, batch: u32) -> Result<DeliveryReport, StoreError> {
-        let now = self.clock.now();
-        let claimed = self.outbox.claim_due(now, self.policy.lease, batch).await?;
-        let last_safe_start = now + self.policy.lease - self.policy.send_budget;
+        // The lease runs in real time (on the storage's clock), so what is left of it is
+        // judged by real elapsed time, from before the claim, never by the business clock.
+        let claiming = std::time::Instant::now();
+        let claimed = self
+            .outbox
+            .claim_due(self.clock.now(), self.policy.lease, batch)
+            .await?;
+        let safe_for = (self.policy.lease - self.policy.send_budget)
+            .to_std()
+            .unwrap_or_default();
         let mut report = DeliveryReport::default();
         for ClaimedMail {
             mail,
@@ -279,7 +289,7 @@ impl MailDelivery {
             created_at,
         } in claimed
         {
-            if self.clock.now() > last_safe_start {
+            if claiming.elapsed() > safe_for {
                 // The rest of the batch keeps its lease until it lapses, then any worker takes it.
                 tracing::info!(mail_id = %mail.id, "lease too short to send safely; leaving the rest of the batch");
                 break;

@@ -76,16 +76,18 @@ impl OutboxStore for PgStore {
         let mut conn = self.conn().await?;
         // SKIP LOCKED: concurrent workers each take different rows; the lease keeps a claimed
         // mail away from them after this statement commits, until it is marked or the lease ends.
+        // Leases are set and compared on the database's clock, the one clock every node shares:
+        // a node whose own clock runs ahead cannot take a mail another node is still sending.
         let rows = diesel::sql_query(
-            "UPDATE mail_outbox SET leased_until = $2 \
+            "UPDATE mail_outbox SET leased_until = clock_timestamp() + make_interval(secs => $2) \
              WHERE id IN (SELECT id FROM mail_outbox \
                           WHERE status = 'pending' AND next_attempt_at <= $1 \
-                            AND (leased_until IS NULL OR leased_until <= $1) \
+                            AND (leased_until IS NULL OR leased_until <= clock_timestamp()) \
                           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING id, tenant_id, recipient, kind, subject, body_text, body_html, attempts, created_at",
         )
         .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(now + lease)
+        .bind::<diesel::sql_types::Double, _>(lease.num_milliseconds() as f64 / 1000.0)
         .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
         .load::<ClaimedRow>(&mut conn)
         .await

@@ -170,19 +170,18 @@ async fn permanent_failure_is_given_up_at_once_and_temporary_ones_after_the_limi
     assert!(sink.received().is_empty());
 }
 
-/// The real SMTP mailer, on a clock that says each send took `per_send`.
+/// The real SMTP mailer, taking `per_send` longer for each mail.
 #[derive(Debug)]
 struct SlowSends {
     inner: Arc<SmtpMailer>,
-    clock: Arc<ManualClock>,
-    per_send: Duration,
+    per_send: StdDuration,
 }
 
 #[async_trait::async_trait]
 impl portcullis_domain::mail::MailTransport for SlowSends {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), portcullis_domain::mail::SendError> {
         let result = self.inner.send(mail).await;
-        self.clock.advance(self.per_send);
+        tokio::time::sleep(self.per_send).await;
         result
     }
 }
@@ -199,26 +198,32 @@ async fn a_worker_never_sends_once_its_lease_is_too_short_so_no_mail_goes_twice(
             .await
             .unwrap();
     }
+    // The lease runs on the database's clock (3 s); the worker judges what is left of it by
+    // the time it has taken, 1.2 s a send.
     let policy = RetryPolicy {
-        lease: Duration::seconds(120),
-        send_budget: Duration::seconds(60),
+        lease: Duration::seconds(3),
+        send_budget: Duration::seconds(1),
         ..RetryPolicy::default()
     };
     let slow = Arc::new(SlowSends {
         inner: mailer(sink.port()),
-        clock: clock.clone(),
-        per_send: Duration::seconds(50),
+        per_send: StdDuration::from_millis(1200),
     });
     let worker = MailDelivery::new(store.clone(), slow, clock.clone() as Arc<dyn Clock>, policy);
-    // Sends at t+0 and t+50; at t+100 only 20 s of the lease remain, less than a send may take.
+    // Sends at t+0 and t+1.2; at t+2.4 only 0.6 s of the lease remain, less than a send may take.
     assert_eq!(worker.run_once(3).await.unwrap().sent, 2);
-    let other = delivery(&store, sink.port(), &clock);
+    let other = MailDelivery::new(
+        store.clone(),
+        mailer(sink.port()),
+        clock.clone() as Arc<dyn Clock>,
+        policy,
+    );
     assert_eq!(
         other.run_once(3).await.unwrap().handled(),
         0,
         "still leased to the first worker"
     );
-    clock.advance(Duration::seconds(20));
+    tokio::time::sleep(StdDuration::from_millis(1500)).await;
     assert_eq!(
         other.run_once(3).await.unwrap().sent,
         1,
