@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::error::{ApiError, FieldDetail, field_detail};
 use portcullis_domain::FieldError;
 
+/// A password as it arrives: wiped from memory when the request is done with it. (The request
+/// body it was parsed from is actix's buffer, which is not.)
+pub type PasswordField = Option<zeroize::Zeroizing<String>>;
+
+/// The text of a password field, if given.
+pub fn password_text(field: &PasswordField) -> Option<&str> {
+    field.as_deref().map(String::as_str)
+}
+
 fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
@@ -16,7 +25,7 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 #[derive(Default, Deserialize)]
 pub struct RegisterRequest {
     pub email: Option<String>,
-    pub password: Option<String>,
+    pub password: PasswordField,
     pub username: Option<String>,
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
@@ -30,7 +39,7 @@ pub struct LoginRequest {
     pub login: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: PasswordField,
     pub tenant_slug: Option<String>,
     pub totp_code: Option<String>,
     pub recovery_code: Option<String>,
@@ -71,15 +80,15 @@ pub struct SecretRequest {
     pub code: Option<String>,
     pub tenant_slug: Option<String>,
     /// Only for `password/reset`.
-    pub new_password: Option<String>,
+    pub new_password: PasswordField,
 }
 
 /// `POST /v1/account/password`.
 // No Debug: it carries secrets.
 #[derive(Default, Deserialize)]
 pub struct ChangePasswordRequest {
-    pub current_password: Option<String>,
-    pub new_password: Option<String>,
+    pub current_password: PasswordField,
+    pub new_password: PasswordField,
     pub totp_code: Option<String>,
     pub recovery_code: Option<String>,
 }
@@ -97,7 +106,7 @@ pub struct MfaCodeRequest {
 pub struct DisableMfaRequest {
     pub code: Option<String>,
     pub recovery_code: Option<String>,
-    pub current_password: Option<String>,
+    pub current_password: PasswordField,
 }
 
 /// `POST /v1/account/email`.
@@ -105,7 +114,7 @@ pub struct DisableMfaRequest {
 #[derive(Default, Deserialize)]
 pub struct ChangeEmailRequest {
     pub new_email: Option<String>,
-    pub current_password: Option<String>,
+    pub current_password: PasswordField,
     pub totp_code: Option<String>,
     pub recovery_code: Option<String>,
 }

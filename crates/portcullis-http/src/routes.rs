@@ -17,7 +17,7 @@ use crate::captcha::CaptchaEndpoint;
 use crate::dto::{
     ChangeEmailRequest, ChangePasswordRequest, DisableMfaRequest, EmailRequest, LoginRequest, LogoutRequest,
     MfaCodeRequest, RefreshRequest, RegisterRequest, RevokeSessionsRequest, SecretRequest, SessionListItem,
-    SessionView, TokenPairView, UpdateAccountRequest, UserView, Validator,
+    SessionView, TokenPairView, UpdateAccountRequest, UserView, Validator, password_text,
 };
 use crate::error::{ApiError, tenant_not_found};
 use crate::extract::{Authenticated, client_info};
@@ -101,7 +101,7 @@ pub async fn register(
         .require("email", body.email.as_deref())
         .and_then(|e| v.check("email", Email::parse(e), |_| None));
     let password = v
-        .require("password", body.password.as_deref())
+        .require("password", password_text(&body.password))
         .and_then(|p| v.check("password", state.passwords.parse(p), password_rule(&state)));
     // HTML forms send empty optional fields; an empty username means none.
     let username = match body.username.as_deref().filter(|u| !u.trim().is_empty()) {
@@ -283,7 +283,7 @@ pub async fn reset_password(
     let mut v = Validator::default();
     let fields = presented_fields(&mut v, &body);
     let password = v
-        .require("new_password", body.new_password.as_deref())
+        .require("new_password", password_text(&body.new_password))
         .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(&state)));
     v.finish()?;
     let (Some(fields), Some(password)) = (fields, password) else {
@@ -317,7 +317,7 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Body(body): Body<Log
         .require(field, raw)
         .and_then(|l| v.check(field, LoginId::parse(l), |_| None));
     let password = v
-        .require("password", body.password.as_deref())
+        .require("password", password_text(&body.password))
         .and_then(|p| v.check("password", state.passwords.parse_for_check(p), password_rule(&state)));
     v.finish()?;
     let (Some(login), Some(password)) = (login, password) else {
@@ -395,9 +395,9 @@ pub async fn change_password(
     Body(body): Body<ChangePasswordRequest>,
 ) -> Result<HttpResponse> {
     let mut v = Validator::default();
-    let current = current_password(&mut v, &state, body.current_password.as_deref());
+    let current = current_password(&mut v, &state, password_text(&body.current_password));
     let new = v
-        .require("new_password", body.new_password.as_deref())
+        .require("new_password", password_text(&body.new_password))
         .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(&state)));
     v.finish()?;
     let (Some(current), Some(new)) = (current, new) else {
@@ -425,7 +425,7 @@ pub async fn change_email(
     let new_email = v
         .require("new_email", body.new_email.as_deref())
         .and_then(|e| v.check("new_email", Email::parse(e), |_| None));
-    let current = current_password(&mut v, &state, body.current_password.as_deref());
+    let current = current_password(&mut v, &state, password_text(&body.current_password));
     v.finish()?;
     let (Some(new_email), Some(current)) = (new_email, current) else {
         return Err(ApiError::internal(&"validator passed with missing fields"));
@@ -604,7 +604,7 @@ pub async fn disable_totp(
     Body(body): Body<DisableMfaRequest>,
 ) -> Result<HttpResponse> {
     let mut v = Validator::default();
-    let current = current_password(&mut v, &state, body.current_password.as_deref());
+    let current = current_password(&mut v, &state, password_text(&body.current_password));
     let factor = second_factor(body.code.as_deref(), body.recovery_code.as_deref());
     if factor.is_none() {
         v.require("code", None);
