@@ -1048,6 +1048,48 @@ async fn email_change_codes_for_an_address_share_five_tries_and_submissions_are_
 }
 
 #[tokio::test]
+async fn an_exhausted_code_cannot_be_pushed_out_of_view_by_newer_changes() {
+    let ctx = spawn_with_limits(|l| {
+        l.mails_per_recipient_per_minute = per(1, 60);
+        l.mails_per_recipient_per_day = per(10, 86_400);
+    })
+    .await;
+    let victim = "victim@example.com";
+    let mut attackers = Vec::new();
+    for n in 0..10 {
+        attackers.push(ctx.register(&format!("mallory{n}@example.com"), None).await);
+    }
+    // The first change to the victim's address has its five tries used up...
+    assert_eq!(
+        request_change(&ctx, s(&attackers[0], "access_token"), victim).await.0,
+        StatusCode::ACCEPTED
+    );
+    for guess in ["000000", "111111", "222222", "333333", "444444"] {
+        assert_invalid_secret(post(&ctx, "/v1/auth/verify-email", json!({ "email": victim, "code": guess })).await);
+    }
+    // ...then nine more accounts ask, a minute apart, more than the candidates looked at.
+    let mut last_code = String::new();
+    for attacker in &attackers[1..] {
+        ctx.app.clock.advance(Span::seconds(61));
+        let seen = ctx.mail_count(victim).await;
+        assert_eq!(
+            request_change(&ctx, s(attacker, "access_token"), victim).await.0,
+            StatusCode::ACCEPTED
+        );
+        last_code = ctx.next_mail(victim, seen).await.code().unwrap();
+    }
+    // The exhausted code is still alive and still counts: even the newest right code is refused.
+    assert_invalid_secret(
+        post(
+            &ctx,
+            "/v1/auth/verify-email",
+            json!({ "email": victim, "code": last_code }),
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
 async fn email_change_is_no_mail_cannon() {
     let ctx = spawn_with_limits(|l| {
         l.email_change_per_account = per(3, 3600);
@@ -1079,6 +1121,11 @@ async fn email_change_is_no_mail_cannon() {
     );
     assert_eq!(retry_after.as_deref(), Some("60"));
     assert_eq!(ctx.mail_count("target@example.com").await, 1);
+    // Other spellings of that mailbox (quoted or escaped local parts) are not addresses here.
+    for spelled in ["\"target\"@example.com", "t\\arget@example.com"] {
+        let (status, body) = request_change(&ctx, two, spelled).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spelled}: {body}");
+    }
     // One account at many addresses: a few an hour.
     for to in ["a@example.com", "b@example.com"] {
         assert_eq!(request_change(&ctx, one, to).await.0, StatusCode::ACCEPTED, "{to}");
@@ -1178,11 +1225,106 @@ async fn a_squatters_registration_gives_them_nothing_once_the_owner_verifies_the
     assert_eq!(ctx.login("vic", PASSWORD).await.0, StatusCode::OK);
 }
 
+/// Sets a first password without `current_password` (an account that has none).
+async fn first_password(ctx: &Ctx, token: &str, new: &str) -> (StatusCode, Value) {
+    bearer(ctx, "/v1/account/password", token, json!({ "new_password": new })).await
+}
+
 #[tokio::test]
-async fn a_resend_after_several_registrations_activates_no_ones_password() {
+async fn a_resend_never_confirms_someone_elses_registration() {
     const SQUATTER: &str = "squatters own passphrase";
     let ctx = spawn().await;
     let victim = "victim@example.com";
+    // Someone registers the victim's address from their own network; the victim, who never
+    // registered (or whose registration mail was lost), asks for a resend from theirs.
+    let (status, _) = post_from(
+        &ctx,
+        [127, 0, 0, 7],
+        "/v1/auth/register",
+        json!({ "email": victim, "password": SQUATTER, "username": "squat" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let seen = ctx.mail_count(victim).await;
+    post_from(
+        &ctx,
+        [127, 0, 0, 8],
+        "/v1/auth/verify-email/resend",
+        json!({ "email": victim }),
+    )
+    .await;
+    let resent = ctx.next_mail(victim, seen).await;
+    // The resend is not for a registration from that network: it proves the mailbox and signs
+    // in, but activates nothing of the squatter's.
+    let (status, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "email": victim, "code": resent.code().unwrap() }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["user"]["username"], Value::Null);
+    assert_eq!(ctx.login(victim, SQUATTER).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.login("squat", SQUATTER).await.0, StatusCode::UNAUTHORIZED);
+    assert!(known_networks(&ctx).await.is_empty());
+    // The owner sets a first password from that fresh session, without a current one.
+    let token = s(&body["data"], "access_token").to_owned();
+    let (status, body) = first_password(&ctx, &token, NEW_PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(ctx.login(victim, NEW_PASSWORD).await.0, StatusCode::OK);
+    // Once there is a password, changing it needs it.
+    let (status, body) = first_password(&ctx, &token, "yet another fine passphrase").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "current_password");
+}
+
+#[tokio::test]
+async fn a_first_password_needs_a_fresh_session() {
+    let ctx = spawn().await;
+    post_from(
+        &ctx,
+        [127, 0, 0, 7],
+        "/v1/auth/register",
+        json!({ "email": "ada@example.com", "password": PASSWORD }),
+    )
+    .await;
+    ctx.mail_count("ada@example.com").await;
+    post_from(
+        &ctx,
+        [127, 0, 0, 8],
+        "/v1/auth/verify-email/resend",
+        json!({ "email": "ada@example.com" }),
+    )
+    .await;
+    let resent = ctx.next_mail("ada@example.com", 1).await;
+    let (_, body) = post(
+        &ctx,
+        "/v1/auth/verify-email",
+        json!({ "token": resent.token().unwrap() }),
+    )
+    .await;
+    let token = s(&body["data"], "access_token").to_owned();
+    ctx.app.clock.advance(Span::minutes(11));
+    let refresh = s(&body["data"], "refresh_token").to_owned();
+    let (_, pair) = ctx.refresh(&refresh).await;
+    let (status, body) = first_password(&ctx, s(&pair["data"], "access_token"), NEW_PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "fresh_session_required")
+    );
+    drop(token);
+}
+
+#[tokio::test]
+async fn a_registration_that_found_no_mail_budget_is_kept_for_its_own_resend() {
+    const SQUATTER: &str = "squatters own passphrase";
+    let ctx = spawn_with_limits(|l| {
+        l.mails_per_recipient_per_minute = per(1, 60);
+        l.mails_per_recipient_per_day = per(10, 86_400);
+    })
+    .await;
+    let victim = "victim@example.com";
+    // The squatter registers just before the owner, spending the address's minute.
     for (ip, password) in [(7, SQUATTER), (8, PASSWORD)] {
         let (status, _) = post_from(
             &ctx,
@@ -1193,11 +1335,18 @@ async fn a_resend_after_several_registrations_activates_no_ones_password() {
         .await;
         assert_eq!(status, StatusCode::ACCEPTED);
     }
-    // Whose registration a resend is for cannot be told: its secret proves the mailbox and
-    // signs in, but neither password is activated.
-    let seen = ctx.mail_count(victim).await;
-    post(&ctx, "/v1/auth/verify-email/resend", json!({ "email": victim })).await;
-    let resent = ctx.next_mail(victim, seen).await;
+    assert_eq!(ctx.mail_count(victim).await, 1, "only the squatter's mail went out");
+    // The owner's registration was kept; a resend from the owner's network a minute later mails
+    // a secret for it.
+    ctx.app.clock.advance(Span::seconds(61));
+    post_from(
+        &ctx,
+        [127, 0, 0, 8],
+        "/v1/auth/verify-email/resend",
+        json!({ "email": victim }),
+    )
+    .await;
+    let resent = ctx.next_mail(victim, 1).await;
     let (status, body) = post(
         &ctx,
         "/v1/auth/verify-email",
@@ -1205,21 +1354,35 @@ async fn a_resend_after_several_registrations_activates_no_ones_password() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(known_networks(&ctx).await, vec!["127.0.0.8".to_owned()]);
+    assert_eq!(ctx.login(victim, PASSWORD).await.0, StatusCode::OK);
     assert_eq!(ctx.login(victim, SQUATTER).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(ctx.login(victim, PASSWORD).await.0, StatusCode::UNAUTHORIZED);
-    assert!(known_networks(&ctx).await.is_empty());
-    // The owner sets a password with a reset.
-    let seen = ctx.mail_count(victim).await;
-    post(&ctx, "/v1/auth/password/forgot", json!({ "email": victim })).await;
-    let reset = ctx.next_mail(victim, seen).await;
-    let (status, _) = post(
-        &ctx,
-        "/v1/auth/password/reset",
-        json!({ "token": reset.token().unwrap(), "new_password": NEW_PASSWORD }),
-    )
+}
+
+#[tokio::test]
+async fn resends_that_mail_nothing_do_not_spend_the_address_budget() {
+    let ctx = spawn_with_limits(|l| {
+        l.mails_per_recipient_per_minute = per(1, 60);
+        l.mails_per_recipient_per_day = per(3, 86_400);
+    })
     .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(ctx.login(victim, NEW_PASSWORD).await.0, StatusCode::OK);
+    ctx.register("ada@example.com", None).await;
+    ctx.app.clock.advance(Span::seconds(61));
+    // A verified address gets no verification mail, so these resends cost its budget nothing...
+    for _ in 0..5 {
+        post(
+            &ctx,
+            "/v1/auth/verify-email/resend",
+            json!({ "email": "ada@example.com" }),
+        )
+        .await;
+        ctx.app.clock.advance(Span::seconds(61));
+    }
+    let seen = ctx.mail_count("ada@example.com").await;
+    // ...and the owner's reset mail still goes out.
+    post(&ctx, "/v1/auth/password/forgot", json!({ "email": "ada@example.com" })).await;
+    let reset = ctx.next_mail("ada@example.com", seen).await;
+    assert_eq!(reset.subject(), "Reset your Portcullis password");
 }
 
 #[tokio::test]

@@ -249,3 +249,50 @@ async fn fields_a_client_must_not_set_are_never_applied() {
     assert_eq!(account["mfa_enabled"], false);
     assert_eq!(account["id"], user["id"]);
 }
+
+#[tokio::test]
+async fn control_characters_get_a_clear_4xx_never_a_500() {
+    let ctx = spawn().await;
+    for (path, body, status) in [
+        (
+            "/v1/auth/register",
+            json!({ "email": "ada@example.com", "password": common::PASSWORD, "tenant_slug": "de\u{0}fault" }),
+            404,
+        ),
+        (
+            "/v1/auth/register",
+            json!({ "email": "a\u{0}da@example.com", "password": common::PASSWORD }),
+            422,
+        ),
+        (
+            "/v1/auth/login",
+            json!({ "login": "a\u{0}b@example.com", "password": common::PASSWORD }),
+            422,
+        ),
+        (
+            "/v1/auth/login",
+            json!({ "login": "user\u{0}name", "password": common::PASSWORD }),
+            422,
+        ),
+        (
+            "/v1/auth/password/forgot",
+            json!({ "email": "ada@example.com", "tenant_slug": "x\u{0}" }),
+            404,
+        ),
+        (
+            "/v1/auth/verify-email",
+            json!({ "email": "ada@example.com", "code": "123456", "tenant_slug": "\u{0}" }),
+            404,
+        ),
+    ] {
+        let res = ctx.post(path, body.clone()).await;
+        assert_eq!(res.status().as_u16(), status, "{path} {body}");
+    }
+    let res = ctx
+        .post_form(
+            "/v1/auth/login",
+            &[("login", "nul\u{0}@example.com"), ("password", common::PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

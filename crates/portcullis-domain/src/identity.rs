@@ -76,9 +76,12 @@ pub fn identity_key(text: &str) -> String {
     key
 }
 
-/// An email address: trimmed, at most 254 characters, syntactically valid. Uniqueness ignores
-/// case and Unicode look-alikes: compare and look up by [`Email::normalized`] (see
-/// [`identity_key`]).
+/// An email address: trimmed, at most 254 characters, syntactically valid, with a plain
+/// (dot-atom) local part: quoted local parts and backslash escapes are refused, because they
+/// give one mailbox many spellings (`"ada"@example.com` is `ada@example.com`). Uniqueness
+/// ignores case and Unicode look-alikes: compare and look up by [`Email::normalized`], the
+/// [`identity_key`] of the local part and the ASCII (IDNA) form of the domain, so
+/// `ada@bücher.example` and `ada@xn--bcher-kva.example` are one address.
 ///
 /// ```
 /// use portcullis_domain::Email;
@@ -86,6 +89,8 @@ pub fn identity_key(text: &str) -> String {
 /// assert_eq!(e.as_str(), "Ada@Example.COM");
 /// assert_eq!(e.normalized(), "ada@example.com");
 /// assert!(Email::parse("not-an-email").is_err());
+/// assert!(Email::parse("\"ada\"@example.com").is_err());
+/// assert_eq!(Email::parse("ada@BÜCHER.example").unwrap().normalized(), "ada@xn--bcher-kva.example");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email {
@@ -109,10 +114,15 @@ impl Email {
         let options = email_address::Options::default()
             .without_display_text()
             .without_domain_literal();
+        // One spelling per mailbox, and nothing storage or mail headers cannot carry.
+        if trimmed.contains(['"', '\\']) || trimmed.chars().any(char::is_control) {
+            return Err(FieldError::Invalid);
+        }
         let parsed =
             email_address::EmailAddress::parse_with_options(trimmed, options).map_err(|_| FieldError::Invalid)?;
         // A bare host such as `user@localhost` is valid RFC 5322 but never a deliverable signup address.
-        if !parsed.domain().contains('.') {
+        let domain = idna::domain_to_ascii(parsed.domain()).map_err(|_| FieldError::Invalid)?;
+        if !domain.contains('.') || domain.ends_with('.') {
             return Err(FieldError::Invalid);
         }
         Ok(Self::from_stored(trimmed.to_owned()))
@@ -120,7 +130,13 @@ impl Email {
 
     /// Rebuilds an address read back from storage (it was parsed when it was written).
     pub fn from_stored(display: String) -> Self {
-        let normalized = identity_key(&display);
+        let normalized = match display.rsplit_once('@') {
+            Some((local, domain)) => {
+                let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| identity_key(domain));
+                format!("{}@{domain}", identity_key(local))
+            }
+            None => identity_key(&display),
+        };
         Self { display, normalized }
     }
 
@@ -297,7 +313,7 @@ impl UsernamePolicy {
         if trimmed.len() > Username::MAX_BYTES {
             return Err(FieldError::TooLong);
         }
-        if trimmed.contains('@') || !self.pattern.is_match(trimmed) {
+        if trimmed.contains('@') || trimmed.chars().any(char::is_control) || !self.pattern.is_match(trimmed) {
             return Err(FieldError::Invalid);
         }
         Ok(Username::from_stored(trimmed.to_owned()))
@@ -367,6 +383,10 @@ impl LoginId {
         let max_chars = Email::MAX_LEN.max(Username::MAX_BYTES);
         if trimmed.len() > 4 * max_chars || trimmed.chars().count() > max_chars {
             return Err(FieldError::TooLong);
+        }
+        // No address or username can hold one, and storage cannot look one up.
+        if trimmed.chars().any(char::is_control) {
+            return Err(FieldError::Invalid);
         }
         if trimmed.contains('@') {
             Ok(Self::Email(Email::from_stored(trimmed.to_owned())))
@@ -438,6 +458,25 @@ mod tests {
     fn password_debug_is_redacted() {
         let p = PasswordPolicy::default().parse("hunter2hunter2").unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn one_mailbox_has_one_spelling() {
+        for spelled in [
+            "\"ada\"@example.com",
+            "\"\\ada\"@example.com",
+            "a\\da@example.com",
+            "ada\u{0}@example.com",
+            "ada@example.com.",
+        ] {
+            assert_eq!(Email::parse(spelled), Err(FieldError::Invalid), "{spelled:?}");
+        }
+        assert_eq!(
+            Email::parse("ada@bücher.example").unwrap().normalized(),
+            Email::parse("ADA@xn--BCHER-kva.example").unwrap().normalized()
+        );
+        assert_eq!(LoginId::parse("a\u{0}b@x.com"), Err(FieldError::Invalid));
+        assert_eq!(LoginId::parse("user\u{0}name"), Err(FieldError::Invalid));
     }
 
     #[test]

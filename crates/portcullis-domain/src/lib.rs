@@ -29,12 +29,12 @@ pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
 pub use mail_flows::{AccountChangeError, OneTimeError, Presented, Verified};
 pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
 pub use ports::{
-    Account, AccountCredentials, AccountStore, Disabled, HashError, HashOwner, HealthCheck, InsertAccountError,
-    KEPT_SUPERSEDED_TOKENS, MAX_PENDING_REGISTRATIONS, MailRequest, MailRequestStore, MailTarget, MfaStore, NewAccount,
-    NewOneTimeSecret, NewSession, OneTimeStore, PasswordChange, PasswordHasher, PasswordScreen, Purged, RedeemOutcome,
-    Redemption, RefreshOutcome, RegistrationPlan, RegistrationRequest, RegistrationStore, RequestFulfilment,
-    SecretLookup, SecretStore, Session, SessionSelection, SessionStore, SetUsernameError, StepOutcome, Storage,
-    StoreError, StoredPassword, StoredSecret, Tenant, TotpRecord, Verdict, Verification,
+    Account, AccountCredentials, AccountStore, Disabled, Fulfilling, HashError, HashOwner, HealthCheck,
+    InsertAccountError, KEPT_SUPERSEDED_TOKENS, MAX_PENDING_REGISTRATIONS, MailRequest, MailRequestStore, MailTarget,
+    MfaStore, NewAccount, NewOneTimeSecret, NewSession, OneTimeStore, PasswordChange, PasswordHasher, PasswordScreen,
+    Purged, RedeemOutcome, Redemption, RefreshOutcome, RegistrationPlan, RegistrationRequest, RegistrationStore,
+    RequestFulfilment, SecretLookup, SecretStore, Session, SessionSelection, SessionStore, SetUsernameError,
+    StepOutcome, Storage, StoreError, StoredPassword, StoredSecret, Tenant, TotpRecord, Verdict, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use self_service::{RevokeRequest, UsernameError};

@@ -16,15 +16,37 @@ use crate::mfa::{MfaError, SecondFactor};
 use crate::network::network_of;
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::ports::{
-    Account, AccountCredentials, HashOwner, InsertAccountError, MailRequest, MailTarget, NewOneTimeSecret, NewSession,
-    PasswordChange, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment,
-    SecretLookup, StoredSecret, Verdict,
+    Account, AccountCredentials, Fulfilling, HashOwner, InsertAccountError, MailRequest, MailTarget, NewOneTimeSecret,
+    NewSession, PasswordChange, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest,
+    RequestFulfilment, SecretLookup, StoredSecret, Verdict,
 };
 use crate::service::{
     AuthService, ClientInfo, InfraError, Principal, RegisterError, Registered, Registration, TokenPair,
 };
 use crate::templates::{MailVars, render};
+
+/// The registration a resend mails a new secret for: the newest one made from the network the
+/// resend comes from. A resend proves nothing about who asks, so it never picks another
+/// person's registration: from any other network (or when that network made none), the secret
+/// names no registration, proves the mailbox and signs in, but activates no password. (A
+/// squatter who registered the address from their own network thus never has their password
+/// confirmed by the owner's resend.)
+fn resent_registration(request: &MailRequest, target: &MailTarget) -> String {
+    let Some(network) = &request.network else {
+        return String::new();
+    };
+    target
+        .registrations
+        .iter()
+        .rev()
+        .find(|(_, from)| from.as_ref() == Some(network))
+        .map(|(id, _)| id.to_string())
+        .unwrap_or_default()
+}
 use crate::token::RefreshToken;
+
+/// How young a session must be to set a first password without a current one.
+pub const FRESH_SESSION: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The authentication method recorded (`amr`) for a session opened by an emailed secret.
 pub const AMR_EMAIL: &str = "email";
@@ -106,6 +128,13 @@ pub enum AccountChangeError {
     /// 422 `too_common` on `new_password`: a common or breached password.
     #[error("password too common")]
     PasswordTooCommon,
+    /// 422 `required` on `current_password`: the account has a password, so changing it needs it.
+    #[error("the current password is required")]
+    CurrentPasswordRequired,
+    /// 403 `fresh_session_required`: an account without a password sets its first one only from
+    /// a session younger than [`FRESH_SESSION`].
+    #[error("a fresh session is required")]
+    FreshSessionRequired,
     /// 429 `rate_limited`: the new address has had as much mail as anyone may send it lately.
     #[error("too much mail to this address lately")]
     RecipientLimited {
@@ -282,8 +311,8 @@ impl AuthService {
                     )
                 }))
             }
-            // Without a mail, a further registration could never be confirmed: keep nothing.
-            Some(_) if !request.mail_allowed => RegistrationPlan::Drop,
+            // Kept even when no mail may go now: a resend from the same network can mail it
+            // later (see `resent_registration`).
             found => {
                 let user = found.map_or_else(|| UserId::from_uuid(self.new_id()), |a| a.id);
                 let to = found.map_or(&request.email, |a| &a.email);
@@ -311,25 +340,41 @@ impl AuthService {
 
     /// `verify-email/resend`: records the request. A new verification mail goes out later if
     /// the tenant has an unverified account with this address; nothing otherwise.
-    pub async fn request_verification_mail(&self, tenant: TenantId, email: Email) -> Result<(), InfraError> {
-        self.request_mail(tenant, email, Purpose::VerifyEmail).await
+    pub async fn request_verification_mail(
+        &self,
+        tenant: TenantId,
+        email: Email,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        self.request_mail(tenant, email, Purpose::VerifyEmail, client).await
     }
 
     /// `password/forgot`: records the request. A reset mail goes out later if the tenant has an
     /// account with this address; nothing otherwise.
-    pub async fn request_password_reset(&self, tenant: TenantId, email: Email) -> Result<(), InfraError> {
-        self.request_mail(tenant, email, Purpose::ResetPassword).await
+    pub async fn request_password_reset(
+        &self,
+        tenant: TenantId,
+        email: Email,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        self.request_mail(tenant, email, Purpose::ResetPassword, client).await
     }
 
-    async fn request_mail(&self, tenant: TenantId, email: Email, purpose: Purpose) -> Result<(), InfraError> {
-        if !self.may_mail(tenant, &email).await {
-            return Ok(());
-        }
+    /// Records a request; whether it becomes a mail (and spends the address's mail budget) is
+    /// decided by the mail worker ([`AuthService::fulfil_mail_requests`]).
+    async fn request_mail(
+        &self,
+        tenant: TenantId,
+        email: Email,
+        purpose: Purpose,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
         let request = MailRequest {
             id: self.new_id(),
             tenant_id: tenant,
             purpose,
             email,
+            network: client.ip.map(network_of),
             requested_at: self.deps.clock.now(),
         };
         self.deps.store.request_mail(&request).await?;
@@ -393,7 +438,10 @@ impl AuthService {
     /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many
     /// were taken.
     pub async fn fulfil_mail_requests(&self, max: u32) -> Result<u32, InfraError> {
-        let fulfil = |request: &MailRequest, target: Option<&MailTarget>| self.fulfilment(request, target);
+        let fulfil = |request: &MailRequest, target: Option<&MailTarget>| -> Fulfilling {
+            let (service, request, target) = (self.clone(), request.clone(), target.cloned());
+            Box::pin(async move { service.fulfilment(&request, target.as_ref()).await })
+        };
         let mut taken = 0;
         while taken < max && self.deps.store.fulfil_mail_request(&fulfil).await? {
             taken += 1;
@@ -420,7 +468,7 @@ impl AuthService {
         Ok(purged)
     }
 
-    fn fulfilment(&self, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
+    async fn fulfilment(&self, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
         let account = target.map(|t| &t.account);
         let kind = match (request.purpose, account) {
             (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
@@ -431,6 +479,11 @@ impl AuthService {
             }
         };
         let (account, target) = (account?, target?);
+        // Only a mail that really goes out spends the address's budget, so requests that
+        // mail nothing (a resend for a verified address) cannot use it up.
+        if !self.may_mail(account.tenant.id, &account.email).await {
+            return None;
+        }
         tracing::info!(mail_request_id = %request.id, user_id = %account.id, purpose = request.purpose.name(), "mail request fulfilled");
         let (mut secret, mail) = self.secret_mail(
             account.tenant.id,
@@ -441,13 +494,7 @@ impl AuthService {
             kind,
         );
         if request.purpose == Purpose::VerifyEmail {
-            // A new mail for the registration, when there is exactly one. When several people
-            // registered the address, nobody can tell whose this is: the secret then confirms
-            // the address and signs in, but activates none of their passwords.
-            secret.scope = match target.registrations.as_slice() {
-                [only] => only.to_string(),
-                _ => String::new(),
-            };
+            secret.scope = resent_registration(request, target);
         }
         Some((secret, mail))
     }
@@ -709,6 +756,36 @@ impl AuthService {
         }
     }
 
+    /// Whether the caller may set a first password without a current one: the account has no
+    /// password, the session is fresh, and the second factor (if any) checks out.
+    async fn first_password_allowed(
+        &self,
+        principal: &Principal,
+        factor: Option<&SecondFactor>,
+    ) -> Result<AccountCredentials, AccountChangeError> {
+        self.account_request(crate::limits::Limit::Reauthentication, principal)
+            .await
+            .map_err(|retry_after| AccountChangeError::RateLimited { retry_after })?;
+        let creds = self
+            .deps
+            .store
+            .credentials(principal.claims.tid, principal.claims.sub)
+            .await
+            .map_err(InfraError::from)?
+            .ok_or(AccountChangeError::InvalidCredentials)?;
+        if creds.password.is_some() {
+            return Err(AccountChangeError::CurrentPasswordRequired);
+        }
+        if self.deps.clock.now() - principal.session.created_at > FRESH_SESSION {
+            tracing::info!(user_id = %principal.claims.sub, outcome = "fresh_session_required", "first password refused: the session is too old");
+            return Err(AccountChangeError::FreshSessionRequired);
+        }
+        if creds.account.mfa_enabled {
+            self.check_second_factor(&creds.account, factor).await?;
+        }
+        Ok(creds)
+    }
+
     /// `POST /v1/account/email`: mails a link and code to `new_email` and a notice to the current
     /// address. The address changes only when the new one is confirmed through
     /// [`AuthService::verify_email`].
@@ -759,25 +836,23 @@ impl AuthService {
 
     /// `POST /v1/account/password`: replaces the password, revokes every other session, cancels
     /// pending resets and email changes, and mails a notice. Returns how many sessions ended.
+    /// An account without a password sets one without `current_password`, from a session at
+    /// most [`FRESH_SESSION`] old (and with its second factor, if it has one).
     pub async fn change_password(
         &self,
         principal: &Principal,
-        current_password: &Password,
+        current_password: Option<&Password>,
         new_password: &Password,
         factor: Option<&SecondFactor>,
     ) -> Result<u64, AccountChangeError> {
         if self.too_common(new_password).await {
             return Err(AccountChangeError::PasswordTooCommon);
         }
-        let creds = self
-            .reauthenticate_with_factor(principal, current_password, factor)
-            .await?;
-        // Re-authentication matched a password, so there is one.
-        let expected = creds
-            .password
-            .as_ref()
-            .map(|p| p.phc.clone())
-            .ok_or(AccountChangeError::InvalidCredentials)?;
+        let creds = match current_password {
+            Some(current) => self.reauthenticate_with_factor(principal, current, factor).await?,
+            None => self.first_password_allowed(principal, factor).await?,
+        };
+        let expected = creds.password.as_ref().map(|p| p.phc.clone());
         let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
         let new_hash = self
             .deps

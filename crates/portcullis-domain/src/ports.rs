@@ -812,8 +812,6 @@ pub enum RegistrationPlan {
     },
     /// A verified account has the address: enqueue this notice to its owner, if any.
     Notify(Option<crate::mail::OutgoingMail>),
-    /// Store nothing.
-    Drop,
 }
 
 /// Registrations, recorded by `register` and fulfilled by the mail worker, so that register's
@@ -839,7 +837,7 @@ pub trait RegistrationStore: Send + Sync {
 }
 
 /// Most registrations one unverified account keeps; the oldest go first.
-pub const MAX_PENDING_REGISTRATIONS: i64 = 10;
+pub const MAX_PENDING_REGISTRATIONS: usize = 10;
 
 /// The account a mail request found, with its pending registrations (oldest first) when its
 /// address is not verified yet.
@@ -847,8 +845,8 @@ pub const MAX_PENDING_REGISTRATIONS: i64 = 10;
 pub struct MailTarget {
     /// The account.
     pub account: Account,
-    /// Ids of its registrations.
-    pub registrations: Vec<uuid::Uuid>,
+    /// Its registrations: each one's id and the client network it came from.
+    pub registrations: Vec<(uuid::Uuid, Option<String>)>,
 }
 
 /// A request for a mail that goes out only if an account qualifies (see [`MailRequestStore`]).
@@ -862,12 +860,18 @@ pub struct MailRequest {
     pub purpose: Purpose,
     /// The address given.
     pub email: Email,
+    /// The client network the request came from.
+    pub network: Option<String>,
     /// When.
     pub requested_at: DateTime<Utc>,
 }
 
 /// What fulfilling a mail request writes: a secret and its mail, or nothing.
 pub type RequestFulfilment = Option<(NewOneTimeSecret, crate::mail::OutgoingMail)>;
+
+/// The domain's decision on a mail request, reached asynchronously (it may consult the
+/// recipient's mail budget, which only a mail that really goes out spends).
+pub type Fulfilling = std::pin::Pin<Box<dyn std::future::Future<Output = RequestFulfilment> + Send>>;
 
 /// One-time secrets and the account changes they unlock. Every method is one transaction, and
 /// mail named in it is enqueued in that same transaction.
@@ -908,7 +912,8 @@ pub trait OneTimeStore: Send + Sync {
         judge: &(dyn for<'a> Fn(&'a [StoredSecret]) -> Verdict + Send + Sync),
     ) -> Result<RedeemOutcome, StoreError>;
 
-    /// Replaces the password hash if it is still `change.expected`, revokes every live session
+    /// Replaces the password hash if it is still `change.expected` (or still none, when that is
+    /// `None`), revokes every live session
     /// of the account but `change.keep`, forgets its pending reset, email-change and
     /// IP-authorization secrets (and their counts of wrong codes), and enqueues
     /// `change.notice`. `None` if the hash had changed (nothing was written);
@@ -937,8 +942,9 @@ pub struct PasswordChange {
     pub tenant: TenantId,
     /// The account.
     pub user: UserId,
-    /// The hash the current password was checked against.
-    pub expected: String,
+    /// The hash the current password was checked against; `None` for an account that had no
+    /// password.
+    pub expected: Option<String>,
     /// The new hash.
     pub new_hash: String,
     /// The session that stays signed in.
@@ -971,6 +977,6 @@ pub trait MailRequestStore: Send + Sync {
     /// enqueues its mail, and deletes the request. Returns whether there was a request.
     async fn fulfil_mail_request(
         &self,
-        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> RequestFulfilment + Send + Sync),
+        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> Fulfilling + Send + Sync),
     ) -> Result<bool, StoreError>;
 }

@@ -431,8 +431,8 @@ impl AuthService {
         Ok(Registered::Active(account, pair))
     }
 
-    /// Checks credentials and opens a session. Unknown account and wrong password cost one hash
-    /// each and end in the same error.
+    /// Checks credentials and opens a session. Unknown account and wrong password cost the same
+    /// hashing (see `check_password`) and end in the same error.
     pub async fn login(
         &self,
         tenant: &Tenant,

@@ -244,6 +244,16 @@ impl From<AccountChangeError> for ApiError {
                 message: "new_email is already the address of this account".into(),
             }]),
             AccountChangeError::PasswordTooCommon => too_common("new_password"),
+            AccountChangeError::CurrentPasswordRequired => Self::validation(vec![FieldDetail {
+                field: "current_password",
+                code: "required",
+                message: "current_password is required".into(),
+            }]),
+            AccountChangeError::FreshSessionRequired => Self::new(
+                StatusCode::FORBIDDEN,
+                "fresh_session_required",
+                "This account has no password yet: set one within 10 minutes of signing in, or use a password reset.",
+            ),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
             AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
             AccountChangeError::RateLimited { retry_after } => account_rate_limited(retry_after),

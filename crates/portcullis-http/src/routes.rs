@@ -52,7 +52,8 @@ async fn resolve_tenant(state: &AppState, req: &HttpRequest, body_slug: Option<&
             id: TenantId::DEFAULT,
             slug: TenantId::DEFAULT_SLUG.to_owned(),
         }),
-        Some(s) if s.is_empty() || s.len() > 100 => Err(tenant_not_found()),
+        // No slug holds a control character (and storage could not look one up).
+        Some(s) if s.is_empty() || s.len() > 100 || s.chars().any(char::is_control) => Err(tenant_not_found()),
         Some(s) => state.auth.tenant(s).await?.ok_or_else(tenant_not_found),
     }
 }
@@ -149,7 +150,10 @@ pub async fn resend_verification(
 ) -> Result<HttpResponse> {
     captcha(&state, &req, CaptchaEndpoint::VerificationResend, &body.captcha).await?;
     let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
-    state.auth.request_verification_mail(tenant.id, email).await?;
+    state
+        .auth
+        .request_verification_mail(tenant.id, email, &client_info(&req))
+        .await?;
     Ok(ok(
         StatusCode::ACCEPTED,
         json!({ "message": "If this address has an account waiting for verification, a new mail is on its way." }),
@@ -164,7 +168,10 @@ pub async fn forgot_password(
 ) -> Result<HttpResponse> {
     captcha(&state, &req, CaptchaEndpoint::PasswordForgot, &body.captcha).await?;
     let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
-    state.auth.request_password_reset(tenant.id, email).await?;
+    state
+        .auth
+        .request_password_reset(tenant.id, email, &client_info(&req))
+        .await?;
     Ok(ok(
         StatusCode::ACCEPTED,
         json!({ "message": "If this address has an account, a mail with a reset link and code is on its way." }),
@@ -395,7 +402,12 @@ pub async fn change_password(
     Body(body): Body<ChangePasswordRequest>,
 ) -> Result<HttpResponse> {
     let mut v = Validator::default();
-    let current = current_password(&mut v, &state, password_text(&body.current_password));
+    // Optional here: an account without a password sets its first one without it (the use case
+    // asks for it when the account has one).
+    let current = match password_text(&body.current_password).filter(|p| !p.is_empty()) {
+        Some(raw) => current_password(&mut v, &state, Some(raw)).map(Some),
+        None => Some(None),
+    };
     let new = v
         .require("new_password", password_text(&body.new_password))
         .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(&state)));
@@ -406,7 +418,7 @@ pub async fn change_password(
     let factor = second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref());
     let revoked = state
         .auth
-        .change_password(&caller.0, &current, &new, factor.as_ref())
+        .change_password(&caller.0, current.as_ref(), &new, factor.as_ref())
         .await?;
     Ok(ok(
         StatusCode::OK,

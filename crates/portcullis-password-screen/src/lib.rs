@@ -50,6 +50,23 @@ fn contains_line(sorted: &str, candidate: &str) -> bool {
     false
 }
 
+/// Characters that show as nothing (soft hyphen, zero-width spaces and joiners, word joiner,
+/// byte-order mark): a common password with one slipped in is still that password.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// The form a password is looked up in: NFKC (as it is hashed), lower-cased, without invisible
+/// characters, and without leading or trailing white space.
+fn list_key(password: &str) -> String {
+    password
+        .chars()
+        .filter(|c| !invisible(*c))
+        .collect::<String>()
+        .trim()
+        .to_lowercase()
+}
+
 /// Whether `password` is in the embedded list of common passwords.
 ///
 /// ```
@@ -58,13 +75,14 @@ fn contains_line(sorted: &str, candidate: &str) -> bool {
 /// let parse = |s: &str| PasswordPolicy::default().parse(s).unwrap();
 /// assert!(in_common_list(&parse("Password1")));
 /// assert!(in_common_list(&parse("ｐａｓｓｗｏｒｄ１"))); // full-width is the same password
+/// assert!(in_common_list(&parse(" Pass\u{200B}word1 "))); // so is one padded or with invisibles
 /// assert!(!in_common_list(&parse("correct horse battery staple")));
 /// ```
 pub fn in_common_list(password: &Password) -> bool {
     let Ok(text) = std::str::from_utf8(password.expose()) else {
         return false;
     };
-    contains_line(COMMON, &text.to_lowercase())
+    contains_line(COMMON, &list_key(text))
 }
 
 /// Settings of the Have I Been Pwned check.

@@ -9,8 +9,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::mail::OutgoingMail;
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
-    Account, Email, MailRequest, MailRequestStore, MailTarget, NewOneTimeSecret, OneTimeStore, PasswordChange, Purged,
-    RedeemOutcome, Redemption, RequestFulfilment, SecretLookup, SessionId, StoreError, StoredSecret, TenantId,
+    Account, Email, Fulfilling, MailRequest, MailRequestStore, MailTarget, NewOneTimeSecret, OneTimeStore,
+    PasswordChange, Purged, RedeemOutcome, Redemption, SecretLookup, SessionId, StoreError, StoredSecret, TenantId,
     TokenHash, Verdict,
 };
 use uuid::Uuid;
@@ -22,8 +22,9 @@ use crate::rows::{AccountRow, TenantRow};
 use crate::schema::{accounts, code_attempts, mail_requests, one_time_secrets, sessions, tenants};
 use crate::store::{account_with_tenant, insert_session_rows, remember_network};
 
-/// Most candidates one code is checked against (an address may be the target of a few
-/// accounts' pending email changes). Each wrong guess counts against all of them.
+/// Most email changes to one address a code is checked against, besides the owner's own
+/// secrets. Live codes with the most wrong tries come first, so the address's shared count is
+/// always among them: newer changes cannot push an exhausted code out of view.
 const MAX_CODE_CANDIDATES: i64 = 8;
 
 #[derive(Queryable, Selectable)]
@@ -71,6 +72,7 @@ struct MailRequestRow {
     purpose: String,
     email: String,
     requested_at: DateTime<Utc>,
+    network: Option<String>,
 }
 
 /// Failures inside a transaction: the database's, or a reason to roll back.
@@ -196,6 +198,7 @@ async fn lock_candidates(
     conn: &mut AsyncPgConnection,
     lookup: &SecretLookup,
     purposes: &[&str],
+    now: DateTime<Utc>,
 ) -> QueryResult<Vec<StoredSecret>> {
     use one_time_secrets as s;
     let found: Vec<(Uuid, Uuid)> = match lookup {
@@ -229,7 +232,11 @@ async fn lock_candidates(
                 .filter(s::purpose.eq_any(purposes))
                 .filter(s::purpose.eq(Purpose::ChangeEmail.name()))
                 .filter(s::new_email_normalized.eq(email.normalized()))
-                .order(s::created_at.desc())
+                .order((
+                    s::code_expires_at.gt(now).desc(),
+                    s::failed_code_attempts.desc(),
+                    s::created_at.desc(),
+                ))
                 .limit(MAX_CODE_CANDIDATES)
                 .select((s::id, s::user_id))
                 .load(conn)
@@ -531,7 +538,7 @@ impl OneTimeStore for PgStore {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxError, _>(async |conn| {
-                let mut candidates = lock_candidates(conn, lookup, &names).await?;
+                let mut candidates = lock_candidates(conn, lookup, &names, now).await?;
                 let wrong: Vec<&StoredSecret> = match judge(&candidates) {
                     Verdict::Accept { index, redemption } if index < candidates.len() => {
                         let secret = candidates.swap_remove(index);
@@ -570,11 +577,12 @@ impl OneTimeStore for PgStore {
         let (expected, new_hash, keep, notice) = (&change.expected, &change.new_hash, change.keep, &change.notice);
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            // IS NOT DISTINCT FROM: a missing password is expected as NULL.
             let replaced = diesel::update(
                 accounts::table
                     .filter(accounts::tenant_id.eq(tenant))
                     .filter(accounts::id.eq(user))
-                    .filter(accounts::password_hash.eq(expected)),
+                    .filter(accounts::password_hash.is_not_distinct_from(expected.as_deref())),
             )
             .set((
                 accounts::password_hash.eq(new_hash),
@@ -647,6 +655,7 @@ impl MailRequestStore for PgStore {
                 mail_requests::purpose.eq(request.purpose.name()),
                 mail_requests::email.eq(request.email.as_str()),
                 mail_requests::email_normalized.eq(request.email.normalized()),
+                mail_requests::network.eq(&request.network),
                 mail_requests::requested_at.eq(request.requested_at),
             ))
             .execute(&mut conn)
@@ -657,7 +666,7 @@ impl MailRequestStore for PgStore {
 
     async fn fulfil_mail_request(
         &self,
-        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> RequestFulfilment + Send + Sync),
+        fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> Fulfilling + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -683,6 +692,7 @@ impl MailRequestStore for PgStore {
                 tenant_id: TenantId::from_uuid(row.tenant_id),
                 purpose,
                 email: Email::from_stored(row.email),
+                network: row.network,
                 requested_at: row.requested_at,
             };
             let account = accounts::table
@@ -699,13 +709,13 @@ impl MailRequestStore for PgStore {
                     let registrations = if account.email_verified {
                         Vec::new()
                     } else {
-                        crate::registration::registration_ids(conn, row.tenant_id, account.id.as_uuid()).await?
+                        crate::registration::registrations_of(conn, row.tenant_id, account.id.as_uuid()).await?
                     };
                     Some(MailTarget { account, registrations })
                 }
                 None => None,
             };
-            if let Some((secret, mail)) = fulfil(&request, target.as_ref()) {
+            if let Some((secret, mail)) = fulfil(&request, target.as_ref()).await {
                 upsert_secret(conn, &secret).await?;
                 enqueue_on(conn, &mail, secret.created_at).await?;
             }

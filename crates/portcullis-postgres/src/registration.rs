@@ -76,13 +76,17 @@ async fn lock_account_by_email(
     }
 }
 
-/// Ids of the account's registrations, oldest first.
-pub(crate) async fn registration_ids(conn: &mut AsyncPgConnection, tenant: Uuid, user: Uuid) -> QueryResult<Vec<Uuid>> {
+/// The account's registrations, oldest first: each one's id and the network it came from.
+pub(crate) async fn registrations_of(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    user: Uuid,
+) -> QueryResult<Vec<(Uuid, Option<String>)>> {
     registrations::table
         .filter(registrations::tenant_id.eq(tenant))
         .filter(registrations::user_id.eq(user))
         .order((registrations::created_at.asc(), registrations::id.asc()))
-        .select(registrations::id)
+        .select((registrations::id, registrations::network))
         .load(conn)
         .await
 }
@@ -191,8 +195,12 @@ async fn store_registration(
         ))
         .execute(conn)
         .await?;
-    let ids = registration_ids(conn, tenant, user).await?;
-    let excess = usize::try_from(i64::try_from(ids.len()).unwrap_or(i64::MAX) - MAX_PENDING_REGISTRATIONS).unwrap_or(0);
+    let ids: Vec<Uuid> = registrations_of(conn, tenant, user)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let excess = ids.len().saturating_sub(MAX_PENDING_REGISTRATIONS);
     if excess > 0 {
         let old = &ids[..excess];
         let scopes: Vec<String> = old.iter().map(ToString::to_string).collect();
@@ -293,7 +301,6 @@ impl RegistrationStore for PgStore {
             let tenant = request.tenant_id.as_uuid();
             let account = lock_account_by_email(conn, tenant, &request.email).await?;
             match plan(&request, account.as_ref()) {
-                RegistrationPlan::Drop => {}
                 RegistrationPlan::Notify(notice) => {
                     if let Some(notice) = notice {
                         enqueue_on(conn, &notice, request.requested_at).await?;

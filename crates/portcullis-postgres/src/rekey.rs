@@ -9,6 +9,7 @@
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::Email;
 use portcullis_domain::identity::identity_key;
 use uuid::Uuid;
 
@@ -42,7 +43,7 @@ pub(crate) async fn rekey_identities(conn: &mut AsyncPgConnection) -> QueryResul
         .load(conn)
         .await?;
     for (id, email, email_key, username, username_key) in rows {
-        let new_email_key = identity_key(&email);
+        let new_email_key = Email::from_stored(email).normalized().to_owned();
         if new_email_key != email_key {
             let result = diesel::update(accounts::table.find(id))
                 .set(accounts::email_normalized.eq(&new_email_key))
@@ -69,7 +70,7 @@ pub(crate) async fn rekey_identities(conn: &mut AsyncPgConnection) -> QueryResul
         .load(conn)
         .await?;
     for (id, new_email, key) in pending {
-        let new_key = identity_key(&new_email);
+        let new_key = Email::from_stored(new_email).normalized().to_owned();
         if Some(&new_key) != key.as_ref() {
             diesel::update(one_time_secrets::table.find(id))
                 .set(one_time_secrets::new_email_normalized.eq(&new_key))

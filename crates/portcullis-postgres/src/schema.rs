@@ -159,6 +159,7 @@ diesel::table! {
         email -> Text,
         email_normalized -> Text,
         requested_at -> Timestamptz,
+        network -> Nullable<Text>,
     }
 }
 

@@ -74,6 +74,7 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
                     tenant_id: TenantId::DEFAULT,
                     purpose: Purpose::ResetPassword,
                     email: address,
+                    network: None,
                     requested_at: t0(),
                 })
                 .await
@@ -85,7 +86,7 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                let fulfil = |request: &MailRequest, target: Option<&portcullis_domain::MailTarget>| {
+                let decide = |request: &MailRequest, target: Option<&portcullis_domain::MailTarget>| {
                     let account = &target?.account;
                     assert_eq!(account.email.normalized(), request.email.normalized());
                     let id = Uuid::now_v7();
@@ -114,6 +115,12 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
                             html: "h".into(),
                         },
                     ))
+                };
+                let fulfil = |request: &MailRequest,
+                              target: Option<&portcullis_domain::MailTarget>|
+                 -> portcullis_domain::Fulfilling {
+                    let decided = decide(request, target);
+                    Box::pin(async move { decided })
                 };
                 while store.fulfil_mail_request(&fulfil).await.unwrap() {
                     seen.push(());

@@ -580,6 +580,7 @@ async fn upgrading_turns_each_unverified_account_into_its_one_registration() {
         "DELETE FROM __diesel_schema_migrations WHERE version = '20261204000002'".to_owned(),
         "DROP TABLE registration_requests".to_owned(),
         "DROP TABLE registrations".to_owned(),
+        "ALTER TABLE mail_requests DROP COLUMN network".to_owned(),
         format!(
             "INSERT INTO accounts (id, tenant_id, email, email_normalized, email_verified, username, \
              username_normalized, password_hash, created_at, updated_at) VALUES \

@@ -1066,6 +1066,24 @@ mod tests {
         assert!(server.trusted_proxies().is_err());
     }
 
+    /// The complete example in docs/CONFIGURATION.md is a configuration this code accepts, so
+    /// the page cannot drift from the keys.
+    #[test]
+    fn the_documented_complete_example_is_valid() {
+        let doc = include_str!("../../../docs/CONFIGURATION.md");
+        let example = doc
+            .split("## Complete example")
+            .nth(1)
+            .and_then(|rest| rest.split("```toml").nth(1))
+            .and_then(|block| block.split("```").next())
+            .expect("a toml block under Complete example");
+        let config = Config::from_figment(&Figment::new().merge(Toml::string(example)))
+            .unwrap_or_else(|e| panic!("the documented example is refused: {e}"));
+        assert_eq!(config.limits.email_change_per_account, LimitConfig::new(3, 3600));
+        assert_eq!(config.retention.unverified_account_days, 7);
+        assert!(!config.passwords.pwned_check);
+    }
+
     #[test]
     fn defaults_are_valid_once_a_database_is_named() {
         let config = Config::from_figment(&with_url()).unwrap();

@@ -34,8 +34,12 @@ CREATE TABLE registration_requests (
 );
 CREATE INDEX registration_requests_by_time ON registration_requests (requested_at);
 
--- An account verified through a secret no single registration backs (a resend after several
--- people registered the address) has no password until one is set with a reset.
+-- A resend renews the verification of the registration made from the network it comes from,
+-- and of no other.
+ALTER TABLE mail_requests ADD COLUMN network text CHECK (length(network) <= 64);
+
+-- An account verified through a secret no registration backs (a resend from a network that made
+-- none) has no password until one is set (from a fresh session, or with a reset).
 ALTER TABLE accounts ALTER COLUMN password_hash DROP NOT NULL;
 
 -- The unverified accounts of earlier versions: one registration each, from the account row.
