@@ -7,7 +7,7 @@ use std::hint::black_box;
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portcullis_domain::token::TokenSubject;
-use portcullis_domain::{JwtKeys, OsRandom, RefreshKey, RefreshToken, SessionId, TenantId, TokenPolicy, UserId};
+use portcullis_domain::{JwtKeys, OsRandom, RefreshToken, ServerKey, SessionId, TenantId, TokenPolicy, UserId};
 use uuid::Uuid;
 
 fn tokens(c: &mut Criterion) {
@@ -29,7 +29,7 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("access token verify (EdDSA)", |b| {
         b.iter(|| keys.verify(&policy, black_box(&token), now).expect("verify"))
     });
-    let refresh_key = RefreshKey::new(vec![7u8; 32]).expect("key");
+    let refresh_key = ServerKey::new(vec![7u8; 32]).expect("key");
     let refresh = RefreshToken::generate(&OsRandom);
     c.bench_function("refresh token successor + hash", |b| {
         b.iter(|| black_box(&refresh).successor(&refresh_key).hash())

@@ -1,48 +1,62 @@
 //! Portcullis domain: accounts, sessions and tokens behind port traits.
 //!
-//! This crate is pure: no database, HTTP, mail or network code. Adapters implement the traits in
-//! [`ports`] (storage, password hashing) plus [`Clock`] and [`SecureRandom`]; the HTTP layer
-//! parses input into the types of [`identity`] and calls the use cases of [`AuthService`].
+//! This crate is pure: no database, HTTP, mail or network code. Its parts:
+//!
+//! - [`model`]: the data the use cases work with (accounts, sessions, one-time secrets,
+//!   registrations, the second factor, mail);
+//! - [`ports`]: the traits adapters implement (storage by family, password hashing and
+//!   screening, mail transport and outbox), plus [`Clock`], [`SecureRandom`], [`RateLimiter`]
+//!   and [`CaptchaVerifier`];
+//! - [`use_cases`]: one module per use case, each adding its operations to [`AuthService`] with
+//!   its own error type, on the shared building blocks of `service`;
+//! - rules without state: [`identity`] (what the HTTP layer parses input into), [`token`]
+//!   (JWTs and refresh tokens), [`one_time`] (mailed secrets), [`totp`], [`network`],
+//!   [`limits`], [`templates`].
 
 pub mod captcha;
 pub mod clock;
 pub mod identity;
 pub mod ids;
 pub mod limits;
-pub mod mail;
-pub mod mail_flows;
-pub mod mfa;
+pub mod model;
 pub mod network;
 pub mod one_time;
 pub mod ports;
 pub mod random;
-pub mod self_service;
-pub mod service;
+pub mod refresh;
+mod service;
 pub mod templates;
 pub mod token;
+pub mod totp;
+pub mod use_cases;
 
 pub use captcha::{CaptchaError, CaptchaProvider, CaptchaVerifier};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Username, UsernamePolicy};
 pub use ids::{SessionId, TenantId, UserId};
 pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
-pub use mail_flows::{AccountChangeError, OneTimeError, Presented, Verified};
-pub use mfa::{MfaError, MfaSettings, SecondFactor, TotpEnrollment};
+pub use model::{
+    Account, AccountCredentials, ClientInfo, Disabled, Fulfilling, MAX_PENDING_REGISTRATIONS, MailKind, MailRequest,
+    MailTarget, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, PasswordChange, Principal, Purged,
+    RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment, SecretLookup, Session,
+    SessionSelection, StepOutcome, StoredPassword, StoredSecret, Tenant, TokenPair, TotpRecord, Verdict,
+};
+pub use one_time::Purpose;
 pub use ports::{
-    Account, AccountCredentials, AccountStore, Disabled, Fulfilling, HashError, HashOwner, HealthCheck,
-    InsertAccountError, KEPT_SUPERSEDED_TOKENS, MAX_PENDING_REGISTRATIONS, MailRequest, MailRequestStore, MailTarget,
-    MfaStore, NewAccount, NewOneTimeSecret, NewSession, OneTimeStore, PasswordChange, PasswordHasher, PasswordScreen,
-    Purged, RedeemOutcome, Redemption, RefreshOutcome, RegistrationPlan, RegistrationRequest, RegistrationStore,
-    RequestFulfilment, SecretLookup, SecretStore, Session, SessionSelection, SessionStore, SetUsernameError,
-    StepOutcome, Storage, StoreError, StoredPassword, StoredSecret, Tenant, TotpRecord, Verdict, Verification,
+    AccountStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
+    MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher, PasswordScreen,
+    RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, Storage, StoreError,
+    Verification,
 };
 pub use random::{OsRandom, SecureRandom};
-pub use self_service::{RevokeRequest, UsernameError};
-pub use service::{
-    AuthDeps, AuthService, AuthenticateError, ClientInfo, InfraError, LoginError, LogoutScope, Principal, RefreshError,
-    RegisterError, Registered, Registration, TokenPair,
-};
-pub use token::{
-    AccessClaims, JwtKeys, KeyError, RefreshDecision, RefreshKey, RefreshToken, RefreshTokenState, TokenError,
-    TokenHash, TokenPolicy, decide_refresh,
-};
+pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
+pub use service::{AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError, ReauthError};
+pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
+pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
+pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
+pub use use_cases::login::LoginError;
+pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use use_cases::register::{RegisterError, Registered, Registration};
+pub use use_cases::secrets::{OneTimeError, Presented, Verified};
+pub use use_cases::sessions::{LogoutScope, RevokeRequest};
+pub use use_cases::tokens::{AuthenticateError, RefreshError};

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::ids::UserId;
 use crate::random::{SecureRandom, random_array};
-use crate::token::{RefreshKey, TokenHash};
+use crate::refresh::{ServerKey, TokenHash};
 
 /// What a one-time secret is for. A secret is only ever accepted for its own purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,13 +132,13 @@ impl fmt::Debug for MintedSecret {
 /// Mints and hashes one-time secrets under the server key.
 #[derive(Debug, Clone)]
 pub struct OneTimeSecrets {
-    key: RefreshKey,
+    key: ServerKey,
     policy: OneTimePolicy,
 }
 
 impl OneTimeSecrets {
     /// Uses `key` (a server secret; the refresh key serves) to key code hashes.
-    pub fn new(key: RefreshKey, policy: OneTimePolicy) -> Self {
+    pub fn new(key: ServerKey, policy: OneTimePolicy) -> Self {
         Self { key, policy }
     }
 
@@ -151,8 +151,8 @@ impl OneTimeSecrets {
     ///
     /// ```
     /// use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets, Purpose};
-    /// use portcullis_domain::{OsRandom, RefreshKey, UserId};
-    /// let secrets = OneTimeSecrets::new(RefreshKey::new(vec![1; 32]).unwrap(), OneTimePolicy::default());
+    /// use portcullis_domain::{OsRandom, ServerKey, UserId};
+    /// let secrets = OneTimeSecrets::new(ServerKey::new(vec![1; 32]).unwrap(), OneTimePolicy::default());
     /// let user = UserId::from_uuid(uuid::Uuid::nil());
     /// let minted = secrets.mint(user, Purpose::VerifyEmail, chrono::Utc::now(), &OsRandom);
     /// assert_eq!(minted.code.len(), 6);
@@ -265,7 +265,7 @@ mod tests {
     use uuid::Uuid;
 
     fn secrets() -> OneTimeSecrets {
-        OneTimeSecrets::new(RefreshKey::new(vec![3; 32]).unwrap(), OneTimePolicy::default())
+        OneTimeSecrets::new(ServerKey::new(vec![3; 32]).unwrap(), OneTimePolicy::default())
     }
 
     #[test]
@@ -276,7 +276,7 @@ mod tests {
         assert_eq!(s.code_hash(a, Purpose::ResetPassword, &m.code), Some(m.code_hash));
         assert_ne!(s.code_hash(b, Purpose::ResetPassword, &m.code), Some(m.code_hash));
         assert_ne!(s.code_hash(a, Purpose::VerifyEmail, &m.code), Some(m.code_hash));
-        let other_key = OneTimeSecrets::new(RefreshKey::new(vec![4; 32]).unwrap(), OneTimePolicy::default());
+        let other_key = OneTimeSecrets::new(ServerKey::new(vec![4; 32]).unwrap(), OneTimePolicy::default());
         assert_ne!(
             other_key.code_hash(a, Purpose::ResetPassword, &m.code),
             Some(m.code_hash)

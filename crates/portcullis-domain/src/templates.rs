@@ -3,7 +3,7 @@
 //! Links are built from front-end URLs in the configuration, with `{token}` replaced by the
 //! link token, never from a request's `Host` header. Every value put into HTML is escaped.
 
-use crate::mail::MailKind;
+use crate::model::MailKind;
 
 /// Product name and front-end link templates (each must contain `{token}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ impl std::fmt::Debug for Rendered {
 /// Renders one mail.
 ///
 /// ```
-/// use portcullis_domain::mail::MailKind;
+/// use portcullis_domain::MailKind;
 /// use portcullis_domain::templates::{MailBranding, MailVars, render};
 /// let branding = MailBranding {
 ///     product: "Acme".into(),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::{excluded, on_constraint};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::mail::OutgoingMail;
+use portcullis_domain::OutgoingMail;
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
     Account, Email, Fulfilling, MailRequest, MailRequestStore, MailTarget, NewOneTimeSecret, OneTimeStore,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::mail::{ClaimedMail, MailKind, OutboxStore, OutgoingMail};
+use portcullis_domain::{ClaimedMail, MailKind, OutboxStore, OutgoingMail};
 use portcullis_domain::{StoreError, TenantId};
 use uuid::Uuid;
 

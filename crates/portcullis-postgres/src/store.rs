@@ -372,7 +372,7 @@ impl SessionStore for PgStore {
         &self,
         session: NewSession,
         network: &str,
-        notice: Option<&portcullis_domain::mail::OutgoingMail>,
+        notice: Option<&portcullis_domain::OutgoingMail>,
     ) -> Result<Session, StoreError> {
         let mut conn = self.conn().await?;
         let s = &session.session;

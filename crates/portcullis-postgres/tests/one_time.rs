@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::mail::{MailKind, OutgoingMail};
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
     AccountStore, Email, MailRequest, MailRequestStore, NewAccount, NewOneTimeSecret, TenantId, TokenHash, UserId,
 };
+use portcullis_domain::{MailKind, OutgoingMail};
 use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
 use uuid::Uuid;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::TenantId;
-use portcullis_domain::mail::{MailKind, OutboxStore, OutgoingMail};
+use portcullis_domain::{MailKind, OutboxStore, OutgoingMail};
 use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
 use uuid::Uuid;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
     AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS, NewAccount, NewSession, OsRandom,
-    RefreshKey, RefreshOutcome, RefreshToken, SecretStore, Session, SessionId, SessionStore, StoreError, TenantId,
+    RefreshOutcome, RefreshToken, SecretStore, ServerKey, Session, SessionId, SessionStore, StoreError, TenantId,
     UserId, Username, decide_refresh,
 };
 use portcullis_postgres::scratch::ScratchDatabase;
@@ -62,7 +62,7 @@ fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
     }
 }
 
-async fn refresh(store: &PgStore, token: &RefreshToken, key: &RefreshKey, at: DateTime<Utc>) -> RefreshOutcome {
+async fn refresh(store: &PgStore, token: &RefreshToken, key: &ServerKey, at: DateTime<Utc>) -> RefreshOutcome {
     let grace = Duration::seconds(10);
     store
         .refresh(token.hash(), token.successor(key).hash(), at, &move |s| {
@@ -180,7 +180,7 @@ async fn password_hash_is_replaced_only_when_unchanged() {
 #[tokio::test]
 async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
     let (_db, store) = store().await;
-    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let key = ServerKey::new(vec![9; 32]).unwrap();
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     let t1 = RefreshToken::generate(&OsRandom);
     let first = new_session(&a, &t1);
@@ -225,7 +225,7 @@ async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
 #[tokio::test]
 async fn expired_session_does_not_refresh() {
     let (_db, store) = store().await;
-    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let key = ServerKey::new(vec![9; 32]).unwrap();
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     let t1 = RefreshToken::generate(&OsRandom);
     store
@@ -242,7 +242,7 @@ async fn expired_session_does_not_refresh() {
 async fn concurrent_refreshes_of_one_token_serialise_into_one_chain() {
     let (db, store) = store().await;
     let store = Arc::new(store);
-    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let key = ServerKey::new(vec![9; 32]).unwrap();
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     let t1 = RefreshToken::generate(&OsRandom);
     let first = new_session(&a, &t1);
@@ -392,7 +392,7 @@ async fn exhausted_pool_is_unavailable() {
     let t1 = RefreshToken::generate(&OsRandom);
     let first = new_session(&a, &t1);
     store.insert_account(a, Some(first.clone())).await.unwrap();
-    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let key = ServerKey::new(vec![9; 32]).unwrap();
     let holder = locker
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             diesel::sql_query(format!(
@@ -419,7 +419,7 @@ async fn exhausted_pool_is_unavailable() {
 #[tokio::test]
 async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
     let (db, store) = store().await;
-    let key = RefreshKey::new(vec![9; 32]).unwrap();
+    let key = ServerKey::new(vec![9; 32]).unwrap();
     let a = new_account(TenantId::DEFAULT, "ada@example.com", None);
     let r0 = RefreshToken::generate(&OsRandom);
     let first = new_session(&a, &r0);

@@ -12,8 +12,8 @@ use portcullis_argon2::{Argon2Hasher, Argon2Settings};
 use portcullis_domain::MfaSettings;
 use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets};
 use portcullis_domain::{
-    AuthDeps, AuthService, Clock, JwtKeys, OsRandom, PasswordPolicy, RefreshKey, SecretStore, SecureRandom,
-    SystemClock, TokenPolicy, UsernamePolicy,
+    AuthDeps, AuthService, Clock, JwtKeys, OsRandom, PasswordPolicy, SecretStore, SecureRandom, ServerKey, SystemClock,
+    TokenPolicy, UsernamePolicy,
 };
 use portcullis_http::AppState;
 use portcullis_postgres::{PgSettings, PgStore, run_migrations};
@@ -295,7 +295,7 @@ pub struct ConfiguredKeys {
     /// Earlier public keys still accepted.
     pub previous_public: Vec<[u8; 32]>,
     /// The refresh-successor key, when configured.
-    pub refresh: Option<RefreshKey>,
+    pub refresh: Option<ServerKey>,
     /// The key encrypting TOTP secrets, when configured.
     pub mfa: Option<zeroize::Zeroizing<[u8; 32]>>,
 }
@@ -323,11 +323,11 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
     let refresh = t
         .refresh_key
         .as_ref()
-        .map(|configured| -> anyhow::Result<RefreshKey> {
+        .map(|configured| -> anyhow::Result<ServerKey> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(configured.expose_secret().trim())
                 .context("tokens.refresh_key must be base64")?;
-            RefreshKey::new(bytes).context("tokens.refresh_key")
+            ServerKey::new(bytes).context("tokens.refresh_key")
         })
         .transpose()?;
     let mfa = config
@@ -399,16 +399,16 @@ async fn mfa_key(
 }
 
 async fn refresh_key(
-    configured: Option<RefreshKey>,
+    configured: Option<ServerKey>,
     store: &dyn SecretStore,
     rng: &dyn SecureRandom,
-) -> anyhow::Result<RefreshKey> {
+) -> anyhow::Result<ServerKey> {
     if let Some(key) = configured {
         return Ok(key);
     }
     let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill(&mut candidate[..]);
-    Ok(RefreshKey::new(
+    Ok(ServerKey::new(
         store.get_or_create_secret(REFRESH_KEY_SECRET, &candidate[..]).await?,
     )?)
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_domain::mail::{MailDelivery, MailTransport, OutboxStore, RetryPolicy};
 use portcullis_domain::{AuthService, Clock};
+use portcullis_domain::{MailDelivery, MailTransport, OutboxStore, RetryPolicy};
 use portcullis_smtp::{FileMailer, Security, SmtpMailer, SmtpSettings};
 use secrecy::ExposeSecret;
 use tokio::sync::watch;

@@ -383,7 +383,7 @@ async fn outbox_row(url: &str, id: uuid::Uuid) -> OutboxRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_committed_before_a_crash_is_delivered_by_the_next_process() {
-    use portcullis_domain::mail::{MailKind, OutboxStore, OutgoingMail};
+    use portcullis_domain::{MailKind, OutboxStore, OutgoingMail};
     use portcullis_testkit::smtp::SmtpSink;
 
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
-use portcullis_domain::mail::{DeliveryReport, MailDelivery, MailKind, OutboxStore, OutgoingMail, RetryPolicy};
 use portcullis_domain::{Clock, ManualClock, TenantId};
+use portcullis_domain::{DeliveryReport, MailDelivery, MailKind, OutboxStore, OutgoingMail, RetryPolicy};
 use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
 use portcullis_smtp::{Security, SmtpMailer, SmtpSettings};
@@ -178,8 +178,8 @@ struct SlowSends {
 }
 
 #[async_trait::async_trait]
-impl portcullis_domain::mail::MailTransport for SlowSends {
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), portcullis_domain::mail::SendError> {
+impl portcullis_domain::MailTransport for SlowSends {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), portcullis_domain::SendError> {
         let result = self.inner.send(mail).await;
         tokio::time::sleep(self.per_send).await;
         result

@@ -15,7 +15,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use portcullis_domain::mail::{MailTransport, OutgoingMail, SendError};
+use portcullis_domain::{MailTransport, OutgoingMail, SendError};
 use zeroize::Zeroizing;
 
 /// How the SMTP connection is protected.

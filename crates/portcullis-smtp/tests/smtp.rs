@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use portcullis_domain::TenantId;
-use portcullis_domain::mail::{MailKind, MailTransport, OutgoingMail, SendError};
+use portcullis_domain::{MailKind, MailTransport, OutgoingMail, SendError};
 use portcullis_smtp::{FileMailer, Security, SmtpMailer, SmtpSettings};
 use portcullis_testkit::smtp::SmtpSink;
 use uuid::Uuid;

@@ -1,12 +1,22 @@
-//! What signed-in users do to their own account: list and revoke their sessions, choose a
-//! username. Every operation is scoped to the caller's tenant and user by construction; another
+//! What signed-in users do to their sessions: read their account, log out, list and revoke
+//! sessions. Every operation is scoped to the caller's tenant and user by construction; another
 //! user's session id behaves exactly like one that does not exist.
-
-use crate::identity::Username;
 use crate::ids::SessionId;
-use crate::ports::{Account, Session, SessionSelection, SetUsernameError};
-use crate::service::{AuthService, InfraError, Principal};
-use crate::token::RefreshToken;
+use crate::model::{Account, Principal, Session, SessionSelection};
+use crate::refresh::RefreshToken;
+use crate::service::base::{AuthService, InfraError};
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogoutScope {
+    /// Only the caller's session.
+    #[default]
+    Local,
+    /// Every session of the user except the caller's.
+    Others,
+    /// Every session of the user.
+    Global,
+}
 
 /// Which of the caller's sessions `POST /v1/account/sessions/revoke` ends: the union of `all`,
 /// `session_ids` and the sessions of `refresh_tokens`, minus the caller's own session when
@@ -36,21 +46,30 @@ impl std::fmt::Debug for RevokeRequest {
     }
 }
 
-/// Failures of [`AuthService::set_username`].
-#[derive(Debug, thiserror::Error)]
-pub enum UsernameError {
-    /// 409 `username_taken`.
-    #[error("username taken")]
-    Taken,
-    /// 401: the account behind the token is gone.
-    #[error("no such account")]
-    NoAccount,
-    /// Infrastructure.
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
 impl AuthService {
+    /// The caller's account.
+    pub async fn account(&self, principal: &Principal) -> Result<Option<Account>, InfraError> {
+        Ok(self
+            .deps
+            .store
+            .account(principal.claims.tid, principal.claims.sub)
+            .await?)
+    }
+
+    /// Ends sessions per `scope`. Returns how many were revoked.
+    pub async fn logout(&self, principal: &Principal, scope: LogoutScope) -> Result<u64, InfraError> {
+        let (tid, uid, sid) = (principal.claims.tid, principal.claims.sub, principal.session.id);
+        let now = self.deps.clock.now();
+        let store = &self.deps.store;
+        let revoked = match scope {
+            LogoutScope::Local => u64::from(store.revoke_session(tid, uid, sid, now).await?),
+            LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now).await?,
+            LogoutScope::Global => store.revoke_sessions(tid, uid, None, now).await?,
+        };
+        tracing::info!(user_id = %uid, session_id = %sid, ?scope, revoked, "logout");
+        Ok(revoked)
+    }
+
     /// The caller's live sessions, most recently used first.
     pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, InfraError> {
         let now = self.deps.clock.now();
@@ -95,22 +114,5 @@ impl AuthService {
             .await?;
         tracing::info!(user_id = %principal.claims.sub, revoked, "sessions revoked by their user");
         Ok(revoked)
-    }
-
-    /// Sets or changes the caller's username.
-    pub async fn set_username(&self, principal: &Principal, username: &Username) -> Result<Account, UsernameError> {
-        let now = self.deps.clock.now();
-        let account = self
-            .deps
-            .store
-            .set_username(principal.claims.tid, principal.claims.sub, username, now)
-            .await
-            .map_err(|e| match e {
-                SetUsernameError::Taken => UsernameError::Taken,
-                SetUsernameError::NoAccount => UsernameError::NoAccount,
-                SetUsernameError::Store(e) => UsernameError::Infra(e.into()),
-            })?;
-        tracing::info!(user_id = %account.id, "username set");
-        Ok(account)
     }
 }

@@ -9,167 +9,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
+use chrono::Duration;
 
 use crate::clock::Clock;
-use crate::ids::TenantId;
-use crate::ports::StoreError;
-
-/// What a mail is for; also the outbox's `kind` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MailKind {
-    /// Link and code to verify a new account's address.
-    SignupVerification,
-    /// Someone tried to register with an address that already has an account.
-    ExistingAccountNotice,
-    /// Link and code to confirm a new address, sent to that address.
-    EmailChangeVerification,
-    /// A change of address was asked for; sent to the current one.
-    EmailChangeRequestedNotice,
-    /// The address was changed; sent to the old one.
-    EmailChangedNotice,
-    /// Link and code to reset a password.
-    PasswordReset,
-    /// The password was changed.
-    PasswordChangedNotice,
-    /// Link and code to authorize a login from a new IP address.
-    IpAuthorization,
-    /// A sign-in from a new IP address happened (policy `notify`).
-    NewSignInNotice,
-    /// A TOTP code was presented again after it had been used: someone may have seen it.
-    TotpReplayNotice,
-    /// Wrong codes locked the second factor again and again.
-    TotpLockedNotice,
-}
-
-impl MailKind {
-    /// Every kind.
-    pub const ALL: [Self; 11] = [
-        Self::SignupVerification,
-        Self::ExistingAccountNotice,
-        Self::EmailChangeVerification,
-        Self::EmailChangeRequestedNotice,
-        Self::EmailChangedNotice,
-        Self::PasswordReset,
-        Self::PasswordChangedNotice,
-        Self::IpAuthorization,
-        Self::NewSignInNotice,
-        Self::TotpReplayNotice,
-        Self::TotpLockedNotice,
-    ];
-
-    /// Stable name, as stored.
-    ///
-    /// ```
-    /// use portcullis_domain::mail::MailKind;
-    /// for kind in MailKind::ALL {
-    ///     assert_eq!(MailKind::from_name(kind.name()), Some(kind));
-    /// }
-    /// ```
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::SignupVerification => "signup_verification",
-            Self::ExistingAccountNotice => "existing_account_notice",
-            Self::EmailChangeVerification => "email_change_verification",
-            Self::EmailChangeRequestedNotice => "email_change_requested_notice",
-            Self::EmailChangedNotice => "email_changed_notice",
-            Self::PasswordReset => "password_reset",
-            Self::PasswordChangedNotice => "password_changed_notice",
-            Self::IpAuthorization => "ip_authorization",
-            Self::NewSignInNotice => "new_sign_in_notice",
-            Self::TotpReplayNotice => "totp_replay_notice",
-            Self::TotpLockedNotice => "totp_locked_notice",
-        }
-    }
-
-    /// The kind with this stored name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-/// A rendered mail, ready for the transport.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OutgoingMail {
-    /// Outbox id; the transport derives the `Message-ID` from it, so a retried mail keeps its id.
-    pub id: Uuid,
-    /// Tenant of the account it concerns.
-    pub tenant_id: TenantId,
-    /// Recipient address.
-    pub to: String,
-    /// Purpose.
-    pub kind: MailKind,
-    /// Subject line.
-    pub subject: String,
-    /// Plain-text part.
-    pub text: String,
-    /// HTML part.
-    pub html: String,
-}
-
-impl std::fmt::Debug for OutgoingMail {
-    // Bodies carry one-time links and codes: never print them.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutgoingMail")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Why a transport could not deliver.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// Worth retrying: connection refused, timeout, 4xx reply.
-    #[error("temporary delivery failure: {0}")]
-    Temporary(String),
-    /// Retrying will not help: 5xx reply, invalid address.
-    #[error("permanent delivery failure: {0}")]
-    Permanent(String),
-}
-
-/// Delivers one mail. Implementations must not retry on their own: the outbox does.
-#[async_trait]
-pub trait MailTransport: Send + Sync + std::fmt::Debug {
-    /// Hands the mail to the next hop.
-    async fn send(&self, mail: &OutgoingMail) -> Result<(), SendError>;
-}
-
-/// A mail claimed from the outbox.
-#[derive(Debug, Clone)]
-pub struct ClaimedMail {
-    /// The mail.
-    pub mail: OutgoingMail,
-    /// Delivery attempts before this one.
-    pub attempts: u32,
-    /// When it was enqueued.
-    pub created_at: DateTime<Utc>,
-}
-
-/// The outbox: durable, shared by every node.
-#[async_trait]
-pub trait OutboxStore: Send + Sync {
-    /// Enqueues a mail on its own. (Flows enqueue inside their own transaction instead, through
-    /// the storage method that makes the change.)
-    async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Claims up to `limit` mails that are pending and due at `now` and not leased by another
-    /// worker, leasing them for `lease`. Two concurrent calls never return the same mail.
-    /// Leases are kept on the storage's own clock, not the callers', so workers whose clocks
-    /// disagree still respect each other's claims.
-    async fn claim_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError>;
-
-    /// Records delivery and forgets the bodies (they hold one-time secrets).
-    async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError>;
-
-    /// Records a failed attempt and when to try again.
-    async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
-
-    /// Gives up: records why and forgets the bodies.
-    async fn mark_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
-}
+use crate::ports::{ClaimedMail, MailTransport, OutboxStore, SendError, StoreError};
 
 /// Retry rules of the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,7 +48,7 @@ impl RetryPolicy {
     ///
     /// ```
     /// use chrono::Duration;
-    /// use portcullis_domain::mail::RetryPolicy;
+    /// use portcullis_domain::RetryPolicy;
     /// let p = RetryPolicy::default();
     /// assert_eq!(p.backoff(1), Duration::seconds(5));
     /// assert_eq!(p.backoff(3), Duration::seconds(20));
@@ -322,7 +165,10 @@ impl MailDelivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::TenantId;
+    use crate::model::{MailKind, OutgoingMail};
     use proptest::prelude::*;
+    use uuid::Uuid;
 
     proptest! {
         #[test]

@@ -1,0 +1,23 @@
+//! What the domain works with: accounts, sessions, one-time secrets, registrations, the second
+//! factor and mail. Plain data; the rules live in the use cases.
+
+mod account;
+mod client;
+mod mail;
+mod registration;
+mod second_factor;
+mod secret;
+mod session;
+
+pub use account::{Account, AccountCredentials, NewAccount, StoredPassword, Tenant};
+pub use client::{ClientInfo, Principal, TokenPair};
+pub use mail::{MailKind, OutgoingMail};
+pub use registration::{
+    Fulfilling, MAX_PENDING_REGISTRATIONS, MailRequest, MailTarget, RegistrationPlan, RegistrationRequest,
+    RequestFulfilment,
+};
+pub use second_factor::{Disabled, StepOutcome, TotpRecord};
+pub use secret::{
+    NewOneTimeSecret, PasswordChange, Purged, RedeemOutcome, Redemption, SecretLookup, StoredSecret, Verdict,
+};
+pub use session::{NewSession, Session, SessionSelection};

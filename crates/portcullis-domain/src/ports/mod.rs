@@ -1,0 +1,58 @@
+//! Port traits: what the domain needs from the outside world, one module per family. Adapters
+//! implement them and translate their own failures into the errors named here, at their
+//! boundary: every storage call may fail with [`StoreError`] (`Unavailable` when the database
+//! cannot be reached or no connection is free in time, `Internal` for anything else); calls that
+//! can fail for a reason of the domain's (a taken address, a lost race) say so in their own
+//! error or outcome type.
+
+mod accounts;
+mod error;
+mod hasher;
+mod mail;
+mod second_factor;
+mod secrets;
+mod sessions;
+
+pub use accounts::{AccountStore, InsertAccountError, SetUsernameError};
+pub use error::StoreError;
+pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
+pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
+pub use second_factor::MfaStore;
+pub use secrets::{MailRequestStore, OneTimeStore, RegistrationStore, SecretStore};
+pub use sessions::{KEPT_SUPERSEDED_TOKENS, RefreshOutcome, SessionStore};
+
+use async_trait::async_trait;
+
+/// Readiness.
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// Succeeds when storage answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Everything the domain needs from storage, as one object.
+pub trait Storage:
+    AccountStore
+    + SessionStore
+    + SecretStore
+    + OneTimeStore
+    + RegistrationStore
+    + MailRequestStore
+    + MfaStore
+    + OutboxStore
+    + HealthCheck
+{
+}
+impl<
+    T: AccountStore
+        + SessionStore
+        + SecretStore
+        + OneTimeStore
+        + RegistrationStore
+        + MailRequestStore
+        + MfaStore
+        + OutboxStore
+        + HealthCheck,
+> Storage for T
+{
+}

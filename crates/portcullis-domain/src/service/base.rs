@@ -1,0 +1,148 @@
+//! The service the use cases hang on: its dependencies, wired once by the composition root,
+//! and the infrastructure failures any use case can end in.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::model::Tenant;
+use crate::one_time::OneTimeSecrets;
+use crate::ports::{HashError, PasswordHasher, PasswordScreen, Storage, StoreError};
+use crate::random::{SecureRandom, random_array};
+use crate::refresh::ServerKey;
+use crate::templates::MailBranding;
+use crate::token::{JwtKeys, KeyError, TokenPolicy};
+
+/// Infrastructure failures any use case can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    /// Storage unreachable or saturated (503).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Hashing saturated (503 with `Retry-After`).
+    #[error("password hashing at capacity")]
+    Busy {
+        /// Seconds to suggest in `Retry-After`.
+        retry_after_secs: u64,
+    },
+    /// A bug or an unexpected failure (500). The text goes to logs only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for InfraError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::Unavailable(m),
+            StoreError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<HashError> for InfraError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy { retry_after } => Self::Busy {
+                retry_after_secs: u64::try_from(retry_after.num_seconds().max(1)).unwrap_or(1),
+            },
+            HashError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<KeyError> for InfraError {
+    fn from(e: KeyError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Everything the use cases need, wired once by the composition root.
+#[derive(Clone)]
+pub struct AuthDeps {
+    /// Storage port.
+    pub store: Arc<dyn Storage>,
+    /// Hasher port.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Refuses common and breached new passwords.
+    pub screen: Arc<dyn PasswordScreen>,
+    /// Clock port.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness port.
+    pub rng: Arc<dyn SecureRandom>,
+    /// Signing and verification keys.
+    pub keys: Arc<JwtKeys>,
+    /// Refresh successor key.
+    pub refresh_key: ServerKey,
+    /// Token settings.
+    pub policy: TokenPolicy,
+    /// Mints and checks one-time secrets of mail flows.
+    pub one_time: OneTimeSecrets,
+    /// Product name and front-end link templates of mails.
+    pub branding: MailBranding,
+    /// Whether a new account must verify its address before it can log in.
+    pub require_email_verification: bool,
+    /// Second-factor keys and limits.
+    pub mfa: crate::totp::MfaSettings,
+    /// What a sign-in from an unknown network does.
+    pub new_ip_policy: crate::network::NewIpPolicy,
+    /// Counts failed logins per account and mails per recipient.
+    pub limiter: Arc<dyn crate::limits::RateLimiter>,
+    /// How long an account may stay unverified (since its last registration) before it is
+    /// deleted.
+    pub unverified_account_ttl: chrono::Duration,
+}
+
+impl std::fmt::Debug for AuthDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthDeps")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The account, session and token use cases.
+#[derive(Debug, Clone)]
+pub struct AuthService {
+    pub(crate) deps: AuthDeps,
+}
+
+impl AuthService {
+    /// Builds the service from its ports.
+    pub fn new(deps: AuthDeps) -> Self {
+        Self { deps }
+    }
+
+    /// Token settings in force.
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.deps.policy
+    }
+
+    /// Keys in force (for JWKS).
+    pub fn keys(&self) -> &JwtKeys {
+        &self.deps.keys
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.deps.clock.now()
+    }
+
+    /// Resolves a tenant slug; `None` when no tenant has it.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Tenant>, InfraError> {
+        Ok(self.deps.store.tenant_by_slug(slug).await?)
+    }
+
+    /// Storage readiness.
+    pub async fn ready(&self) -> Result<(), InfraError> {
+        Ok(self.deps.store.ping().await?)
+    }
+
+    pub(crate) fn new_id(&self) -> Uuid {
+        // UUID v7: time-ordered (our clock) with random bits from the randomness port.
+        let now = self.deps.clock.now();
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.deps.rng)).into_uuid()
+    }
+}

@@ -1,0 +1,145 @@
+//! What the use cases make for the caller: sessions with their first refresh token, token pairs,
+//! and mails (with a one-time secret, for the mail flows).
+use crate::identity::Email;
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::model::{ClientInfo, MailKind, NewOneTimeSecret, NewSession, OutgoingMail, Session, TokenPair};
+use crate::one_time::Purpose;
+use crate::refresh::RefreshToken;
+use crate::service::base::{AuthService, InfraError};
+use crate::templates::{MailVars, render};
+use crate::token::TokenSubject;
+
+/// Longest user agent kept with a session; the rest is cut.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+
+impl AuthService {
+    pub(crate) fn new_session(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        amr: Vec<String>,
+        client: &ClientInfo,
+    ) -> (NewSession, RefreshToken) {
+        let refresh = RefreshToken::generate(&*self.deps.rng);
+        let id = SessionId::from_uuid(self.new_id());
+        (self.session_for(id, tenant_id, user_id, amr, client, &refresh), refresh)
+    }
+
+    /// A session with a given id and first refresh token (for sessions opened inside a storage
+    /// transaction, whose account is only known there).
+    pub(crate) fn session_for(
+        &self,
+        id: SessionId,
+        tenant_id: TenantId,
+        user_id: UserId,
+        amr: Vec<String>,
+        client: &ClientInfo,
+        refresh: &RefreshToken,
+    ) -> NewSession {
+        let now = self.deps.clock.now();
+        let session = Session {
+            id,
+            tenant_id,
+            user_id,
+            amr,
+            ip: client.ip,
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.deps.policy.session_ttl,
+            revoked_at: None,
+        };
+        NewSession {
+            session,
+            refresh_hash: refresh.hash(),
+        }
+    }
+
+    pub(crate) fn pair(&self, session: Session, refresh_token: RefreshToken) -> Result<TokenPair, InfraError> {
+        let subject = TokenSubject {
+            user_id: session.user_id,
+            session_id: session.id,
+            tenant_id: session.tenant_id,
+            amr: &session.amr,
+        };
+        let issued_at = self.deps.clock.now();
+        let (access_token, access_expires_at) =
+            self.deps
+                .keys
+                .issue(&self.deps.policy, &subject, issued_at, &*self.deps.rng)?;
+        Ok(TokenPair {
+            access_token,
+            access_expires_at,
+            expires_in: (access_expires_at - issued_at).num_seconds(),
+            refresh_token,
+            session,
+        })
+    }
+
+    /// Renders a mail of `kind` to `to`.
+    pub(crate) fn outgoing(&self, tenant: TenantId, to: &Email, kind: MailKind, vars: &MailVars<'_>) -> OutgoingMail {
+        let rendered = render(kind, &self.deps.branding, vars);
+        OutgoingMail {
+            id: self.new_id(),
+            tenant_id: tenant,
+            to: to.as_str().to_owned(),
+            kind,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        }
+    }
+
+    /// Mints a secret for `user` and renders the mail of `kind` that carries it to `to`.
+    pub(crate) fn secret_mail(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        purpose: Purpose,
+        new_email: Option<Email>,
+        to: &Email,
+        kind: MailKind,
+    ) -> (NewOneTimeSecret, OutgoingMail) {
+        self.scoped_secret_mail(tenant, user, purpose, new_email, to, kind, None)
+    }
+
+    /// [`Self::secret_mail`] for a secret scoped to a client network (IP authorization).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn scoped_secret_mail(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        purpose: Purpose,
+        new_email: Option<Email>,
+        to: &Email,
+        kind: MailKind,
+        network: Option<(&str, &str)>,
+    ) -> (NewOneTimeSecret, OutgoingMail) {
+        let now = self.deps.clock.now();
+        let minted = self.deps.one_time.mint(user, purpose, now, &*self.deps.rng);
+        let vars = MailVars {
+            token: Some(&minted.token),
+            code: Some(&minted.code),
+            ip: network.map(|(ip, _)| ip),
+            ..MailVars::default()
+        };
+        let mail = self.outgoing(tenant, to, kind, &vars);
+        let secret = NewOneTimeSecret {
+            id: self.new_id(),
+            tenant_id: tenant,
+            user_id: user,
+            purpose,
+            scope: network.map(|(_, scope)| scope.to_owned()).unwrap_or_default(),
+            token_hash: minted.token_hash,
+            code_hash: minted.code_hash,
+            token_expires_at: minted.token_expires_at,
+            code_expires_at: minted.code_expires_at,
+            new_email,
+            created_at: now,
+        };
+        (secret, mail)
+    }
+}

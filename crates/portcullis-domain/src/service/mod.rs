@@ -1,0 +1,17 @@
+//! The service the use cases hang on ([`AuthService`], in `base`), and the building blocks they
+//! share: minting sessions, tokens and mails (`mint`), checking passwords (`passwords`), the
+//! per-account and per-recipient budgets (`budgets`), the second factor (`second_factor`) and
+//! re-authentication (`reauth`). Use cases build on these and on the model and ports, never on
+//! each other.
+
+pub(crate) mod base;
+mod budgets;
+pub(crate) mod mint;
+mod passwords;
+pub(crate) mod reauth;
+pub(crate) mod second_factor;
+
+pub use base::{AuthDeps, AuthService, InfraError};
+pub use mint::MAX_USER_AGENT_CHARS;
+pub use reauth::ReauthError;
+pub use second_factor::MfaError;

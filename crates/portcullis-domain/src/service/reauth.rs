@@ -1,0 +1,111 @@
+//! Re-authentication of a signed-in caller for a sensitive change: the current password (within
+//! the account's budgets) and, when enabled, the second factor.
+
+use crate::identity::Password;
+use crate::limits::Limit;
+use crate::model::{AccountCredentials, Principal};
+use crate::ports::HashOwner;
+use crate::service::base::{AuthService, InfraError};
+use crate::service::second_factor::MfaError;
+use crate::totp::SecondFactor;
+
+/// Failures of re-authentication.
+#[derive(Debug, thiserror::Error)]
+pub enum ReauthError {
+    /// The current password is wrong.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Too many wrong passwords for this account lately.
+    #[error("too many failed password attempts")]
+    Throttled {
+        /// Until the next attempt is let through.
+        retry_after: std::time::Duration,
+    },
+    /// Too many re-authenticating requests for this account lately.
+    #[error("too many requests for this account")]
+    RateLimited {
+        /// Until the next request is let through.
+        retry_after: std::time::Duration,
+    },
+    /// The second factor is enabled and was missing, wrong or locked.
+    #[error(transparent)]
+    SecondFactor(MfaError),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<MfaError> for ReauthError {
+    fn from(e: MfaError) -> Self {
+        match e {
+            MfaError::Infra(e) => Self::Infra(e),
+            other => Self::SecondFactor(other),
+        }
+    }
+}
+
+impl From<ReauthError> for MfaError {
+    /// A failed re-authentication, as the second-factor endpoints answer it.
+    fn from(e: ReauthError) -> Self {
+        match e {
+            ReauthError::Infra(e) => Self::Infra(e),
+            ReauthError::Throttled { retry_after } => Self::Throttled { retry_after },
+            ReauthError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            ReauthError::SecondFactor(e) => e,
+            ReauthError::InvalidCredentials => Self::InvalidCredentials,
+        }
+    }
+}
+
+impl AuthService {
+    /// Checks the caller's current password (re-authentication for sensitive changes). Wrong
+    /// passwords count against the account's failed-login budget, so a stolen access token is
+    /// no oracle for guessing the password.
+    pub(crate) async fn reauthenticate(
+        &self,
+        principal: &Principal,
+        password: &Password,
+    ) -> Result<AccountCredentials, ReauthError> {
+        self.account_request(Limit::Reauthentication, principal)
+            .await
+            .map_err(|retry_after| ReauthError::RateLimited { retry_after })?;
+        let found = self
+            .deps
+            .store
+            .credentials(principal.claims.tid, principal.claims.sub)
+            .await
+            .map_err(InfraError::from)?;
+        let key = format!("{}:account:{}", principal.claims.tid, principal.claims.sub);
+        let stored = found.as_ref().and_then(|c| c.password.as_ref());
+        let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
+        let verdict = self
+            .check_password_within_budget(&key, password, stored, &owner)
+            .await?
+            .map_err(|retry_after| {
+                tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
+                ReauthError::Throttled { retry_after }
+            })?;
+        match found.filter(|_| verdict.matches) {
+            Some(creds) => Ok(creds),
+            None => {
+                tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");
+                Err(ReauthError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// The caller's account after checking the current password and, if enabled, the second
+    /// factor (re-authentication for sensitive changes).
+    pub(crate) async fn reauthenticate_with_factor(
+        &self,
+        principal: &Principal,
+        password: &Password,
+        factor: Option<&SecondFactor>,
+    ) -> Result<AccountCredentials, ReauthError> {
+        let creds = self.reauthenticate(principal, password).await?;
+        if creds.account.mfa_enabled {
+            self.check_second_factor(&creds.account, factor).await?;
+        }
+        Ok(creds)
+    }
+}

@@ -1,0 +1,186 @@
+//! Log in with a password (and second factor), under the failed-login budget and the new-IP
+//! policy.
+
+use uuid::Uuid;
+
+use crate::identity::{LoginId, Password};
+use crate::ids::UserId;
+use crate::model::{Account, ClientInfo, NewSession, Session, Tenant, TokenPair};
+use crate::ports::HashOwner;
+use crate::service::base::{AuthService, InfraError};
+
+/// Failures of [`AuthService::login`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// 401 `invalid_credentials`: unknown account or wrong password, indistinguishably.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 403 `email_not_verified`: right credentials, but the address is not verified yet.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The second factor is missing (403 `mfa_required`), wrong or locked.
+    #[error(transparent)]
+    SecondFactor(crate::service::MfaError),
+    /// 403 `ip_authorization_required`: right credentials from a network the account has not
+    /// used, under policy `require`; a mail with a link and code is on its way (unless one for
+    /// this network still lives).
+    #[error("ip authorization required")]
+    IpAuthorizationRequired,
+    /// 429: too many failed logins for this account (or, for a name no account has, for that
+    /// name, so the answer is the same). Checked before the password, so the account's owner
+    /// is not locked out for good: one more attempt comes back every period / count.
+    #[error("too many failed logins")]
+    Throttled {
+        /// Until the next attempt is allowed.
+        retry_after: std::time::Duration,
+    },
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl AuthService {
+    /// Checks credentials and opens a session. Unknown account and wrong password cost the same
+    /// hashing (see `check_password`) and end in the same error.
+    pub async fn login(
+        &self,
+        tenant: &Tenant,
+        login: &LoginId,
+        password: &Password,
+        factor: Option<&crate::totp::SecondFactor>,
+        client: &ClientInfo,
+    ) -> Result<(Account, TokenPair), LoginError> {
+        let store = &self.deps.store;
+        let found = match login {
+            LoginId::Email(email) => store.credentials_by_email(tenant.id, email).await,
+            LoginId::Username(name) => store.credentials_by_username(tenant.id, name).await,
+        }
+        .map_err(InfraError::from)?;
+        // Failed passwords count per login name as typed, whether or not an account has it: an
+        // unknown name is throttled exactly like a known one, and throttling an account's
+        // address says nothing about its username (or the other way round).
+        let name_key = match login {
+            LoginId::Email(email) => format!("{}:email:{}", tenant.id, email.normalized()),
+            LoginId::Username(name) => format!("{}:username:{}", tenant.id, name.normalized()),
+        };
+        // Failures from a network the account has signed in from before count apart from the
+        // rest, so someone guessing from elsewhere cannot keep the owner out. The lookup runs
+        // for unknown names too (it finds nothing), so it costs the same either way, and its
+        // answer serves the new-IP policy below.
+        let network = client.ip.map(crate::network::network_of);
+        let known = match &network {
+            Some(network) => {
+                let user = found.as_ref().map_or(UserId::from_uuid(Uuid::nil()), |c| c.account.id);
+                store
+                    .is_known_network(tenant.id, user, network)
+                    .await
+                    .map_err(InfraError::from)?
+            }
+            None => false,
+        };
+        let throttle_key = match (&network, known) {
+            (Some(network), true) => format!("{name_key}:known:{network}"),
+            _ => name_key,
+        };
+        let stored = found.as_ref().and_then(|c| c.password.as_ref());
+        let owner = HashOwner::client(client.ip);
+        let verdict = match self
+            .check_password_within_budget(&throttle_key, password, stored, &owner)
+            .await?
+        {
+            Ok(verdict) => verdict,
+            Err(retry_after) => {
+                tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
+                return Err(LoginError::Throttled { retry_after });
+            }
+        };
+        let Some(creds) = found.filter(|_| verdict.matches) else {
+            tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
+            return Err(LoginError::InvalidCredentials);
+        };
+        if verdict.needs_rehash
+            && let Some(stored) = &creds.password
+        {
+            self.upgrade_hash(&creds.account, &stored.phc, password, &owner).await;
+        }
+        let account = creds.account;
+        if self.deps.require_email_verification && !account.email_verified {
+            tracing::info!(user_id = %account.id, outcome = "email_not_verified", "login refused");
+            return Err(LoginError::EmailNotVerified);
+        }
+        let mut amr = vec!["pwd".to_owned()];
+        if account.mfa_enabled {
+            // A login the new-IP policy will refuse must not spend a recovery code (the user
+            // would come back with the next one after authorizing the network).
+            let refused_later =
+                self.deps.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
+            let method = self
+                .check_second_factor_then(&account, factor, !refused_later)
+                .await
+                .map_err(|e| match e {
+                    crate::service::MfaError::Infra(e) => LoginError::Infra(e),
+                    other => LoginError::SecondFactor(other),
+                })?;
+            amr.push(method.to_owned());
+        }
+        let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
+        let session = self.open_session(&account, new_session, client, known).await?;
+        tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
+        Ok((account, self.pair(session, refresh)?))
+    }
+
+    /// Stores a login's session under the new-IP policy; `known`: whether the account knows
+    /// the client's network.
+    async fn open_session(
+        &self,
+        account: &Account,
+        session: NewSession,
+        client: &ClientInfo,
+        known: bool,
+    ) -> Result<Session, LoginError> {
+        use crate::network::{NewIpPolicy, network_of};
+        let store = &self.deps.store;
+        let (policy, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
+            return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
+        };
+        if policy == NewIpPolicy::Off {
+            return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
+        }
+        let (tenant, user) = (account.tenant.id, account.id);
+        let network = network_of(ip);
+        if known {
+            return Ok(store
+                .insert_session_from(session, &network, None)
+                .await
+                .map_err(InfraError::from)?);
+        }
+        let ip_text = ip.to_string();
+        if policy == NewIpPolicy::Notify {
+            let vars = crate::templates::MailVars {
+                ip: Some(&ip_text),
+                ..crate::templates::MailVars::default()
+            };
+            let notice = self.outgoing(tenant, &account.email, crate::model::MailKind::NewSignInNotice, &vars);
+            tracing::info!(user_id = %user, %network, "sign-in from a new network; owner notified");
+            return Ok(store
+                .insert_session_from(session, &network, Some(&notice))
+                .await
+                .map_err(InfraError::from)?);
+        }
+        let (secret, mail) = self.scoped_secret_mail(
+            tenant,
+            user,
+            crate::one_time::Purpose::AuthorizeIp,
+            None,
+            &account.email,
+            crate::model::MailKind::IpAuthorization,
+            Some((&ip_text, &network)),
+        );
+        let mailed = store
+            .issue_secret_unless_live(secret, &mail, self.deps.clock.now())
+            .await
+            .map_err(InfraError::from)?;
+        tracing::info!(user_id = %user, %network, mailed, outcome = "ip_authorization_required", "login refused");
+        Err(LoginError::IpAuthorizationRequired)
+    }
+}

@@ -1,0 +1,13 @@
+//! The use cases, one module per use case or close family. Each adds its operations to
+//! [`crate::AuthService`] and has its own error type; they share only the model, the ports and
+//! the building blocks of the private `service` module.
+
+pub mod account_changes;
+pub mod login;
+pub mod mail_delivery;
+pub mod mail_requests;
+pub mod register;
+pub mod second_factor;
+pub mod secrets;
+pub mod sessions;
+pub mod tokens;

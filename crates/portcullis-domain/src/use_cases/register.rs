@@ -1,0 +1,209 @@
+//! Register: an account with a password, active at once or (with email verification) recorded
+//! as a request that the mail worker fulfils.
+use crate::identity::{Email, Password, Username};
+use crate::ids::UserId;
+use crate::model::{
+    Account, ClientInfo, MailKind, NewAccount, RegistrationPlan, RegistrationRequest, Tenant, TokenPair,
+};
+use crate::network::network_of;
+use crate::one_time::Purpose;
+use crate::ports::{HashOwner, InsertAccountError};
+use crate::service::base::{AuthService, InfraError};
+use crate::templates::MailVars;
+
+/// Failures of [`AuthService::register`].
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// 409 `email_taken`.
+    #[error("email taken")]
+    EmailTaken,
+    /// 409 `username_taken`.
+    #[error("username taken")]
+    UsernameTaken,
+    /// 404: the tenant vanished between resolution and insert.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// 422 `too_common` on `password`: a common or breached password.
+    #[error("password too common")]
+    PasswordTooCommon,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// What a registration led to.
+// Built once per request and moved straight into the response; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Registered {
+    /// Email verification is off: the account is active and logged in.
+    Active(Account, TokenPair),
+    /// Email verification is on, and a mail is on its way: a verification to a new address, or
+    /// a notice to the owner of an existing one. The answer must not say which.
+    MailSent,
+}
+
+/// A registration that passed edge validation.
+#[derive(Debug)]
+pub struct Registration {
+    /// The tenant, already resolved.
+    pub tenant: Tenant,
+    /// Email address.
+    pub email: Email,
+    /// Password.
+    pub password: Password,
+    /// Optional username.
+    pub username: Option<Username>,
+}
+
+impl AuthService {
+    /// Creates an account. With email verification required, the account waits for
+    /// [`AuthService::verify_email`] and a mail goes out (see [`Registered::MailSent`]);
+    /// otherwise its email counts as verified and it is logged in at once. The password is
+    /// hashed before anything is written, on both paths.
+    pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<Registered, RegisterError> {
+        if self.too_common(&reg.password).await {
+            return Err(RegisterError::PasswordTooCommon);
+        }
+        if self.deps.require_email_verification
+            && let Some(name) = &reg.username
+            && self
+                .deps
+                .store
+                .username_taken(reg.tenant.id, name)
+                .await
+                .map_err(InfraError::from)?
+        {
+            // Asked whatever the address, so the answer says nothing about it.
+            return Err(RegisterError::UsernameTaken);
+        }
+        let password_hash = self
+            .deps
+            .hasher
+            .hash(&reg.password, &HashOwner::client(client.ip))
+            .await
+            .map_err(InfraError::from)?;
+        if self.deps.require_email_verification {
+            return self.request_registration(reg, password_hash, client).await;
+        }
+        let user_id = UserId::from_uuid(self.new_id());
+        let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
+        let new = NewAccount {
+            id: user_id,
+            tenant_id: reg.tenant.id,
+            email: reg.email,
+            email_verified: true,
+            username: reg.username,
+            password_hash,
+            created_at: self.deps.clock.now(),
+            network: client.ip.map(crate::network::network_of),
+        };
+        let account = self
+            .deps
+            .store
+            .insert_account(new, Some(first_session.clone()))
+            .await
+            .map_err(|e| match e {
+                InsertAccountError::EmailTaken => RegisterError::EmailTaken,
+                InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
+                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+            })?;
+        tracing::info!(user_id = %account.id, tenant_id = %account.tenant.id, "account registered");
+        let pair = self.pair(first_session.session, refresh)?;
+        Ok(Registered::Active(account, pair))
+    }
+
+    /// Registration with email verification: records the registration and answers. The
+    /// password was hashed before, and nothing here depends on the address (one insert, the
+    /// same for a new and an existing address), so neither the answer nor its timing says
+    /// whether the address has an account. The mail worker fulfils it
+    /// ([`AuthService::fulfil_registration_requests`]).
+    pub(crate) async fn request_registration(
+        &self,
+        reg: Registration,
+        password_hash: String,
+        client: &ClientInfo,
+    ) -> Result<Registered, RegisterError> {
+        let tenant_id = reg.tenant.id;
+        // A verification and a notice both go to the registered address: one check covers
+        // either, and a limited address gets neither, with the same answer.
+        let mail_allowed = self.may_mail(tenant_id, &reg.email).await;
+        let request = RegistrationRequest {
+            id: self.new_id(),
+            tenant_id,
+            email: reg.email,
+            password_hash,
+            username: reg.username,
+            network: client.ip.map(network_of),
+            mail_allowed,
+            requested_at: self.deps.clock.now(),
+        };
+        self.deps
+            .store
+            .request_registration(&request)
+            .await
+            .map_err(|e| match e {
+                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
+                InsertAccountError::EmailTaken | InsertAccountError::UsernameTaken => RegisterError::Infra(
+                    InfraError::Internal("storage reported a conflict on a registration request".into()),
+                ),
+            })?;
+        tracing::info!(registration_id = %request.id, tenant_id = %tenant_id, "registration recorded");
+        Ok(Registered::MailSent)
+    }
+
+    /// Fulfils up to `max` recorded registrations (run by the mail worker): a new address gets
+    /// an unverified account; an unverified one gets one more registration with its own
+    /// password and secret; a verified one only a notice to its owner. Returns how many were
+    /// taken.
+    pub async fn fulfil_registration_requests(&self, max: u32) -> Result<u32, InfraError> {
+        let plan = |request: &RegistrationRequest, account: Option<&Account>| self.registration_plan(request, account);
+        let mut taken = 0;
+        while taken < max && self.deps.store.fulfil_registration(&plan).await? {
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    fn registration_plan(&self, request: &RegistrationRequest, account: Option<&Account>) -> RegistrationPlan {
+        match account {
+            Some(owner) if owner.email_verified => {
+                tracing::info!(registration_id = %request.id, tenant_id = %owner.tenant.id, mailed = request.mail_allowed, "registration with a verified address; its owner was notified");
+                RegistrationPlan::Notify(request.mail_allowed.then(|| {
+                    self.outgoing(
+                        owner.tenant.id,
+                        &owner.email,
+                        MailKind::ExistingAccountNotice,
+                        &MailVars::default(),
+                    )
+                }))
+            }
+            // Kept even when no mail may go now: a resend from the same network can mail it
+            // later (see `resent_registration`).
+            found => {
+                let user = found.map_or_else(|| UserId::from_uuid(self.new_id()), |a| a.id);
+                let to = found.map_or(&request.email, |a| &a.email);
+                let verification = request.mail_allowed.then(|| {
+                    let (mut secret, mail) = self.secret_mail(
+                        request.tenant_id,
+                        user,
+                        Purpose::VerifyEmail,
+                        None,
+                        to,
+                        MailKind::SignupVerification,
+                    );
+                    // The secret confirms this registration, and no other.
+                    secret.scope = request.id.to_string();
+                    (secret, mail)
+                });
+                tracing::info!(registration_id = %request.id, user_id = %user, mailed = request.mail_allowed, "registration stored");
+                RegistrationPlan::Register {
+                    new_account: user,
+                    verification,
+                }
+            }
+        }
+    }
+}

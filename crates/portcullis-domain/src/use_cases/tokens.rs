@@ -1,0 +1,127 @@
+//! Tokens: rotating a refresh token into a new pair, and authenticating a bearer token against
+//! its live session.
+use crate::model::{Account, Principal, Session, TokenPair};
+use crate::ports::RefreshOutcome;
+use crate::refresh::{RefreshToken, decide_refresh};
+use crate::service::base::{AuthService, InfraError};
+use crate::token::TokenError;
+
+/// How many rotations a replayed token may lag behind the head and still be answered (within
+/// the grace window).
+const MAX_REPLAY_STEPS: usize = 8;
+
+/// Failures of [`AuthService::refresh`].
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// 401 `invalid_refresh_token`: unknown, malformed, or its session is over.
+    #[error("invalid refresh token")]
+    Invalid,
+    /// 401 `refresh_token_reused`: a superseded token came back after the grace window; the
+    /// session has been revoked.
+    #[error("refresh token reused; session revoked")]
+    Reused,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Failures of [`AuthService::authenticate`].
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticateError {
+    /// 401: the token does not verify.
+    #[error("invalid access token: {0}")]
+    Token(#[from] TokenError),
+    /// 401: its session is revoked, expired or unknown.
+    #[error("session is no longer active")]
+    SessionEnded,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl AuthService {
+    /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules.
+    pub async fn refresh(&self, presented: &str) -> Result<(Account, TokenPair), RefreshError> {
+        let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
+        let successor = token.successor(&self.deps.refresh_key);
+        let now = self.deps.clock.now();
+        let grace = self.deps.policy.refresh_grace;
+        let outcome = self
+            .deps
+            .store
+            .refresh(token.hash(), successor.hash(), now, &move |state| {
+                decide_refresh(&state, now, grace)
+            })
+            .await
+            .map_err(InfraError::from)?;
+        match outcome {
+            RefreshOutcome::Rotated(session) => self.refreshed(session, successor).await,
+            RefreshOutcome::Replayed { session, head } => {
+                // The chain may have moved on more than one step inside the grace window; answer
+                // with its head, which is reachable from the presented token through successors.
+                let head = std::iter::successors(Some(successor), |t| Some(t.successor(&self.deps.refresh_key)))
+                    .take(MAX_REPLAY_STEPS)
+                    .find(|t| t.hash() == head);
+                match head {
+                    Some(head) => self.refreshed(session, head).await,
+                    None => {
+                        tracing::info!(session_id = %session.id, outcome = "invalid_refresh_token", "replay too far behind");
+                        Err(RefreshError::Invalid)
+                    }
+                }
+            }
+            RefreshOutcome::Reused(session) => {
+                tracing::warn!(
+                    user_id = %session.user_id, session_id = %session.id,
+                    "superseded refresh token presented after the grace window; session revoked"
+                );
+                Err(RefreshError::Reused)
+            }
+            RefreshOutcome::Invalid => {
+                tracing::info!(outcome = "invalid_refresh_token", "refresh refused");
+                Err(RefreshError::Invalid)
+            }
+        }
+    }
+
+    async fn refreshed(&self, session: Session, token: RefreshToken) -> Result<(Account, TokenPair), RefreshError> {
+        tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
+        let account = self
+            .deps
+            .store
+            .account(session.tenant_id, session.user_id)
+            .await
+            .map_err(InfraError::from)?
+            .ok_or(RefreshError::Invalid)?;
+        Ok((account, self.pair(session, token)?))
+    }
+
+    /// Verifies a bearer token and checks that its session is still live, so logout and
+    /// revocation take effect at once.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
+        let now = self.deps.clock.now();
+        let claims = self
+            .deps
+            .keys
+            .verify(&self.deps.policy, bearer, now)
+            .inspect_err(|reason| {
+                tracing::info!(%reason, outcome = "invalid_token", "access token refused");
+            })?;
+        let session = self
+            .deps
+            .store
+            .session(claims.tid, claims.sid)
+            .await
+            .map_err(InfraError::from)?;
+        match session {
+            Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal { claims, session }),
+            _ => {
+                tracing::info!(
+                    user_id = %claims.sub, session_id = %claims.sid, outcome = "session_ended",
+                    "access token refused"
+                );
+                Err(AuthenticateError::SessionEnded)
+            }
+        }
+    }
+}
