@@ -21,9 +21,9 @@
 //! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
 //!   answered `Busy` instead of being run: its client has likely given up.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+mod queue;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -33,8 +33,8 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-/// Salt length in bytes (RFC 9106 recommends 16).
-const SALT_LEN: usize = 16;
+use crate::queue::{Job, Lines, Queue, Queued, Reply, SALT_LEN, busy};
+
 /// Hash output length in bytes.
 const OUTPUT_LEN: usize = 32;
 
@@ -76,127 +76,6 @@ impl Default for Argon2Settings {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid argon2 settings: {0}")]
 pub struct SettingsError(String);
-
-type Reply<T> = oneshot::Sender<Result<T, HashError>>;
-
-enum Job {
-    Hash {
-        password: Zeroizing<Vec<u8>>,
-        salt: [u8; SALT_LEN],
-        reply: Reply<String>,
-    },
-    Verify {
-        password: Zeroizing<Vec<u8>>,
-        stored: String,
-        reply: Reply<Verification>,
-    },
-}
-
-impl Job {
-    fn refuse(self, error: HashError) {
-        match self {
-            Self::Hash { reply, .. } => drop(reply.send(Err(error))),
-            Self::Verify { reply, .. } => drop(reply.send(Err(error))),
-        }
-    }
-
-    fn abandoned(&self) -> bool {
-        match self {
-            Self::Hash { reply, .. } => reply.is_closed(),
-            Self::Verify { reply, .. } => reply.is_closed(),
-        }
-    }
-}
-
-struct Queued {
-    job: Job,
-    since: Instant,
-}
-
-fn busy() -> HashError {
-    HashError::Busy {
-        retry_after: chrono::Duration::seconds(1),
-    }
-}
-
-/// The lines of waiting jobs, one per owner, and the turn order between them.
-#[derive(Default)]
-struct Lines {
-    waiting: HashMap<HashOwner, VecDeque<Queued>>,
-    /// Owners with jobs waiting, in the order they are next served.
-    turns: VecDeque<HashOwner>,
-    queued: usize,
-    running: usize,
-    closed: bool,
-}
-
-impl Lines {
-    /// Admits `job` for `owner` if there is room, or room can be made by turning away the
-    /// newest job of the owner holding the most; otherwise hands the job back.
-    fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
-        if self.queued + self.running >= capacity {
-            let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
-            let heaviest = self
-                .waiting
-                .iter()
-                .max_by_key(|(_, line)| line.len())
-                .map(|(o, line)| (o.clone(), line.len()));
-            match heaviest {
-                Some((heavy, held)) if held > mine + 1 => {
-                    if let Some(pushed_out) = self.waiting.get_mut(&heavy).and_then(VecDeque::pop_back) {
-                        self.queued -= 1;
-                        pushed_out.job.refuse(busy());
-                    }
-                    if self.waiting.get(&heavy).is_some_and(VecDeque::is_empty) {
-                        self.waiting.remove(&heavy);
-                        self.turns.retain(|o| *o != heavy);
-                    }
-                }
-                _ => return Err(job),
-            }
-        }
-        let line = self.waiting.entry(owner.clone()).or_default();
-        if line.is_empty() {
-            self.turns.push_back(owner.clone());
-        }
-        line.push_back(Queued {
-            job,
-            since: Instant::now(),
-        });
-        self.queued += 1;
-        Ok(())
-    }
-
-    /// The next job in turn, counted as running.
-    fn next(&mut self) -> Option<Queued> {
-        let owner = self.turns.pop_front()?;
-        let line = self.waiting.get_mut(&owner)?;
-        let job = line.pop_front()?;
-        if line.is_empty() {
-            self.waiting.remove(&owner);
-        } else {
-            self.turns.push_back(owner);
-        }
-        self.queued -= 1;
-        self.running += 1;
-        Some(job)
-    }
-}
-
-struct Queue {
-    lines: Mutex<Lines>,
-    work: Condvar,
-    capacity: usize,
-    wait_timeout: Duration,
-}
-
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, Lines> {
-        // A worker that panicked mid-bookkeeping leaves counts that are at worst off by one;
-        // keep serving rather than poisoning every later request.
-        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// The argon2id hasher with its thread pool. Cheap to share behind an `Arc`; dropping it stops
 /// the threads.

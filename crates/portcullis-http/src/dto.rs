@@ -304,4 +304,43 @@ impl Validator {
             Err(ApiError::validation(self.details))
         }
     }
+
+    /// [`Self::finish`], then the parsed fields: `fields` is what `check` and `require`
+    /// returned (one `Option`, or a tuple of them), all `Some` when nothing was recorded.
+    pub fn done<F: Parsed>(self, fields: F) -> Result<F::Values, ApiError> {
+        self.finish()?;
+        // Every field that failed was recorded above; a `None` here is a handler's bug.
+        fields
+            .values()
+            .ok_or_else(|| ApiError::internal(&"validator passed with missing fields"))
+    }
+}
+
+/// The outcome of parsing a request's fields: an `Option` per field.
+pub trait Parsed {
+    /// The values, when every field parsed.
+    type Values;
+    /// The values, or `None` if any field is missing.
+    fn values(self) -> Option<Self::Values>;
+}
+
+impl<A> Parsed for Option<A> {
+    type Values = A;
+    fn values(self) -> Option<A> {
+        self
+    }
+}
+
+impl<A, B> Parsed for (Option<A>, Option<B>) {
+    type Values = (A, B);
+    fn values(self) -> Option<(A, B)> {
+        Some((self.0?, self.1?))
+    }
+}
+
+impl<A, B, C> Parsed for (Option<A>, Option<B>, Option<C>) {
+    type Values = (A, B, C);
+    fn values(self) -> Option<(A, B, C)> {
+        Some((self.0?, self.1?, self.2?))
+    }
 }

@@ -10,6 +10,12 @@ use portcullis_domain::{
 };
 use serde::Serialize;
 
+/// Whole seconds for `Retry-After`, rounded up and at least 1 (a client told 0 would retry
+/// at once and be refused again).
+pub(crate) fn whole_seconds(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+}
+
 /// One invalid field of a 422.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldDetail {
@@ -262,7 +268,7 @@ impl From<AccountChangeError> for ApiError {
                 "rate_limited",
                 "This address has been sent too much mail lately; try again later.",
             )
-            .retry_after(crate::limit::whole_seconds(retry_after)),
+            .retry_after(whole_seconds(retry_after)),
             AccountChangeError::Infra(e) => e.into(),
         }
     }
@@ -315,7 +321,7 @@ fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
         "too_many_attempts",
         "Too many failed logins for this account; try again later.",
     )
-    .retry_after(crate::limit::whole_seconds(retry_after))
+    .retry_after(whole_seconds(retry_after))
 }
 
 /// 429 `rate_limited`: the account has sent too many requests of this kind lately.
@@ -325,7 +331,7 @@ fn account_rate_limited(retry_after: std::time::Duration) -> ApiError {
         "rate_limited",
         "Too many requests of this kind for this account; try again later.",
     )
-    .retry_after(crate::limit::whole_seconds(retry_after))
+    .retry_after(whole_seconds(retry_after))
 }
 
 fn authentication_factor(e: MfaError) -> ApiError {
@@ -401,5 +407,19 @@ pub fn field_detail(field: &'static str, error: FieldError, rule: Option<String>
         field,
         code: error.code(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_rounds_up_and_is_never_zero() {
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(20)), 20);
+        assert_eq!(whole_seconds(Duration::from_millis(20_001)), 21);
     }
 }

@@ -1,8 +1,6 @@
 //! Per-client rate limits on the public endpoints, as middleware around each limited resource:
 //! counted before the body is read, so malformed floods are cut off too.
 
-use std::time::Duration;
-
 use actix_web::Error;
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -12,15 +10,9 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use portcullis_domain::limits::{Limit, RateDecision, client_key};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, whole_seconds};
 use crate::extract::client_ip;
 use crate::state::AppState;
-
-/// Whole seconds for `Retry-After`, rounded up and at least 1 (a client told 0 would retry
-/// at once and be refused again).
-pub(crate) fn whole_seconds(d: Duration) -> u64 {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
-}
 
 /// Counts the request against `limit` for its client network; answers 429 when over.
 pub(crate) async fn per_client(
@@ -114,11 +106,10 @@ fn advertise(headers: &mut HeaderMap, limit: u32, remaining: u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::{RequestLimits, request_limits, whole_seconds};
+    use super::{RequestLimits, request_limits};
     use actix_web::http::StatusCode;
     use actix_web::test::{TestRequest, call_service, init_service};
     use actix_web::{App, HttpResponse, middleware::from_fn, web};
-    use std::time::Duration;
 
     /// A refusal must carry its error, or the request log (which reads it from the response)
     /// would leave it out.
@@ -148,13 +139,5 @@ mod tests {
         let res = call_service(&app, TestRequest::get().uri("/ok").to_request()).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.response().error().is_none());
-    }
-
-    #[test]
-    fn retry_after_rounds_up_and_is_never_zero() {
-        assert_eq!(whole_seconds(Duration::ZERO), 1);
-        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
-        assert_eq!(whole_seconds(Duration::from_secs(20)), 20);
-        assert_eq!(whole_seconds(Duration::from_millis(20_001)), 21);
     }
 }

@@ -1,22 +1,31 @@
 //! PostgreSQL storage adapter: implements the domain's storage ports on diesel + diesel-async
 //! with a deadpool connection pool. SQL lives here and nowhere else.
 //!
+//! One module per port family (`accounts`, `sessions`, `secrets` with `redemption`,
+//! `registration`, `mail_requests`, `mfa`, `outbox`), on the pool (`pool`) and the statements
+//! several of them run inside their own transactions (`queries`).
+//!
 //! Failures are translated at this boundary: unique violations become the domain's
 //! `EmailTaken` / `UsernameTaken`, a pool that cannot hand out a connection in time or a lost
 //! database becomes [`StoreError::Unavailable`] (503), anything else [`StoreError::Internal`].
 
+mod accounts;
 mod error;
+mod mail_requests;
 mod mfa;
 mod migrate;
-mod one_time;
 mod outbox;
+mod pool;
+mod queries;
+mod redemption;
 mod registration;
 mod rekey;
 mod rows;
 mod schema;
 #[cfg(feature = "testing")]
 pub mod scratch;
-mod store;
+mod secrets;
+mod sessions;
 
 pub use migrate::{MigrateError, run_migrations};
-pub use store::{PgSettings, PgStore};
+pub use pool::{PgSettings, PgStore};

@@ -10,8 +10,8 @@ use portcullis_domain::{
 };
 use uuid::Uuid;
 
-use crate::PgStore;
 use crate::error::query_error;
+use crate::pool::PgStore;
 use crate::schema::{accounts, mfa_recovery_codes, mfa_totp, sessions};
 
 /// Locks the account's TOTP row, the first lock of every change to the second factor (so two

@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Timestamptz};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use portcullis_domain::{ClaimedMail, MailKind, OutboxStore, OutgoingMail};
 use portcullis_domain::{StoreError, TenantId};
 use uuid::Uuid;
 
-use crate::PgStore;
 use crate::error::query_error;
+use crate::pool::PgStore;
+use crate::queries::enqueue_on;
 use crate::schema::mail_outbox;
 
 /// Longest error text kept with a mail.
@@ -36,29 +37,6 @@ struct ClaimedRow {
     attempts: i32,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
-}
-
-/// Inserts a mail into the outbox on `conn`, so callers can do it inside their own transaction.
-pub(crate) async fn enqueue_on(
-    conn: &mut AsyncPgConnection,
-    mail: &OutgoingMail,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(mail.id),
-            mail_outbox::tenant_id.eq(mail.tenant_id.as_uuid()),
-            mail_outbox::recipient.eq(&mail.to),
-            mail_outbox::kind.eq(mail.kind.name()),
-            mail_outbox::subject.eq(&mail.subject),
-            mail_outbox::body_text.eq(&mail.text),
-            mail_outbox::body_html.eq(&mail.html),
-            mail_outbox::next_attempt_at.eq(now),
-            mail_outbox::created_at.eq(now),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 fn clip(error: &str) -> String {

@@ -12,12 +12,12 @@ use portcullis_domain::{
 };
 use uuid::Uuid;
 
-use crate::PgStore;
 use crate::error::{is_foreign_key_violation, query_error, unique_violation};
-use crate::one_time::load_account;
-use crate::outbox::enqueue_on;
+use crate::pool::PgStore;
+use crate::queries::enqueue_on;
+use crate::queries::load_account;
+use crate::queries::remember_network;
 use crate::schema::{accounts, known_networks, one_time_secrets, registration_requests, registrations};
-use crate::store::remember_network;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = registration_requests, check_for_backend(diesel::pg::Pg))]
@@ -335,7 +335,7 @@ impl RegistrationStore for PgStore {
                     };
                     store_registration(conn, &request, user).await?;
                     if let Some((secret, mail)) = verification {
-                        crate::one_time::upsert_secret(conn, &secret).await?;
+                        crate::queries::upsert_secret(conn, &secret).await?;
                         enqueue_on(conn, &mail, request.requested_at).await?;
                     }
                 }

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{MailConfig, SmtpSecurity};
+use crate::config::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
 
 /// Builds the configured transport: SMTP when a host is set, `.eml` files otherwise.
 pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> {
@@ -42,9 +42,6 @@ pub fn transport(config: &MailConfig) -> anyhow::Result<Arc<dyn MailTransport>> 
 
 /// How often the worker deletes stale one-time secrets and unverified accounts.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
-
-/// A send may take this many SMTP command timeouts (connect, EHLO, MAIL, RCPT, DATA...).
-pub const SEND_BUDGET_TIMEOUTS: u64 = 4;
 
 /// The retry policy of the configuration.
 pub fn retry_policy(config: &MailConfig) -> RetryPolicy {

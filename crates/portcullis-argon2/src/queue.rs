@@ -1,0 +1,134 @@
+//! The fair queue of hashing jobs: one line per owner (an account or a client network), served
+//! in turn, so one owner's burst waits behind itself and not in front of everyone else.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use portcullis_domain::{HashError, HashOwner, Verification};
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, HashError>>;
+
+pub(crate) enum Job {
+    Hash {
+        password: Zeroizing<Vec<u8>>,
+        salt: [u8; SALT_LEN],
+        reply: Reply<String>,
+    },
+    Verify {
+        password: Zeroizing<Vec<u8>>,
+        stored: String,
+        reply: Reply<Verification>,
+    },
+}
+
+impl Job {
+    pub(crate) fn refuse(self, error: HashError) {
+        match self {
+            Self::Hash { reply, .. } => drop(reply.send(Err(error))),
+            Self::Verify { reply, .. } => drop(reply.send(Err(error))),
+        }
+    }
+
+    pub(crate) fn abandoned(&self) -> bool {
+        match self {
+            Self::Hash { reply, .. } => reply.is_closed(),
+            Self::Verify { reply, .. } => reply.is_closed(),
+        }
+    }
+}
+
+pub(crate) struct Queued {
+    pub(crate) job: Job,
+    pub(crate) since: Instant,
+}
+
+pub(crate) fn busy() -> HashError {
+    HashError::Busy {
+        retry_after: chrono::Duration::seconds(1),
+    }
+}
+
+/// Salt length in bytes (RFC 9106 recommends 16).
+pub(crate) const SALT_LEN: usize = 16;
+
+/// The lines of waiting jobs, one per owner, and the turn order between them.
+#[derive(Default)]
+pub(crate) struct Lines {
+    pub(crate) waiting: HashMap<HashOwner, VecDeque<Queued>>,
+    /// Owners with jobs waiting, in the order they are next served.
+    pub(crate) turns: VecDeque<HashOwner>,
+    pub(crate) queued: usize,
+    pub(crate) running: usize,
+    pub(crate) closed: bool,
+}
+
+impl Lines {
+    /// Admits `job` for `owner` if there is room, or room can be made by turning away the
+    /// newest job of the owner holding the most; otherwise hands the job back.
+    pub(crate) fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
+        if self.queued + self.running >= capacity {
+            let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
+            let heaviest = self
+                .waiting
+                .iter()
+                .max_by_key(|(_, line)| line.len())
+                .map(|(o, line)| (o.clone(), line.len()));
+            match heaviest {
+                Some((heavy, held)) if held > mine + 1 => {
+                    if let Some(pushed_out) = self.waiting.get_mut(&heavy).and_then(VecDeque::pop_back) {
+                        self.queued -= 1;
+                        pushed_out.job.refuse(busy());
+                    }
+                    if self.waiting.get(&heavy).is_some_and(VecDeque::is_empty) {
+                        self.waiting.remove(&heavy);
+                        self.turns.retain(|o| *o != heavy);
+                    }
+                }
+                _ => return Err(job),
+            }
+        }
+        let line = self.waiting.entry(owner.clone()).or_default();
+        if line.is_empty() {
+            self.turns.push_back(owner.clone());
+        }
+        line.push_back(Queued {
+            job,
+            since: Instant::now(),
+        });
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// The next job in turn, counted as running.
+    pub(crate) fn next(&mut self) -> Option<Queued> {
+        let owner = self.turns.pop_front()?;
+        let line = self.waiting.get_mut(&owner)?;
+        let job = line.pop_front()?;
+        if line.is_empty() {
+            self.waiting.remove(&owner);
+        } else {
+            self.turns.push_back(owner);
+        }
+        self.queued -= 1;
+        self.running += 1;
+        Some(job)
+    }
+}
+
+pub(crate) struct Queue {
+    pub(crate) lines: Mutex<Lines>,
+    pub(crate) work: Condvar,
+    pub(crate) capacity: usize,
+    pub(crate) wait_timeout: Duration,
+}
+
+impl Queue {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Lines> {
+        // A worker that panicked mid-bookkeeping leaves counts that are at worst off by one;
+        // keep serving rather than poisoning every later request.
+        self.lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,50 @@
+//! Health, keys, and the answers for unknown routes and methods.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CACHE_CONTROL;
+use actix_web::web::Data;
+use serde_json::json;
+
+use super::shared::{Result, ok};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /health/live`: the process is up.
+pub async fn live() -> HttpResponse {
+    ok(StatusCode::OK, json!({ "status": "ok" }))
+}
+
+/// `GET /health/ready`: the database answers.
+pub async fn ready(state: Data<AppState>) -> Result<HttpResponse> {
+    state.auth.ready().await?;
+    Ok(ok(StatusCode::OK, json!({ "status": "ok", "database": "ok" })))
+}
+
+/// `GET /.well-known/jwks.json`: the keys that verify our access tokens (no envelope: JWKS is a
+/// standard document that verifiers fetch as is).
+pub async fn jwks(state: Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .json(state.auth.keys().jwks())
+}
+
+/// Unknown path. (Answers built with `HttpResponse::from_error` keep the error on the response,
+/// so the request log records them like every other refusal.)
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::from_error(ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint."))
+}
+
+/// Known path, wrong method.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut res = HttpResponse::from_error(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here.",
+    ));
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    res
+}

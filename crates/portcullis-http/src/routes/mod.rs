@@ -1,0 +1,17 @@
+//! Handlers, one module per resource. Each one parses its input into domain types, calls one
+//! use case and shapes the answer; nothing else.
+
+mod account;
+mod auth;
+mod meta;
+mod mfa;
+mod secrets;
+mod sessions;
+mod shared;
+
+pub use account::{account, change_email, change_password, update_account};
+pub use auth::{login, logout, refresh, register, session};
+pub use meta::{jwks, live, method_not_allowed, not_found, ready};
+pub use mfa::{activate_totp, disable_totp, enroll_totp, regenerate_recovery_codes};
+pub use secrets::{authorize_ip, check_reset, forgot_password, resend_verification, reset_password, verify_email};
+pub use sessions::{delete_session, list_sessions, revoke_sessions};

@@ -1,0 +1,127 @@
+//! The connection pool behind every port, server-wide secrets and readiness.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::FutureExt;
+use portcullis_domain::{HealthCheck, SecretStore, StoreError};
+
+use crate::error::{pool_error, query_error};
+use crate::schema::server_secrets;
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// `postgres://user:pass@host:port/db`.
+    pub url: String,
+    /// Maximum pooled connections (default 16).
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before it gets 503 (default 2 s).
+    pub acquire_timeout: Duration,
+    /// How long opening a connection may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// `statement_timeout` of every pooled connection (default 5 s).
+    pub statement_timeout: Duration,
+}
+
+impl PgSettings {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The PostgreSQL implementation of every storage port.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// Builds the pool. Connections are opened lazily; call [`HealthCheck::ping`] to check reachability.
+    pub fn connect(settings: &PgSettings) -> Result<Self, StoreError> {
+        let statement_timeout_ms = settings.statement_timeout.as_millis();
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            async move {
+                let mut conn = AsyncPgConnection::establish(&url).await?;
+                diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&settings.url, config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .runtime(deadpool_runtime())
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+pub(crate) fn deadpool_runtime() -> deadpool::Runtime {
+    deadpool::Runtime::Tokio1
+}
+
+#[async_trait]
+impl SecretStore for PgStore {
+    async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(server_secrets::table)
+            .values((server_secrets::name.eq(name), server_secrets::secret.eq(candidate)))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        server_secrets::table
+            .find(name)
+            .select(server_secrets::secret)
+            .first::<Vec<u8>>(&mut conn)
+            .await
+            .map_err(query_error)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+}

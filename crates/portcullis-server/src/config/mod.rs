@@ -1,0 +1,244 @@
+//! The one typed configuration: defaults, then a TOML file, then `PORTCULLIS_*` environment
+//! variables (`__` separates levels: `PORTCULLIS_DATABASE__URL`). Unknown keys are an error, so
+//! a typo never silently falls back to a default. Documented in docs/CONFIGURATION.md.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::Deserialize;
+
+mod common;
+mod flows;
+mod limits;
+mod mail;
+mod server;
+mod tokens;
+
+pub use common::{ConfigError, seconds};
+pub use flows::{LoginConfig, MfaConfig, NewIpPolicyConfig, OneTimeConfig, RegistrationConfig, RetentionConfig};
+pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
+pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
+pub use server::{DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use tokens::{PasswordsConfig, TokensConfig, UsernamesConfig};
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    pub server: ServerConfig,
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// Access and refresh tokens, signing keys.
+    pub tokens: TokensConfig,
+    /// Password rules and hashing.
+    pub passwords: PasswordsConfig,
+    /// Username rules.
+    pub usernames: UsernamesConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// Sign-up rules.
+    pub registration: RegistrationConfig,
+    /// Lifetimes and attempt limits of emailed links and codes.
+    pub one_time: OneTimeConfig,
+    /// Second factor.
+    pub mfa: MfaConfig,
+    /// Login rules.
+    pub login: LoginConfig,
+    /// Rate limits.
+    pub limits: LimitsConfig,
+    /// Captcha providers and the endpoints that need one.
+    pub captcha: CaptchaConfig,
+    /// How long stale data is kept.
+    pub retention: RetentionConfig,
+}
+
+impl Config {
+    /// Loads defaults ← `file` (if given) ← `DATABASE_URL` ← `PORTCULLIS_*`, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        // PORTCULLIS_CONFIG names the file; it is not a setting.
+        figment = figment.merge(Env::prefixed("PORTCULLIS_").ignore(&["config"]).split("__"));
+        Self::from_figment(&figment)
+    }
+
+    /// Extracts and validates from any figment (tests build their own).
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges and relations between settings, section by section.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.passwords.validate()?;
+        self.tokens.validate()?;
+        self.server.validate()?;
+        self.limits.validate()?;
+        self.captcha.validate()?;
+        self.database.validate()?;
+        self.mail.validate()?;
+        self.one_time.validate()?;
+        self.mfa.validate()?;
+        self.usernames.validate()?;
+        self.retention.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url() -> Figment {
+        Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"))
+    }
+
+    #[test]
+    fn limits_read_as_count_per_period_and_zero_disables() {
+        let parse = |v: &str| {
+            let figment = with_url().merge(Toml::string(&format!("[limits]\nlogin_per_ip = {v}")));
+            Config::from_figment(&figment).map(|c| c.limits.login_per_ip)
+        };
+        assert_eq!(parse("\"20/15m\"").unwrap(), LimitConfig::new(20, 900));
+        assert_eq!(parse("\"3/1h\"").unwrap(), LimitConfig::new(3, 3600));
+        assert_eq!(parse("\"10/d\"").unwrap(), LimitConfig::new(10, 86_400));
+        assert_eq!(parse("\"5/900\"").unwrap(), LimitConfig::new(5, 900));
+        assert_eq!(parse("0").unwrap().count, 0);
+        assert_eq!(parse("\"off\"").unwrap().count, 0);
+        for bad in ["5", "\"5 per minute\"", "\"5/15x\"", "\"-1/1m\"", "\"5/0s\""] {
+            assert!(parse(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_take_cidrs_and_addresses_and_refuse_the_rest() {
+        let mut server = ServerConfig {
+            trusted_proxies: vec![
+                "10.0.0.0/8".into(),
+                "192.0.2.7".into(),
+                "2001:db8::/32".into(),
+                "10.1.2.3/8".into(),
+                "::ffff:172.16.0.0/108".into(),
+                "::ffff:192.0.2.9".into(),
+            ],
+            ..ServerConfig::default()
+        };
+        let nets = server.trusted_proxies().unwrap();
+        assert_eq!(nets.len(), 6);
+        assert!(nets[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(nets[3].to_string(), "10.0.0.0/8");
+        // Mapped forms mean the IPv4 nets, which is how peers are compared.
+        assert_eq!(nets[4].to_string(), "172.16.0.0/12");
+        assert_eq!(nets[5].to_string(), "192.0.2.9/32");
+        server.trusted_proxies = vec!["proxy.internal".into()];
+        assert!(server.trusted_proxies().is_err());
+    }
+
+    /// The complete example in docs/CONFIGURATION.md is a configuration this code accepts, so
+    /// the page cannot drift from the keys.
+    #[test]
+    fn the_documented_complete_example_is_valid() {
+        let doc = include_str!("../../../../docs/CONFIGURATION.md");
+        let example = doc
+            .split("## Complete example")
+            .nth(1)
+            .and_then(|rest| rest.split("```toml").nth(1))
+            .and_then(|block| block.split("```").next())
+            .expect("a toml block under Complete example");
+        let config = Config::from_figment(&Figment::new().merge(Toml::string(example)))
+            .unwrap_or_else(|e| panic!("the documented example is refused: {e}"));
+        assert_eq!(config.limits.email_change_per_account, LimitConfig::new(3, 3600));
+        assert_eq!(config.retention.unverified_account_days, 7);
+        assert!(!config.passwords.pwned_check);
+    }
+
+    #[test]
+    fn defaults_are_valid_once_a_database_is_named() {
+        let config = Config::from_figment(&with_url()).unwrap();
+        assert_eq!(config.passwords.min_length, 8);
+        assert_eq!(config.tokens.refresh_grace_secs, 10);
+        assert!(Config::from_figment(&Figment::new()).is_err(), "no database url");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let figment = with_url().merge(Serialized::default("passwords.min_lenght", 10));
+        let err = Config::from_figment(&figment).unwrap_err().to_string();
+        assert!(err.contains("min_lenght"), "{err}");
+        let figment = with_url().merge(Serialized::default("nonsense", 1));
+        assert!(Config::from_figment(&figment).is_err());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "portcullis.toml",
+                "[passwords]\nmin_length = 10\n[database]\nurl = \"postgres://f/db\"\n",
+            )?;
+            jail.set_env("PORTCULLIS_PASSWORDS__MIN_LENGTH", "12");
+            jail.set_env("PORTCULLIS_CONFIG", "portcullis.toml");
+            let config = Config::load(Some(Path::new("portcullis.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.passwords.min_length, 12);
+            jail.set_env("PORTCULLIS_TOKENS__NOPE", "1");
+            assert!(Config::load(Some(Path::new("portcullis.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_relations_are_rejected() {
+        for (key, value) in [
+            ("passwords.min_length", 0i64),
+            ("passwords.min_length", 200),
+            ("tokens.access_ttl_secs", 0),
+            ("tokens.access_ttl_secs", 9_300_000_000_000_000),
+            ("tokens.session_ttl_secs", 8_000_000_000_000),
+            ("tokens.leeway_secs", 301),
+            ("passwords.argon2_m_cost_kib", 2_000_000),
+            ("passwords.argon2_t_cost", 0),
+            ("database.max_connections", 0),
+            ("server.body_limit_bytes", 10),
+            ("one_time.code_ttl_secs", 0),
+            ("one_time.max_code_attempts", 0),
+            ("one_time.reset_link_ttl_secs", 100_000_000),
+        ] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
+        }
+        let bad_pattern = with_url().merge(Serialized::default("usernames.pattern", "^.*$"));
+        assert!(Config::from_figment(&bad_pattern).is_err());
+        for (key, value) in [("mfa.issuer", "Acme:Corp"), ("mfa.issuer", " ")] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value:?}");
+        }
+        for (key, value) in [
+            ("mfa.max_failures", 0),
+            ("mfa.lockout_secs", 0),
+            ("mfa.lockout_secs", 86_401),
+        ] {
+            let figment = with_url().merge(Serialized::default(key, value));
+            assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
+        }
+        let bad_key = with_url().merge(Serialized::default("mfa.encryption_key", "c2hvcnQ="));
+        assert!(crate::app::configured_keys(&Config::from_figment(&bad_key).unwrap()).is_err());
+        let no_token = with_url().merge(Serialized::default(
+            "mail.reset_password_url",
+            "https://app.example.com/reset",
+        ));
+        assert!(Config::from_figment(&no_token).is_err());
+    }
+}

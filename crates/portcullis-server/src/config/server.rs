@@ -1,0 +1,174 @@
+//! Sections of how the process runs: `server`, `database`, `log`.
+
+use std::net::SocketAddr;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::common::ConfigError;
+
+/// `[server]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Proxies (CIDRs or single addresses) whose `X-Forwarded-For` names the client. Empty:
+    /// the socket peer is always the client.
+    pub trusted_proxies: Vec<String>,
+    /// Longest request path and query in bytes (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Most request header bytes, names and values together (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most request headers (431 beyond).
+    pub max_headers: usize,
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` parsed; a bare address is a /32 or /128.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| unmapped(net).trunc())
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "server.trusted_proxies: {entry:?} is not a CIDR (10.0.0.0/8) or an address"
+                        ))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// An IPv4-mapped IPv6 net (`::ffff:10.0.0.0/104`) as the IPv4 net it means: peers are compared
+/// in their IPv4 form, so the mapped form would never match anyone.
+fn unmapped(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, ipnet::IpNet::V4),
+            None => net,
+        },
+        other => other,
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            body_limit_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
+            max_uri_bytes: 4096,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…`; also read from `DATABASE_URL`.
+    pub url: Option<SecretString>,
+    /// Pool size.
+    pub max_connections: usize,
+    /// Wait for a free connection before answering 503, in ms.
+    pub acquire_timeout_ms: u64,
+    /// Connection set-up limit, in ms.
+    pub connect_timeout_ms: u64,
+    /// `statement_timeout` of every connection, in ms.
+    pub statement_timeout_ms: u64,
+    /// Apply pending migrations at start-up (under an advisory lock).
+    pub migrate_on_start: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 16,
+            acquire_timeout_ms: 2_000,
+            connect_timeout_ms: 5_000,
+            statement_timeout_ms: 5_000,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// `tracing` filter, e.g. `info` or `portcullis=debug,info`. `RUST_LOG` wins when set.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl ServerConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.into()));
+        if self.body_limit_bytes < 1024 {
+            return fail("server.body_limit_bytes must be at least 1024");
+        }
+        self.trusted_proxies()?;
+        let sv = self;
+        if !(256..=16 * 1024).contains(&sv.max_uri_bytes)
+            || !(1024..=64 * 1024).contains(&sv.max_header_bytes)
+            || !(8..=90).contains(&sv.max_headers)
+        {
+            return fail(
+                "server: max_uri_bytes must be 256 to 16384, max_header_bytes 1024 to 65536, max_headers 8 to 90",
+            );
+        }
+        Ok(())
+    }
+}
+
+impl DatabaseConfig {
+    /// Checks what serde cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError(m.into()));
+        if self.max_connections == 0 {
+            return fail("database.max_connections must be at least 1");
+        }
+        if self.url.as_ref().is_none_or(|u| u.expose_secret().is_empty()) {
+            return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
+        }
+        Ok(())
+    }
+}
