@@ -87,6 +87,14 @@ impl PartialEq for TokenHash {
     }
 }
 
+// Equal hashes have equal bytes, so hashing the bytes agrees with `eq` (adapters that keep
+// tokens in a map need it).
+impl std::hash::Hash for TokenHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "TokenHash({:02x}{:02x}…)", self.0[0], self.0[1])

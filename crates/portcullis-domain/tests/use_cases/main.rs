@@ -1,0 +1,16 @@
+//! Every use case of the domain, on in-memory ports with a settable clock: no database, no
+//! network. One module per use case module of `src/use_cases`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod world;
+
+mod account_changes;
+mod login;
+mod mail_delivery;
+mod mail_requests;
+mod register;
+mod second_factor;
+mod secrets;
+mod sessions;
+mod tokens;

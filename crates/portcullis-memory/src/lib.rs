@@ -1,0 +1,95 @@
+//! In-memory adapters of every Portcullis storage port, for tests of the domain's use cases (no
+//! database, no network) and for anyone who embeds the domain in a test of their own.
+//!
+//! [`MemoryStore`] implements every storage port ([`portcullis_domain::Storage`]) and the
+//! outbox with the guarantees the ports document: each port method runs in one critical section
+//! (the counterpart of a database transaction), so what the PostgreSQL adapter makes atomic with
+//! row locks (refresh rotation, TOTP step reservation, redemption of a secret, fulfilment of a
+//! request) is atomic here too. [`MemoryTransport`] records the mail it is handed.
+//!
+//! [`conformance`] is the contract every storage adapter must pass: the same tests run against
+//! [`MemoryStore`] (in this crate's tests) and against PostgreSQL (in `portcullis-postgres`'s).
+//!
+//! Nothing here is durable or shared between processes: not for production.
+
+mod accounts;
+pub mod conformance;
+mod mfa;
+mod outbox;
+mod secrets;
+mod sessions;
+mod state;
+mod transport;
+
+use std::sync::Arc;
+
+use portcullis_domain::{Clock, SystemClock, Tenant, TenantId};
+use tokio::sync::Mutex;
+
+pub use state::MailStatus;
+pub use transport::MemoryTransport;
+
+use crate::state::State;
+
+/// Every storage port, in memory.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    /// The store's own clock, for outbox leases (the database's clock, in PostgreSQL).
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store with the built-in tenant (`default`), as a migrated database has.
+    pub fn new() -> Self {
+        let state = State {
+            tenants: vec![Tenant {
+                id: TenantId::DEFAULT,
+                slug: "default".to_owned(),
+            }],
+            ..State::default()
+        };
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same store, keeping outbox leases on `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// Adds a tenant (operators insert tenants by hand today).
+    pub async fn add_tenant(&self, tenant: Tenant) {
+        self.state.lock().await.tenants.push(tenant);
+    }
+
+    /// The outbox's mails with where each stands, oldest first.
+    pub async fn outbox(&self) -> Vec<(portcullis_domain::OutgoingMail, MailStatus)> {
+        let state = self.state.lock().await;
+        state.outbox.iter().map(|row| (row.mail.clone(), row.status)).collect()
+    }
+
+    /// How many registration and mail requests wait for the worker.
+    pub async fn pending_requests(&self) -> (usize, usize) {
+        let state = self.state.lock().await;
+        (state.registration_requests.len(), state.mail_requests.len())
+    }
+
+    /// Why a session was revoked, if it was.
+    pub async fn revoked_reason(&self, session: portcullis_domain::SessionId) -> Option<&'static str> {
+        let state = self.state.lock().await;
+        state
+            .sessions
+            .iter()
+            .find(|s| s.session.id == session)
+            .and_then(|s| s.revoked_reason)
+    }
+}

@@ -1,0 +1,116 @@
+//! The outbox, server secrets and readiness in memory.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use portcullis_domain::{ClaimedMail, HealthCheck, OutboxStore, OutgoingMail, SecretStore, StoreError};
+use uuid::Uuid;
+
+use crate::MemoryStore;
+use crate::state::MailStatus;
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.state.lock().await.enqueue(mail, now);
+        Ok(())
+    }
+
+    async fn claim_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError> {
+        // Leases run on the store's clock, as they run on the database's.
+        let own_now = self.clock.now();
+        let mut state = self.state.lock().await;
+        let mut due: Vec<usize> = state
+            .outbox
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| {
+                row.status == MailStatus::Pending
+                    && row.next_attempt_at <= now
+                    && row.leased_until.is_none_or(|until| until <= own_now)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        due.sort_by_key(|i| (state.outbox[*i].next_attempt_at, state.outbox[*i].mail.id));
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(due
+            .into_iter()
+            .map(|i| {
+                let row = &mut state.outbox[i];
+                row.leased_until = Some(own_now + lease);
+                ClaimedMail {
+                    mail: row.mail.clone(),
+                    attempts: row.attempts,
+                    created_at: row.created_at,
+                }
+            })
+            .collect())
+    }
+
+    async fn mark_sent(&self, id: Uuid, _now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        if let Some(row) = state
+            .outbox
+            .iter_mut()
+            .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
+        {
+            row.status = MailStatus::Sent;
+            row.attempts += 1;
+            row.leased_until = None;
+            // The bodies hold one-time secrets: forgotten once delivered.
+            row.mail.text.clear();
+            row.mail.html.clear();
+        }
+        Ok(())
+    }
+
+    async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        if let Some(row) = state
+            .outbox
+            .iter_mut()
+            .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
+        {
+            row.attempts += 1;
+            row.next_attempt_at = next_attempt_at;
+            row.leased_until = None;
+            row.last_error = Some(error.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn mark_failed(&self, id: Uuid, _now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let mut state = self.state.lock().await;
+        if let Some(row) = state
+            .outbox
+            .iter_mut()
+            .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
+        {
+            row.status = MailStatus::Failed;
+            row.attempts += 1;
+            row.leased_until = None;
+            row.last_error = Some(error.to_owned());
+            row.mail.text.clear();
+            row.mail.html.clear();
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretStore for MemoryStore {
+    async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut state = self.state.lock().await;
+        Ok(state
+            .server_secrets
+            .entry(name.to_owned())
+            .or_insert_with(|| candidate.to_vec())
+            .clone())
+    }
+}
+
+#[async_trait]
+impl HealthCheck for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
