@@ -14,7 +14,7 @@ use crate::state::AccountRow;
 #[async_trait]
 impl AccountStore for MemoryStore {
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state.tenants.iter().find(|t| t.slug == slug).cloned())
     }
 
@@ -23,7 +23,7 @@ impl AccountStore for MemoryStore {
         account: NewAccount,
         first_session: Option<NewSession>,
     ) -> Result<Account, InsertAccountError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if state.tenant(account.tenant_id).is_none() {
             return Err(InsertAccountError::UnknownTenant);
         }
@@ -60,7 +60,7 @@ impl AccountStore for MemoryStore {
         tenant: TenantId,
         email: &Email,
     ) -> Result<Option<AccountCredentials>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state.by_email(tenant, email).map(|row| state.credentials_of(row)))
     }
 
@@ -69,18 +69,18 @@ impl AccountStore for MemoryStore {
         tenant: TenantId,
         username: &Username,
     ) -> Result<Option<AccountCredentials>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state
             .username_holder(tenant, username)
             .map(|row| state.credentials_of(row)))
     }
 
     async fn account(&self, tenant: TenantId, user: UserId) -> Result<Option<Account>, StoreError> {
-        Ok(self.state.lock().await.account(tenant, user))
+        Ok(self.lock().await?.account(tenant, user))
     }
 
     async fn credentials(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountCredentials>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state.account_row(tenant, user).map(|row| state.credentials_of(row)))
     }
 
@@ -91,7 +91,7 @@ impl AccountStore for MemoryStore {
         username: &Username,
         _now: DateTime<Utc>,
     ) -> Result<Account, SetUsernameError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if state
             .username_holder(tenant, username)
             .is_some_and(|holder| holder.id != user)
@@ -111,7 +111,7 @@ impl AccountStore for MemoryStore {
         expected: &str,
         new_hash: &str,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         match state.account_row_mut(tenant, user) {
             Some(row) if row.password.as_ref().is_some_and(|p| p.phc == expected) => {
                 row.password = Some(StoredPassword::new(new_hash.to_owned()));
@@ -125,11 +125,11 @@ impl AccountStore for MemoryStore {
 #[async_trait]
 impl RegistrationStore for MemoryStore {
     async fn username_taken(&self, tenant: TenantId, username: &Username) -> Result<bool, StoreError> {
-        Ok(self.state.lock().await.username_holder(tenant, username).is_some())
+        Ok(self.lock().await?.username_holder(tenant, username).is_some())
     }
 
     async fn request_registration(&self, request: &RegistrationRequest) -> Result<(), InsertAccountError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if state.tenant(request.tenant_id).is_none() {
             return Err(InsertAccountError::UnknownTenant);
         }
@@ -141,7 +141,7 @@ impl RegistrationStore for MemoryStore {
         &self,
         plan: &(dyn for<'a, 'b> Fn(&'a RegistrationRequest, Option<&'b Account>) -> RegistrationPlan + Send + Sync),
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(oldest) = state
             .registration_requests
             .iter()

@@ -22,9 +22,10 @@ mod state;
 mod transport;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use portcullis_domain::{Clock, SystemClock, Tenant, TenantId};
-use tokio::sync::Mutex;
+use portcullis_domain::{Clock, StoreError, SystemClock, Tenant, TenantId};
+use tokio::sync::{Mutex, MutexGuard};
 
 pub use state::MailStatus;
 pub use transport::MemoryTransport;
@@ -37,6 +38,8 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     /// The store's own clock, for outbox leases (the database's clock, in PostgreSQL).
     clock: Arc<dyn Clock>,
+    /// While set, every port call fails as with a database that cannot be reached.
+    down: Arc<AtomicBool>,
 }
 
 impl Default for MemoryStore {
@@ -58,7 +61,22 @@ impl MemoryStore {
         Self {
             state: Arc::new(Mutex::new(state)),
             clock: Arc::new(SystemClock),
+            down: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Makes every port call fail with [`StoreError::Unavailable`] (`true`), as a database that
+    /// cannot be reached does, or work again (`false`).
+    pub fn set_unavailable(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// The tables, for one port call: its critical section.
+    async fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("the in-memory store is set unavailable".into()));
+        }
+        Ok(self.state.lock().await)
     }
 
     /// The same store, keeping outbox leases on `clock`.

@@ -35,7 +35,7 @@ fn clear_failures(row: &mut TotpRow) {
 #[async_trait]
 impl MfaStore for MemoryStore {
     async fn totp(&self, tenant: TenantId, user: UserId) -> Result<Option<TotpRecord>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state.totp.get(&(tenant, user)).map(|row| TotpRecord {
             secret_sealed: row.sealed.clone(),
             enabled: row.enabled,
@@ -50,7 +50,7 @@ impl MfaStore for MemoryStore {
         sealed: &[u8],
         _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if state.totp.get(&(tenant, user)).is_some_and(|row| row.enabled) {
             return Ok(false);
         }
@@ -78,7 +78,7 @@ impl MfaStore for MemoryStore {
         recovery_codes: &[TokenHash],
         _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(row) = state
             .totp
             .get_mut(&(tenant, user))
@@ -103,7 +103,7 @@ impl MfaStore for MemoryStore {
         max_failures: u32,
         _now: DateTime<Utc>,
     ) -> Result<StepOutcome, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(row) = state.totp.get_mut(&(tenant, user)).filter(|row| row.enabled) else {
             return Ok(StepOutcome::Replayed);
         };
@@ -133,7 +133,7 @@ impl MfaStore for MemoryStore {
         lock_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Result<Option<u32>, DateTime<Utc>>, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         // No second factor: nothing to lock, let the check refuse it.
         let Some(row) = state.totp.get_mut(&(tenant, user)) else {
             return Ok(Ok(None));
@@ -158,7 +158,7 @@ impl MfaStore for MemoryStore {
     }
 
     async fn claim_lock_notice(&self, tenant: TenantId, user: UserId) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         Ok(match state.totp.get_mut(&(tenant, user)) {
             Some(row) if !row.lock_notified => {
                 row.lock_notified = true;
@@ -175,7 +175,7 @@ impl MfaStore for MemoryStore {
         code: &TokenHash,
         _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if !state.totp.contains_key(&(tenant, user)) {
             return Ok(false);
         }
@@ -187,7 +187,7 @@ impl MfaStore for MemoryStore {
     }
 
     async fn has_recovery_code(&self, tenant: TenantId, user: UserId, code: &TokenHash) -> Result<bool, StoreError> {
-        Ok(self.state.lock().await.recovery_codes.contains(&(tenant, user, *code)))
+        Ok(self.lock().await?.recovery_codes.contains(&(tenant, user, *code)))
     }
 
     async fn replace_recovery_codes(
@@ -197,7 +197,7 @@ impl MfaStore for MemoryStore {
         codes: &[TokenHash],
         _now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.state.lock().await.put_codes(tenant, user, codes);
+        self.lock().await?.put_codes(tenant, user, codes);
         Ok(())
     }
 
@@ -209,7 +209,7 @@ impl MfaStore for MemoryStore {
         spend: Option<&TokenHash>,
         now: DateTime<Utc>,
     ) -> Result<Disabled, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if !state.totp.get(&(tenant, user)).is_some_and(|row| row.enabled) {
             return Ok(Disabled::NotEnabled);
         }

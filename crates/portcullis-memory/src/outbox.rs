@@ -11,14 +11,14 @@ use crate::state::MailStatus;
 #[async_trait]
 impl OutboxStore for MemoryStore {
     async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.state.lock().await.enqueue(mail, now);
+        self.lock().await?.enqueue(mail, now);
         Ok(())
     }
 
     async fn claim_due(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> Result<Vec<ClaimedMail>, StoreError> {
         // Leases run on the store's clock, as they run on the database's.
         let own_now = self.clock.now();
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let mut due: Vec<usize> = state
             .outbox
             .iter()
@@ -47,7 +47,7 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn mark_sent(&self, id: Uuid, _now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if let Some(row) = state
             .outbox
             .iter_mut()
@@ -64,7 +64,7 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if let Some(row) = state
             .outbox
             .iter_mut()
@@ -79,7 +79,7 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn mark_failed(&self, id: Uuid, _now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         if let Some(row) = state
             .outbox
             .iter_mut()
@@ -99,7 +99,7 @@ impl OutboxStore for MemoryStore {
 #[async_trait]
 impl SecretStore for MemoryStore {
     async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         Ok(state
             .server_secrets
             .entry(name.to_owned())
@@ -111,6 +111,6 @@ impl SecretStore for MemoryStore {
 #[async_trait]
 impl HealthCheck for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
+        self.lock().await.map(drop)
     }
 }

@@ -146,7 +146,7 @@ impl OneTimeStore for MemoryStore {
         mail: &OutgoingMail,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let same_purpose = |r: &crate::state::SecretRow| {
             r.secret.tenant_id == secret.tenant_id
                 && r.secret.user_id == secret.user_id
@@ -181,7 +181,7 @@ impl OneTimeStore for MemoryStore {
         mails: &[OutgoingMail],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         state.upsert_secret(&secret);
         for mail in mails {
             state.enqueue(mail, now);
@@ -196,7 +196,7 @@ impl OneTimeStore for MemoryStore {
         now: DateTime<Utc>,
         judge: &(dyn for<'a> Fn(&'a [StoredSecret]) -> Verdict + Send + Sync),
     ) -> Result<RedeemOutcome, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let mut candidates = state.candidates(lookup, purposes, now);
         let wrong: Vec<StoredSecret> = match judge(&candidates) {
             Verdict::Accept { index, redemption } if index < candidates.len() => {
@@ -207,7 +207,11 @@ impl OneTimeStore for MemoryStore {
                 let account = state
                     .account(secret.account.tenant.id, secret.account.id)
                     .ok_or_else(|| StoreError::Internal("redeemed secret without an account".into()))?;
-                return Ok(RedeemOutcome::Redeemed { secret, account });
+                return Ok(RedeemOutcome::Redeemed {
+                    secret,
+                    account,
+                    redemption,
+                });
             }
             Verdict::Accept { .. } => Vec::new(),
             Verdict::Refuse { wrong } => wrong.into_iter().filter_map(|i| candidates.get(i).cloned()).collect(),
@@ -232,7 +236,7 @@ impl OneTimeStore for MemoryStore {
     }
 
     async fn change_password(&self, change: &PasswordChange, now: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(row) = state.account_row_mut(change.tenant, change.user) else {
             return Ok(None);
         };
@@ -251,7 +255,7 @@ impl OneTimeStore for MemoryStore {
     }
 
     async fn purge(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<Purged, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let before = state.secrets.len();
         state
             .secrets
@@ -283,7 +287,7 @@ impl OneTimeStore for MemoryStore {
 #[async_trait]
 impl MailRequestStore for MemoryStore {
     async fn request_mail(&self, request: &MailRequest) -> Result<(), StoreError> {
-        self.state.lock().await.mail_requests.push(request.clone());
+        self.lock().await?.mail_requests.push(request.clone());
         Ok(())
     }
 
@@ -292,7 +296,7 @@ impl MailRequestStore for MemoryStore {
         fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> Fulfilling + Send + Sync),
     ) -> Result<bool, StoreError> {
         // Held across the fulfilment, as the database transaction is.
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(oldest) = state
             .mail_requests
             .iter()

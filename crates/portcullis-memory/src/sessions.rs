@@ -22,7 +22,7 @@ impl State {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn session(&self, tenant: TenantId, id: SessionId) -> Result<Option<Session>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state
             .sessions
             .iter()
@@ -31,13 +31,13 @@ impl SessionStore for MemoryStore {
     }
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         state.insert_session(&session);
         Ok(session.session)
     }
 
     async fn is_known_network(&self, tenant: TenantId, user: UserId, network: &str) -> Result<bool, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         Ok(state.known_networks.contains(&(tenant, user, network.to_owned())))
     }
 
@@ -47,7 +47,7 @@ impl SessionStore for MemoryStore {
         network: &str,
         notice: Option<&OutgoingMail>,
     ) -> Result<Session, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let s = &session.session;
         state.insert_session(&session);
         state.remember_network(s.tenant_id, s.user_id, network);
@@ -64,7 +64,7 @@ impl SessionStore for MemoryStore {
         now: DateTime<Utc>,
         decide: &(dyn Fn(RefreshTokenState) -> RefreshDecision + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let Some(token) = state.refresh_tokens.get(&presented).cloned() else {
             return Ok(RefreshOutcome::Invalid);
         };
@@ -91,9 +91,10 @@ impl SessionStore for MemoryStore {
                     .iter()
                     .find(|(_, t)| t.session == session.id && t.superseded_at.is_none())
                     .map(|(hash, _)| *hash);
-                Ok(match head {
-                    Some(head) => RefreshOutcome::Replayed { session, head },
-                    None => RefreshOutcome::Invalid,
+                let account = state.account(session.tenant_id, session.user_id);
+                Ok(match (head, account) {
+                    (Some(head), Some(account)) => RefreshOutcome::Replayed { session, account, head },
+                    _ => RefreshOutcome::Invalid,
                 })
             }
             RefreshDecision::Rotate => {
@@ -115,7 +116,10 @@ impl SessionStore for MemoryStore {
                 state
                     .refresh_tokens
                     .retain(|_, t| t.session != session.id || t.generation > oldest_kept);
-                Ok(RefreshOutcome::Rotated(session))
+                Ok(match state.account(session.tenant_id, session.user_id) {
+                    Some(account) => RefreshOutcome::Rotated { session, account },
+                    None => RefreshOutcome::Invalid,
+                })
             }
         }
     }
@@ -127,7 +131,7 @@ impl SessionStore for MemoryStore {
         id: SessionId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         Ok(match state.session_mut(id) {
             Some(row) if row.session.tenant_id == tenant && row.session.user_id == user && row.session.is_live(now) => {
                 row.session.revoked_at = Some(now);
@@ -144,7 +148,7 @@ impl SessionStore for MemoryStore {
         user: UserId,
         now: DateTime<Utc>,
     ) -> Result<Vec<Session>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.lock().await?;
         let mut live: Vec<Session> = state
             .sessions
             .iter()
@@ -164,7 +168,7 @@ impl SessionStore for MemoryStore {
         selection: &SessionSelection,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock().await?;
         let of_tokens: Vec<SessionId> = selection
             .refresh_tokens
             .iter()
@@ -190,6 +194,6 @@ impl SessionStore for MemoryStore {
         keep: Option<SessionId>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        Ok(self.state.lock().await.revoke_all(tenant, user, keep, now, "logout"))
+        Ok(self.lock().await?.revoke_all(tenant, user, keep, now, "logout"))
     }
 }

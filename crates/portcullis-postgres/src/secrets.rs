@@ -124,7 +124,11 @@ impl OneTimeStore for PgStore {
                         apply(conn, &secret, &redemption, now).await?;
                         let account =
                             load_account(conn, secret.account.tenant.id.as_uuid(), secret.account.id.as_uuid()).await?;
-                        return Ok(RedeemOutcome::Redeemed { secret, account });
+                        return Ok(RedeemOutcome::Redeemed {
+                            secret,
+                            account,
+                            redemption,
+                        });
                     }
                     Verdict::Accept { .. } => Vec::new(),
                     Verdict::Refuse { wrong } => wrong.into_iter().filter_map(|i| candidates.get(i)).collect(),

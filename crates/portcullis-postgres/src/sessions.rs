@@ -12,11 +12,75 @@ use portcullis_domain::{
 use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{insert_session_rows, remember_network, touch_session};
-use crate::rows::SessionRow;
+use crate::rows::{AccountRow, SessionRow, TenantRow};
 use crate::schema::{known_networks, refresh_tokens, sessions};
 
 /// Most sessions one listing returns.
 const MAX_LISTED_SESSIONS: i64 = 500;
+
+/// Locks a refresh token's row and its session's (every refresh of one session is serialised
+/// there, and a waiter re-reads the rows as the winner left them) and reads the session's
+/// account and tenant in the same statement, without locking those: a refresh answers with the
+/// account, and must not queue behind changes to it, nor refreshes elsewhere in the tenant.
+const LOCK_CHAIN: &str = "SELECT rt.superseded_at, rt.generation, \
+       s.id, s.tenant_id, s.user_id, s.amr, s.ip, s.user_agent, s.created_at, s.last_used_at, \
+       s.expires_at, s.revoked_at, \
+       a.id AS account_id, a.email, a.email_verified, a.username, a.password_hash, \
+       a.created_at AS account_created_at, a.mfa_enabled, a.password_nfkc, \
+       t.slug \
+     FROM refresh_tokens rt \
+     JOIN sessions s ON s.id = rt.session_id \
+     JOIN accounts a ON a.tenant_id = s.tenant_id AND a.id = s.user_id \
+     JOIN tenants t ON t.id = a.tenant_id \
+     WHERE rt.token_hash = $1 \
+     FOR UPDATE OF rt, s";
+
+/// What [`LOCK_CHAIN`] reads.
+struct LockedChain {
+    superseded_at: Option<DateTime<Utc>>,
+    generation: i64,
+    session: SessionRow,
+    account: AccountRow,
+    tenant: TenantRow,
+}
+
+impl diesel::deserialize::QueryableByName<diesel::pg::Pg> for LockedChain {
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, diesel::pg::Pg>) -> diesel::deserialize::Result<Self> {
+        use diesel::row::NamedRow;
+        use diesel::sql_types::{Array, Bool, Int8, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        let tenant_id = NamedRow::get::<SqlUuid, uuid::Uuid>(row, "tenant_id")?;
+        Ok(Self {
+            superseded_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "superseded_at")?,
+            generation: NamedRow::get::<Int8, _>(row, "generation")?,
+            session: SessionRow {
+                id: NamedRow::get::<SqlUuid, _>(row, "id")?,
+                tenant_id,
+                user_id: NamedRow::get::<SqlUuid, _>(row, "user_id")?,
+                amr: NamedRow::get::<Array<Text>, _>(row, "amr")?,
+                ip: NamedRow::get::<Nullable<Text>, _>(row, "ip")?,
+                user_agent: NamedRow::get::<Nullable<Text>, _>(row, "user_agent")?,
+                created_at: NamedRow::get::<Timestamptz, _>(row, "created_at")?,
+                last_used_at: NamedRow::get::<Timestamptz, _>(row, "last_used_at")?,
+                expires_at: NamedRow::get::<Timestamptz, _>(row, "expires_at")?,
+                revoked_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "revoked_at")?,
+            },
+            account: AccountRow {
+                id: NamedRow::get::<SqlUuid, _>(row, "account_id")?,
+                email: NamedRow::get::<Text, _>(row, "email")?,
+                email_verified: NamedRow::get::<Bool, _>(row, "email_verified")?,
+                username: NamedRow::get::<Nullable<Text>, _>(row, "username")?,
+                password_hash: NamedRow::get::<Nullable<Text>, _>(row, "password_hash")?,
+                created_at: NamedRow::get::<Timestamptz, _>(row, "account_created_at")?,
+                mfa_enabled: NamedRow::get::<Bool, _>(row, "mfa_enabled")?,
+                password_nfkc: NamedRow::get::<Bool, _>(row, "password_nfkc")?,
+            },
+            tenant: TenantRow {
+                id: tenant_id,
+                slug: NamedRow::get::<Text, _>(row, "slug")?,
+            },
+        })
+    }
+}
 
 #[async_trait]
 impl SessionStore for PgStore {
@@ -85,19 +149,19 @@ impl SessionStore for PgStore {
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // Lock the token's row and its session's row: every refresh of one session is
             // serialised here, and a waiter re-reads the rows as the winner left them.
-            let found = refresh_tokens::table
-                .inner_join(sessions::table)
-                .filter(refresh_tokens::token_hash.eq(&presented.0[..]))
-                .select((
-                    refresh_tokens::superseded_at,
-                    refresh_tokens::generation,
-                    SessionRow::as_select(),
-                ))
-                .for_update()
-                .first::<(Option<DateTime<Utc>>, i64, SessionRow)>(conn)
+            let found = diesel::sql_query(LOCK_CHAIN)
+                .bind::<diesel::sql_types::Bytea, _>(&presented.0[..])
+                .get_result::<LockedChain>(conn)
                 .await
                 .optional()?;
-            let Some((superseded_at, generation, row)) = found else {
+            let Some(LockedChain {
+                superseded_at,
+                generation,
+                session: row,
+                account,
+                tenant,
+            }) = found
+            else {
                 return Ok(RefreshOutcome::Invalid);
             };
             let state = RefreshTokenState {
@@ -105,6 +169,7 @@ impl SessionStore for PgStore {
                 session_revoked_at: row.revoked_at,
                 session_expires_at: row.expires_at,
             };
+            let account = account.into_account(tenant).account;
             let session_id = row.id;
             let mut session = Session::from(row);
             match decide(state) {
@@ -144,7 +209,7 @@ impl SessionStore for PgStore {
                     .await?;
                     touch_session(conn, session_id, now).await?;
                     session.last_used_at = now;
-                    Ok(RefreshOutcome::Rotated(session))
+                    Ok(RefreshOutcome::Rotated { session, account })
                 }
                 RefreshDecision::Replay => {
                     let head = refresh_tokens::table
@@ -160,6 +225,7 @@ impl SessionStore for PgStore {
                     session.last_used_at = now;
                     Ok(RefreshOutcome::Replayed {
                         session,
+                        account,
                         head: TokenHash(head),
                     })
                 }

@@ -189,7 +189,7 @@ async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
 
     let now = t0() + Duration::minutes(1);
     assert!(
-        matches!(refresh(&store, &t1, &key, now).await, RefreshOutcome::Rotated(s) if s.id == sid && s.last_used_at == now)
+        matches!(refresh(&store, &t1, &key, now).await, RefreshOutcome::Rotated { session: s, .. } if s.id == sid && s.last_used_at == now)
     );
     // Within the grace window the superseded token is answered (by its successor), nothing changes.
     assert!(matches!(
@@ -200,7 +200,7 @@ async fn refresh_rotates_replays_within_grace_and_revokes_on_reuse() {
     let t2 = t1.successor(&key);
     assert!(matches!(
         refresh(&store, &t2, &key, now + Duration::seconds(11)).await,
-        RefreshOutcome::Rotated(_)
+        RefreshOutcome::Rotated { .. }
     ));
     // The first token outside its grace window: reuse, session revoked.
     let later = now + Duration::seconds(30);
@@ -259,7 +259,7 @@ async fn concurrent_refreshes_of_one_token_serialise_into_one_chain() {
     let mut replayed = 0;
     for t in tasks {
         match t.await.unwrap() {
-            RefreshOutcome::Rotated(_) => rotated += 1,
+            RefreshOutcome::Rotated { .. } => rotated += 1,
             RefreshOutcome::Replayed { .. } => replayed += 1,
             other => panic!("unexpected {other:?}"),
         }
@@ -413,7 +413,7 @@ async fn exhausted_pool_is_unavailable() {
         .unwrap();
     let (blocked, starved) = holder;
     assert!(matches!(starved, Err(StoreError::Unavailable(_))), "{starved:?}");
-    assert!(matches!(blocked.await.unwrap(), RefreshOutcome::Rotated(_)));
+    assert!(matches!(blocked.await.unwrap(), RefreshOutcome::Rotated { .. }));
 }
 
 #[tokio::test]
@@ -430,11 +430,11 @@ async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
     let r2 = r1.successor(&key);
     assert!(matches!(
         refresh(&store, &r0, &key, now).await,
-        RefreshOutcome::Rotated(_)
+        RefreshOutcome::Rotated { .. }
     ));
     assert!(matches!(
         refresh(&store, &r1, &key, now).await,
-        RefreshOutcome::Rotated(_)
+        RefreshOutcome::Rotated { .. }
     ));
     match refresh(&store, &r0, &key, now + Duration::seconds(5)).await {
         RefreshOutcome::Replayed { head, .. } => assert_eq!(head, r2.hash()),
@@ -447,7 +447,7 @@ async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
         let at = now + Duration::minutes(i + 1);
         assert!(matches!(
             refresh(&store, &current, &key, at).await,
-            RefreshOutcome::Rotated(_)
+            RefreshOutcome::Rotated { .. }
         ));
         current = current.successor(&key);
     }
@@ -472,7 +472,7 @@ async fn replay_reports_the_head_and_rotation_prunes_old_hashes() {
     ));
     assert!(matches!(
         refresh(&store, &current, &key, now + Duration::days(1)).await,
-        RefreshOutcome::Rotated(_)
+        RefreshOutcome::Rotated { .. }
     ));
 }
 

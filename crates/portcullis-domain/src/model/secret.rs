@@ -148,6 +148,8 @@ pub enum RedeemOutcome {
         secret: StoredSecret,
         /// Its account, after the redemption.
         account: Account,
+        /// The redemption that was applied (a signup's session, say).
+        redemption: Redemption,
     },
     /// No candidate was accepted.
     Refused,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{NewSession, Session, SessionSelection};
+use crate::model::{Account, NewSession, Session, SessionSelection};
 use crate::ports::StoreError;
 use crate::refresh::{RefreshDecision, RefreshTokenState, TokenHash};
 
@@ -15,13 +15,21 @@ pub const KEPT_SUPERSEDED_TOKENS: i64 = 32;
 /// What [`SessionStore::refresh`] did.
 #[derive(Debug, Clone)]
 pub enum RefreshOutcome {
-    /// The token was the head; its successor is now the head.
-    Rotated(Session),
+    /// The token was the head; its successor is now the head. With the session's account, read
+    /// in the same step (no second trip to storage).
+    Rotated {
+        /// The session.
+        session: Session,
+        /// Its account.
+        account: Account,
+    },
     /// The token was superseded within the grace window; nothing changed. `head` is the hash
     /// of the chain's current head, which the caller answers with.
     Replayed {
         /// The session.
         session: Session,
+        /// Its account.
+        account: Account,
         /// SHA-256 of the chain's current head token.
         head: TokenHash,
     },

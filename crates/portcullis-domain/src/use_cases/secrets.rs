@@ -1,13 +1,10 @@
 //! The flows that redeem a mailed one-time secret (link or code): verify an address (a signup or
 //! an email change), authorize a network, check and reset a password.
 
-use std::sync::Mutex;
-
 use crate::identity::{Email, Password};
 use crate::ids::{SessionId, TenantId};
 use crate::model::{
-    Account, ClientInfo, MailKind, NewSession, RedeemOutcome, Redemption, SecretLookup, StoredSecret, TokenPair,
-    Verdict,
+    Account, ClientInfo, MailKind, RedeemOutcome, Redemption, SecretLookup, StoredSecret, TokenPair, Verdict,
 };
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::ports::HashOwner;
@@ -154,7 +151,7 @@ impl AuthService {
         presented: &Presented,
         purposes: &[Purpose],
         redeem: &(dyn Fn(&StoredSecret) -> Option<Redemption> + Send + Sync),
-    ) -> Result<(StoredSecret, Account), OneTimeError> {
+    ) -> Result<(StoredSecret, Account, Redemption), OneTimeError> {
         let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
         let now = self.deps.clock.now();
         let judge = |candidates: &[StoredSecret]| {
@@ -191,7 +188,11 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         match outcome {
-            RedeemOutcome::Redeemed { secret, account } => Ok((secret, account)),
+            RedeemOutcome::Redeemed {
+                secret,
+                account,
+                redemption,
+            } => Ok((secret, account, redemption)),
             RedeemOutcome::Refused => {
                 tracing::info!(
                     ?purposes,
@@ -215,7 +216,6 @@ impl AuthService {
     pub async fn verify_email(&self, presented: &Presented, client: &ClientInfo) -> Result<Verified, OneTimeError> {
         let refresh = RefreshToken::generate(&*self.deps.rng);
         let session_id = SessionId::from_uuid(self.new_id());
-        let opened: Mutex<Option<NewSession>> = Mutex::new(None);
         let redeem = |stored: &StoredSecret| match stored.purpose {
             // Verified meanwhile (a reset, another link): the secret proves nothing new and must
             // not become a password-less login.
@@ -223,9 +223,6 @@ impl AuthService {
             Purpose::VerifyEmail => {
                 let a = &stored.account;
                 let session = self.session_for(session_id, a.tenant.id, a.id, vec![AMR_EMAIL.into()], client, &refresh);
-                if let Ok(mut slot) = opened.lock() {
-                    *slot = Some(session.clone());
-                }
                 Some(Redemption::VerifyEmail { session })
             }
             Purpose::ChangeEmail => {
@@ -240,18 +237,16 @@ impl AuthService {
             }
             Purpose::ResetPassword | Purpose::AuthorizeIp => None,
         };
-        let (secret, account) = self
+        let (_, account, redemption) = self
             .redeem(presented, &[Purpose::VerifyEmail, Purpose::ChangeEmail], &redeem)
             .await?;
-        if secret.purpose == Purpose::ChangeEmail {
-            tracing::info!(user_id = %account.id, "email change confirmed");
-            return Ok(Verified::EmailChanged(account));
-        }
-        let session = opened
-            .into_inner()
-            .ok()
-            .flatten()
-            .ok_or_else(|| InfraError::Internal("verified without opening a session".into()))?;
+        let session = match redemption {
+            Redemption::VerifyEmail { session } => session,
+            _ => {
+                tracing::info!(user_id = %account.id, "email change confirmed");
+                return Ok(Verified::EmailChanged(account));
+            }
+        };
         tracing::info!(user_id = %account.id, session_id = %session.session.id, "email verified; signup complete");
         Ok(Verified::SignedUp(account, self.pair(session.session, refresh)?))
     }
@@ -259,7 +254,7 @@ impl AuthService {
     /// `authorize-ip`: marks the network the secret was minted for as known to its account. Logs
     /// nobody in: the user logs in again from that network.
     pub async fn authorize_network(&self, presented: &Presented) -> Result<Account, OneTimeError> {
-        let (secret, account) = self
+        let (secret, account, _) = self
             .redeem(presented, &[Purpose::AuthorizeIp], &|_| {
                 Some(Redemption::AuthorizeNetwork)
             })
@@ -307,7 +302,7 @@ impl AuthService {
                 notice,
             })
         };
-        let (_, account) = self.redeem(presented, &[Purpose::ResetPassword], &redeem).await?;
+        let (_, account, _) = self.redeem(presented, &[Purpose::ResetPassword], &redeem).await?;
         tracing::info!(user_id = %account.id, "password reset; every session revoked");
         Ok(account)
     }

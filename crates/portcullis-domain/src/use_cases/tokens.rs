@@ -55,15 +55,15 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         match outcome {
-            RefreshOutcome::Rotated(session) => self.refreshed(session, successor).await,
-            RefreshOutcome::Replayed { session, head } => {
+            RefreshOutcome::Rotated { session, account } => self.refreshed(account, session, successor),
+            RefreshOutcome::Replayed { session, account, head } => {
                 // The chain may have moved on more than one step inside the grace window; answer
                 // with its head, which is reachable from the presented token through successors.
                 let head = std::iter::successors(Some(successor), |t| Some(t.successor(&self.deps.refresh_key)))
                     .take(MAX_REPLAY_STEPS)
                     .find(|t| t.hash() == head);
                 match head {
-                    Some(head) => self.refreshed(session, head).await,
+                    Some(head) => self.refreshed(account, session, head),
                     None => {
                         tracing::info!(session_id = %session.id, outcome = "invalid_refresh_token", "replay too far behind");
                         Err(RefreshError::Invalid)
@@ -84,15 +84,13 @@ impl AuthService {
         }
     }
 
-    async fn refreshed(&self, session: Session, token: RefreshToken) -> Result<(Account, TokenPair), RefreshError> {
+    fn refreshed(
+        &self,
+        account: Account,
+        session: Session,
+        token: RefreshToken,
+    ) -> Result<(Account, TokenPair), RefreshError> {
         tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
-        let account = self
-            .deps
-            .store
-            .account(session.tenant_id, session.user_id)
-            .await
-            .map_err(InfraError::from)?
-            .ok_or(RefreshError::Invalid)?;
         Ok((account, self.pair(session, token)?))
     }
 

@@ -9,6 +9,7 @@ mod account_changes;
 mod login;
 mod mail_delivery;
 mod mail_requests;
+mod outages;
 mod register;
 mod second_factor;
 mod secrets;

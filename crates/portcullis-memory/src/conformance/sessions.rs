@@ -20,9 +20,10 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
 
     let (h1, now1) = (random_hash(), t0() + secs(60));
     match store.refresh(h0, h1, now1, &rules(now1)).await.expect("refresh") {
-        RefreshOutcome::Rotated(s) => {
+        RefreshOutcome::Rotated { session: s, account: a } => {
             assert_eq!(s.id, sid);
             assert_eq!(s.last_used_at, now1, "a rotation touches the session");
+            assert_eq!(a.id, account.id, "with the session's account");
         }
         other => panic!("the head should rotate: {other:?}"),
     }
@@ -32,8 +33,13 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
         .await
         .expect("refresh")
     {
-        RefreshOutcome::Replayed { session, head } => {
+        RefreshOutcome::Replayed {
+            session,
+            account: a,
+            head,
+        } => {
             assert_eq!(session.id, sid);
+            assert_eq!(a.email.as_str(), "rot@example.com");
             assert!(head == h1, "a replay is answered with the head");
         }
         other => panic!("a superseded token within the grace window is a replay: {other:?}"),
@@ -96,7 +102,7 @@ pub async fn concurrent_refreshes_of_one_token_rotate_once<S: Storage + Clone + 
         .collect();
     let mut rotated = 0;
     for task in tasks {
-        if let RefreshOutcome::Rotated(_) = task.await.expect("task").expect("refresh") {
+        if let RefreshOutcome::Rotated { .. } = task.await.expect("task").expect("refresh") {
             rotated += 1;
         }
     }

@@ -1,0 +1,96 @@
+//! Storage that cannot be reached: every use case ends in its `Infra` error (503 at the edge),
+//! and works again, with nothing half-written, when storage is back.
+
+use portcullis_domain::{
+    AccountChangeError, AuthenticateError, InfraError, LoginError, MfaError, OneTimeError, RefreshError, RegisterError,
+    UsernameError,
+};
+
+use crate::world::{HOME, PASSWORD, World};
+
+fn unavailable(e: &InfraError) -> bool {
+    matches!(e, InfraError::Unavailable(_))
+}
+
+#[tokio::test]
+async fn every_use_case_reports_unavailable_storage_and_recovers() {
+    let w = World::new();
+    let (_, pair) = w.signed_up("ada@example.com").await;
+    let principal = w.principal(&pair).await;
+    w.store.set_unavailable(true);
+
+    let r = w
+        .auth
+        .register(w.registration("grace@example.com", PASSWORD, None), &World::from(HOME))
+        .await;
+    assert!(matches!(&r, Err(RegisterError::Infra(e)) if unavailable(e)), "{r:?}");
+    let l = w.login("ada@example.com", PASSWORD, None, HOME).await;
+    assert!(matches!(&l, Err(LoginError::Infra(e)) if unavailable(e)), "{l:?}");
+    let f = w.auth.refresh(pair.refresh_token.expose()).await;
+    assert!(matches!(&f, Err(RefreshError::Infra(e)) if unavailable(e)), "{f:?}");
+    let a = w.auth.authenticate(&pair.access_token).await;
+    assert!(
+        matches!(&a, Err(AuthenticateError::Infra(e)) if unavailable(e)),
+        "{a:?}"
+    );
+    let v = w
+        .auth
+        .verify_email(&w.code("ada@example.com", "123456"), &World::from(HOME))
+        .await;
+    assert!(matches!(&v, Err(OneTimeError::Infra(e)) if unavailable(e)), "{v:?}");
+    let c = w
+        .auth
+        .change_password(
+            &principal,
+            Some(&World::password(PASSWORD)),
+            &World::password("another passphrase"),
+            None,
+        )
+        .await;
+    assert!(
+        matches!(&c, Err(AccountChangeError::Infra(e)) if unavailable(e)),
+        "{c:?}"
+    );
+    let u = w.auth.set_username(&principal, &World::username("ada")).await;
+    assert!(matches!(&u, Err(UsernameError::Infra(e)) if unavailable(e)), "{u:?}");
+    let m = w.auth.enroll_totp(&principal).await;
+    assert!(matches!(&m, Err(MfaError::Infra(e)) if unavailable(e)), "{m:?}");
+    let s = w.auth.sessions(&principal).await;
+    assert!(matches!(&s, Err(e) if unavailable(e)), "{s:?}");
+    let q = w
+        .auth
+        .request_password_reset(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))
+        .await;
+    assert!(matches!(&q, Err(e) if unavailable(e)), "{q:?}");
+    assert!(w.auth.ready().await.is_err());
+
+    w.store.set_unavailable(false);
+    w.auth.ready().await.unwrap();
+    w.login("ada@example.com", PASSWORD, None, HOME).await.unwrap();
+    w.signed_up("grace@example.com").await;
+    assert!(w.mails().await.is_empty(), "nothing was queued while storage was down");
+}
+
+#[tokio::test]
+async fn wrong_passwords_when_disabling_the_second_factor_are_throttled() {
+    let w = World::with(crate::world::Setup {
+        quotas: vec![(
+            portcullis_domain::Limit::FailedLogin,
+            portcullis_domain::Quota::new(2, std::time::Duration::from_secs(3600)),
+        )],
+        ..crate::world::Setup::default()
+    });
+    let (_, pair) = w.signed_up("ada@example.com").await;
+    let (secret, _) = crate::second_factor::enable_totp(&w, &pair).await;
+    let principal = w.principal(&pair).await;
+    let code = portcullis_domain::SecondFactor::Totp(w.totp_code(&secret));
+    for _ in 0..2 {
+        let wrong = w
+            .auth
+            .disable_mfa(&principal, &World::password("not it at all"), &code)
+            .await;
+        assert!(matches!(wrong, Err(MfaError::InvalidCredentials)), "{wrong:?}");
+    }
+    let throttled = w.auth.disable_mfa(&principal, &World::password(PASSWORD), &code).await;
+    assert!(matches!(throttled, Err(MfaError::Throttled { .. })), "{throttled:?}");
+}
