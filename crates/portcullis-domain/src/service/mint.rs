@@ -12,6 +12,23 @@ use crate::token::TokenSubject;
 /// Longest user agent kept with a session; the rest is cut.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
+/// A one-time secret to mint, and the mail that carries it.
+pub(crate) struct SecretMail<'a> {
+    pub(crate) tenant: TenantId,
+    pub(crate) user: UserId,
+    pub(crate) purpose: Purpose,
+    /// Where the mail goes, and what it is.
+    pub(crate) to: &'a Email,
+    pub(crate) kind: MailKind,
+    /// What the secret is bound to: a registration's id (signup), a network (IP
+    /// authorization), or nothing.
+    pub(crate) scope: String,
+    /// The new address of an email change.
+    pub(crate) new_email: Option<Email>,
+    /// The client's IP, named in the mail (IP authorization).
+    pub(crate) ip: Option<&'a str>,
+}
+
 impl AuthService {
     pub(crate) fn new_session(
         &self,
@@ -93,51 +110,28 @@ impl AuthService {
         }
     }
 
-    /// Mints a secret for `user` and renders the mail of `kind` that carries it to `to`.
-    pub(crate) fn secret_mail(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        purpose: Purpose,
-        new_email: Option<Email>,
-        to: &Email,
-        kind: MailKind,
-    ) -> (NewOneTimeSecret, OutgoingMail) {
-        self.scoped_secret_mail(tenant, user, purpose, new_email, to, kind, None)
-    }
-
-    /// [`Self::secret_mail`] for a secret scoped to a client network (IP authorization).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn scoped_secret_mail(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        purpose: Purpose,
-        new_email: Option<Email>,
-        to: &Email,
-        kind: MailKind,
-        network: Option<(&str, &str)>,
-    ) -> (NewOneTimeSecret, OutgoingMail) {
+    /// Mints a secret as `spec` says and renders the mail that carries it.
+    pub(crate) fn secret_mail(&self, spec: SecretMail<'_>) -> (NewOneTimeSecret, OutgoingMail) {
         let now = self.deps.clock.now();
-        let minted = self.deps.one_time.mint(user, purpose, now, &*self.deps.rng);
+        let minted = self.deps.one_time.mint(spec.user, spec.purpose, now, &*self.deps.rng);
         let vars = MailVars {
             token: Some(&minted.token),
             code: Some(&minted.code),
-            ip: network.map(|(ip, _)| ip),
+            ip: spec.ip,
             ..MailVars::default()
         };
-        let mail = self.outgoing(tenant, to, kind, &vars);
+        let mail = self.outgoing(spec.tenant, spec.to, spec.kind, &vars);
         let secret = NewOneTimeSecret {
             id: self.new_id(),
-            tenant_id: tenant,
-            user_id: user,
-            purpose,
-            scope: network.map(|(_, scope)| scope.to_owned()).unwrap_or_default(),
+            tenant_id: spec.tenant,
+            user_id: spec.user,
+            purpose: spec.purpose,
+            scope: spec.scope,
             token_hash: minted.token_hash,
             code_hash: minted.code_hash,
             token_expires_at: minted.token_expires_at,
             code_expires_at: minted.code_expires_at,
-            new_email,
+            new_email: spec.new_email,
             created_at: now,
         };
         (secret, mail)

@@ -5,6 +5,7 @@ use crate::model::{Account, AccountCredentials, MailKind, PasswordChange, Princi
 use crate::one_time::Purpose;
 use crate::ports::{HashOwner, SetUsernameError};
 use crate::service::base::{AuthService, InfraError};
+use crate::service::mint::SecretMail;
 use crate::service::reauth::ReauthError;
 use crate::service::second_factor::MfaError;
 use crate::templates::MailVars;
@@ -153,14 +154,16 @@ impl AuthService {
         self.mail_budget(tenant, &new_email)
             .await
             .map_err(|retry_after| AccountChangeError::RecipientLimited { retry_after })?;
-        let (secret, verification) = self.secret_mail(
+        let (secret, verification) = self.secret_mail(SecretMail {
             tenant,
-            account.id,
-            Purpose::ChangeEmail,
-            Some(new_email.clone()),
-            &new_email,
-            MailKind::EmailChangeVerification,
-        );
+            user: account.id,
+            purpose: Purpose::ChangeEmail,
+            to: &new_email,
+            kind: MailKind::EmailChangeVerification,
+            scope: String::new(),
+            new_email: Some(new_email.clone()),
+            ip: None,
+        });
         let vars = MailVars {
             other_email: Some(new_email.as_str()),
             ..MailVars::default()

@@ -8,6 +8,7 @@ use crate::ids::UserId;
 use crate::model::{Account, ClientInfo, NewSession, Session, Tenant, TokenPair};
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
+use crate::service::mint::SecretMail;
 
 /// Failures of [`AuthService::login`].
 #[derive(Debug, thiserror::Error)]
@@ -167,15 +168,16 @@ impl AuthService {
                 .await
                 .map_err(InfraError::from)?);
         }
-        let (secret, mail) = self.scoped_secret_mail(
+        let (secret, mail) = self.secret_mail(SecretMail {
             tenant,
             user,
-            crate::one_time::Purpose::AuthorizeIp,
-            None,
-            &account.email,
-            crate::model::MailKind::IpAuthorization,
-            Some((&ip_text, &network)),
-        );
+            purpose: crate::one_time::Purpose::AuthorizeIp,
+            to: &account.email,
+            kind: crate::model::MailKind::IpAuthorization,
+            scope: network.clone(),
+            new_email: None,
+            ip: Some(&ip_text),
+        });
         let mailed = store
             .issue_secret_unless_live(secret, &mail, self.deps.clock.now())
             .await

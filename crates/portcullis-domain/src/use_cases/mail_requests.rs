@@ -6,6 +6,7 @@ use crate::model::{ClientInfo, Fulfilling, MailKind, MailRequest, MailTarget, Pu
 use crate::network::network_of;
 use crate::one_time::Purpose;
 use crate::service::base::{AuthService, InfraError};
+use crate::service::mint::SecretMail;
 
 /// The registration a resend mails a new secret for: the newest one made from the network the
 /// resend comes from. A resend proves nothing about who asks, so it never picks another
@@ -121,17 +122,19 @@ impl AuthService {
             return None;
         }
         tracing::info!(mail_request_id = %request.id, user_id = %account.id, purpose = request.purpose.name(), "mail request fulfilled");
-        let (mut secret, mail) = self.secret_mail(
-            account.tenant.id,
-            account.id,
-            request.purpose,
-            None,
-            &account.email,
+        let scope = match request.purpose {
+            Purpose::VerifyEmail => resent_registration(request, target),
+            _ => String::new(),
+        };
+        Some(self.secret_mail(SecretMail {
+            tenant: account.tenant.id,
+            user: account.id,
+            purpose: request.purpose,
+            to: &account.email,
             kind,
-        );
-        if request.purpose == Purpose::VerifyEmail {
-            secret.scope = resent_registration(request, target);
-        }
-        Some((secret, mail))
+            scope,
+            new_email: None,
+            ip: None,
+        }))
     }
 }

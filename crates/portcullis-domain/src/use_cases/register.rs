@@ -9,6 +9,7 @@ use crate::network::network_of;
 use crate::one_time::Purpose;
 use crate::ports::{HashOwner, InsertAccountError};
 use crate::service::base::{AuthService, InfraError};
+use crate::service::mint::SecretMail;
 use crate::templates::MailVars;
 
 /// Failures of [`AuthService::register`].
@@ -186,17 +187,17 @@ impl AuthService {
                 let user = found.map_or_else(|| UserId::from_uuid(self.new_id()), |a| a.id);
                 let to = found.map_or(&request.email, |a| &a.email);
                 let verification = request.mail_allowed.then(|| {
-                    let (mut secret, mail) = self.secret_mail(
-                        request.tenant_id,
+                    self.secret_mail(SecretMail {
+                        tenant: request.tenant_id,
                         user,
-                        Purpose::VerifyEmail,
-                        None,
+                        purpose: Purpose::VerifyEmail,
                         to,
-                        MailKind::SignupVerification,
-                    );
-                    // The secret confirms this registration, and no other.
-                    secret.scope = request.id.to_string();
-                    (secret, mail)
+                        kind: MailKind::SignupVerification,
+                        // The secret confirms this registration, and no other.
+                        scope: request.id.to_string(),
+                        new_email: None,
+                        ip: None,
+                    })
                 });
                 tracing::info!(registration_id = %request.id, user_id = %user, mailed = request.mail_allowed, "registration stored");
                 RegistrationPlan::Register {

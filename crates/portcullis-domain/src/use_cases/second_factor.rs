@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use crate::identity::Password;
 use crate::limits::Limit;
-use crate::model::{Disabled, Principal};
+use crate::model::{Account, Disabled, Principal};
 use crate::random::random_array;
 use crate::refresh::TokenHash;
 use crate::service::base::{AuthService, InfraError};
@@ -12,17 +12,21 @@ use crate::service::second_factor::MfaError;
 use crate::totp::{SecondFactor, TotpEnrollment, new_recovery_codes};
 
 impl AuthService {
+    /// The caller's account (gone: as a wrong credential).
+    async fn caller(&self, principal: &Principal) -> Result<Account, MfaError> {
+        self.deps
+            .store
+            .account(principal.claims.tid, principal.claims.sub)
+            .await
+            .map_err(InfraError::from)?
+            .ok_or(MfaError::InvalidCredentials)
+    }
+
     /// Starts (or restarts) TOTP enrolment: a new secret, stored encrypted and inactive until a
     /// code from it is confirmed with [`AuthService::activate_totp`].
     pub async fn enroll_totp(&self, principal: &Principal) -> Result<TotpEnrollment, MfaError> {
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
-        let account = self
-            .deps
-            .store
-            .account(tenant, user)
-            .await
-            .map_err(InfraError::from)?
-            .ok_or(MfaError::InvalidCredentials)?;
+        let account = self.caller(principal).await?;
         if account.mfa_enabled {
             return Err(MfaError::AlreadyEnabled);
         }
@@ -146,13 +150,7 @@ impl AuthService {
             .await
             .map_err(|retry_after| MfaError::RateLimited { retry_after })?;
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
-        let account = self
-            .deps
-            .store
-            .account(tenant, user)
-            .await
-            .map_err(InfraError::from)?
-            .ok_or(MfaError::InvalidCredentials)?;
+        let account = self.caller(principal).await?;
         if !account.mfa_enabled {
             return Err(MfaError::NotEnabled);
         }

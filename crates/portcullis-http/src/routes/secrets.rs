@@ -28,22 +28,42 @@ pub(crate) async fn email_and_tenant(
     Ok((email, tenant))
 }
 
+/// The mail `verify-email/resend` and `password/forgot` ask for.
+#[derive(Clone, Copy)]
+enum Asked {
+    Verification,
+    Reset,
+}
+
+/// Records the request for a mail; 202 whether or not a mail will go out.
+async fn mail_request(state: &AppState, req: &HttpRequest, body: &EmailRequest, asked: Asked) -> Result<HttpResponse> {
+    let (endpoint, message) = match asked {
+        Asked::Verification => (
+            CaptchaEndpoint::VerificationResend,
+            "If this address has an account waiting for verification, a new mail is on its way.",
+        ),
+        Asked::Reset => (
+            CaptchaEndpoint::PasswordForgot,
+            "If this address has an account, a mail with a reset link and code is on its way.",
+        ),
+    };
+    captcha(state, req, endpoint, &body.captcha).await?;
+    let (email, tenant) = email_and_tenant(state, req, body).await?;
+    let client = client_info(req);
+    match asked {
+        Asked::Verification => state.auth.request_verification_mail(tenant.id, email, &client).await?,
+        Asked::Reset => state.auth.request_password_reset(tenant.id, email, &client).await?,
+    }
+    Ok(ok(StatusCode::ACCEPTED, json!({ "message": message })))
+}
+
 /// `POST /v1/auth/verify-email/resend`: 202 whether or not a mail goes out.
 pub async fn resend_verification(
     state: Data<AppState>,
     req: HttpRequest,
     Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse> {
-    captcha(&state, &req, CaptchaEndpoint::VerificationResend, &body.captcha).await?;
-    let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
-    state
-        .auth
-        .request_verification_mail(tenant.id, email, &client_info(&req))
-        .await?;
-    Ok(ok(
-        StatusCode::ACCEPTED,
-        json!({ "message": "If this address has an account waiting for verification, a new mail is on its way." }),
-    ))
+    mail_request(&state, &req, &body, Asked::Verification).await
 }
 
 /// `POST /v1/auth/password/forgot`: 202 whether or not a mail goes out.
@@ -52,16 +72,7 @@ pub async fn forgot_password(
     req: HttpRequest,
     Body(body): Body<EmailRequest>,
 ) -> Result<HttpResponse> {
-    captcha(&state, &req, CaptchaEndpoint::PasswordForgot, &body.captcha).await?;
-    let (email, tenant) = email_and_tenant(&state, &req, &body).await?;
-    state
-        .auth
-        .request_password_reset(tenant.id, email, &client_info(&req))
-        .await?;
-    Ok(ok(
-        StatusCode::ACCEPTED,
-        json!({ "message": "If this address has an account, a mail with a reset link and code is on its way." }),
-    ))
+    mail_request(&state, &req, &body, Asked::Reset).await
 }
 
 /// Reads `token`, or `email` and `code`, into a presented secret. Records what is missing in
