@@ -189,14 +189,7 @@ async fn an_account_without_a_password_sets_one_only_from_a_fresh_session() {
     });
     // Registered from one network, resent and verified from another: the secret names no
     // registration, so the account proves its mailbox but has no password.
-    w.auth
-        .register(
-            w.registration("ada@example.com", PASSWORD, None),
-            &World::from("192.0.2.1"),
-        )
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", PASSWORD, None, "192.0.2.1").await;
     w.auth
         .request_verification_mail(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))
         .await

@@ -24,11 +24,7 @@ async fn an_unverified_address_cannot_log_in_even_with_the_right_password() {
         verify_email: true,
         ..Setup::default()
     });
-    w.auth
-        .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", PASSWORD, None, HOME).await;
     let refused = w.login("ada@example.com", PASSWORD, None, HOME).await;
     assert!(matches!(refused, Err(LoginError::EmailNotVerified)), "{refused:?}");
     let wrong = w.login("ada@example.com", "not the password", None, HOME).await;

@@ -10,11 +10,7 @@ async fn a_resend_mails_a_new_secret_only_to_an_unverified_address() {
         verify_email: true,
         ..Setup::default()
     });
-    w.auth
-        .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", PASSWORD, None, HOME).await;
     let first = World::secrets_in(&w.last_mail_to("ada@example.com").await);
     w.auth
         .request_verification_mail(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))

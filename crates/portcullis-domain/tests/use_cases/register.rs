@@ -121,14 +121,7 @@ async fn with_verification_a_taken_username_is_refused_whatever_the_address() {
         verify_email: true,
         ..Setup::default()
     });
-    w2.auth
-        .register(
-            w2.registration("ada@example.com", PASSWORD, Some("ada")),
-            &World::from(HOME),
-        )
-        .await
-        .unwrap();
-    w2.work().await;
+    w2.registered("ada@example.com", PASSWORD, Some("ada"), HOME).await;
     let (token, _) = World::secrets_in(&w2.last_mail_to("ada@example.com").await);
     w2.auth
         .verify_email(&w2.token(&token), &World::from(HOME))
@@ -150,11 +143,7 @@ async fn unverified_accounts_are_purged_after_their_time() {
         verify_email: true,
         ..Setup::default()
     });
-    w.auth
-        .register(w.registration("late@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("late@example.com", PASSWORD, None, HOME).await;
     assert_eq!(w.auth.purge_stale().await.unwrap().unverified_accounts, 0);
     w.advance(chrono::Duration::days(8));
     let purged = w.auth.purge_stale().await.unwrap();

@@ -15,14 +15,7 @@ fn verifying() -> World {
 #[tokio::test]
 async fn a_signup_is_completed_by_link_or_code_once() {
     let w = verifying();
-    w.auth
-        .register(
-            w.registration("ada@example.com", PASSWORD, Some("ada")),
-            &World::from(HOME),
-        )
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", PASSWORD, Some("ada"), HOME).await;
     let (token, code) = World::secrets_in(&w.last_mail_to("ada@example.com").await);
     let done = w
         .auth
@@ -43,19 +36,8 @@ async fn a_signup_is_completed_by_link_or_code_once() {
 #[tokio::test]
 async fn the_owners_registration_wins_over_a_squatters() {
     let w = verifying();
-    w.auth
-        .register(
-            w.registration("ada@example.com", "squatter password 1", None),
-            &World::from(AWAY),
-        )
-        .await
-        .unwrap();
-    w.work().await;
-    w.auth
-        .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", "squatter password 1", None, AWAY).await;
+    w.registered("ada@example.com", PASSWORD, None, HOME).await;
     let (token, _) = World::secrets_in(&w.last_mail_to("ada@example.com").await);
     w.auth.verify_email(&w.token(&token), &World::from(HOME)).await.unwrap();
     let squatter = w.login("ada@example.com", "squatter password 1", None, AWAY).await;
@@ -66,11 +48,7 @@ async fn the_owners_registration_wins_over_a_squatters() {
 #[tokio::test]
 async fn wrong_codes_share_one_count_and_expired_links_die() {
     let w = verifying();
-    w.auth
-        .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
-    w.work().await;
+    w.registered("ada@example.com", PASSWORD, None, HOME).await;
     let (token, code) = World::secrets_in(&w.last_mail_to("ada@example.com").await);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {

@@ -163,6 +163,21 @@ impl World {
         }
     }
 
+    /// Registers with email verification on (the answer is always `MailSent`) and lets the
+    /// worker fulfil it.
+    pub async fn registered(&self, email: &str, password: &str, username: Option<&str>, ip: &str) {
+        let answer = self
+            .auth
+            .register(self.registration(email, password, username), &Self::from(ip))
+            .await
+            .expect("register");
+        assert!(
+            matches!(answer, Registered::MailSent),
+            "email verification is on in this world"
+        );
+        self.work().await;
+    }
+
     pub async fn login(
         &self,
         email: &str,

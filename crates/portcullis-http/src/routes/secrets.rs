@@ -126,6 +126,14 @@ pub(crate) async fn presented(
     })
 }
 
+/// The secret of a request that carries nothing else, validated, with its tenant.
+async fn secret_only(state: &AppState, req: &HttpRequest, body: &SecretRequest) -> Result<Presented> {
+    let mut v = Validator::default();
+    let fields = presented_fields(&mut v, body);
+    let fields = v.done(fields)?;
+    presented(state, req, body, fields).await
+}
+
 /// `POST /v1/auth/verify-email`: completes a signup (200 token pair) or confirms an email
 /// change (200 `{user}`).
 pub async fn verify_email(
@@ -133,10 +141,7 @@ pub async fn verify_email(
     req: HttpRequest,
     Body(body): Body<SecretRequest>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let fields = presented_fields(&mut v, &body);
-    let fields = v.done(fields)?;
-    let presented = presented(&state, &req, &body, fields).await?;
+    let presented = secret_only(&state, &req, &body).await?;
     match state.auth.verify_email(&presented, &client_info(&req)).await? {
         Verified::SignedUp(account, pair) => Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account))),
         Verified::EmailChanged(account) => Ok(ok(StatusCode::OK, json!({ "user": UserView::from(&account) }))),
@@ -150,10 +155,7 @@ pub async fn authorize_ip(
     req: HttpRequest,
     Body(body): Body<SecretRequest>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let fields = presented_fields(&mut v, &body);
-    let fields = v.done(fields)?;
-    let presented = presented(&state, &req, &body, fields).await?;
+    let presented = secret_only(&state, &req, &body).await?;
     state.auth.authorize_network(&presented).await?;
     Ok(ok(
         StatusCode::OK,
@@ -167,10 +169,7 @@ pub async fn check_reset(
     req: HttpRequest,
     Body(body): Body<SecretRequest>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let fields = presented_fields(&mut v, &body);
-    let fields = v.done(fields)?;
-    let presented = presented(&state, &req, &body, fields).await?;
+    let presented = secret_only(&state, &req, &body).await?;
     state.auth.check_reset_secret(&presented).await?;
     Ok(no_content())
 }
