@@ -10,7 +10,7 @@ use crate::token::TokenError;
 /// the grace window).
 const MAX_REPLAY_STEPS: usize = 8;
 
-/// Failures of [`AuthService::refresh`].
+/// Failures of [`AuthService::rotate_refresh_token`].
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     /// 401 `invalid_refresh_token`: unknown, malformed, or its session is over.
@@ -41,7 +41,7 @@ pub enum AuthenticateError {
 
 impl AuthService {
     /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules.
-    pub async fn refresh(&self, presented: &str) -> Result<(Account, TokenPair), RefreshError> {
+    pub async fn rotate_refresh_token(&self, presented: &str) -> Result<(Account, TokenPair), RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
         let successor = token.successor(&self.deps.refresh_key);
         let now = self.deps.clock.now();

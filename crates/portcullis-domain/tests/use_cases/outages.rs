@@ -26,7 +26,7 @@ async fn every_use_case_reports_unavailable_storage_and_recovers() {
     assert!(matches!(&r, Err(RegisterError::Infra(e)) if unavailable(e)), "{r:?}");
     let l = w.login("ada@example.com", PASSWORD, None, HOME).await;
     assert!(matches!(&l, Err(LoginError::Infra(e)) if unavailable(e)), "{l:?}");
-    let f = w.auth.refresh(pair.refresh_token.expose()).await;
+    let f = w.auth.rotate_refresh_token(pair.refresh_token.expose()).await;
     assert!(matches!(&f, Err(RefreshError::Infra(e)) if unavailable(e)), "{f:?}");
     let a = w.auth.authenticate(&pair.access_token).await;
     assert!(

@@ -88,7 +88,7 @@ pub async fn refresh(state: Data<AppState>, Body(body): Body<RefreshRequest>) ->
     let presented = v.require("refresh_token", body.refresh_token.as_deref());
     v.finish()?;
     let presented = presented.unwrap_or_default();
-    let (account, pair) = state.auth.refresh(presented).await?;
+    let (account, pair) = state.auth.rotate_refresh_token(presented).await?;
     Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
 }
 
