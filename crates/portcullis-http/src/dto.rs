@@ -296,9 +296,19 @@ impl Validator {
         self.details.push(detail);
     }
 
+    /// How many problems were recorded so far.
+    pub fn len(&self) -> usize {
+        self.details.len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.details.is_empty()
+    }
+
     /// Fails with 422 if anything was recorded.
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.details.is_empty() {
+        if self.is_empty() {
             Ok(())
         } else {
             Err(ApiError::validation(self.details))

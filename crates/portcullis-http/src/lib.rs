@@ -4,6 +4,7 @@
 
 mod body;
 mod captcha;
+mod command;
 mod dto;
 mod error;
 mod extract;

@@ -3,11 +3,11 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
-use portcullis_domain::Email;
+use portcullis_domain::{Email, Password, SecondFactor, Username};
 use serde_json::json;
 
 use super::shared::{Result, caller_account, current_password, ok, password_rule, second_factor, username_rule};
-use crate::body::Body;
+use crate::command::{Command, Valid};
 use crate::dto::{ChangeEmailRequest, ChangePasswordRequest, UpdateAccountRequest, UserView, Validator, password_text};
 use crate::extract::Authenticated;
 use crate::state::AppState;
@@ -18,27 +18,44 @@ pub async fn account(state: Data<AppState>, caller: Authenticated) -> Result<Htt
     Ok(ok(StatusCode::OK, UserView::from(&account)))
 }
 
+/// A password change: the current password (optional: an account without one sets its
+/// first), the new one, and a second factor.
+pub struct ChangePasswordCommand {
+    current: Option<Password>,
+    new: Password,
+    factor: Option<SecondFactor>,
+}
+
+impl Command for ChangePasswordCommand {
+    type Body = ChangePasswordRequest;
+
+    fn parse(body: ChangePasswordRequest, state: &AppState, v: &mut Validator) -> Option<Self> {
+        // Optional here: an account without a password sets its first one without it (the use
+        // case asks for it when the account has one).
+        let current = match password_text(&body.current_password).filter(|p| !p.is_empty()) {
+            Some(raw) => current_password(v, state, Some(raw)).map(Some),
+            None => Some(None),
+        };
+        let new = v
+            .require("new_password", password_text(&body.new_password))
+            .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(state)));
+        Some(Self {
+            current: current?,
+            new: new?,
+            factor: second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+        })
+    }
+}
+
 /// `POST /v1/account/password`: needs the current password; ends every other session.
 pub async fn change_password(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<ChangePasswordRequest>,
+    Valid(cmd): Valid<ChangePasswordCommand>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    // Optional here: an account without a password sets its first one without it (the use case
-    // asks for it when the account has one).
-    let current = match password_text(&body.current_password).filter(|p| !p.is_empty()) {
-        Some(raw) => current_password(&mut v, &state, Some(raw)).map(Some),
-        None => Some(None),
-    };
-    let new = v
-        .require("new_password", password_text(&body.new_password))
-        .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(&state)));
-    let (current, new) = v.done((current, new))?;
-    let factor = second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref());
     let revoked = state
         .auth
-        .change_password(&caller.0, current.as_ref(), &new, factor.as_ref())
+        .change_password(&caller.0, cmd.current.as_ref(), &cmd.new, cmd.factor.as_ref())
         .await?;
     Ok(ok(
         StatusCode::OK,
@@ -46,23 +63,39 @@ pub async fn change_password(
     ))
 }
 
+/// An email change: the new address, the current password and a second factor.
+pub struct ChangeEmailCommand {
+    new_email: Email,
+    current: Password,
+    factor: Option<SecondFactor>,
+}
+
+impl Command for ChangeEmailCommand {
+    type Body = ChangeEmailRequest;
+
+    fn parse(body: ChangeEmailRequest, state: &AppState, v: &mut Validator) -> Option<Self> {
+        let new_email = v
+            .require("new_email", body.new_email.as_deref())
+            .and_then(|e| v.check("new_email", Email::parse(e), |_| None));
+        let current = current_password(v, state, password_text(&body.current_password));
+        Some(Self {
+            new_email: new_email?,
+            current: current?,
+            factor: second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+        })
+    }
+}
+
 /// `POST /v1/account/email`: needs the current password; the address changes when the new one
 /// is confirmed through `verify-email`.
 pub async fn change_email(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<ChangeEmailRequest>,
+    Valid(cmd): Valid<ChangeEmailCommand>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let new_email = v
-        .require("new_email", body.new_email.as_deref())
-        .and_then(|e| v.check("new_email", Email::parse(e), |_| None));
-    let current = current_password(&mut v, &state, password_text(&body.current_password));
-    let (new_email, current) = v.done((new_email, current))?;
-    let factor = second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref());
     state
         .auth
-        .request_email_change(&caller.0, new_email, &current, factor.as_ref())
+        .request_email_change(&caller.0, cmd.new_email, &cmd.current, cmd.factor.as_ref())
         .await?;
     Ok(ok(
         StatusCode::ACCEPTED,
@@ -70,17 +103,21 @@ pub async fn change_email(
     ))
 }
 
+impl Command for Username {
+    type Body = UpdateAccountRequest;
+
+    fn parse(body: UpdateAccountRequest, state: &AppState, v: &mut Validator) -> Option<Self> {
+        v.require("username", body.username.as_deref())
+            .and_then(|u| v.check("username", state.usernames.parse(u), username_rule))
+    }
+}
+
 /// `PATCH /v1/account`: sets or changes the username.
 pub async fn update_account(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<UpdateAccountRequest>,
+    Valid(username): Valid<Username>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let username = v
-        .require("username", body.username.as_deref())
-        .and_then(|u| v.check("username", state.usernames.parse(u), username_rule));
-    let username = v.done(username)?;
     let account = state.auth.set_username(&caller.0, &username).await?;
     Ok(ok(StatusCode::OK, UserView::from(&account)))
 }

@@ -3,10 +3,11 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
+use portcullis_domain::{Password, SecondFactor};
 use serde_json::json;
 
-use super::shared::{Result, current_password, ok, required_code, second_factor};
-use crate::body::Body;
+use super::shared::{Result, current_password, ok, second_factor};
+use crate::command::{Command, Valid};
 use crate::dto::{DisableMfaRequest, MfaCodeRequest, Validator, password_text};
 use crate::error::ApiError;
 use crate::extract::Authenticated;
@@ -30,32 +31,58 @@ pub async fn enroll_totp(state: Data<AppState>, caller: Authenticated) -> Result
     ))
 }
 
+/// A code (TOTP, to activate or to regenerate recovery codes), present.
+pub struct MfaCode(String);
+
+impl Command for MfaCode {
+    type Body = MfaCodeRequest;
+
+    fn parse(body: MfaCodeRequest, _state: &AppState, v: &mut Validator) -> Option<Self> {
+        v.require("code", body.code.as_deref().map(str::trim).filter(|c| !c.is_empty()))
+            .map(|c| Self(c.to_owned()))
+    }
+}
+
 /// `POST /v1/account/mfa/totp/activate`: the first valid code enables TOTP; returns the
 /// recovery codes (shown only here).
 pub async fn activate_totp(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<MfaCodeRequest>,
+    Valid(code): Valid<MfaCode>,
 ) -> Result<HttpResponse> {
-    let code = required_code("code", body.code.as_deref())?;
-    let codes = state.auth.activate_totp(&caller.0, &code).await?;
+    let codes = state.auth.activate_totp(&caller.0, &code.0).await?;
     Ok(ok(StatusCode::OK, json!({ "recovery_codes": codes })))
+}
+
+/// Disabling the second factor: the current password and a code or recovery code.
+pub struct DisableCommand {
+    current: Password,
+    factor: SecondFactor,
+}
+
+impl Command for DisableCommand {
+    type Body = DisableMfaRequest;
+
+    fn parse(body: DisableMfaRequest, state: &AppState, v: &mut Validator) -> Option<Self> {
+        let current = current_password(v, state, password_text(&body.current_password));
+        let factor = second_factor(body.code.as_deref(), body.recovery_code.as_deref());
+        if factor.is_none() {
+            v.require("code", None);
+        }
+        Some(Self {
+            current: current?,
+            factor: factor?,
+        })
+    }
 }
 
 /// `POST /v1/account/mfa/totp/disable`: current password plus a code or recovery code.
 pub async fn disable_totp(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<DisableMfaRequest>,
+    Valid(cmd): Valid<DisableCommand>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let current = current_password(&mut v, &state, password_text(&body.current_password));
-    let factor = second_factor(body.code.as_deref(), body.recovery_code.as_deref());
-    if factor.is_none() {
-        v.require("code", None);
-    }
-    let (current, factor) = v.done((current, factor))?;
-    let revoked = state.auth.disable_mfa(&caller.0, &current, &factor).await?;
+    let revoked = state.auth.disable_mfa(&caller.0, &cmd.current, &cmd.factor).await?;
     Ok(ok(
         StatusCode::OK,
         json!({ "message": "Second factor disabled; other sessions were signed out.", "revoked_sessions": revoked }),
@@ -66,9 +93,8 @@ pub async fn disable_totp(
 pub async fn regenerate_recovery_codes(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<MfaCodeRequest>,
+    Valid(code): Valid<MfaCode>,
 ) -> Result<HttpResponse> {
-    let code = required_code("code", body.code.as_deref())?;
-    let codes = state.auth.regenerate_recovery_codes(&caller.0, &code).await?;
+    let codes = state.auth.regenerate_recovery_codes(&caller.0, &code.0).await?;
     Ok(ok(StatusCode::OK, json!({ "recovery_codes": codes })))
 }

@@ -1,59 +1,105 @@
-//! The flows of mailed links and codes: resend, forgot, verify email, authorize an IP, check and reset a password.
+//! The flows of mailed links and codes: resend, forgot, verify email, authorize an IP, check and
+//! reset a password.
+
+use std::marker::PhantomData;
 
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
-use portcullis_domain::{Email, Presented, Tenant, Verified};
+use portcullis_domain::{Email, Password, Presented, Verified};
 use serde_json::json;
 
-use super::shared::{Result, captcha, no_content, ok, password_rule, resolve_tenant};
-use crate::body::Body;
-use crate::captcha::CaptchaEndpoint;
+use super::shared::{Result, no_content, ok, password_rule, resolve_tenant};
+use crate::captcha::{CaptchaEndpoint, CaptchaFields};
+use crate::command::{Command, Valid};
 use crate::dto::{EmailRequest, SecretRequest, TokenPairView, UserView, Validator, password_text};
 use crate::extract::client_info;
 use crate::state::AppState;
 
-/// The address of `verify-email/resend` and `password/forgot`, parsed, and its tenant.
-pub(crate) async fn email_and_tenant(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &EmailRequest,
-) -> Result<(Email, Tenant)> {
-    let mut v = Validator::default();
-    let email = v
-        .require("email", body.email.as_deref())
-        .and_then(|e| v.check("email", Email::parse(e), |_| None));
-    let email = v.done(email)?;
-    let tenant = resolve_tenant(state, req, body.tenant_slug.as_deref()).await?;
-    Ok((email, tenant))
-}
-
 /// The mail `verify-email/resend` and `password/forgot` ask for.
 #[derive(Clone, Copy)]
-enum Asked {
+pub enum Asked {
     Verification,
     Reset,
 }
 
-/// Records the request for a mail; 202 whether or not a mail will go out.
-async fn mail_request(state: &AppState, req: &HttpRequest, body: &EmailRequest, asked: Asked) -> Result<HttpResponse> {
-    let (endpoint, message) = match asked {
-        Asked::Verification => (
-            CaptchaEndpoint::VerificationResend,
-            "If this address has an account waiting for verification, a new mail is on its way.",
-        ),
-        Asked::Reset => (
-            CaptchaEndpoint::PasswordForgot,
-            "If this address has an account, a mail with a reset link and code is on its way.",
-        ),
-    };
-    captcha(state, req, endpoint, &body.captcha).await?;
-    let (email, tenant) = email_and_tenant(state, req, body).await?;
-    let client = client_info(req);
-    match asked {
-        Asked::Verification => state.auth.request_verification_mail(tenant.id, email, &client).await?,
-        Asked::Reset => state.auth.request_password_reset(tenant.id, email, &client).await?,
+/// Which mail an endpoint asks for, as a type, so each endpoint's command knows its captcha.
+pub trait MailAsked: 'static {
+    const ASKED: Asked;
+}
+
+/// `verify-email/resend`.
+#[derive(Debug)]
+pub struct Resend;
+
+impl MailAsked for Resend {
+    const ASKED: Asked = Asked::Verification;
+}
+
+/// `password/forgot`.
+#[derive(Debug)]
+pub struct Forgot;
+
+impl MailAsked for Forgot {
+    const ASKED: Asked = Asked::Reset;
+}
+
+impl Asked {
+    fn captcha(self) -> CaptchaEndpoint {
+        match self {
+            Self::Verification => CaptchaEndpoint::VerificationResend,
+            Self::Reset => CaptchaEndpoint::PasswordForgot,
+        }
     }
+}
+
+/// The address a mail is asked for, and its tenant's slug.
+pub struct AddressCommand<A> {
+    email: Email,
+    tenant_slug: Option<String>,
+    asked: PhantomData<A>,
+}
+
+impl<A: MailAsked> Command for AddressCommand<A> {
+    type Body = EmailRequest;
+
+    fn captcha(body: &EmailRequest) -> Option<(CaptchaEndpoint, &CaptchaFields)> {
+        Some((A::ASKED.captcha(), &body.captcha))
+    }
+
+    fn parse(body: EmailRequest, _state: &AppState, v: &mut Validator) -> Option<Self> {
+        let email = v
+            .require("email", body.email.as_deref())
+            .and_then(|e| v.check("email", Email::parse(e), |_| None))?;
+        Some(Self {
+            email,
+            tenant_slug: body.tenant_slug,
+            asked: PhantomData,
+        })
+    }
+}
+
+/// Records the request for a mail; 202 whether or not a mail will go out.
+async fn mail_request<A: MailAsked>(
+    state: &AppState,
+    req: &HttpRequest,
+    cmd: AddressCommand<A>,
+) -> Result<HttpResponse> {
+    let tenant = resolve_tenant(state, req, cmd.tenant_slug.as_deref()).await?;
+    let client = client_info(req);
+    let message = match A::ASKED {
+        Asked::Verification => {
+            state
+                .auth
+                .request_verification_mail(tenant.id, cmd.email, &client)
+                .await?;
+            "If this address has an account waiting for verification, a new mail is on its way."
+        }
+        Asked::Reset => {
+            state.auth.request_password_reset(tenant.id, cmd.email, &client).await?;
+            "If this address has an account, a mail with a reset link and code is on its way."
+        }
+    };
     Ok(ok(StatusCode::ACCEPTED, json!({ "message": message })))
 }
 
@@ -61,77 +107,77 @@ async fn mail_request(state: &AppState, req: &HttpRequest, body: &EmailRequest, 
 pub async fn resend_verification(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<EmailRequest>,
+    Valid(cmd): Valid<AddressCommand<Resend>>,
 ) -> Result<HttpResponse> {
-    mail_request(&state, &req, &body, Asked::Verification).await
+    mail_request(&state, &req, cmd).await
 }
 
 /// `POST /v1/auth/password/forgot`: 202 whether or not a mail goes out.
 pub async fn forgot_password(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<EmailRequest>,
+    Valid(cmd): Valid<AddressCommand<Forgot>>,
 ) -> Result<HttpResponse> {
-    mail_request(&state, &req, &body, Asked::Reset).await
+    mail_request(&state, &req, cmd).await
 }
 
-/// Reads `token`, or `email` and `code`, into a presented secret. Records what is missing in
-/// `v`; the tenant (for codes) is resolved by the caller once validation passed.
-pub(crate) fn presented_fields<'a>(v: &mut Validator, body: &'a SecretRequest) -> Option<PresentedFields<'a>> {
-    let non_empty = |s: &'a Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if let Some(token) = non_empty(&body.token) {
-        return Some(PresentedFields::Token(token));
-    }
-    match (non_empty(&body.email), non_empty(&body.code)) {
-        (Some(email), Some(code)) => v
-            .check("email", Email::parse(email), |_| None)
-            .map(|email| PresentedFields::Code(email, code)),
-        (email, code) => {
-            for (field, given) in [("email", email.is_some()), ("code", code.is_some())] {
-                if !given {
-                    v.push(crate::error::FieldDetail {
-                        field,
-                        code: "required",
-                        message: "give token, or email and code".into(),
-                    });
+/// A presented secret: `token`, or `email` and `code`, with the tenant's slug (resolved by the
+/// handler, for codes).
+pub struct SecretCommand {
+    fields: PresentedFields,
+    tenant_slug: Option<String>,
+}
+
+enum PresentedFields {
+    Token(String),
+    Code(Email, String),
+}
+
+impl SecretCommand {
+    /// Reads `token`, or `email` and `code`; records what is missing in `v`.
+    fn read(body: &SecretRequest, v: &mut Validator) -> Option<PresentedFields> {
+        let non_empty = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        if let Some(token) = non_empty(&body.token) {
+            return Some(PresentedFields::Token(token));
+        }
+        match (non_empty(&body.email), non_empty(&body.code)) {
+            (Some(email), Some(code)) => v
+                .check("email", Email::parse(&email), |_| None)
+                .map(|email| PresentedFields::Code(email, code)),
+            (email, code) => {
+                for (field, given) in [("email", email.is_some()), ("code", code.is_some())] {
+                    if !given {
+                        v.push(crate::error::FieldDetail {
+                            field,
+                            code: "required",
+                            message: "give token, or email and code".into(),
+                        });
+                    }
                 }
+                None
             }
-            None
         }
     }
+
+    /// The secret as the domain takes it, in the request's tenant.
+    async fn presented(self, state: &AppState, req: &HttpRequest) -> Result<Presented> {
+        let tenant = resolve_tenant(state, req, self.tenant_slug.as_deref()).await?.id;
+        Ok(match self.fields {
+            PresentedFields::Token(token) => Presented::Token { tenant, token },
+            PresentedFields::Code(email, code) => Presented::Code { tenant, email, code },
+        })
+    }
 }
 
-pub(crate) enum PresentedFields<'a> {
-    Token(&'a str),
-    Code(Email, &'a str),
-}
+impl Command for SecretCommand {
+    type Body = SecretRequest;
 
-pub(crate) async fn presented(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &SecretRequest,
-    fields: PresentedFields<'_>,
-) -> Result<Presented> {
-    let tenant = resolve_tenant(state, req, body.tenant_slug.as_deref()).await?.id;
-    Ok(match fields {
-        PresentedFields::Token(token) => Presented::Token {
-            tenant,
-            token: token.to_owned(),
-        },
-        PresentedFields::Code(email, code) => Presented::Code {
-            tenant,
-            email,
-            code: code.to_owned(),
-        },
-    })
-}
-
-/// The secret of a request that carries nothing else, validated, with its tenant.
-async fn secret_only(state: &AppState, req: &HttpRequest, body: &SecretRequest) -> Result<Presented> {
-    let mut v = Validator::default();
-    let fields = presented_fields(&mut v, body);
-    let fields = v.done(fields)?;
-    presented(state, req, body, fields).await
+    fn parse(body: SecretRequest, _state: &AppState, v: &mut Validator) -> Option<Self> {
+        Some(Self {
+            fields: Self::read(&body, v)?,
+            tenant_slug: body.tenant_slug,
+        })
+    }
 }
 
 /// `POST /v1/auth/verify-email`: completes a signup (200 token pair) or confirms an email
@@ -139,9 +185,9 @@ async fn secret_only(state: &AppState, req: &HttpRequest, body: &SecretRequest) 
 pub async fn verify_email(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<SecretRequest>,
+    Valid(cmd): Valid<SecretCommand>,
 ) -> Result<HttpResponse> {
-    let presented = secret_only(&state, &req, &body).await?;
+    let presented = cmd.presented(&state, &req).await?;
     match state.auth.verify_email(&presented, &client_info(&req)).await? {
         Verified::SignedUp(account, pair) => Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account))),
         Verified::EmailChanged(account) => Ok(ok(StatusCode::OK, json!({ "user": UserView::from(&account) }))),
@@ -153,9 +199,9 @@ pub async fn verify_email(
 pub async fn authorize_ip(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<SecretRequest>,
+    Valid(cmd): Valid<SecretCommand>,
 ) -> Result<HttpResponse> {
-    let presented = secret_only(&state, &req, &body).await?;
+    let presented = cmd.presented(&state, &req).await?;
     state.auth.authorize_network(&presented).await?;
     Ok(ok(
         StatusCode::OK,
@@ -167,29 +213,47 @@ pub async fn authorize_ip(
 pub async fn check_reset(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<SecretRequest>,
+    Valid(cmd): Valid<SecretCommand>,
 ) -> Result<HttpResponse> {
-    let presented = secret_only(&state, &req, &body).await?;
+    let presented = cmd.presented(&state, &req).await?;
     state.auth.check_reset_secret(&presented).await?;
     Ok(no_content())
+}
+
+/// A reset: the secret and the new password.
+pub struct ResetCommand {
+    secret: SecretCommand,
+    password: Password,
+}
+
+impl Command for ResetCommand {
+    type Body = SecretRequest;
+
+    fn parse(body: SecretRequest, state: &AppState, v: &mut Validator) -> Option<Self> {
+        let fields = SecretCommand::read(&body, v);
+        let password = v
+            .require("new_password", password_text(&body.new_password))
+            .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(state)));
+        Some(Self {
+            secret: SecretCommand {
+                fields: fields?,
+                tenant_slug: body.tenant_slug,
+            },
+            password: password?,
+        })
+    }
 }
 
 /// `POST /v1/auth/password/reset`: new password; every session is revoked.
 pub async fn reset_password(
     state: Data<AppState>,
     req: HttpRequest,
-    Body(body): Body<SecretRequest>,
+    Valid(cmd): Valid<ResetCommand>,
 ) -> Result<HttpResponse> {
-    let mut v = Validator::default();
-    let fields = presented_fields(&mut v, &body);
-    let password = v
-        .require("new_password", password_text(&body.new_password))
-        .and_then(|p| v.check("new_password", state.passwords.parse(p), password_rule(&state)));
-    let (fields, password) = v.done((fields, password))?;
-    let presented = presented(&state, &req, &body, fields).await?;
+    let presented = cmd.secret.presented(&state, &req).await?;
     let account = state
         .auth
-        .reset_password(&presented, &password, &client_info(&req))
+        .reset_password(&presented, &cmd.password, &client_info(&req))
         .await?;
     Ok(ok(
         StatusCode::OK,

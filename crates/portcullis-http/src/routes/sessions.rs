@@ -7,8 +7,8 @@ use portcullis_domain::{RevokeRequest, SessionId};
 use serde_json::json;
 
 use super::shared::{Result, no_content, ok};
-use crate::body::Body;
-use crate::dto::{RevokeSessionsRequest, SessionListItem};
+use crate::command::{Command, Valid};
+use crate::dto::{RevokeSessionsRequest, SessionListItem, Validator};
 use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::state::AppState;
@@ -46,52 +46,57 @@ pub async fn delete_session(
     }
 }
 
-/// `POST /v1/account/sessions/revoke`: `{revoked: n}`; only the caller's sessions.
+impl Command for RevokeRequest {
+    type Body = RevokeSessionsRequest;
+
+    fn parse(body: RevokeSessionsRequest, _state: &AppState, v: &mut Validator) -> Option<Self> {
+        let ids = body.session_ids.unwrap_or_default();
+        let tokens = body.refresh_tokens.unwrap_or_default();
+        let all = body.all.unwrap_or(false);
+        let before = v.len();
+        for (field, len) in [("session_ids", ids.len()), ("refresh_tokens", tokens.len())] {
+            if len > MAX_REVOKE_ITEMS {
+                v.push(crate::error::FieldDetail {
+                    field,
+                    code: "too_long",
+                    message: format!("{field} may name at most {MAX_REVOKE_ITEMS} items"),
+                });
+            }
+        }
+        let session_ids: Vec<SessionId> = ids
+            .iter()
+            .filter_map(|id| uuid::Uuid::parse_str(id.trim()).ok().map(SessionId::from_uuid))
+            .collect();
+        if session_ids.len() != ids.len() {
+            v.push(crate::error::FieldDetail {
+                field: "session_ids",
+                code: "invalid",
+                message: "session_ids must be session ids (UUIDs)".into(),
+            });
+        }
+        if !all && ids.is_empty() && tokens.is_empty() {
+            v.push(crate::error::FieldDetail {
+                field: "all",
+                code: "required",
+                message: "give all, session_ids or refresh_tokens".into(),
+            });
+        }
+        (v.len() == before).then(|| Self {
+            all,
+            exclude_current: body.exclude_current.unwrap_or(false),
+            session_ids,
+            refresh_tokens: tokens,
+        })
+    }
+}
+
+/// `POST /v1/account/sessions/revoke`: ends the sessions named (all, by id, or by refresh
+/// token), never another user's.
 pub async fn revoke_sessions(
     state: Data<AppState>,
     caller: Authenticated,
-    Body(body): Body<RevokeSessionsRequest>,
+    Valid(request): Valid<RevokeRequest>,
 ) -> Result<HttpResponse> {
-    let mut details = Vec::new();
-    let ids = body.session_ids.unwrap_or_default();
-    let tokens = body.refresh_tokens.unwrap_or_default();
-    let all = body.all.unwrap_or(false);
-    for (field, len) in [("session_ids", ids.len()), ("refresh_tokens", tokens.len())] {
-        if len > MAX_REVOKE_ITEMS {
-            details.push(crate::error::FieldDetail {
-                field,
-                code: "too_long",
-                message: format!("{field} may name at most {MAX_REVOKE_ITEMS} items"),
-            });
-        }
-    }
-    let session_ids: Vec<SessionId> = ids
-        .iter()
-        .filter_map(|id| uuid::Uuid::parse_str(id.trim()).ok().map(SessionId::from_uuid))
-        .collect();
-    if session_ids.len() != ids.len() {
-        details.push(crate::error::FieldDetail {
-            field: "session_ids",
-            code: "invalid",
-            message: "session_ids must be session ids (UUIDs)".into(),
-        });
-    }
-    if !all && ids.is_empty() && tokens.is_empty() {
-        details.push(crate::error::FieldDetail {
-            field: "all",
-            code: "required",
-            message: "give all, session_ids or refresh_tokens".into(),
-        });
-    }
-    if !details.is_empty() {
-        return Err(ApiError::validation(details));
-    }
-    let request = RevokeRequest {
-        all,
-        exclude_current: body.exclude_current.unwrap_or(false),
-        session_ids,
-        refresh_tokens: tokens,
-    };
     let revoked = state.auth.revoke_own_sessions(&caller.0, &request).await?;
     Ok(ok(StatusCode::OK, json!({ "revoked": revoked })))
 }

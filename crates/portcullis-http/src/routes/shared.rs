@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::{FieldError, SecondFactor, Tenant, TenantId};
 use serde::Serialize;
 
-use crate::captcha::CaptchaEndpoint;
 use crate::dto::Validator;
 use crate::error::{ApiError, tenant_not_found};
 use crate::extract::Authenticated;
@@ -66,20 +65,6 @@ pub(crate) fn username_rule(e: FieldError) -> Option<String> {
     (e == FieldError::Invalid).then(|| "username has characters or a length the policy does not allow".into())
 }
 
-/// The captcha check of a public endpoint: first, before the body is validated, so nothing
-/// about accounts or usernames is learnt without one.
-pub(crate) async fn captcha(
-    state: &AppState,
-    req: &HttpRequest,
-    endpoint: CaptchaEndpoint,
-    fields: &crate::captcha::CaptchaFields,
-) -> Result<()> {
-    match &state.captcha {
-        Some(gate) => gate.check(endpoint, fields, crate::extract::client_ip(req)).await,
-        None => Ok(()),
-    }
-}
-
 /// Parses the `current_password` of a re-authentication (length-checked, never hashed here).
 pub(crate) fn current_password(
     v: &mut Validator,
@@ -101,12 +86,6 @@ pub(crate) fn second_factor(totp: Option<&str>, recovery: Option<&str>) -> Optio
     given(totp)
         .map(SecondFactor::Totp)
         .or_else(|| given(recovery).map(SecondFactor::Recovery))
-}
-
-pub(crate) fn required_code(field: &'static str, code: Option<&str>) -> Result<String> {
-    let mut v = Validator::default();
-    let code = v.require(field, code.map(str::trim).filter(|c| !c.is_empty()));
-    v.done(code).map(str::to_owned)
 }
 
 pub(crate) fn no_content() -> HttpResponse {
