@@ -5,7 +5,8 @@
 //! outbox with the guarantees the ports document: each port method runs in one critical section
 //! (the counterpart of a database transaction), so what the PostgreSQL adapter makes atomic with
 //! row locks (refresh rotation, TOTP step reservation, redemption of a secret, fulfilment of a
-//! request) is atomic here too. [`MemoryTransport`] records the mail it is handed.
+//! request) is atomic here too. [`MemoryTransport`] records the mail it is handed, and
+//! [`ListedPasswords`] screens new passwords against a given list.
 //!
 //! [`conformance`] is the contract every storage adapter must pass: the same tests run against
 //! [`MemoryStore`] (in this crate's tests) and against PostgreSQL (in `portcullis-postgres`'s).
@@ -16,6 +17,7 @@ mod accounts;
 pub mod conformance;
 mod mfa;
 mod outbox;
+mod screen;
 mod secrets;
 mod sessions;
 mod state;
@@ -27,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use portcullis_domain::{Clock, StoreError, SystemClock, Tenant, TenantId};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use screen::ListedPasswords;
 pub use state::MailStatus;
 pub use transport::MemoryTransport;
 
