@@ -94,3 +94,39 @@ async fn wrong_passwords_when_disabling_the_second_factor_are_throttled() {
     let throttled = w.auth.disable_mfa(&principal, &World::password(PASSWORD), &code).await;
     assert!(matches!(throttled, Err(MfaError::Throttled { .. })), "{throttled:?}");
 }
+
+#[tokio::test]
+async fn hashing_at_capacity_answers_busy_at_once_and_stores_nothing() {
+    let w = World::with(crate::world::Setup {
+        hashing: Some(portcullis_argon2::Argon2Settings {
+            m_cost_kib: 32 * 1024,
+            t_cost: 2,
+            p_cost: 1,
+            threads: 1,
+            queue: 0,
+            ..portcullis_argon2::Argon2Settings::default()
+        }),
+        ..crate::world::Setup::default()
+    });
+    let addresses: Vec<String> = (0..4).map(|i| format!("user{i}@example.com")).collect();
+    let home = World::from(HOME);
+    let results = futures::future::join_all(
+        addresses
+            .iter()
+            .map(|a| w.auth.register(w.registration(a, PASSWORD, None), &home)),
+    )
+    .await;
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r, Err(RegisterError::Infra(InfraError::Busy { .. }))))
+        .count();
+    assert!(
+        busy >= 1,
+        "one hashing thread and no queue: a concurrent hash is refused"
+    );
+    assert!(results.iter().any(Result::is_ok), "the first is hashed");
+    for (address, result) in addresses.iter().zip(&results) {
+        let stored = w.login(address, PASSWORD, None, HOME).await;
+        assert_eq!(result.is_ok(), stored.is_ok(), "{address}: stored only when registered");
+    }
+}

@@ -27,6 +27,8 @@ pub struct Setup {
     pub new_ip: NewIpPolicy,
     pub quotas: Vec<(Limit, Quota)>,
     pub backoff: Option<portcullis_domain::limits::Backoff>,
+    /// The hasher's settings (default: tiny parameters, two threads).
+    pub hashing: Option<Argon2Settings>,
 }
 
 impl Default for Setup {
@@ -36,6 +38,7 @@ impl Default for Setup {
             new_ip: NewIpPolicy::Off,
             quotas: Vec::new(),
             backoff: None,
+            hashing: None,
         }
     }
 }
@@ -62,13 +65,13 @@ impl World {
             Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().expect("a time"),
         ));
         let store = MemoryStore::new().with_clock(clock.clone());
-        let hasher = Argon2Hasher::start(Argon2Settings {
+        let hasher = Argon2Hasher::start(setup.hashing.unwrap_or(Argon2Settings {
             m_cost_kib: 64,
             t_cost: 1,
             p_cost: 1,
             threads: 2,
             ..Argon2Settings::default()
-        })
+        }))
         .expect("hasher");
         let mut settings = LimiterSettings::default();
         if let Some(backoff) = setup.backoff {
