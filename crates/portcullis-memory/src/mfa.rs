@@ -51,9 +51,14 @@ impl MfaStore for MemoryStore {
         _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock().await?;
-        if state.totp.get(&(tenant, user)).is_some_and(|row| row.enabled) {
+        let existing = state.totp.get(&(tenant, user));
+        if existing.is_some_and(|row| row.enabled) {
             return Ok(false);
         }
+        // A new pending secret starts its count of wrong codes again; the streak of locks and
+        // whether the owner was told of it carry over (as in PostgreSQL).
+        let (locks_in_a_row, lock_notified) =
+            existing.map_or((0, false), |row| (row.locks_in_a_row, row.lock_notified));
         state.totp.insert(
             (tenant, user),
             TotpRow {
@@ -62,8 +67,8 @@ impl MfaStore for MemoryStore {
                 last_step: None,
                 failed_attempts: 0,
                 locked_until: None,
-                locks_in_a_row: 0,
-                lock_notified: false,
+                locks_in_a_row,
+                lock_notified,
             },
         );
         Ok(true)
@@ -104,10 +109,10 @@ impl MfaStore for MemoryStore {
         _now: DateTime<Utc>,
     ) -> Result<StepOutcome, StoreError> {
         let mut state = self.lock().await?;
-        let Some(row) = state.totp.get_mut(&(tenant, user)).filter(|row| row.enabled) else {
+        let Some(row) = state.totp.get_mut(&(tenant, user)) else {
             return Ok(StepOutcome::Replayed);
         };
-        if row.last_step.is_none_or(|last| last < step) {
+        if row.enabled && row.last_step.is_none_or(|last| last < step) {
             row.last_step = Some(step);
             clear_failures(row);
             return Ok(StepOutcome::Accepted);

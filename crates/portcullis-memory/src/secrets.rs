@@ -147,6 +147,11 @@ impl OneTimeStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut state = self.lock().await?;
+        if state.account_row(secret.tenant_id, secret.user_id).is_none() {
+            return Err(StoreError::Internal(
+                "a secret for an account that does not exist".into(),
+            ));
+        }
         let same_purpose = |r: &crate::state::SecretRow| {
             r.secret.tenant_id == secret.tenant_id
                 && r.secret.user_id == secret.user_id

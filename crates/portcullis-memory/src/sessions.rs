@@ -68,7 +68,7 @@ impl SessionStore for MemoryStore {
         let Some(token) = state.refresh_tokens.get(&presented).cloned() else {
             return Ok(RefreshOutcome::Invalid);
         };
-        let Some(row) = state.session_mut(token.session) else {
+        let Some(row) = state.sessions.iter().find(|s| s.session.id == token.session) else {
             return Ok(RefreshOutcome::Invalid);
         };
         let decision = decide(RefreshTokenState {
@@ -76,6 +76,15 @@ impl SessionStore for MemoryStore {
             session_revoked_at: row.session.revoked_at,
             session_expires_at: row.session.expires_at,
         });
+        // Read with the session, as PostgreSQL reads it in the locking statement: a session
+        // without its account is not refreshed at all.
+        let (tenant, user) = (row.session.tenant_id, row.session.user_id);
+        let Some(account) = state.account(tenant, user) else {
+            return Ok(RefreshOutcome::Invalid);
+        };
+        let Some(row) = state.session_mut(token.session) else {
+            return Ok(RefreshOutcome::Invalid);
+        };
         match decision {
             RefreshDecision::Dead => Ok(RefreshOutcome::Invalid),
             RefreshDecision::Reuse => {
@@ -91,10 +100,9 @@ impl SessionStore for MemoryStore {
                     .iter()
                     .find(|(_, t)| t.session == session.id && t.superseded_at.is_none())
                     .map(|(hash, _)| *hash);
-                let account = state.account(session.tenant_id, session.user_id);
-                Ok(match (head, account) {
-                    (Some(head), Some(account)) => RefreshOutcome::Replayed { session, account, head },
-                    _ => RefreshOutcome::Invalid,
+                Ok(match head {
+                    Some(head) => RefreshOutcome::Replayed { session, account, head },
+                    None => RefreshOutcome::Invalid,
                 })
             }
             RefreshDecision::Rotate => {
@@ -116,10 +124,7 @@ impl SessionStore for MemoryStore {
                 state
                     .refresh_tokens
                     .retain(|_, t| t.session != session.id || t.generation > oldest_kept);
-                Ok(match state.account(session.tenant_id, session.user_id) {
-                    Some(account) => RefreshOutcome::Rotated { session, account },
-                    None => RefreshOutcome::Invalid,
-                })
+                Ok(RefreshOutcome::Rotated { session, account })
             }
         }
     }
