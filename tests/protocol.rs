@@ -296,3 +296,24 @@ async fn control_characters_get_a_clear_4xx_never_a_500() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_request_on_an_ended_session_gets_401_whatever_its_body() {
+    let ctx = spawn().await;
+    let me = ctx.register("ended@example.com", None).await;
+    let token = me["access_token"].as_str().unwrap().to_owned();
+    let (status, _) = read(ctx.post_bearer("/v1/auth/logout", &token, json!({})).await).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Bodies that would be 422 (or 400) from a live session: the caller is checked first.
+    for (path, body) in [
+        ("/v1/account/password", json!({})),
+        ("/v1/account/email", json!({ "new_email": "not an address" })),
+        ("/v1/account/sessions/revoke", json!({ "session_ids": ["x"] })),
+        ("/v1/account/mfa/totp/disable", json!({})),
+        ("/v1/auth/logout", json!({ "scope": "nowhere" })),
+        ("/v1/account/mfa/recovery-codes", json!({ "code": 5 })),
+    ] {
+        let (status, answer) = read(ctx.post_bearer(path, &token, body).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {answer}");
+    }
+}

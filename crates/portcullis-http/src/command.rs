@@ -1,5 +1,6 @@
-//! Request bodies validated into the commands handlers act on: one extractor, [`Valid`], for
-//! every endpoint that takes a body.
+//! Request bodies validated into the commands handlers act on: one extractor for every
+//! endpoint that takes a body, [`Valid`], and [`Signed`] for those that also need a signed-in
+//! caller.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use crate::body::Body;
 use crate::captcha::{CaptchaEndpoint, CaptchaFields};
 use crate::dto::Validator;
 use crate::error::ApiError;
+use crate::extract::Authenticated;
 use crate::state::AppState;
 
 /// What a request body means once every field is valid.
@@ -52,6 +54,26 @@ impl<C: Command> FromRequest for Valid<C> {
             let mut v = Validator::default();
             let command = C::parse(body, state, &mut v);
             v.done(command).map(Valid)
+        })
+    }
+}
+
+/// A signed-in caller and their validated command. The caller is authenticated first, so a
+/// request on an ended session gets 401 whatever its body, never a 4xx about the body.
+#[derive(Debug)]
+pub struct Signed<C>(pub Authenticated, pub C);
+
+impl<C: Command> FromRequest for Signed<C> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Authenticated::from_request(req, payload);
+        let command = Valid::<C>::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            let Valid(command) = command.await?;
+            Ok(Signed(caller, command))
         })
     }
 }

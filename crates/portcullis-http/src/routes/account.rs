@@ -7,7 +7,7 @@ use portcullis_domain::{Email, Password, SecondFactor, Username};
 use serde_json::json;
 
 use super::shared::{Result, caller_account, current_password, ok, password_rule, second_factor, username_rule};
-use crate::command::{Command, Valid};
+use crate::command::{Command, Signed};
 use crate::dto::{ChangeEmailRequest, ChangePasswordRequest, UpdateAccountRequest, UserView, Validator, password_text};
 use crate::extract::Authenticated;
 use crate::state::AppState;
@@ -50,8 +50,7 @@ impl Command for ChangePasswordCommand {
 /// `POST /v1/account/password`: needs the current password; ends every other session.
 pub async fn change_password(
     state: Data<AppState>,
-    caller: Authenticated,
-    Valid(cmd): Valid<ChangePasswordCommand>,
+    Signed(caller, cmd): Signed<ChangePasswordCommand>,
 ) -> Result<HttpResponse> {
     let revoked = state
         .auth
@@ -90,8 +89,7 @@ impl Command for ChangeEmailCommand {
 /// is confirmed through `verify-email`.
 pub async fn change_email(
     state: Data<AppState>,
-    caller: Authenticated,
-    Valid(cmd): Valid<ChangeEmailCommand>,
+    Signed(caller, cmd): Signed<ChangeEmailCommand>,
 ) -> Result<HttpResponse> {
     state
         .auth
@@ -113,11 +111,7 @@ impl Command for Username {
 }
 
 /// `PATCH /v1/account`: sets or changes the username.
-pub async fn update_account(
-    state: Data<AppState>,
-    caller: Authenticated,
-    Valid(username): Valid<Username>,
-) -> Result<HttpResponse> {
+pub async fn update_account(state: Data<AppState>, Signed(caller, username): Signed<Username>) -> Result<HttpResponse> {
     let account = state.auth.set_username(&caller.0, &username).await?;
     Ok(ok(StatusCode::OK, UserView::from(&account)))
 }

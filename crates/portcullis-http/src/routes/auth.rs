@@ -10,7 +10,7 @@ use super::shared::{
     Result, caller_account, no_content, ok, password_rule, resolve_tenant, second_factor, username_rule,
 };
 use crate::captcha::{CaptchaEndpoint, CaptchaFields};
-use crate::command::{Command, Valid};
+use crate::command::{Command, Signed, Valid};
 use crate::dto::{
     LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, SessionView, TokenPairView, UserView, Validator,
     password_text,
@@ -169,11 +169,7 @@ impl Command for LogoutScope {
 }
 
 /// `POST /v1/auth/logout`.
-pub async fn logout(
-    state: Data<AppState>,
-    caller: Authenticated,
-    Valid(scope): Valid<LogoutScope>,
-) -> Result<HttpResponse> {
+pub async fn logout(state: Data<AppState>, Signed(caller, scope): Signed<LogoutScope>) -> Result<HttpResponse> {
     state.auth.logout(&caller.0, scope).await?;
     Ok(no_content())
 }

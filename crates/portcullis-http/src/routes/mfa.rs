@@ -7,7 +7,7 @@ use portcullis_domain::{Password, SecondFactor};
 use serde_json::json;
 
 use super::shared::{Result, current_password, ok, second_factor};
-use crate::command::{Command, Valid};
+use crate::command::{Command, Signed};
 use crate::dto::{DisableMfaRequest, MfaCodeRequest, Validator, password_text};
 use crate::error::ApiError;
 use crate::extract::Authenticated;
@@ -45,11 +45,7 @@ impl Command for MfaCode {
 
 /// `POST /v1/account/mfa/totp/activate`: the first valid code enables TOTP; returns the
 /// recovery codes (shown only here).
-pub async fn activate_totp(
-    state: Data<AppState>,
-    caller: Authenticated,
-    Valid(code): Valid<MfaCode>,
-) -> Result<HttpResponse> {
+pub async fn activate_totp(state: Data<AppState>, Signed(caller, code): Signed<MfaCode>) -> Result<HttpResponse> {
     let codes = state.auth.activate_totp(&caller.0, &code.0).await?;
     Ok(ok(StatusCode::OK, json!({ "recovery_codes": codes })))
 }
@@ -77,11 +73,7 @@ impl Command for DisableCommand {
 }
 
 /// `POST /v1/account/mfa/totp/disable`: current password plus a code or recovery code.
-pub async fn disable_totp(
-    state: Data<AppState>,
-    caller: Authenticated,
-    Valid(cmd): Valid<DisableCommand>,
-) -> Result<HttpResponse> {
+pub async fn disable_totp(state: Data<AppState>, Signed(caller, cmd): Signed<DisableCommand>) -> Result<HttpResponse> {
     let revoked = state.auth.disable_mfa(&caller.0, &cmd.current, &cmd.factor).await?;
     Ok(ok(
         StatusCode::OK,
@@ -92,8 +84,7 @@ pub async fn disable_totp(
 /// `POST /v1/account/mfa/recovery-codes`: a new set, confirmed with a TOTP code; the old set dies.
 pub async fn regenerate_recovery_codes(
     state: Data<AppState>,
-    caller: Authenticated,
-    Valid(code): Valid<MfaCode>,
+    Signed(caller, code): Signed<MfaCode>,
 ) -> Result<HttpResponse> {
     let codes = state.auth.regenerate_recovery_codes(&caller.0, &code.0).await?;
     Ok(ok(StatusCode::OK, json!({ "recovery_codes": codes })))

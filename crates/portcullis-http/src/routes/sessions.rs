@@ -7,7 +7,7 @@ use portcullis_domain::{RevokeRequest, SessionId};
 use serde_json::json;
 
 use super::shared::{Result, no_content, ok};
-use crate::command::{Command, Valid};
+use crate::command::{Command, Signed};
 use crate::dto::{RevokeSessionsRequest, SessionListItem, Validator};
 use crate::error::ApiError;
 use crate::extract::Authenticated;
@@ -94,8 +94,7 @@ impl Command for RevokeRequest {
 /// token), never another user's.
 pub async fn revoke_sessions(
     state: Data<AppState>,
-    caller: Authenticated,
-    Valid(request): Valid<RevokeRequest>,
+    Signed(caller, request): Signed<RevokeRequest>,
 ) -> Result<HttpResponse> {
     let revoked = state.auth.revoke_own_sessions(&caller.0, &request).await?;
     Ok(ok(StatusCode::OK, json!({ "revoked": revoked })))
