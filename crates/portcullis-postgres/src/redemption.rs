@@ -115,7 +115,9 @@ pub(crate) async fn revoke_all(
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
-/// Locks the candidate secrets of a lookup, with their accounts, newest first.
+/// Locks the candidate secrets of a lookup, with their accounts: a token's one secret, or an
+/// address's own secrets and then the email changes to it (live codes with the most wrong
+/// tries first, then the newest).
 ///
 /// Lock order, everywhere: account rows, then secret rows. A redemption finds its accounts
 /// through the secrets, so it reads the candidates first, locks their accounts (in id order),

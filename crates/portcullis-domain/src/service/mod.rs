@@ -8,10 +8,9 @@ pub(crate) mod base;
 mod budgets;
 pub(crate) mod mint;
 mod passwords;
-pub(crate) mod reauth;
+mod reauth;
 pub(crate) mod second_factor;
 
 pub use base::{AuthDeps, AuthService, InfraError};
 pub use mint::MAX_USER_AGENT_CHARS;
-pub use reauth::ReauthError;
 pub use second_factor::MfaError;

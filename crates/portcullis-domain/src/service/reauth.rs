@@ -9,54 +9,6 @@ use crate::service::base::{AuthService, InfraError};
 use crate::service::second_factor::MfaError;
 use crate::totp::SecondFactor;
 
-/// Failures of re-authentication.
-#[derive(Debug, thiserror::Error)]
-pub enum ReauthError {
-    /// The current password is wrong.
-    #[error("invalid credentials")]
-    InvalidCredentials,
-    /// Too many wrong passwords for this account lately.
-    #[error("too many failed password attempts")]
-    Throttled {
-        /// Until the next attempt is let through.
-        retry_after: std::time::Duration,
-    },
-    /// Too many re-authenticating requests for this account lately.
-    #[error("too many requests for this account")]
-    RateLimited {
-        /// Until the next request is let through.
-        retry_after: std::time::Duration,
-    },
-    /// The second factor is enabled and was missing, wrong or locked.
-    #[error(transparent)]
-    SecondFactor(MfaError),
-    /// Infrastructure.
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<MfaError> for ReauthError {
-    fn from(e: MfaError) -> Self {
-        match e {
-            MfaError::Infra(e) => Self::Infra(e),
-            other => Self::SecondFactor(other),
-        }
-    }
-}
-
-impl From<ReauthError> for MfaError {
-    /// A failed re-authentication, as the second-factor endpoints answer it.
-    fn from(e: ReauthError) -> Self {
-        match e {
-            ReauthError::Infra(e) => Self::Infra(e),
-            ReauthError::Throttled { retry_after } => Self::Throttled { retry_after },
-            ReauthError::RateLimited { retry_after } => Self::RateLimited { retry_after },
-            ReauthError::SecondFactor(e) => e,
-            ReauthError::InvalidCredentials => Self::InvalidCredentials,
-        }
-    }
-}
-
 impl AuthService {
     /// Checks the caller's current password (re-authentication for sensitive changes). Wrong
     /// passwords count against the account's failed-login budget, so a stolen access token is
@@ -65,10 +17,10 @@ impl AuthService {
         &self,
         principal: &Principal,
         password: &Password,
-    ) -> Result<AccountCredentials, ReauthError> {
+    ) -> Result<AccountCredentials, MfaError> {
         self.account_request(Limit::Reauthentication, principal)
             .await
-            .map_err(|retry_after| ReauthError::RateLimited { retry_after })?;
+            .map_err(|retry_after| MfaError::RateLimited { retry_after })?;
         let found = self
             .deps
             .store
@@ -83,13 +35,13 @@ impl AuthService {
             .await?
             .map_err(|retry_after| {
                 tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
-                ReauthError::Throttled { retry_after }
+                MfaError::Throttled { retry_after }
             })?;
         match found.filter(|_| verdict.matches) {
             Some(creds) => Ok(creds),
             None => {
                 tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");
-                Err(ReauthError::InvalidCredentials)
+                Err(MfaError::InvalidCredentials)
             }
         }
     }
@@ -101,7 +53,7 @@ impl AuthService {
         principal: &Principal,
         password: &Password,
         factor: Option<&SecondFactor>,
-    ) -> Result<AccountCredentials, ReauthError> {
+    ) -> Result<AccountCredentials, MfaError> {
         let creds = self.reauthenticate(principal, password).await?;
         if creds.account.mfa_enabled {
             self.check_second_factor(&creds.account, factor).await?;

@@ -6,7 +6,6 @@ use crate::one_time::Purpose;
 use crate::ports::{HashOwner, SetUsernameError};
 use crate::service::base::{AuthService, InfraError};
 use crate::service::mint::SecretMail;
-use crate::service::reauth::ReauthError;
 use crate::service::second_factor::MfaError;
 use crate::templates::MailVars;
 use crate::totp::SecondFactor;
@@ -83,18 +82,6 @@ pub enum UsernameError {
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
-}
-
-impl From<ReauthError> for AccountChangeError {
-    fn from(e: ReauthError) -> Self {
-        match e {
-            ReauthError::InvalidCredentials => Self::InvalidCredentials,
-            ReauthError::Throttled { retry_after } => Self::Throttled { retry_after },
-            ReauthError::RateLimited { retry_after } => Self::RateLimited { retry_after },
-            ReauthError::SecondFactor(e) => e.into(),
-            ReauthError::Infra(e) => Self::Infra(e),
-        }
-    }
 }
 
 impl AuthService {
