@@ -47,50 +47,48 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn mark_sent(&self, id: Uuid, _now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut state = self.lock().await?;
-        if let Some(row) = state
-            .outbox
-            .iter_mut()
-            .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
-        {
-            row.status = MailStatus::Sent;
-            row.attempts += 1;
-            row.leased_until = None;
-            // The bodies hold one-time secrets: forgotten once delivered.
-            row.mail.text.clear();
-            row.mail.html.clear();
-        }
-        Ok(())
+        self.end_attempt(id, MailStatus::Sent, None, None).await
     }
 
     async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        let mut state = self.lock().await?;
-        if let Some(row) = state
-            .outbox
-            .iter_mut()
-            .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
-        {
-            row.attempts += 1;
-            row.next_attempt_at = next_attempt_at;
-            row.leased_until = None;
-            row.last_error = Some(error.to_owned());
-        }
-        Ok(())
+        self.end_attempt(id, MailStatus::Pending, Some(next_attempt_at), Some(error))
+            .await
     }
 
     async fn mark_failed(&self, id: Uuid, _now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        self.end_attempt(id, MailStatus::Failed, None, Some(error)).await
+    }
+}
+
+impl MemoryStore {
+    /// Records the end of a delivery attempt on a pending mail: counted, unleased, with its
+    /// error; a mail that leaves `Pending` forgets its bodies (they hold one-time secrets).
+    async fn end_attempt(
+        &self,
+        id: Uuid,
+        status: MailStatus,
+        next_attempt_at: Option<DateTime<Utc>>,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut state = self.lock().await?;
         if let Some(row) = state
             .outbox
             .iter_mut()
             .find(|r| r.mail.id == id && r.status == MailStatus::Pending)
         {
-            row.status = MailStatus::Failed;
+            row.status = status;
             row.attempts += 1;
             row.leased_until = None;
-            row.last_error = Some(error.to_owned());
-            row.mail.text.clear();
-            row.mail.html.clear();
+            if let Some(at) = next_attempt_at {
+                row.next_attempt_at = at;
+            }
+            if let Some(error) = error {
+                row.last_error = Some(error.to_owned());
+            }
+            if status != MailStatus::Pending {
+                row.mail.text.clear();
+                row.mail.html.clear();
+            }
         }
         Ok(())
     }
