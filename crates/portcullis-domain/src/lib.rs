@@ -43,14 +43,14 @@ pub use model::{
 };
 pub use one_time::Purpose;
 pub use ports::{
-    AccountStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
-    MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher, PasswordScreen,
-    RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, Storage, StoreError,
-    Verification,
+    AccountConflict, AccountStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
+    KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher,
+    PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, Storage,
+    StoreError, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
-pub use service::{AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError};
+pub use service::{AuthDeps, AuthService, Backoff, InfraError, MAX_USER_AGENT_CHARS, MfaError};
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use portcullis_domain::{
-    AccountChangeError, AuthenticateError, FieldError, InfraError, LoginError, MfaError, OneTimeError, RefreshError,
-    RegisterError, UsernameError,
+    AccountChangeError, AccountConflict, AuthenticateError, Backoff, FieldError, InfraError, LoginError, MfaError,
+    OneTimeError, RefreshError, RegisterError, UsernameError,
 };
 use serde::Serialize;
 
@@ -177,15 +177,15 @@ impl From<InfraError> for ApiError {
 impl From<RegisterError> for ApiError {
     fn from(e: RegisterError) -> Self {
         match e {
-            RegisterError::EmailTaken => Self::new(
+            RegisterError::Conflict(AccountConflict::EmailTaken) => Self::new(
                 StatusCode::CONFLICT,
                 "email_taken",
                 "An account with this email already exists.",
             ),
-            RegisterError::UsernameTaken => {
+            RegisterError::Conflict(AccountConflict::UsernameTaken) => {
                 Self::new(StatusCode::CONFLICT, "username_taken", "This username is taken.")
             }
-            RegisterError::UnknownTenant => tenant_not_found(),
+            RegisterError::Conflict(AccountConflict::UnknownTenant) => tenant_not_found(),
             RegisterError::PasswordTooCommon => too_common("password"),
             RegisterError::Infra(e) => e.into(),
         }
@@ -261,8 +261,7 @@ impl From<AccountChangeError> for ApiError {
                 "This account has no password yet: set one within 10 minutes of signing in, or use a password reset.",
             ),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
-            AccountChangeError::Throttled { retry_after } => too_many_attempts(retry_after),
-            AccountChangeError::RateLimited { retry_after } => account_rate_limited(retry_after),
+            AccountChangeError::Backoff(b) => b.into(),
             AccountChangeError::RecipientLimited { retry_after } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -305,8 +304,7 @@ impl From<MfaError> for ApiError {
                 "invalid_credentials",
                 "The current password is wrong.",
             ),
-            MfaError::Throttled { retry_after } => too_many_attempts(retry_after),
-            MfaError::RateLimited { retry_after } => account_rate_limited(retry_after),
+            MfaError::Backoff(b) => b.into(),
             MfaError::Infra(e) => e.into(),
         }
     }
@@ -322,6 +320,16 @@ fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
         "Too many failed logins for this account; try again later.",
     )
     .retry_after(whole_seconds(retry_after))
+}
+
+/// The account's own budgets: wrong passwords, or requests of one kind.
+impl From<Backoff> for ApiError {
+    fn from(e: Backoff) -> Self {
+        match e {
+            Backoff::Throttled { retry_after } => too_many_attempts(retry_after),
+            Backoff::RateLimited { retry_after } => account_rate_limited(retry_after),
+        }
+    }
 }
 
 /// 429 `rate_limited`: the account has sent too many requests of this kind lately.

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Account, AccountCredentials, AccountStore, Email, InsertAccountError, NewAccount, NewSession, RegistrationPlan,
-    RegistrationRequest, RegistrationStore, SetUsernameError, StoreError, StoredPassword, Tenant, TenantId, UserId,
-    Username,
+    Account, AccountConflict, AccountCredentials, AccountStore, Email, InsertAccountError, NewAccount, NewSession,
+    RegistrationPlan, RegistrationRequest, RegistrationStore, SetUsernameError, StoreError, StoredPassword, Tenant,
+    TenantId, UserId, Username,
 };
 
 use crate::MemoryStore;
@@ -25,15 +25,15 @@ impl AccountStore for MemoryStore {
     ) -> Result<Account, InsertAccountError> {
         let mut state = self.lock().await?;
         if state.tenant(account.tenant_id).is_none() {
-            return Err(InsertAccountError::UnknownTenant);
+            return Err(InsertAccountError::Conflict(AccountConflict::UnknownTenant));
         }
         if state.by_email(account.tenant_id, &account.email).is_some() {
-            return Err(InsertAccountError::EmailTaken);
+            return Err(InsertAccountError::Conflict(AccountConflict::EmailTaken));
         }
         if let Some(name) = &account.username
             && state.username_holder(account.tenant_id, name).is_some()
         {
-            return Err(InsertAccountError::UsernameTaken);
+            return Err(InsertAccountError::Conflict(AccountConflict::UsernameTaken));
         }
         let row = AccountRow {
             id: account.id,
@@ -131,7 +131,7 @@ impl RegistrationStore for MemoryStore {
     async fn request_registration(&self, request: &RegistrationRequest) -> Result<(), InsertAccountError> {
         let mut state = self.lock().await?;
         if state.tenant(request.tenant_id).is_none() {
-            return Err(InsertAccountError::UnknownTenant);
+            return Err(InsertAccountError::Conflict(AccountConflict::UnknownTenant));
         }
         state.registration_requests.push(request.clone());
         Ok(())

@@ -92,6 +92,16 @@ impl MemoryStore {
         self.state.lock().await.tenants.push(tenant);
     }
 
+    /// Deletes an account's row behind the service's back, leaving its sessions: an account
+    /// that vanishes while a token for it is still in use.
+    pub async fn remove_account(&self, tenant: TenantId, user: portcullis_domain::UserId) {
+        self.state
+            .lock()
+            .await
+            .accounts
+            .retain(|a| !(a.tenant == tenant && a.id == user));
+    }
+
     /// The outbox's mails with where each stands, oldest first.
     pub async fn outbox(&self) -> Vec<(portcullis_domain::OutgoingMail, MailStatus)> {
         let state = self.state.lock().await;

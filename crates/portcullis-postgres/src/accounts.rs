@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
-    Account, AccountCredentials, AccountStore, Email, InsertAccountError, NewAccount, NewSession, SetUsernameError,
-    StoreError, Tenant, TenantId, UserId, Username,
+    Account, AccountConflict, AccountCredentials, AccountStore, Email, InsertAccountError, NewAccount, NewSession,
+    SetUsernameError, StoreError, Tenant, TenantId, UserId, Username,
 };
 
 use crate::error::{is_foreign_key_violation, query_error, unique_violation};
@@ -78,9 +78,9 @@ impl AccountStore for PgStore {
         match result {
             Ok((row, tenant)) => Ok(row.into_account(tenant).account),
             Err(e) => Err(match unique_violation(&e) {
-                Some("accounts_tenant_email_key") => InsertAccountError::EmailTaken,
-                Some("accounts_tenant_username_key") => InsertAccountError::UsernameTaken,
-                _ if is_foreign_key_violation(&e) => InsertAccountError::UnknownTenant,
+                Some("accounts_tenant_email_key") => InsertAccountError::Conflict(AccountConflict::EmailTaken),
+                Some("accounts_tenant_username_key") => InsertAccountError::Conflict(AccountConflict::UsernameTaken),
+                _ if is_foreign_key_violation(&e) => InsertAccountError::Conflict(AccountConflict::UnknownTenant),
                 _ => InsertAccountError::Store(query_error(e)),
             }),
         }

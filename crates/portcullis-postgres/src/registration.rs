@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    Account, Email, InsertAccountError, MAX_PENDING_REGISTRATIONS, RegistrationPlan, RegistrationRequest,
-    RegistrationStore, StoreError, TenantId, Username,
+    Account, AccountConflict, Email, InsertAccountError, MAX_PENDING_REGISTRATIONS, RegistrationPlan,
+    RegistrationRequest, RegistrationStore, StoreError, TenantId, Username,
 };
 use uuid::Uuid;
 
@@ -265,7 +265,7 @@ impl RegistrationStore for PgStore {
             .await
             .map_err(|e| {
                 if is_foreign_key_violation(&e) {
-                    InsertAccountError::UnknownTenant
+                    InsertAccountError::Conflict(AccountConflict::UnknownTenant)
                 } else {
                     InsertAccountError::Store(query_error(e))
                 }

@@ -7,25 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS, NewAccount, NewSession, OsRandom,
-    RefreshOutcome, RefreshToken, SecretStore, ServerKey, Session, SessionId, SessionStore, StoreError, TenantId,
-    UserId, Username, decide_refresh,
+    AccountConflict, AccountStore, Email, HealthCheck, InsertAccountError, KEPT_SUPERSEDED_TOKENS, NewAccount,
+    NewSession, OsRandom, RefreshOutcome, RefreshToken, SecretStore, ServerKey, Session, SessionId, SessionStore,
+    StoreError, TenantId, UserId, Username, decide_refresh,
 };
-use portcullis_postgres::scratch::ScratchDatabase;
 use portcullis_postgres::{PgSettings, PgStore};
 use uuid::Uuid;
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)")
-}
-
-async fn store() -> (ScratchDatabase, PgStore) {
-    let db = ScratchDatabase::create(&database_url())
-        .await
-        .expect("scratch database");
-    let store = PgStore::connect(&PgSettings::new(db.url())).expect("pool");
-    (db, store)
-}
+use portcullis_postgres::scratch::store_from_env as store;
 
 fn t0() -> DateTime<Utc> {
     "2030-01-01T00:00:00Z".parse().unwrap()
@@ -83,12 +72,12 @@ async fn accounts_are_unique_per_tenant_case_insensitively() {
     let same_email = new_account(TenantId::DEFAULT, "ada@EXAMPLE.com", None);
     assert!(matches!(
         store.insert_account(same_email, None).await,
-        Err(InsertAccountError::EmailTaken)
+        Err(InsertAccountError::Conflict(AccountConflict::EmailTaken))
     ));
     let same_name = new_account(TenantId::DEFAULT, "other@example.com", Some("ADA"));
     assert!(matches!(
         store.insert_account(same_name, None).await,
-        Err(InsertAccountError::UsernameTaken)
+        Err(InsertAccountError::Conflict(AccountConflict::UsernameTaken))
     ));
 
     // Another tenant may reuse both.
@@ -108,7 +97,7 @@ async fn accounts_are_unique_per_tenant_case_insensitively() {
     let unknown_tenant = new_account(TenantId::from_uuid(Uuid::now_v7()), "x@example.com", None);
     assert!(matches!(
         store.insert_account(unknown_tenant, None).await,
-        Err(InsertAccountError::UnknownTenant)
+        Err(InsertAccountError::Conflict(AccountConflict::UnknownTenant))
     ));
 
     let by_email = store
@@ -560,7 +549,7 @@ async fn upgrading_rekeys_look_alike_identities_and_keeps_conflicts_apart() {
     let twin = new_account(TenantId::DEFAULT, "ＡＤＡ@example.com", None);
     assert!(matches!(
         store.insert_account(twin, None).await,
-        Err(InsertAccountError::EmailTaken)
+        Err(InsertAccountError::Conflict(AccountConflict::EmailTaken))
     ));
 }
 

@@ -8,9 +8,9 @@ use crate::ids::{TenantId, UserId};
 use crate::model::{Account, AccountCredentials, NewAccount, NewSession, Tenant};
 use crate::ports::StoreError;
 
-/// Failures of [`AccountStore::insert_account`].
-#[derive(Debug, thiserror::Error)]
-pub enum InsertAccountError {
+/// Why an account cannot be stored as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccountConflict {
     /// Another account of the tenant has this email (case-insensitively).
     #[error("email taken")]
     EmailTaken,
@@ -20,6 +20,14 @@ pub enum InsertAccountError {
     /// The tenant does not exist.
     #[error("unknown tenant")]
     UnknownTenant,
+}
+
+/// Failures of [`AccountStore::insert_account`].
+#[derive(Debug, thiserror::Error)]
+pub enum InsertAccountError {
+    /// The account conflicts with what is stored.
+    #[error(transparent)]
+    Conflict(#[from] AccountConflict),
     /// Infrastructure failure.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -13,7 +13,7 @@ mod second_factor;
 mod secrets;
 mod sessions;
 
-pub use accounts::{AccountStore, InsertAccountError, SetUsernameError};
+pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
 pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
@@ -30,29 +30,24 @@ pub trait HealthCheck: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Everything the domain needs from storage, as one object.
-pub trait Storage:
-    AccountStore
-    + SessionStore
-    + SecretStore
-    + OneTimeStore
-    + RegistrationStore
-    + MailRequestStore
-    + MfaStore
-    + OutboxStore
-    + HealthCheck
-{
+/// Declares [`Storage`] as every one of the store ports, and implements it for whatever
+/// implements them all, so the list is written once.
+macro_rules! storage {
+    ($($port:ident),+ $(,)?) => {
+        /// Everything the domain needs from storage, as one object.
+        pub trait Storage: $($port +)+ {}
+        impl<T: $($port +)+> Storage for T {}
+    };
 }
-impl<
-    T: AccountStore
-        + SessionStore
-        + SecretStore
-        + OneTimeStore
-        + RegistrationStore
-        + MailRequestStore
-        + MfaStore
-        + OutboxStore
-        + HealthCheck,
-> Storage for T
-{
-}
+
+storage!(
+    AccountStore,
+    SessionStore,
+    SecretStore,
+    OneTimeStore,
+    RegistrationStore,
+    MailRequestStore,
+    MfaStore,
+    OutboxStore,
+    HealthCheck,
+);

@@ -5,19 +5,36 @@ use crate::ids::TenantId;
 use crate::model::Principal;
 use crate::service::base::AuthService;
 
+/// A signed-in caller held back by their account's own budgets.
+#[derive(Debug, thiserror::Error)]
+pub enum Backoff {
+    /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
+    #[error("too many failed password attempts")]
+    Throttled {
+        /// Until the next attempt is let through.
+        retry_after: std::time::Duration,
+    },
+    /// 429 `rate_limited`: too many such requests for this account lately.
+    #[error("too many requests for this account")]
+    RateLimited {
+        /// Until the next request is let through.
+        retry_after: std::time::Duration,
+    },
+}
+
 impl AuthService {
     /// Counts a request of a signed-in account against `limit` (keyed by the account);
-    /// `Err(wait)` when the account is over it.
+    /// [`Backoff::RateLimited`] when the account is over it.
     pub(crate) async fn account_request(
         &self,
         limit: crate::limits::Limit,
         principal: &Principal,
-    ) -> Result<(), std::time::Duration> {
+    ) -> Result<(), Backoff> {
         let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
         match self.deps.limiter.hit(limit, &key).await {
             crate::limits::RateDecision::Limited { retry_after, .. } => {
                 tracing::warn!(user_id = %principal.claims.sub, limit = limit.name(), "request refused: account over its limit");
-                Err(retry_after)
+                Err(Backoff::RateLimited { retry_after })
             }
             _ => Ok(()),
         }

@@ -5,12 +5,13 @@
 //! each other.
 
 pub(crate) mod base;
-mod budgets;
+pub(crate) mod budgets;
 pub(crate) mod mint;
 mod passwords;
 mod reauth;
 pub(crate) mod second_factor;
 
 pub use base::{AuthDeps, AuthService, InfraError};
+pub use budgets::Backoff;
 pub use mint::MAX_USER_AGENT_CHARS;
 pub use second_factor::MfaError;

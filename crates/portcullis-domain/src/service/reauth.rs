@@ -6,6 +6,7 @@ use crate::limits::Limit;
 use crate::model::{AccountCredentials, Principal};
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
+use crate::service::budgets::Backoff;
 use crate::service::second_factor::MfaError;
 use crate::totp::SecondFactor;
 
@@ -18,9 +19,7 @@ impl AuthService {
         principal: &Principal,
         password: &Password,
     ) -> Result<AccountCredentials, MfaError> {
-        self.account_request(Limit::Reauthentication, principal)
-            .await
-            .map_err(|retry_after| MfaError::RateLimited { retry_after })?;
+        self.account_request(Limit::Reauthentication, principal).await?;
         let found = self
             .deps
             .store
@@ -35,7 +34,7 @@ impl AuthService {
             .await?
             .map_err(|retry_after| {
                 tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
-                MfaError::Throttled { retry_after }
+                MfaError::Backoff(Backoff::Throttled { retry_after })
             })?;
         match found.filter(|_| verdict.matches) {
             Some(creds) => Ok(creds),

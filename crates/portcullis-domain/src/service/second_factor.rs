@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Account, StepOutcome};
 use crate::service::base::{AuthService, InfraError};
+use crate::service::budgets::Backoff;
 use crate::totp::{AMR_RECOVERY, AMR_TOTP, MfaSettings, SecondFactor};
 
 /// Why a second factor was refused.
@@ -31,18 +32,9 @@ pub enum MfaError {
     /// 401 `invalid_credentials`: the current password is wrong.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
-    #[error("too many failed password attempts")]
-    Throttled {
-        /// Until the next attempt is let through.
-        retry_after: std::time::Duration,
-    },
-    /// 429 `rate_limited`: too many such requests for this account lately.
-    #[error("too many requests for this account")]
-    RateLimited {
-        /// Until the next request is let through.
-        retry_after: std::time::Duration,
-    },
+    /// 429: the account's budgets hold the caller back.
+    #[error(transparent)]
+    Backoff(#[from] Backoff),
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),

@@ -5,6 +5,7 @@ use crate::model::{Account, AccountCredentials, MailKind, PasswordChange, Princi
 use crate::one_time::Purpose;
 use crate::ports::{HashOwner, SetUsernameError};
 use crate::service::base::{AuthService, InfraError};
+use crate::service::budgets::Backoff;
 use crate::service::mint::SecretMail;
 use crate::service::second_factor::MfaError;
 use crate::templates::MailVars;
@@ -41,18 +42,9 @@ pub enum AccountChangeError {
     /// The second factor is enabled and was missing, wrong or locked.
     #[error(transparent)]
     SecondFactor(MfaError),
-    /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
-    #[error("too many failed password attempts")]
-    Throttled {
-        /// Until the next attempt is let through.
-        retry_after: std::time::Duration,
-    },
-    /// 429 `rate_limited`: too many such requests for this account lately.
-    #[error("too many requests for this account")]
-    RateLimited {
-        /// Until the next request is let through.
-        retry_after: std::time::Duration,
-    },
+    /// 429: the account's budgets hold the caller back.
+    #[error(transparent)]
+    Backoff(#[from] Backoff),
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -63,8 +55,7 @@ impl From<MfaError> for AccountChangeError {
         match e {
             MfaError::InvalidCredentials => Self::InvalidCredentials,
             MfaError::Infra(e) => Self::Infra(e),
-            MfaError::Throttled { retry_after } => Self::Throttled { retry_after },
-            MfaError::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            MfaError::Backoff(b) => Self::Backoff(b),
             other => Self::SecondFactor(other),
         }
     }
@@ -92,9 +83,7 @@ impl AuthService {
         principal: &Principal,
         factor: Option<&SecondFactor>,
     ) -> Result<AccountCredentials, AccountChangeError> {
-        self.account_request(Limit::Reauthentication, principal)
-            .await
-            .map_err(|retry_after| AccountChangeError::RateLimited { retry_after })?;
+        self.account_request(Limit::Reauthentication, principal).await?;
         let creds = self
             .deps
             .store
@@ -125,9 +114,7 @@ impl AuthService {
         current_password: &Password,
         factor: Option<&SecondFactor>,
     ) -> Result<(), AccountChangeError> {
-        self.account_request(Limit::EmailChange, principal)
-            .await
-            .map_err(|retry_after| AccountChangeError::RateLimited { retry_after })?;
+        self.account_request(Limit::EmailChange, principal).await?;
         let account = self
             .reauthenticate_with_factor(principal, current_password, factor)
             .await?

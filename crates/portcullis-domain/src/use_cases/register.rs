@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::network::network_of;
 use crate::one_time::Purpose;
-use crate::ports::{HashOwner, InsertAccountError};
+use crate::ports::{AccountConflict, HashOwner, InsertAccountError};
 use crate::service::base::{AuthService, InfraError};
 use crate::service::mint::SecretMail;
 use crate::templates::MailVars;
@@ -15,15 +15,10 @@ use crate::templates::MailVars;
 /// Failures of [`AuthService::register`].
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    /// 409 `email_taken`.
-    #[error("email taken")]
-    EmailTaken,
-    /// 409 `username_taken`.
-    #[error("username taken")]
-    UsernameTaken,
-    /// 404: the tenant vanished between resolution and insert.
-    #[error("unknown tenant")]
-    UnknownTenant,
+    /// 409 `email_taken` or `username_taken`; 404 when the tenant vanished between resolution
+    /// and insert.
+    #[error(transparent)]
+    Conflict(#[from] AccountConflict),
     /// 422 `too_common` on `password`: a common or breached password.
     #[error("password too common")]
     PasswordTooCommon,
@@ -76,7 +71,7 @@ impl AuthService {
                 .map_err(InfraError::from)?
         {
             // Asked whatever the address, so the answer says nothing about it.
-            return Err(RegisterError::UsernameTaken);
+            return Err(RegisterError::Conflict(AccountConflict::UsernameTaken));
         }
         let password_hash = self
             .deps
@@ -105,9 +100,7 @@ impl AuthService {
             .insert_account(new, Some(first_session.clone()))
             .await
             .map_err(|e| match e {
-                InsertAccountError::EmailTaken => RegisterError::EmailTaken,
-                InsertAccountError::UsernameTaken => RegisterError::UsernameTaken,
-                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::Conflict(c) => RegisterError::Conflict(c),
                 InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
             })?;
         tracing::info!(user_id = %account.id, tenant_id = %account.tenant.id, "account registered");
@@ -145,11 +138,13 @@ impl AuthService {
             .request_registration(&request)
             .await
             .map_err(|e| match e {
-                InsertAccountError::UnknownTenant => RegisterError::UnknownTenant,
+                InsertAccountError::Conflict(AccountConflict::UnknownTenant) => {
+                    RegisterError::Conflict(AccountConflict::UnknownTenant)
+                }
                 InsertAccountError::Store(s) => RegisterError::Infra(s.into()),
-                InsertAccountError::EmailTaken | InsertAccountError::UsernameTaken => RegisterError::Infra(
-                    InfraError::Internal("storage reported a conflict on a registration request".into()),
-                ),
+                InsertAccountError::Conflict(_) => RegisterError::Infra(InfraError::Internal(
+                    "storage reported a conflict on a registration request".into(),
+                )),
             })?;
         tracing::info!(registration_id = %request.id, tenant_id = %tenant_id, "registration recorded");
         Ok(Registered::MailSent)

@@ -146,9 +146,7 @@ impl AuthService {
 
     /// A new set of recovery codes, confirmed with a TOTP code; the old set dies.
     pub async fn regenerate_recovery_codes(&self, principal: &Principal, code: &str) -> Result<Vec<String>, MfaError> {
-        self.account_request(Limit::Reauthentication, principal)
-            .await
-            .map_err(|retry_after| MfaError::RateLimited { retry_after })?;
+        self.account_request(Limit::Reauthentication, principal).await?;
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
         let account = self.caller(principal).await?;
         if !account.mfa_enabled {

@@ -12,14 +12,7 @@ use crate::world::World;
 async fn mail_is_sent_retried_after_a_temporary_failure_and_given_up_after_a_permanent_one() {
     let w = World::new();
     w.signed_up("ada@example.com").await;
-    w.auth
-        .request_password_reset(
-            w.tenant.id,
-            World::email("ada@example.com"),
-            &World::from(crate::world::HOME),
-        )
-        .await
-        .unwrap();
+    forgot(&w).await;
     w.work().await;
     let transport = MemoryTransport::default();
     transport.fail_next(vec![SendError::Temporary("busy".into())]);
@@ -43,18 +36,20 @@ async fn mail_is_sent_retried_after_a_temporary_failure_and_given_up_after_a_per
         "a sent mail's body, with its secret, is forgotten"
     );
 
-    w.auth
-        .request_password_reset(
-            w.tenant.id,
-            World::email("ada@example.com"),
-            &World::from(crate::world::HOME),
-        )
-        .await
-        .unwrap();
+    forgot(&w).await;
     w.advance(Duration::minutes(2));
     w.work().await;
     transport.fail_next(vec![SendError::Permanent("no such mailbox".into())]);
     let third = delivery.run_once(10).await.unwrap();
     assert_eq!(third.failed, 1);
     assert_eq!(w.store.outbox().await[1].1, MailStatus::Failed);
+}
+
+/// Ada asks for a password reset: one mail into the outbox.
+async fn forgot(w: &World) {
+    let from = World::from(crate::world::HOME);
+    w.auth
+        .request_password_reset(w.tenant.id, World::email("ada@example.com"), &from)
+        .await
+        .unwrap();
 }

@@ -2,8 +2,8 @@
 //! and works again, with nothing half-written, when storage is back.
 
 use portcullis_domain::{
-    AccountChangeError, AuthenticateError, InfraError, LoginError, MfaError, OneTimeError, RefreshError, RegisterError,
-    UsernameError,
+    AccountChangeError, AuthenticateError, Backoff, InfraError, LoginError, MfaError, OneTimeError, RefreshError,
+    RegisterError, UsernameError,
 };
 
 use crate::world::{HOME, PASSWORD, World};
@@ -19,10 +19,7 @@ async fn every_use_case_reports_unavailable_storage_and_recovers() {
     let principal = w.principal(&pair).await;
     w.store.set_unavailable(true);
 
-    let r = w
-        .auth
-        .register(w.registration("grace@example.com", PASSWORD, None), &World::from(HOME))
-        .await;
+    let r = w.register("grace@example.com", PASSWORD, None).await;
     assert!(matches!(&r, Err(RegisterError::Infra(e)) if unavailable(e)), "{r:?}");
     let l = w.login("ada@example.com", PASSWORD, None, HOME).await;
     assert!(matches!(&l, Err(LoginError::Infra(e)) if unavailable(e)), "{l:?}");
@@ -92,7 +89,10 @@ async fn wrong_passwords_when_disabling_the_second_factor_are_throttled() {
         assert!(matches!(wrong, Err(MfaError::InvalidCredentials)), "{wrong:?}");
     }
     let throttled = w.auth.disable_mfa(&principal, &World::password(PASSWORD), &code).await;
-    assert!(matches!(throttled, Err(MfaError::Throttled { .. })), "{throttled:?}");
+    assert!(
+        matches!(throttled, Err(MfaError::Backoff(Backoff::Throttled { .. }))),
+        "{throttled:?}"
+    );
 }
 
 #[tokio::test]

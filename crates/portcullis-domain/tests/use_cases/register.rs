@@ -1,6 +1,6 @@
 //! `register` and the worker's fulfilment of registrations.
 
-use portcullis_domain::{MailKind, RegisterError, Registered, Tenant, TenantId};
+use portcullis_domain::{AccountConflict, MailKind, RegisterError, Registered, Tenant, TenantId};
 
 use crate::world::{HOME, PASSWORD, Setup, World};
 
@@ -18,38 +18,23 @@ async fn without_verification_an_account_is_active_and_logged_in_at_once() {
 #[tokio::test]
 async fn a_taken_address_or_username_is_refused() {
     let w = World::new();
-    w.auth
-        .register(
-            w.registration("ada@example.com", PASSWORD, Some("ada")),
-            &World::from(HOME),
-        )
-        .await
-        .unwrap();
-    let again = w
-        .auth
-        .register(w.registration("ADA@example.com", PASSWORD, None), &World::from(HOME))
-        .await;
-    assert!(matches!(again, Err(RegisterError::EmailTaken)), "{again:?}");
-    let again = w
-        .auth
-        .register(
-            w.registration("grace@example.com", PASSWORD, Some("Ada")),
-            &World::from(HOME),
-        )
-        .await;
-    assert!(matches!(again, Err(RegisterError::UsernameTaken)), "{again:?}");
+    w.register("ada@example.com", PASSWORD, Some("ada")).await.unwrap();
+    let again = w.register("ADA@example.com", PASSWORD, None).await;
+    assert!(
+        matches!(again, Err(RegisterError::Conflict(AccountConflict::EmailTaken))),
+        "{again:?}"
+    );
+    let again = w.register("grace@example.com", PASSWORD, Some("Ada")).await;
+    assert!(
+        matches!(again, Err(RegisterError::Conflict(AccountConflict::UsernameTaken))),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_common_password_is_refused_before_anything_is_stored() {
     let w = World::new();
-    let refused = w
-        .auth
-        .register(
-            w.registration("ada@example.com", "password123", None),
-            &World::from(HOME),
-        )
-        .await;
+    let refused = w.register("ada@example.com", "password123", None).await;
     assert!(matches!(refused, Err(RegisterError::PasswordTooCommon)), "{refused:?}");
     assert!(
         w.signed_up("ada@example.com").await.0.email_verified,
@@ -66,7 +51,10 @@ async fn a_tenant_that_vanished_is_unknown() {
         slug: "gone".to_owned(),
     };
     let refused = w.auth.register(reg, &World::from(HOME)).await;
-    assert!(matches!(refused, Err(RegisterError::UnknownTenant)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(RegisterError::Conflict(AccountConflict::UnknownTenant))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -77,11 +65,7 @@ async fn with_verification_register_only_records_a_request_with_the_same_answer_
     });
     for _ in 0..2 {
         let before = w.mails().await.len();
-        let answer = w
-            .auth
-            .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-            .await
-            .unwrap();
+        let answer = w.register("ada@example.com", PASSWORD, None).await.unwrap();
         assert!(matches!(answer, Registered::MailSent));
         assert_eq!(w.mails().await.len(), before, "nothing is mailed until the worker runs");
         w.work().await;
@@ -94,11 +78,7 @@ async fn with_verification_register_only_records_a_request_with_the_same_answer_
     // Once verified, another registration only tells the owner.
     let (token, _) = World::secrets_in(&mails[1]);
     w.auth.verify_email(&w.token(&token), &World::from(HOME)).await.unwrap();
-    let answer = w
-        .auth
-        .register(w.registration("ada@example.com", PASSWORD, None), &World::from(HOME))
-        .await
-        .unwrap();
+    let answer = w.register("ada@example.com", PASSWORD, None).await.unwrap();
     assert!(matches!(answer, Registered::MailSent));
     w.work().await;
     assert_eq!(
@@ -110,13 +90,7 @@ async fn with_verification_register_only_records_a_request_with_the_same_answer_
 #[tokio::test]
 async fn with_verification_a_taken_username_is_refused_whatever_the_address() {
     let w = World::new();
-    w.auth
-        .register(
-            w.registration("ada@example.com", PASSWORD, Some("ada")),
-            &World::from(HOME),
-        )
-        .await
-        .unwrap();
+    w.register("ada@example.com", PASSWORD, Some("ada")).await.unwrap();
     let w2 = World::with(Setup {
         verify_email: true,
         ..Setup::default()
@@ -127,14 +101,11 @@ async fn with_verification_a_taken_username_is_refused_whatever_the_address() {
         .verify_email(&w2.token(&token), &World::from(HOME))
         .await
         .unwrap();
-    let refused = w2
-        .auth
-        .register(
-            w2.registration("new@example.com", PASSWORD, Some("ADA")),
-            &World::from(HOME),
-        )
-        .await;
-    assert!(matches!(refused, Err(RegisterError::UsernameTaken)), "{refused:?}");
+    let refused = w2.register("new@example.com", PASSWORD, Some("ADA")).await;
+    assert!(
+        matches!(refused, Err(RegisterError::Conflict(AccountConflict::UsernameTaken))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

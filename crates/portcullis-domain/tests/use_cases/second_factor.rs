@@ -1,9 +1,9 @@
 //! The second factor: enrolment, activation, login with it, locks, disabling, new codes.
 
 use chrono::Duration;
-use portcullis_domain::{LoginError, MailKind, MfaError, SecondFactor, TokenPair};
+use portcullis_domain::{Backoff, InfraError, LoginError, MailKind, MfaError, SecondFactor, TokenPair};
 
-use crate::world::{HOME, PASSWORD, World};
+use crate::world::{HOME, PASSWORD, Setup, World};
 
 /// Enrols and activates TOTP for the pair's account; returns the base32 secret and the
 /// recovery codes. Moves the clock to the next time step, so the activation code is not reused.
@@ -213,5 +213,29 @@ async fn re_authentication_is_limited_per_account() {
         .auth
         .regenerate_recovery_codes(&principal, &w.totp_code(&secret))
         .await;
-    assert!(matches!(limited, Err(MfaError::RateLimited { .. })), "{limited:?}");
+    assert!(
+        matches!(limited, Err(MfaError::Backoff(Backoff::RateLimited { .. }))),
+        "{limited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_sealed_under_another_key_is_an_internal_error_not_a_wrong_code() {
+    let w = World::new();
+    let (_, pair) = w.signed_up("ada@example.com").await;
+    let (secret, _) = enable_totp(&w, &pair).await;
+    // A node started with another MFA key cannot open the stored secret: that is a fault of
+    // the deployment, which must not read as the user's wrong code (nor lock them out).
+    let other = w.sharing(Setup {
+        mfa_key: [8u8; 32],
+        ..Setup::default()
+    });
+    let code = SecondFactor::Totp(w.totp_code(&secret));
+    let refused = other.login("ada@example.com", PASSWORD, Some(&code), HOME).await;
+    assert!(
+        matches!(&refused, Err(LoginError::Infra(InfraError::Internal(_)))),
+        "{refused:?}"
+    );
+    let accepted = w.login("ada@example.com", PASSWORD, Some(&code), HOME).await;
+    assert!(accepted.is_ok(), "the right node still accepts it: {accepted:?}");
 }

@@ -65,3 +65,13 @@ async fn a_username_is_chosen_unless_someone_holds_it() {
     let taken = w.auth.set_username(&pg, &World::username("ADA")).await;
     assert!(matches!(taken, Err(UsernameError::Taken)), "{taken:?}");
 }
+
+#[tokio::test]
+async fn a_username_for_an_account_that_vanished_is_refused() {
+    let w = World::new();
+    let (account, pair) = w.signed_up("ada@example.com").await;
+    let principal = w.principal(&pair).await;
+    w.store.remove_account(w.tenant.id, account.id).await;
+    let gone = w.auth.set_username(&principal, &World::username("ada")).await;
+    assert!(matches!(gone, Err(UsernameError::NoAccount)), "{gone:?}");
+}

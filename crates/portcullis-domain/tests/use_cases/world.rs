@@ -10,8 +10,8 @@ use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets};
 use portcullis_domain::templates::MailBranding;
 use portcullis_domain::{
     Account, AuthDeps, AuthService, ClientInfo, Email, JwtKeys, Limit, LoginId, ManualClock, MfaSettings, OsRandom,
-    OutgoingMail, Password, PasswordPolicy, Presented, Principal, Quota, Registered, Registration, SecondFactor,
-    ServerKey, Tenant, TenantId, TokenPair, TokenPolicy, Username, UsernamePolicy,
+    OutgoingMail, Password, PasswordPolicy, Presented, Principal, Quota, RegisterError, Registered, Registration,
+    SecondFactor, ServerKey, Tenant, TenantId, TokenPair, TokenPolicy, Username, UsernamePolicy,
 };
 use portcullis_memory::{ListedPasswords, MemoryStore};
 use portcullis_ratelimit::{GovernorLimiter, LimiterSettings};
@@ -29,6 +29,8 @@ pub struct Setup {
     pub backoff: Option<portcullis_domain::limits::Backoff>,
     /// The hasher's settings (default: tiny parameters, two threads).
     pub hashing: Option<Argon2Settings>,
+    /// The key TOTP secrets are sealed with.
+    pub mfa_key: [u8; 32],
 }
 
 impl Default for Setup {
@@ -39,6 +41,7 @@ impl Default for Setup {
             quotas: Vec::new(),
             backoff: None,
             hashing: None,
+            mfa_key: [7u8; 32],
         }
     }
 }
@@ -65,6 +68,16 @@ impl World {
             Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().expect("a time"),
         ));
         let store = MemoryStore::new().with_clock(clock.clone());
+        Self::on(setup, store, clock)
+    }
+
+    /// Another service, set up as `setup` says, on this world's store and clock: a node
+    /// configured differently.
+    pub fn sharing(&self, setup: Setup) -> Self {
+        Self::on(setup, self.store.clone(), self.clock.clone())
+    }
+
+    fn on(setup: Setup, store: MemoryStore, clock: Arc<ManualClock>) -> Self {
         let hasher = Argon2Hasher::start(setup.hashing.unwrap_or(Argon2Settings {
             m_cost_kib: 64,
             t_cost: 1,
@@ -80,7 +93,7 @@ impl World {
         let limiter = GovernorLimiter::with_settings(setup.quotas, &settings, clock.clone());
         let server_key = key(1);
         let mfa = MfaSettings {
-            key: [7u8; 32].into(),
+            key: setup.mfa_key.into(),
             hash_key: server_key.clone(),
             issuer: "Portcullis".to_owned(),
             max_failures: 5,
@@ -153,14 +166,21 @@ impl World {
         }
     }
 
+    /// Registers from home, as a client would.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        username: Option<&str>,
+    ) -> Result<Registered, RegisterError> {
+        self.auth
+            .register(self.registration(email, password, username), &Self::from(HOME))
+            .await
+    }
+
     /// Registers an active account (email verification off) from home.
     pub async fn signed_up(&self, email: &str) -> (Account, TokenPair) {
-        match self
-            .auth
-            .register(self.registration(email, PASSWORD, None), &Self::from(HOME))
-            .await
-            .expect("register")
-        {
+        match self.register(email, PASSWORD, None).await.expect("register") {
             Registered::Active(account, pair) => (account, pair),
             Registered::MailSent => panic!("email verification is off in this world"),
         }

@@ -1,6 +1,6 @@
 //! Accounts: uniqueness, first sessions, usernames and password hashes.
 
-use portcullis_domain::{InsertAccountError, SetUsernameError, Storage, TenantId, UserId};
+use portcullis_domain::{AccountConflict, InsertAccountError, SetUsernameError, Storage, TenantId, UserId};
 use uuid::Uuid;
 
 use super::fixtures::{email, new_account, new_session, t0, username};
@@ -15,15 +15,24 @@ pub async fn accounts_are_unique_per_tenant_by_email_and_username<S: Storage + C
     assert_eq!(ada.tenant.slug, "default", "the account carries its tenant");
 
     let again = store.insert_account(new_account("ADA@example.com"), None).await;
-    assert!(matches!(again, Err(InsertAccountError::EmailTaken)), "{again:?}");
+    assert!(
+        matches!(again, Err(InsertAccountError::Conflict(AccountConflict::EmailTaken))),
+        "{again:?}"
+    );
     let mut same_name = new_account("other@example.com");
     same_name.username = Some(username("ADA"));
     let again = store.insert_account(same_name, None).await;
-    assert!(matches!(again, Err(InsertAccountError::UsernameTaken)), "{again:?}");
+    assert!(
+        matches!(again, Err(InsertAccountError::Conflict(AccountConflict::UsernameTaken))),
+        "{again:?}"
+    );
     let mut elsewhere = new_account("ada@example.com");
     elsewhere.tenant_id = TenantId::from_uuid(Uuid::now_v7());
     let again = store.insert_account(elsewhere, None).await;
-    assert!(matches!(again, Err(InsertAccountError::UnknownTenant)), "{again:?}");
+    assert!(
+        matches!(again, Err(InsertAccountError::Conflict(AccountConflict::UnknownTenant))),
+        "{again:?}"
+    );
 
     let by_email = store
         .credentials_by_email(TenantId::DEFAULT, &email("Ada@Example.com"))

@@ -46,7 +46,9 @@ pub async fn registrations_are_fulfilled_oldest_first_into_accounts<S: Storage +
     elsewhere.tenant_id = TenantId::from_uuid(Uuid::now_v7());
     assert!(matches!(
         store.request_registration(&elsewhere).await,
-        Err(portcullis_domain::InsertAccountError::UnknownTenant)
+        Err(portcullis_domain::InsertAccountError::Conflict(
+            portcullis_domain::AccountConflict::UnknownTenant
+        ))
     ));
     let seen = std::sync::Mutex::new(Vec::new());
     let plan = |r: &RegistrationRequest, account: Option<&portcullis_domain::Account>| {

@@ -115,14 +115,7 @@ pub async fn a_live_link_is_not_issued_twice<S: Storage + Clone + 'static>(store
 /// Wrong codes count on each candidate and on its account's purpose; the right one is accepted
 /// once, deleted, and clears the count.
 pub async fn redemption_by_code_counts_wrong_tries_and_accepts_once<S: Storage + Clone + 'static>(store: &S) {
-    let me = store
-        .insert_account(new_account("code@example.com"), None)
-        .await
-        .expect("me");
-    store
-        .issue_secret(secret(me.id, Purpose::ResetPassword, "", t0()), &[], t0())
-        .await
-        .expect("issue");
+    let me = with_reset_secret(store, "code@example.com").await;
     let lookup = SecretLookup::Email(TenantId::DEFAULT, email("CODE@example.com"));
     for _ in 0..3 {
         store
@@ -346,14 +339,7 @@ pub async fn a_password_change_needs_the_expected_hash<S: Storage + Clone + 'sta
 /// Purge deletes secrets whose link and code are both dead, and unverified accounts with no
 /// recent registration, and nothing else.
 pub async fn purge_deletes_dead_secrets_and_stale_unverified_accounts<S: Storage + Clone + 'static>(store: &S) {
-    let me = store
-        .insert_account(new_account("live@example.com"), None)
-        .await
-        .expect("me");
-    store
-        .issue_secret(secret(me.id, Purpose::ResetPassword, "", t0()), &[], t0())
-        .await
-        .expect("issue");
+    let me = with_reset_secret(store, "live@example.com").await;
     let mut stale = new_account("stale@example.com");
     stale.email_verified = false;
     let stale = store.insert_account(stale, None).await.expect("stale");
@@ -366,4 +352,14 @@ pub async fn purge_deletes_dead_secrets_and_stale_unverified_accounts<S: Storage
     assert_eq!(purged.unverified_accounts, 1);
     assert!(store.account(TenantId::DEFAULT, stale.id).await.expect("a").is_none());
     assert!(store.account(TenantId::DEFAULT, me.id).await.expect("a").is_some());
+}
+
+/// An account of `address` with a reset secret issued at [`t0`].
+async fn with_reset_secret<S: Storage>(store: &S, address: &str) -> portcullis_domain::Account {
+    let me = store.insert_account(new_account(address), None).await.expect("me");
+    store
+        .issue_secret(secret(me.id, Purpose::ResetPassword, "", t0()), &[], t0())
+        .await
+        .expect("issue");
+    me
 }
