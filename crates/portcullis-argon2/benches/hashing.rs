@@ -14,57 +14,39 @@ const P: u32 = 1;
 const PASSWORD: &[u8] = b"correct horse battery staple";
 const SALT: &[u8] = b"0123456789abcdef";
 
-fn argon2_05(c: &mut Criterion) {
-    use argon2_05::{Algorithm, Argon2, Block, Params, Version};
-    let params = Params::new(M_KIB, T, P, Some(32)).expect("params");
-    let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
-    group.sample_size(30);
-    group.bench_function("0.5 allocating", |b| {
-        b.iter(|| {
-            let mut out = [0u8; 32];
-            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out)
-                .expect("hash");
-            out
-        })
-    });
-    let mut blocks = vec![Block::default(); M_KIB as usize];
-    group.bench_function("0.5 reused memory", |b| {
-        b.iter(|| {
-            let mut out = [0u8; 32];
-            a2.hash_password_into_with_memory(black_box(PASSWORD), SALT, &mut out, &mut blocks)
-                .expect("hash");
-            out
-        })
-    });
-    group.finish();
+/// One crate version's argon2id, allocating its memory per hash and reusing one block.
+macro_rules! crate_version {
+    ($name:ident, $krate:ident, $label:literal) => {
+        fn $name(c: &mut Criterion) {
+            use $krate::{Algorithm, Argon2, Block, Params, Version};
+            let params = Params::new(M_KIB, T, P, Some(32)).expect("params");
+            let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
+            group.sample_size(30);
+            group.bench_function(concat!($label, " allocating"), |b| {
+                b.iter(|| {
+                    let mut out = [0u8; 32];
+                    a2.hash_password_into(black_box(PASSWORD), SALT, &mut out)
+                        .expect("hash");
+                    out
+                })
+            });
+            let mut blocks = vec![Block::default(); M_KIB as usize];
+            group.bench_function(concat!($label, " reused memory"), |b| {
+                b.iter(|| {
+                    let mut out = [0u8; 32];
+                    a2.hash_password_into_with_memory(black_box(PASSWORD), SALT, &mut out, &mut blocks)
+                        .expect("hash");
+                    out
+                })
+            });
+            group.finish();
+        }
+    };
 }
 
-fn argon2_06(c: &mut Criterion) {
-    use argon2::{Algorithm, Argon2, Block, Params, Version};
-    let params = Params::new(M_KIB, T, P, Some(32)).expect("params");
-    let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
-    group.sample_size(30);
-    group.bench_function("0.6 allocating", |b| {
-        b.iter(|| {
-            let mut out = [0u8; 32];
-            a2.hash_password_into(black_box(PASSWORD), SALT, &mut out)
-                .expect("hash");
-            out
-        })
-    });
-    let mut blocks = vec![Block::default(); M_KIB as usize];
-    group.bench_function("0.6 reused memory", |b| {
-        b.iter(|| {
-            let mut out = [0u8; 32];
-            a2.hash_password_into_with_memory(black_box(PASSWORD), SALT, &mut out, &mut blocks)
-                .expect("hash");
-            out
-        })
-    });
-    group.finish();
-}
+crate_version!(argon2_05, argon2_05, "0.5");
+crate_version!(argon2_06, argon2, "0.6");
 
 /// The shipped hasher end to end: submit, queue, hash on a pool thread, answer. `threads`
 /// concurrent callers keep every pool thread busy, so the figure is per-hash wall time under load.

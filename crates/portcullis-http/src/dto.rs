@@ -41,10 +41,33 @@ pub struct LoginRequest {
     pub username: Option<String>,
     pub password: PasswordField,
     pub tenant_slug: Option<String>,
-    pub totp_code: Option<String>,
-    pub recovery_code: Option<String>,
+    #[serde(flatten)]
+    pub second_factor: SecondFactorFields,
     #[serde(flatten)]
     pub captcha: crate::captcha::CaptchaFields,
+}
+
+/// The second factor of a login or a sensitive change: `totp_code`, else `recovery_code`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct SecondFactorFields {
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+impl SecondFactorFields {
+    /// The factor given, if any (empty fields are none).
+    pub fn factor(&self) -> Option<portcullis_domain::SecondFactor> {
+        second_factor(self.totp_code.as_deref(), self.recovery_code.as_deref())
+    }
+}
+
+/// The second factor a request carries: `totp_code`, else `recovery_code` (empty ones are none).
+pub(crate) fn second_factor(totp: Option<&str>, recovery: Option<&str>) -> Option<portcullis_domain::SecondFactor> {
+    let given = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    given(totp)
+        .map(portcullis_domain::SecondFactor::Totp)
+        .or_else(|| given(recovery).map(portcullis_domain::SecondFactor::Recovery))
 }
 
 /// `POST /v1/auth/refresh`.
@@ -89,8 +112,8 @@ pub struct SecretRequest {
 pub struct ChangePasswordRequest {
     pub current_password: PasswordField,
     pub new_password: PasswordField,
-    pub totp_code: Option<String>,
-    pub recovery_code: Option<String>,
+    #[serde(flatten)]
+    pub second_factor: SecondFactorFields,
 }
 
 /// `POST /v1/account/mfa/totp/activate` and `.../recovery-codes`.
@@ -115,8 +138,8 @@ pub struct DisableMfaRequest {
 pub struct ChangeEmailRequest {
     pub new_email: Option<String>,
     pub current_password: PasswordField,
-    pub totp_code: Option<String>,
-    pub recovery_code: Option<String>,
+    #[serde(flatten)]
+    pub second_factor: SecondFactorFields,
 }
 
 /// `POST /v1/account/sessions/revoke`. Lists come in JSON bodies only (form encoding has none).

@@ -95,49 +95,87 @@ impl OutboxStore for PgStore {
     }
 
     async fn mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
-            .set((
-                mail_outbox::status.eq("sent"),
-                mail_outbox::sent_at.eq(now),
-                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
-                mail_outbox::body_text.eq(None::<String>),
-                mail_outbox::body_html.eq(None::<String>),
-            ))
-            .execute(&mut conn)
-            .await
-            .map(drop)
-            .map_err(query_error)
+        self.end_attempt(
+            id,
+            AttemptEnd {
+                status: Some("sent"),
+                sent_at: Some(now),
+                ..AttemptEnd::done()
+            },
+        )
+        .await
     }
 
     async fn mark_retry(&self, id: Uuid, next_attempt_at: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
-            .set((
-                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                mail_outbox::next_attempt_at.eq(next_attempt_at),
-                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
-                mail_outbox::last_error.eq(clip(error)),
-            ))
-            .execute(&mut conn)
-            .await
-            .map(drop)
-            .map_err(query_error)
+        self.end_attempt(
+            id,
+            AttemptEnd {
+                next_attempt_at: Some(next_attempt_at),
+                last_error: Some(clip(error)),
+                ..AttemptEnd::pending()
+            },
+        )
+        .await
     }
 
     async fn mark_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
+        let end = AttemptEnd {
+            status: Some("failed"),
+            failed_at: Some(now),
+            last_error: Some(clip(error)),
+            ..AttemptEnd::done()
+        };
+        self.end_attempt(id, end).await
+    }
+}
+
+/// How a delivery attempt leaves a pending mail: the columns it sets (`None` leaves one as it
+/// is). Every attempt counts and gives up the lease.
+#[derive(AsChangeset)]
+#[diesel(table_name = mail_outbox)]
+struct AttemptEnd {
+    status: Option<&'static str>,
+    sent_at: Option<DateTime<Utc>>,
+    failed_at: Option<DateTime<Utc>>,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    leased_until: Option<Option<DateTime<Utc>>>,
+    body_text: Option<Option<String>>,
+    body_html: Option<Option<String>>,
+}
+
+impl AttemptEnd {
+    /// The mail stays pending, for another attempt.
+    fn pending() -> Self {
+        Self {
+            status: None,
+            sent_at: None,
+            failed_at: None,
+            next_attempt_at: None,
+            last_error: None,
+            leased_until: Some(None),
+            body_text: None,
+            body_html: None,
+        }
+    }
+
+    /// The mail is done with (sent or given up): its bodies are no longer kept.
+    fn done() -> Self {
+        Self {
+            body_text: Some(None),
+            body_html: Some(None),
+            ..Self::pending()
+        }
+    }
+}
+
+impl PgStore {
+    /// Ends the current attempt on a mail that is still pending (a mail another worker finished
+    /// meanwhile is left alone).
+    async fn end_attempt(&self, id: Uuid, end: AttemptEnd) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         diesel::update(mail_outbox::table.find(id).filter(mail_outbox::status.eq("pending")))
-            .set((
-                mail_outbox::status.eq("failed"),
-                mail_outbox::failed_at.eq(now),
-                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-                mail_outbox::leased_until.eq(None::<DateTime<Utc>>),
-                mail_outbox::last_error.eq(clip(error)),
-                mail_outbox::body_text.eq(None::<String>),
-                mail_outbox::body_html.eq(None::<String>),
-            ))
+            .set((end, mail_outbox::attempts.eq(mail_outbox::attempts + 1)))
             .execute(&mut conn)
             .await
             .map(drop)

@@ -53,6 +53,16 @@ impl ScratchDatabase {
     }
 }
 
+/// A store on a fresh scratch database of the server `DATABASE_URL` names, for tests; panics
+/// when there is none (`scripts/test.sh` sets it).
+pub async fn store_from_env() -> (ScratchDatabase, crate::PgStore) {
+    let url = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)");
+    let db = ScratchDatabase::create(&url).await.expect("scratch database");
+    let store = crate::PgStore::connect(&crate::PgSettings::new(db.url())).expect("pool");
+    (db, store)
+}
+
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
         // Best effort, off any runtime the caller may be inside of.

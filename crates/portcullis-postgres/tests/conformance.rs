@@ -1,14 +1,11 @@
 //! The storage contract every adapter passes (`portcullis_memory::conformance`), run against
 //! PostgreSQL (`DATABASE_URL`), each test in a database of its own.
 
+use portcullis_postgres::PgStore;
 use portcullis_postgres::scratch::ScratchDatabase;
-use portcullis_postgres::{PgSettings, PgStore};
 
 async fn fresh() -> (PgStore, ScratchDatabase) {
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)");
-    let db = ScratchDatabase::create(&url).await.expect("scratch database");
-    let store = PgStore::connect(&PgSettings::new(db.url())).expect("pool");
+    let (db, store) = portcullis_postgres::scratch::store_from_env().await;
     (store, db)
 }
 

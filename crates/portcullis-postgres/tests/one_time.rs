@@ -12,16 +12,9 @@ use portcullis_domain::{
 };
 use portcullis_domain::{MailKind, OutgoingMail};
 use portcullis_postgres::scratch::ScratchDatabase;
-use portcullis_postgres::{PgSettings, PgStore};
 use uuid::Uuid;
 
-async fn store() -> (ScratchDatabase, PgStore) {
-    let db = ScratchDatabase::create(&std::env::var("DATABASE_URL").expect("DATABASE_URL"))
-        .await
-        .unwrap();
-    let store = PgStore::connect(&PgSettings::new(db.url())).unwrap();
-    (db, store)
-}
+use portcullis_postgres::scratch::store_from_env as store;
 
 fn t0() -> DateTime<Utc> {
     "2030-01-01T00:00:00Z".parse().unwrap()

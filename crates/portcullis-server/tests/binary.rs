@@ -82,6 +82,22 @@ impl Node {
         panic!("node at {} never became ready", self.base);
     }
 
+    async fn login(&self, http: &reqwest::Client, login: &str, password: &str) -> (u16, Value) {
+        let body = json!({ "login": login, "password": password });
+        post(http, &self.base, "/v1/auth/login", body, None).await
+    }
+
+    async fn refresh(&self, http: &reqwest::Client, refresh_token: &str) -> (u16, Value) {
+        let body = json!({ "refresh_token": refresh_token });
+        post(http, &self.base, "/v1/auth/refresh", body, None).await
+    }
+
+    /// The status of `GET /v1/account` with `access`.
+    async fn account_status(&self, http: &reqwest::Client, access: &str) -> u16 {
+        let request = http.get(format!("{}/v1/account", self.base)).bearer_auth(access);
+        request.send().await.unwrap().status().as_u16()
+    }
+
     /// Sends SIGTERM, waits for the exit, returns (success, everything it logged).
     fn terminate(&mut self) -> (bool, String) {
         let status = Command::new("kill")
@@ -95,8 +111,8 @@ impl Node {
     }
 }
 
-async fn post(http: &reqwest::Client, url: String, body: Value, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = http.post(url).json(&body);
+async fn post(http: &reqwest::Client, base: &str, path: &str, body: Value, bearer: Option<&str>) -> (u16, Value) {
+    let mut req = http.post(format!("{base}{path}")).json(&body);
     if let Some(token) = bearer {
         req = req.bearer_auth(token);
     }
@@ -118,28 +134,17 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     a.wait_ready(&http).await;
     b.wait_ready(&http).await;
 
-    let jwks_a: Value = http
-        .get(format!("{}/.well-known/jwks.json", a.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let jwks_b: Value = http
-        .get(format!("{}/.well-known/jwks.json", b.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(jwks_a, jwks_b, "every node signs with the same key");
+    let jwks = |node: &Node| {
+        let request = http.get(format!("{}/.well-known/jwks.json", node.base)).send();
+        async { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(jwks(&a).await, jwks(&b).await, "every node signs with the same key");
 
     let password = "Sup3r-Secret-Passw0rd!";
     let (status, reg) = post(
         &http,
-        format!("{}/v1/auth/register", a.base),
+        &a.base,
+        "/v1/auth/register",
         json!({ "email": "ada@example.com", "password": password, "username": "ada" }),
         None,
     )
@@ -151,7 +156,8 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     let (verify_token, verify_code) = (verification.token().unwrap(), verification.code().unwrap());
     let (status, reg) = post(
         &http,
-        format!("{}/v1/auth/verify-email", b.base),
+        &b.base,
+        "/v1/auth/verify-email",
         json!({ "email": "ada@example.com", "code": verify_code }),
         None,
     )
@@ -161,38 +167,14 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     let refresh = reg["data"]["refresh_token"].as_str().unwrap().to_owned();
 
     // A token minted by one node works on the other, and a refresh rotates across nodes.
-    let res = http
-        .get(format!("{}/v1/account", b.base))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let (status, rotated) = post(
-        &http,
-        format!("{}/v1/auth/refresh", b.base),
-        json!({ "refresh_token": refresh }),
-        None,
-    )
-    .await;
+    assert_eq!(b.account_status(&http, &access).await, 200);
+    let (status, rotated) = b.refresh(&http, &refresh).await;
     assert_eq!(status, 200, "{rotated}");
     let refresh2 = rotated["data"]["refresh_token"].as_str().unwrap().to_owned();
-    let (status, _) = post(
-        &http,
-        format!("{}/v1/auth/refresh", a.base),
-        json!({ "refresh_token": refresh }),
-        None,
-    )
-    .await;
+    let (status, _) = a.refresh(&http, &refresh).await;
     assert_eq!(status, 200, "grace window holds across nodes");
 
-    let (status, bad) = post(
-        &http,
-        format!("{}/v1/auth/login", a.base),
-        json!({ "login": "ada", "password": "wrong-Passw0rd-guess" }),
-        None,
-    )
-    .await;
+    let (status, bad) = a.login(&http, "ada", "wrong-Passw0rd-guess").await;
     assert_eq!(status, 401, "{bad}");
     // No trusted proxy is configured, so a forwarding header is a claim by the client and must
     // not become the address the request log records.
@@ -205,31 +187,20 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
         .await
         .unwrap();
     assert_eq!(spoofed.status().as_u16(), 401);
-    let (status, login) = post(
-        &http,
-        format!("{}/v1/auth/login", b.base),
-        json!({ "login": "ada", "password": password }),
-        None,
-    )
-    .await;
+    let (status, login) = b.login(&http, "ada", password).await;
     assert_eq!(status, 200, "{login}");
     let access2 = login["data"]["access_token"].as_str().unwrap().to_owned();
     let (status, _) = post(
         &http,
-        format!("{}/v1/auth/logout", a.base),
+        &a.base,
+        "/v1/auth/logout",
         json!({ "scope": "global" }),
         Some(&access2),
     )
     .await;
     assert_eq!(status, 204);
-    let res = http
-        .get(format!("{}/v1/account", b.base))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        res.status().as_u16(),
+        b.account_status(&http, &access).await,
         401,
         "global logout on one node is seen by the other at once"
     );
@@ -237,7 +208,8 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     // A password reset across nodes.
     let (status, _) = post(
         &http,
-        format!("{}/v1/auth/password/forgot", a.base),
+        &a.base,
+        "/v1/auth/password/forgot",
         json!({ "email": "ada@example.com" }),
         None,
     )
@@ -248,19 +220,14 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
     let new_password = "An0ther-Secret-Passphrase";
     let (status, body) = post(
         &http,
-        format!("{}/v1/auth/password/reset", b.base),
+        &b.base,
+        "/v1/auth/password/reset",
         json!({ "token": reset_token, "new_password": new_password }),
         None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = post(
-        &http,
-        format!("{}/v1/auth/login", a.base),
-        json!({ "login": "ada", "password": new_password }),
-        None,
-    )
-    .await;
+    let (status, _) = a.login(&http, "ada", new_password).await;
     assert_eq!(status, 200);
 
     let (ok_a, logs_a) = a.terminate();

@@ -66,27 +66,13 @@ async fn mail_waits_out_an_smtp_outage_and_is_delivered_once() {
     store.enqueue(&m, clock.now()).await.unwrap();
 
     let worker = delivery(&store, port, &clock);
-    assert_eq!(
-        worker.run_once(10).await.unwrap(),
-        DeliveryReport {
-            sent: 0,
-            retried: 1,
-            failed: 0
-        }
-    );
+    assert_eq!(worker.run_once(10).await.unwrap(), report(0, 1, 0));
     // Not due again before the back-off.
     assert_eq!(worker.run_once(10).await.unwrap().handled(), 0);
 
     let sink = SmtpSink::start_on_port(port).unwrap();
     clock.advance(Duration::seconds(5));
-    assert_eq!(
-        worker.run_once(10).await.unwrap(),
-        DeliveryReport {
-            sent: 1,
-            retried: 0,
-            failed: 0
-        }
-    );
+    assert_eq!(worker.run_once(10).await.unwrap(), report(1, 0, 0));
     clock.advance(Duration::hours(1));
     assert_eq!(worker.run_once(10).await.unwrap().handled(), 0, "never again once sent");
     let got = sink.wait_for(1, StdDuration::from_secs(5)).await;
@@ -143,14 +129,7 @@ async fn permanent_failure_is_given_up_at_once_and_temporary_ones_after_the_limi
     let sink = SmtpSink::start().unwrap();
     store.enqueue(&mail("reject@example.com"), clock.now()).await.unwrap();
     let worker = delivery(&store, sink.port(), &clock);
-    assert_eq!(
-        worker.run_once(10).await.unwrap(),
-        DeliveryReport {
-            sent: 0,
-            retried: 0,
-            failed: 1
-        }
-    );
+    assert_eq!(worker.run_once(10).await.unwrap(), report(0, 0, 1));
     clock.advance(Duration::days(2));
     assert_eq!(worker.run_once(10).await.unwrap().handled(), 0);
 
@@ -159,15 +138,13 @@ async fn permanent_failure_is_given_up_at_once_and_temporary_ones_after_the_limi
     let worker = delivery(&store, down, &clock);
     assert_eq!(worker.run_once(10).await.unwrap().retried, 1);
     clock.advance(Duration::hours(25));
-    assert_eq!(
-        worker.run_once(10).await.unwrap(),
-        DeliveryReport {
-            sent: 0,
-            retried: 0,
-            failed: 1
-        }
-    );
+    assert_eq!(worker.run_once(10).await.unwrap(), report(0, 0, 1));
     assert!(sink.received().is_empty());
+}
+
+/// What a delivery pass did: sent, retried, failed.
+fn report(sent: u32, retried: u32, failed: u32) -> DeliveryReport {
+    DeliveryReport { sent, retried, failed }
 }
 
 /// The real SMTP mailer, taking `per_send` longer for each mail.

@@ -6,7 +6,7 @@ use actix_web::web::Data;
 use portcullis_domain::{Email, Password, SecondFactor, Username};
 use serde_json::json;
 
-use super::shared::{Result, caller_account, current_password, ok, password_rule, second_factor, username_rule};
+use super::shared::{Result, caller_account, current_password, ok, password_rule, username_rule};
 use crate::command::{Command, Signed};
 use crate::dto::{ChangeEmailRequest, ChangePasswordRequest, UpdateAccountRequest, UserView, Validator, password_text};
 use crate::extract::Authenticated;
@@ -42,7 +42,7 @@ impl Command for ChangePasswordCommand {
         Some(Self {
             current: current?,
             new: new?,
-            factor: second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            factor: body.second_factor.factor(),
         })
     }
 }
@@ -80,7 +80,7 @@ impl Command for ChangeEmailCommand {
         Some(Self {
             new_email: new_email?,
             current: current?,
-            factor: second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            factor: body.second_factor.factor(),
         })
     }
 }

@@ -6,9 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::{Email, LoginId, LogoutScope, Password, Registered, Registration, SecondFactor, Username};
 use serde_json::json;
 
-use super::shared::{
-    Result, caller_account, no_content, ok, password_rule, resolve_tenant, second_factor, username_rule,
-};
+use super::shared::{Result, caller_account, no_content, ok, password_rule, resolve_tenant, username_rule};
 use crate::captcha::{CaptchaEndpoint, CaptchaFields};
 use crate::command::{Command, Signed, Valid};
 use crate::dto::{
@@ -108,7 +106,7 @@ impl Command for LoginCommand {
         Some(Self {
             login: login?,
             password: password?,
-            factor: second_factor(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            factor: body.second_factor.factor(),
             tenant_slug: body.tenant_slug,
         })
     }

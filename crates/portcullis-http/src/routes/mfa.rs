@@ -6,9 +6,9 @@ use actix_web::web::Data;
 use portcullis_domain::{Password, SecondFactor};
 use serde_json::json;
 
-use super::shared::{Result, current_password, ok, second_factor};
+use super::shared::{Result, current_password, ok};
 use crate::command::{Command, Signed};
-use crate::dto::{DisableMfaRequest, MfaCodeRequest, Validator, password_text};
+use crate::dto::{DisableMfaRequest, MfaCodeRequest, Validator, password_text, second_factor};
 use crate::error::ApiError;
 use crate::extract::Authenticated;
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse};
-use portcullis_domain::{FieldError, SecondFactor, Tenant, TenantId};
+use portcullis_domain::{FieldError, Tenant, TenantId};
 use serde::Serialize;
 
 use crate::dto::Validator;
@@ -78,14 +78,6 @@ pub(crate) fn current_password(
             password_rule(state),
         )
     })
-}
-
-/// The second factor a request carries: `totp_code`, else `recovery_code` (empty ones are none).
-pub(crate) fn second_factor(totp: Option<&str>, recovery: Option<&str>) -> Option<SecondFactor> {
-    let given = |s: Option<&str>| s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    given(totp)
-        .map(SecondFactor::Totp)
-        .or_else(|| given(recovery).map(SecondFactor::Recovery))
 }
 
 pub(crate) fn no_content() -> HttpResponse {
