@@ -50,7 +50,7 @@ pub use ports::{
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
-pub use service::{AuthDeps, AuthService, Backoff, InfraError, MAX_USER_AGENT_CHARS, MfaError};
+pub use service::{AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError, OverBudget};
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use portcullis_domain::{
-    AccountChangeError, AccountConflict, AuthenticateError, Backoff, FieldError, InfraError, LoginError, MfaError,
-    OneTimeError, RefreshError, RegisterError, UsernameError,
+    AccountChangeError, AccountConflict, AuthenticateError, FieldError, InfraError, LoginError, MfaError, OneTimeError,
+    OverBudget, RefreshError, RegisterError, UsernameError,
 };
 use serde::Serialize;
 
@@ -261,7 +261,7 @@ impl From<AccountChangeError> for ApiError {
                 "This account has no password yet: set one within 10 minutes of signing in, or use a password reset.",
             ),
             AccountChangeError::SecondFactor(e) => authentication_factor(e),
-            AccountChangeError::Backoff(b) => b.into(),
+            AccountChangeError::OverBudget(b) => b.into(),
             AccountChangeError::RecipientLimited { retry_after } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
@@ -304,7 +304,7 @@ impl From<MfaError> for ApiError {
                 "invalid_credentials",
                 "The current password is wrong.",
             ),
-            MfaError::Backoff(b) => b.into(),
+            MfaError::OverBudget(b) => b.into(),
             MfaError::Infra(e) => e.into(),
         }
     }
@@ -323,11 +323,11 @@ fn too_many_attempts(retry_after: std::time::Duration) -> ApiError {
 }
 
 /// The account's own budgets: wrong passwords, or requests of one kind.
-impl From<Backoff> for ApiError {
-    fn from(e: Backoff) -> Self {
+impl From<OverBudget> for ApiError {
+    fn from(e: OverBudget) -> Self {
         match e {
-            Backoff::Throttled { retry_after } => too_many_attempts(retry_after),
-            Backoff::RateLimited { retry_after } => account_rate_limited(retry_after),
+            OverBudget::Throttled { retry_after } => too_many_attempts(retry_after),
+            OverBudget::RateLimited { retry_after } => account_rate_limited(retry_after),
         }
     }
 }

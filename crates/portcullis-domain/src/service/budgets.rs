@@ -7,7 +7,7 @@ use crate::service::base::AuthService;
 
 /// A signed-in caller held back by their account's own budgets.
 #[derive(Debug, thiserror::Error)]
-pub enum Backoff {
+pub enum OverBudget {
     /// 429 `too_many_attempts`: too many wrong passwords for this account lately.
     #[error("too many failed password attempts")]
     Throttled {
@@ -24,17 +24,17 @@ pub enum Backoff {
 
 impl AuthService {
     /// Counts a request of a signed-in account against `limit` (keyed by the account);
-    /// [`Backoff::RateLimited`] when the account is over it.
+    /// [`OverBudget::RateLimited`] when the account is over it.
     pub(crate) async fn account_request(
         &self,
         limit: crate::limits::Limit,
         principal: &Principal,
-    ) -> Result<(), Backoff> {
+    ) -> Result<(), OverBudget> {
         let key = format!("{}:{}", principal.claims.tid, principal.claims.sub);
         match self.deps.limiter.hit(limit, &key).await {
             crate::limits::RateDecision::Limited { retry_after, .. } => {
                 tracing::warn!(user_id = %principal.claims.sub, limit = limit.name(), "request refused: account over its limit");
-                Err(Backoff::RateLimited { retry_after })
+                Err(OverBudget::RateLimited { retry_after })
             }
             _ => Ok(()),
         }

@@ -12,6 +12,6 @@ mod reauth;
 pub(crate) mod second_factor;
 
 pub use base::{AuthDeps, AuthService, InfraError};
-pub use budgets::Backoff;
+pub use budgets::OverBudget;
 pub use mint::MAX_USER_AGENT_CHARS;
 pub use second_factor::MfaError;

@@ -6,7 +6,7 @@ use crate::limits::Limit;
 use crate::model::{AccountCredentials, Principal};
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
-use crate::service::budgets::Backoff;
+use crate::service::budgets::OverBudget;
 use crate::service::second_factor::MfaError;
 use crate::totp::SecondFactor;
 
@@ -34,7 +34,7 @@ impl AuthService {
             .await?
             .map_err(|retry_after| {
                 tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
-                MfaError::Backoff(Backoff::Throttled { retry_after })
+                MfaError::OverBudget(OverBudget::Throttled { retry_after })
             })?;
         match found.filter(|_| verdict.matches) {
             Some(creds) => Ok(creds),

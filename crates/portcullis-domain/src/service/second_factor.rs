@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{Account, StepOutcome};
 use crate::service::base::{AuthService, InfraError};
-use crate::service::budgets::Backoff;
+use crate::service::budgets::OverBudget;
 use crate::totp::{AMR_RECOVERY, AMR_TOTP, MfaSettings, SecondFactor};
 
 /// Why a second factor was refused.
@@ -34,7 +34,7 @@ pub enum MfaError {
     InvalidCredentials,
     /// 429: the account's budgets hold the caller back.
     #[error(transparent)]
-    Backoff(#[from] Backoff),
+    OverBudget(#[from] OverBudget),
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),

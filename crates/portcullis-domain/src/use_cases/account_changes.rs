@@ -5,7 +5,7 @@ use crate::model::{Account, AccountCredentials, MailKind, PasswordChange, Princi
 use crate::one_time::Purpose;
 use crate::ports::{HashOwner, SetUsernameError};
 use crate::service::base::{AuthService, InfraError};
-use crate::service::budgets::Backoff;
+use crate::service::budgets::OverBudget;
 use crate::service::mint::SecretMail;
 use crate::service::second_factor::MfaError;
 use crate::templates::MailVars;
@@ -44,7 +44,7 @@ pub enum AccountChangeError {
     SecondFactor(MfaError),
     /// 429: the account's budgets hold the caller back.
     #[error(transparent)]
-    Backoff(#[from] Backoff),
+    OverBudget(#[from] OverBudget),
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
@@ -55,7 +55,7 @@ impl From<MfaError> for AccountChangeError {
         match e {
             MfaError::InvalidCredentials => Self::InvalidCredentials,
             MfaError::Infra(e) => Self::Infra(e),
-            MfaError::Backoff(b) => Self::Backoff(b),
+            MfaError::OverBudget(b) => Self::OverBudget(b),
             other => Self::SecondFactor(other),
         }
     }

@@ -1,7 +1,7 @@
 //! Changes of address and password by a signed-in user.
 
 use chrono::Duration;
-use portcullis_domain::{AccountChangeError, Backoff, Limit, MailKind, MfaError, Quota, SecondFactor, Verified};
+use portcullis_domain::{AccountChangeError, Limit, MailKind, MfaError, OverBudget, Quota, SecondFactor, Verified};
 
 use crate::world::{HOME, PASSWORD, Setup, World};
 
@@ -79,7 +79,10 @@ async fn email_changes_are_limited_per_account_and_per_recipient() {
     );
     let account = ask("two@example.com").await;
     assert!(
-        matches!(account, Err(AccountChangeError::Backoff(Backoff::RateLimited { .. }))),
+        matches!(
+            account,
+            Err(AccountChangeError::OverBudget(OverBudget::RateLimited { .. }))
+        ),
         "{account:?}"
     );
 }
@@ -154,7 +157,10 @@ async fn wrong_current_passwords_are_throttled_per_account() {
         .change_password(&p, Some(&World::password(PASSWORD)), &new, None)
         .await;
     assert!(
-        matches!(throttled, Err(AccountChangeError::Backoff(Backoff::Throttled { .. }))),
+        matches!(
+            throttled,
+            Err(AccountChangeError::OverBudget(OverBudget::Throttled { .. }))
+        ),
         "{throttled:?}"
     );
 }

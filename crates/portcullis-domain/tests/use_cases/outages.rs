@@ -2,7 +2,7 @@
 //! and works again, with nothing half-written, when storage is back.
 
 use portcullis_domain::{
-    AccountChangeError, AuthenticateError, Backoff, InfraError, LoginError, MfaError, OneTimeError, RefreshError,
+    AccountChangeError, AuthenticateError, InfraError, LoginError, MfaError, OneTimeError, OverBudget, RefreshError,
     RegisterError, UsernameError,
 };
 
@@ -90,7 +90,7 @@ async fn wrong_passwords_when_disabling_the_second_factor_are_throttled() {
     }
     let throttled = w.auth.disable_mfa(&principal, &World::password(PASSWORD), &code).await;
     assert!(
-        matches!(throttled, Err(MfaError::Backoff(Backoff::Throttled { .. }))),
+        matches!(throttled, Err(MfaError::OverBudget(OverBudget::Throttled { .. }))),
         "{throttled:?}"
     );
 }

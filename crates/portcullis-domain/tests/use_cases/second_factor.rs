@@ -1,7 +1,7 @@
 //! The second factor: enrolment, activation, login with it, locks, disabling, new codes.
 
 use chrono::Duration;
-use portcullis_domain::{Backoff, InfraError, LoginError, MailKind, MfaError, SecondFactor, TokenPair};
+use portcullis_domain::{InfraError, LoginError, MailKind, MfaError, OverBudget, SecondFactor, TokenPair};
 
 use crate::world::{HOME, PASSWORD, Setup, World};
 
@@ -214,7 +214,7 @@ async fn re_authentication_is_limited_per_account() {
         .regenerate_recovery_codes(&principal, &w.totp_code(&secret))
         .await;
     assert!(
-        matches!(limited, Err(MfaError::Backoff(Backoff::RateLimited { .. }))),
+        matches!(limited, Err(MfaError::OverBudget(OverBudget::RateLimited { .. }))),
         "{limited:?}"
     );
 }
