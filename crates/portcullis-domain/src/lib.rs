@@ -3,7 +3,7 @@
 //! This crate is pure: no database, HTTP, mail or network code. Its parts:
 //!
 //! - [`model`]: the data the use cases work with (accounts, sessions, one-time secrets,
-//!   registrations, the second factor, mail);
+//!   registrations, the second factor, mail, tenants and customers);
 //! - [`ports`]: the traits adapters implement (storage by family, password hashing and
 //!   screening, mail transport and outbox), plus [`Clock`], [`SecureRandom`], [`RateLimiter`]
 //!   and [`CaptchaVerifier`];
@@ -45,18 +45,21 @@ pub use one_time::Purpose;
 pub use ports::{
     AccountConflict, AccountStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
     KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher,
-    PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, Storage,
-    StoreError, Verification,
+    PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError,
+    SignupStore, Storage, StoreError, TenantStore, TenantWriteError, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
-pub use service::{AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError, OverBudget};
+pub use service::{
+    AMR_EMAIL, AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError, OneTimeError, OverBudget, Presented,
+};
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
 pub use use_cases::login::LoginError;
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::register::{RegisterError, Registered, Registration};
-pub use use_cases::secrets::{OneTimeError, Presented, Verified};
+pub use use_cases::secrets::Verified;
 pub use use_cases::sessions::{LogoutScope, RevokeRequest};
+pub use use_cases::signup::{CustomerSession, DEFAULT_PLAN, SignedUp, Signup, SignupError};
 pub use use_cases::tokens::{AuthenticateError, RefreshError};

@@ -30,15 +30,18 @@ pub enum Purpose {
     ResetPassword,
     /// Authorize logins from a new IP address.
     AuthorizeIp,
+    /// Verify the address of a customer's new account (tenant signup): a code only.
+    Signup,
 }
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::VerifyEmail,
         Self::ChangeEmail,
         Self::ResetPassword,
         Self::AuthorizeIp,
+        Self::Signup,
     ];
 
     /// Stable name, as stored.
@@ -48,6 +51,7 @@ impl Purpose {
             Self::ChangeEmail => "change_email",
             Self::ResetPassword => "reset_password",
             Self::AuthorizeIp => "authorize_ip",
+            Self::Signup => "signup",
         }
     }
 
@@ -98,6 +102,9 @@ impl OneTimePolicy {
         match purpose {
             Purpose::VerifyEmail | Purpose::ChangeEmail => self.verify_link_ttl,
             Purpose::ResetPassword | Purpose::AuthorizeIp => self.sensitive_link_ttl,
+            // Mailed as a code alone, and it holds a node's slot: its link (never sent) dies
+            // with the code.
+            Purpose::Signup => self.code_ttl,
         }
     }
 }

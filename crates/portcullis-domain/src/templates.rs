@@ -113,6 +113,11 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             format!("Welcome to {product}. Confirm that this address is yours to finish signing up."),
             "If you did not sign up, ignore this mail; no account will be activated.".to_owned(),
         ),
+        MailKind::SignupCode => (
+            format!("Your {product} signup code"),
+            format!("Welcome to {product}. Enter the code below where you signed up to confirm this address."),
+            "If you did not sign up, ignore this mail; nothing is kept unless the code is entered.".to_owned(),
+        ),
         MailKind::ExistingAccountNotice => (
             format!("Sign-up attempt with your {product} address"),
             format!("Someone tried to create a {product} account with this address, which already has one."),
@@ -193,11 +198,13 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
         html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>\n", escape(link)));
     }
     if let Some(code) = vars.code {
-        text.push_str(&format!("Or enter this code: {code}\n\n"));
-        html.push_str(&format!(
-            "<p>Or enter this code: <strong>{}</strong></p>\n",
-            escape(code)
-        ));
+        let lead = if link.is_some() {
+            "Or enter this code"
+        } else {
+            "Enter this code"
+        };
+        text.push_str(&format!("{lead}: {code}\n\n"));
+        html.push_str(&format!("<p>{lead}: <strong>{}</strong></p>\n", escape(code)));
     }
     text.push_str(&format!("{outro}\n\n— {product}\n"));
     html.push_str(&format!("<p>{}</p>\n<p>— {}</p>\n", escape(&outro), escape(product)));

@@ -21,6 +21,7 @@ mod screen;
 mod secrets;
 mod sessions;
 mod state;
+mod tenants;
 mod transport;
 
 use std::sync::Arc;

@@ -92,6 +92,15 @@ impl State {
             Redemption::Check => return Ok(()),
             Redemption::VerifyEmail { session } => {
                 self.activate_registration(tenant, user, &secret.scope);
+                // A customer signup has no registration to name a network: the one its
+                // address was proved from becomes known.
+                if secret.purpose == Purpose::Signup
+                    && !self.known_networks.iter().any(|(t, u, _)| *t == tenant && *u == user)
+                    && let Some(ip) = session.session.ip
+                {
+                    self.remember_network(tenant, user, &portcullis_domain::network::network_of(ip));
+                }
+                self.confirm_customer(tenant, user, now);
                 self.forget_secrets(tenant, user, &Purpose::ALL);
                 self.insert_session(session);
             }
@@ -276,11 +285,23 @@ impl OneTimeStore for MemoryStore {
                     .iter()
                     .any(|r| r.tenant == a.tenant && r.user == a.id && r.created_at >= stale_before)
             })
+            .filter(|a| {
+                // A signup asked for again lately keeps its account.
+                !state
+                    .customers
+                    .iter()
+                    .any(|c| c.tenant_id == a.tenant && c.owner == a.id && c.held_until >= stale_before)
+            })
             .map(|a| (a.tenant, a.id))
             .collect();
         for (tenant, user) in &stale {
             state.delete_account(*tenant, *user);
         }
+        // A customer never verified whose hold ended long ago (its owner verified some other
+        // way, too late) holds nothing and goes.
+        state
+            .customers
+            .retain(|c| c.verified_at.is_some() || c.held_until >= stale_before);
         state.code_attempts.retain(|_, c| c.last_failure_at >= stale_before);
         Ok(Purged {
             secrets: secrets as u64,

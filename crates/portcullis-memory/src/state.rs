@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use portcullis_domain::model::{Customer, Plan, TenantRecord, TenantSettings};
 use portcullis_domain::{
     Account, AccountCredentials, Email, MAX_PENDING_REGISTRATIONS, NewOneTimeSecret, NewSession, OutgoingMail, Purpose,
     RegistrationRequest, Session, SessionId, StoredPassword, Tenant, TenantId, TokenHash, UserId, Username,
@@ -99,6 +100,17 @@ pub enum MailStatus {
     Failed,
 }
 
+/// A shared node of a tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeRow {
+    pub(crate) id: Uuid,
+    pub(crate) tenant: TenantId,
+    pub(crate) name: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) capacity: u32,
+    pub(crate) enabled: bool,
+}
+
 /// Every table. Key of per-account tables: (tenant, user).
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -116,11 +128,30 @@ pub(crate) struct State {
     pub(crate) recovery_codes: HashSet<(TenantId, UserId, TokenHash)>,
     pub(crate) outbox: Vec<OutboxRow>,
     pub(crate) server_secrets: BTreeMap<String, Vec<u8>>,
+    /// Names and settings of tenants made through [`portcullis_domain::TenantStore`].
+    pub(crate) tenant_records: Vec<TenantRecord>,
+    pub(crate) plans: Vec<(TenantId, Plan)>,
+    pub(crate) nodes: Vec<NodeRow>,
+    pub(crate) customers: Vec<Customer>,
 }
 
 impl State {
     pub(crate) fn tenant(&self, id: TenantId) -> Option<&Tenant> {
         self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// A tenant's name and settings; one added without them is named by its slug.
+    pub(crate) fn record_of(&self, tenant: &Tenant) -> TenantRecord {
+        self.tenant_records
+            .iter()
+            .find(|r| r.tenant.id == tenant.id)
+            .cloned()
+            .unwrap_or_else(|| TenantRecord {
+                tenant: tenant.clone(),
+                name: tenant.slug.clone(),
+                settings: TenantSettings::default(),
+                created_at: DateTime::<Utc>::UNIX_EPOCH,
+            })
     }
 
     pub(crate) fn account_row(&self, tenant: TenantId, user: UserId) -> Option<&AccountRow> {
@@ -360,6 +391,7 @@ impl State {
         self.code_attempts.retain(|(t, u, _), _| !(*t == tenant && *u == user));
         self.forget_registrations(tenant, user);
         self.totp.remove(&(tenant, user));
+        self.customers.retain(|c| !(c.tenant_id == tenant && c.owner == user));
         self.recovery_codes.retain(|(t, u, _)| !(*t == tenant && *u == user));
     }
 }

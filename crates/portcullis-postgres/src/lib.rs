@@ -2,7 +2,7 @@
 //! with a deadpool connection pool. SQL lives here and nowhere else.
 //!
 //! One module per port family (`accounts`, `sessions`, `secrets` with `redemption`,
-//! `registration`, `mail_requests`, `mfa`, `outbox`), on the pool (`pool`) and the statements
+//! `registration`, `mail_requests`, `mfa`, `outbox`, `tenants`), on the pool (`pool`) and the statements
 //! several of them run inside their own transactions (`queries`).
 //!
 //! Failures are translated at this boundary: unique violations become the domain's
@@ -26,6 +26,7 @@ mod schema;
 pub mod scratch;
 mod secrets;
 mod sessions;
+mod tenants;
 
 pub use migrate::{MigrateError, run_migrations};
 pub use pool::{PgSettings, PgStore};

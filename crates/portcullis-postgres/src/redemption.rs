@@ -272,6 +272,22 @@ pub(crate) async fn apply(
         Redemption::Check => return Ok(()),
         Redemption::VerifyEmail { session } => {
             crate::registration::activate_registration(conn, tenant, user, &secret.scope, now).await?;
+            // A customer signup has no registration to name a network: the one its address
+            // was proved from becomes known.
+            if let (Purpose::Signup, Some(ip)) = (secret.purpose, session.session.ip) {
+                let known: bool = diesel::select(diesel::dsl::exists(
+                    crate::schema::known_networks::table
+                        .filter(crate::schema::known_networks::tenant_id.eq(tenant))
+                        .filter(crate::schema::known_networks::user_id.eq(user)),
+                ))
+                .get_result(conn)
+                .await?;
+                if !known {
+                    let network = portcullis_domain::network::network_of(ip);
+                    remember_network(conn, tenant, user, &network, now).await?;
+                }
+            }
+            crate::tenants::confirm_customer(conn, tenant, user, now).await?;
             // What was pending before the address was proved belongs to no one now.
             forget_secrets(conn, tenant, user, &Purpose::ALL).await?;
             insert_session_rows(conn, session).await?;

@@ -57,7 +57,7 @@ struct RegistrationRow {
 }
 
 /// The tenant's account with this address, locked for the rest of the transaction.
-async fn lock_account_by_email(
+pub(crate) async fn lock_account_by_email(
     conn: &mut AsyncPgConnection,
     tenant: Uuid,
     email: &Email,

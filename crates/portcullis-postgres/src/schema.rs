@@ -6,6 +6,48 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Timestamptz,
+        settings -> Jsonb,
+    }
+}
+
+diesel::table! {
+    plans (tenant_id, name) {
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        price -> Text,
+        features -> Array<Text>,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    nodes (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        domain -> Nullable<Text>,
+        capacity -> Int4,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        user_id -> Uuid,
+        node_id -> Uuid,
+        company_name -> Text,
+        plan -> Text,
+        site_url -> Text,
+        created_at -> Timestamptz,
+        held_until -> Timestamptz,
+        verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -76,7 +118,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     known_networks,
     registrations,
     registration_requests,
-    code_attempts
+    code_attempts,
+    plans,
+    nodes,
+    customers
 );
 
 diesel::table! {

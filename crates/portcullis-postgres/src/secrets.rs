@@ -193,7 +193,7 @@ impl OneTimeStore for PgStore {
     }
 
     async fn purge(&self, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<Purged, StoreError> {
-        use crate::schema::registrations;
+        use crate::schema::{customers, registrations};
         let mut conn = self.conn().await?;
         let secrets = diesel::delete(
             one_time_secrets::table
@@ -207,11 +207,26 @@ impl OneTimeStore for PgStore {
         let recent = registrations::table
             .filter(registrations::created_at.ge(stale_before))
             .select(registrations::user_id);
+        // A signup asked for again lately keeps its account.
+        let held = customers::table
+            .filter(customers::held_until.ge(stale_before))
+            .select(customers::user_id);
         let accounts = diesel::delete(
             accounts::table
                 .filter(accounts::email_verified.eq(false))
                 .filter(accounts::created_at.lt(stale_before))
-                .filter(accounts::id.ne_all(recent)),
+                .filter(accounts::id.ne_all(recent))
+                .filter(accounts::id.ne_all(held)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        // A customer never verified whose hold ended long ago (its owner verified some other
+        // way, too late) holds nothing and goes.
+        diesel::delete(
+            customers::table
+                .filter(customers::verified_at.is_null())
+                .filter(customers::held_until.lt(stale_before)),
         )
         .execute(&mut conn)
         .await

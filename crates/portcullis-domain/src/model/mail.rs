@@ -29,11 +29,13 @@ pub enum MailKind {
     TotpReplayNotice,
     /// Wrong codes locked the second factor again and again.
     TotpLockedNotice,
+    /// The code that verifies a customer's address at tenant signup (no link).
+    SignupCode,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::SignupVerification,
         Self::ExistingAccountNotice,
         Self::EmailChangeVerification,
@@ -45,6 +47,7 @@ impl MailKind {
         Self::NewSignInNotice,
         Self::TotpReplayNotice,
         Self::TotpLockedNotice,
+        Self::SignupCode,
     ];
 
     /// Stable name, as stored.
@@ -68,6 +71,7 @@ impl MailKind {
             Self::NewSignInNotice => "new_sign_in_notice",
             Self::TotpReplayNotice => "totp_replay_notice",
             Self::TotpLockedNotice => "totp_locked_notice",
+            Self::SignupCode => "signup_code",
         }
     }
 

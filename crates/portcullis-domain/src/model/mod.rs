@@ -1,5 +1,5 @@
 //! What the domain works with: accounts, sessions, one-time secrets, registrations, the second
-//! factor and mail. Plain data; the rules live in the use cases.
+//! factor, mail, and tenants with their plans, nodes and customers. Plain data; the rules live in the use cases.
 
 mod account;
 mod client;
@@ -8,6 +8,7 @@ mod registration;
 mod second_factor;
 mod secret;
 mod session;
+mod tenant;
 
 pub use account::{Account, AccountCredentials, NewAccount, StoredPassword, Tenant};
 pub use client::{ClientInfo, Principal, TokenPair};
@@ -21,3 +22,8 @@ pub use secret::{
     NewOneTimeSecret, PasswordChange, Purged, RedeemOutcome, Redemption, SecretLookup, StoredSecret, Verdict,
 };
 pub use session::{NewSession, Session, SessionSelection};
+pub use tenant::{
+    Customer, InvalidField, MAX_NAME_CHARS, MAX_PLAN_CHARS, MAX_SLUG_CHARS, NewNode, Node, Plan, SITE_URL_PLACEHOLDERS,
+    SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord, TenantSettings, display_text, site_url,
+    valid_tenant_slug, validate_site_url_template,
+};

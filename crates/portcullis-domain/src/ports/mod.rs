@@ -12,6 +12,7 @@ mod mail;
 mod second_factor;
 mod secrets;
 mod sessions;
+mod tenants;
 
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use error::StoreError;
@@ -20,6 +21,7 @@ pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
 pub use second_factor::MfaStore;
 pub use secrets::{MailRequestStore, OneTimeStore, RegistrationStore, SecretStore};
 pub use sessions::{KEPT_SUPERSEDED_TOKENS, RefreshOutcome, SessionStore};
+pub use tenants::{SignupStore, TenantStore, TenantWriteError};
 
 use async_trait::async_trait;
 
@@ -49,5 +51,7 @@ storage!(
     MailRequestStore,
     MfaStore,
     OutboxStore,
+    TenantStore,
+    SignupStore,
     HealthCheck,
 );

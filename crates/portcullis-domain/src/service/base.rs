@@ -92,6 +92,9 @@ pub struct AuthDeps {
     /// How long an account may stay unverified (since its last registration) before it is
     /// deleted.
     pub unverified_account_ttl: chrono::Duration,
+    /// Template of a signup customer's `site_url` for tenants that set none (see
+    /// [`crate::model::site_url`]).
+    pub site_url_template: String,
 }
 
 impl std::fmt::Debug for AuthDeps {

@@ -1,7 +1,7 @@
 //! The service the use cases hang on ([`AuthService`], in `base`), and the building blocks they
 //! share: minting sessions, tokens and mails (`mint`), checking passwords (`passwords`), the
 //! per-account and per-recipient budgets (`budgets`), the second factor (`second_factor`) and
-//! re-authentication (`reauth`). Use cases build on these and on the model and ports, never on
+//! re-authentication (`reauth`), and redeeming mailed secrets (`redeem`). Use cases build on these and on the model and ports, never on
 //! each other.
 
 pub(crate) mod base;
@@ -9,9 +9,11 @@ pub(crate) mod budgets;
 pub(crate) mod mint;
 mod passwords;
 mod reauth;
+pub(crate) mod redeem;
 pub(crate) mod second_factor;
 
 pub use base::{AuthDeps, AuthService, InfraError};
 pub use budgets::OverBudget;
 pub use mint::MAX_USER_AGENT_CHARS;
+pub use redeem::{AMR_EMAIL, OneTimeError, Presented};
 pub use second_factor::MfaError;

@@ -10,4 +10,5 @@ pub mod register;
 pub mod second_factor;
 pub mod secrets;
 pub mod sessions;
+pub mod signup;
 pub mod tokens;

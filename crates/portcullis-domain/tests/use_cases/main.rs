@@ -14,4 +14,5 @@ mod register;
 mod second_factor;
 mod secrets;
 mod sessions;
+mod signup;
 mod tokens;

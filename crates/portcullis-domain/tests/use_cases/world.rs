@@ -121,6 +121,7 @@ impl World {
             new_ip_policy: setup.new_ip,
             limiter: Arc::new(limiter),
             unverified_account_ttl: Duration::days(7),
+            site_url_template: "https://{customer_id}.{domain}".to_owned(),
         };
         Self {
             auth: AuthService::new(deps),

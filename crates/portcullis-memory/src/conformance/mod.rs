@@ -21,6 +21,7 @@ mod outbox;
 mod registrations;
 mod secrets;
 mod sessions;
+mod tenants;
 
 pub use accounts::*;
 pub use mfa::*;
@@ -28,6 +29,7 @@ pub use outbox::*;
 pub use registrations::*;
 pub use secrets::*;
 pub use sessions::*;
+pub use tenants::*;
 
 /// Defines one `#[tokio::test]` per contract test, each on a fresh store from `$fresh`.
 #[macro_export]
@@ -59,6 +61,10 @@ macro_rules! storage_conformance {
             outbox_claims_never_overlap_and_leases_expire,
             outbox_outcomes_are_recorded,
             a_server_secret_is_created_once,
+            tenants_plans_and_nodes_are_kept_per_tenant,
+            signup_places_on_the_freest_node_and_holds_the_slot,
+            concurrent_signups_take_the_last_slot_once,
+            signup_of_a_known_address_keeps_nothing_and_verification_confirms,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -1,4 +1,4 @@
-//! Sections of the account flows: `login`, `registration`, `one_time`, `retention`.
+//! Sections of the account flows: `login`, `registration`, `signup`, `one_time`, `retention`.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -19,6 +19,31 @@ impl Default for RetentionConfig {
         Self {
             unverified_account_days: 7,
         }
+    }
+}
+
+/// `[signup]`: customer signup (`/v1/public/signup`).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignupConfig {
+    /// A customer's `site_url`, for tenants that set none of their own: `{customer_id}`,
+    /// `{domain}` (the node's domain, or its name when it has none), `{node}` and `{tenant}`
+    /// are replaced.
+    pub site_url_template: String,
+}
+
+impl Default for SignupConfig {
+    fn default() -> Self {
+        Self {
+            site_url_template: "https://{customer_id}.{domain}".into(),
+        }
+    }
+}
+
+impl SignupConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        portcullis_domain::model::validate_site_url_template(&self.site_url_template)
+            .map_err(|e| ConfigError(format!("signup.site_url_template {e}")))
     }
 }
 

@@ -16,7 +16,9 @@ mod server;
 mod tokens;
 
 pub use common::{ConfigError, seconds};
-pub use flows::{LoginConfig, MfaConfig, NewIpPolicyConfig, OneTimeConfig, RegistrationConfig, RetentionConfig};
+pub use flows::{
+    LoginConfig, MfaConfig, NewIpPolicyConfig, OneTimeConfig, RegistrationConfig, RetentionConfig, SignupConfig,
+};
 pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
 pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
 pub use server::{DatabaseConfig, LogConfig, LogFormat, ServerConfig};
@@ -42,6 +44,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Sign-up rules.
     pub registration: RegistrationConfig,
+    /// Customer signup.
+    pub signup: SignupConfig,
     /// Lifetimes and attempt limits of emailed links and codes.
     pub one_time: OneTimeConfig,
     /// Second factor.
@@ -93,6 +97,7 @@ impl Config {
         self.one_time.validate()?;
         self.mfa.validate()?;
         self.usernames.validate()?;
+        self.signup.validate()?;
         self.retention.validate()
     }
 }

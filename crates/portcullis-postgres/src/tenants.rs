@@ -1,0 +1,446 @@
+//! Tenants, plans, nodes and customer signup on PostgreSQL.
+//!
+//! A signup locks the tenant's enabled nodes (`FOR UPDATE`) before it counts their customers,
+//! so signups of one tenant are placed one at a time and two never take the same last slot.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::model::{
+    Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord, TenantSettings,
+};
+use portcullis_domain::{Email, SignupStore, StoreError, Tenant, TenantId, TenantStore, TenantWriteError, UserId};
+use uuid::Uuid;
+
+use crate::error::{is_foreign_key_violation, query_error, unique_violation};
+use crate::pool::PgStore;
+use crate::queries::{enqueue_on, upsert_secret};
+use crate::registration::lock_account_by_email;
+use crate::schema::{accounts, customers, nodes, plans, tenants};
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+struct TenantRecordRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    settings: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+impl From<TenantRecordRow> for TenantRecord {
+    fn from(r: TenantRecordRow) -> Self {
+        let text = |key: &str| r.settings.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        Self {
+            settings: TenantSettings {
+                site_url_template: text("site_url_template"),
+            },
+            tenant: Tenant {
+                id: TenantId::from_uuid(r.id),
+                slug: r.slug,
+            },
+            name: r.name,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn settings_json(settings: &TenantSettings) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    if let Some(t) = &settings.site_url_template {
+        map.insert("site_url_template".into(), t.clone().into());
+    }
+    serde_json::Value::Object(map)
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = plans, check_for_backend(diesel::pg::Pg))]
+struct PlanRow {
+    name: String,
+    description: String,
+    price: String,
+    features: Vec<String>,
+    active: bool,
+}
+
+impl From<PlanRow> for Plan {
+    fn from(r: PlanRow) -> Self {
+        Self {
+            name: r.name,
+            description: r.description,
+            price: r.price,
+            features: r.features,
+            active: r.active,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = nodes, check_for_backend(diesel::pg::Pg))]
+struct NodeRow {
+    id: Uuid,
+    name: String,
+    domain: Option<String>,
+    capacity: i32,
+    enabled: bool,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
+struct CustomerRow {
+    id: Uuid,
+    tenant_id: Uuid,
+    user_id: Uuid,
+    node_id: Uuid,
+    company_name: String,
+    plan: String,
+    site_url: String,
+    created_at: DateTime<Utc>,
+    held_until: DateTime<Utc>,
+    verified_at: Option<DateTime<Utc>>,
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(r: CustomerRow) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: TenantId::from_uuid(r.tenant_id),
+            owner: UserId::from_uuid(r.user_id),
+            node_id: r.node_id,
+            company_name: r.company_name,
+            plan: r.plan,
+            site_url: r.site_url,
+            created_at: r.created_at,
+            held_until: r.held_until,
+            verified_at: r.verified_at,
+        }
+    }
+}
+
+/// The nodes (of `rows`) with how many customers each holds at `now`.
+async fn with_usage(conn: &mut AsyncPgConnection, rows: Vec<NodeRow>, now: DateTime<Utc>) -> QueryResult<Vec<Node>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let counts: Vec<(Uuid, i64)> = customers::table
+        .filter(customers::node_id.eq_any(&ids))
+        // Holding a slot: verified, or unverified with its hold alive.
+        .filter(customers::verified_at.is_not_null().or(customers::held_until.gt(now)))
+        .group_by(customers::node_id)
+        .select((customers::node_id, diesel::dsl::count_star()))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let used = counts.iter().find(|(id, _)| *id == r.id).map_or(0, |(_, n)| *n);
+            Node {
+                id: r.id,
+                name: r.name,
+                domain: r.domain,
+                capacity: u32::try_from(r.capacity).unwrap_or(0),
+                enabled: r.enabled,
+                used: u32::try_from(used).unwrap_or(u32::MAX),
+            }
+        })
+        .collect())
+}
+
+/// Marks the account's customer verified if its hold is still alive at `now`.
+pub(crate) async fn confirm_customer(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(
+        customers::table
+            .filter(customers::tenant_id.eq(tenant))
+            .filter(customers::user_id.eq(user))
+            .filter(customers::verified_at.is_null())
+            .filter(customers::held_until.gt(now)),
+    )
+    .set(customers::verified_at.eq(now))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+async fn write_signup(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    email: &Email,
+    found: Option<&SignupTarget>,
+    plan: &SignupPlan,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let (new_account, secret, mail) = match &plan.write {
+        SignupWrite::Notice(notice) => {
+            if let Some(notice) = notice {
+                enqueue_on(conn, notice, now).await?;
+            }
+            return Ok(());
+        }
+        SignupWrite::Hold {
+            new_account,
+            secret,
+            mail,
+        } => (new_account, secret, mail),
+    };
+    let owner = match found {
+        Some(t) => t.account.id.as_uuid(),
+        None => {
+            diesel::insert_into(accounts::table)
+                .values((
+                    accounts::id.eq(new_account.as_uuid()),
+                    accounts::tenant_id.eq(tenant),
+                    accounts::email.eq(email.as_str()),
+                    accounts::email_normalized.eq(email.normalized()),
+                    accounts::email_verified.eq(false),
+                    accounts::password_hash.eq(None::<String>),
+                    accounts::password_nfkc.eq(true),
+                    accounts::created_at.eq(now),
+                    accounts::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+            new_account.as_uuid()
+        }
+    };
+    let c = &plan.customer;
+    let values = (
+        customers::id.eq(c.id),
+        customers::tenant_id.eq(tenant),
+        customers::user_id.eq(owner),
+        customers::node_id.eq(c.node_id),
+        customers::company_name.eq(&c.company_name),
+        customers::plan.eq(&c.plan),
+        customers::site_url.eq(&c.site_url),
+        customers::created_at.eq(c.created_at),
+        customers::held_until.eq(c.held_until),
+        customers::verified_at.eq(None::<DateTime<Utc>>),
+    );
+    // One customer per owner: an unverified one asking again replaces its earlier one.
+    diesel::delete(
+        customers::table
+            .filter(customers::tenant_id.eq(tenant))
+            .filter(customers::user_id.eq(owner)),
+    )
+    .execute(conn)
+    .await?;
+    diesel::insert_into(customers::table)
+        .values(values)
+        .execute(conn)
+        .await?;
+    upsert_secret(conn, secret).await?;
+    if let Some(mail) = mail {
+        enqueue_on(conn, mail, now).await?;
+    }
+    Ok(())
+}
+
+fn write_error(e: diesel::result::Error) -> TenantWriteError {
+    if unique_violation(&e).is_some() {
+        TenantWriteError::Taken
+    } else if is_foreign_key_violation(&e) {
+        TenantWriteError::UnknownTenant
+    } else {
+        TenantWriteError::Store(query_error(e))
+    }
+}
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn create_tenant(&self, tenant: &TenantRecord) -> Result<(), TenantWriteError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(tenants::table)
+            .values((
+                tenants::id.eq(tenant.tenant.id.as_uuid()),
+                tenants::slug.eq(&tenant.tenant.slug),
+                tenants::name.eq(&tenant.name),
+                tenants::settings.eq(settings_json(&tenant.settings)),
+                tenants::created_at.eq(tenant.created_at),
+            ))
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(write_error)
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows = tenants::table
+            .order(tenants::slug.asc())
+            .select(TenantRecordRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(rows.into_iter().map(TenantRecord::from).collect())
+    }
+
+    async fn tenant_record(&self, slug: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = tenants::table
+            .filter(tenants::slug.eq(slug))
+            .select(TenantRecordRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(TenantRecord::from))
+    }
+
+    async fn put_plan(&self, tenant: TenantId, plan: &Plan, now: DateTime<Utc>) -> Result<(), TenantWriteError> {
+        let mut conn = self.conn().await?;
+        let fields = (
+            plans::description.eq(&plan.description),
+            plans::price.eq(&plan.price),
+            plans::features.eq(&plan.features),
+            plans::active.eq(plan.active),
+            plans::updated_at.eq(now),
+        );
+        diesel::insert_into(plans::table)
+            .values((
+                plans::tenant_id.eq(tenant.as_uuid()),
+                plans::name.eq(&plan.name),
+                plans::created_at.eq(now),
+                fields,
+            ))
+            .on_conflict((plans::tenant_id, plans::name))
+            .do_update()
+            .set(fields)
+            .execute(&mut conn)
+            .await
+            .map(drop)
+            .map_err(write_error)
+    }
+
+    async fn plans(&self, tenant: TenantId) -> Result<Vec<Plan>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows = plans::table
+            .filter(plans::tenant_id.eq(tenant.as_uuid()))
+            .order(plans::name.asc())
+            .select(PlanRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(rows.into_iter().map(Plan::from).collect())
+    }
+
+    async fn add_node(&self, tenant: TenantId, node: &NewNode, now: DateTime<Utc>) -> Result<Node, TenantWriteError> {
+        let mut conn = self.conn().await?;
+        let capacity = i32::try_from(node.capacity)
+            .map_err(|_| TenantWriteError::Store(StoreError::Internal("node capacity out of range".into())))?;
+        diesel::insert_into(nodes::table)
+            .values((
+                nodes::id.eq(node.id),
+                nodes::tenant_id.eq(tenant.as_uuid()),
+                nodes::name.eq(&node.name),
+                nodes::domain.eq(&node.domain),
+                nodes::capacity.eq(capacity),
+                nodes::enabled.eq(node.enabled),
+                nodes::created_at.eq(now),
+                nodes::updated_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(write_error)?;
+        Ok(Node {
+            id: node.id,
+            name: node.name.clone(),
+            domain: node.domain.clone(),
+            capacity: node.capacity,
+            enabled: node.enabled,
+            used: 0,
+        })
+    }
+
+    async fn nodes(&self, tenant: TenantId, now: DateTime<Utc>) -> Result<Vec<Node>, StoreError> {
+        let mut conn = self.conn().await?;
+        let rows = nodes::table
+            .filter(nodes::tenant_id.eq(tenant.as_uuid()))
+            .order(nodes::name.asc())
+            .select(NodeRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(query_error)?;
+        with_usage(&mut conn, rows, now).await.map_err(query_error)
+    }
+}
+
+#[async_trait]
+impl SignupStore for PgStore {
+    async fn sign_up(
+        &self,
+        tenant: TenantId,
+        email: &Email,
+        now: DateTime<Utc>,
+        decide: &(dyn for<'a> Fn(Option<&'a SignupTarget>, &'a Node) -> SignupPlan + Send + Sync),
+    ) -> Result<SignupOutcome, StoreError> {
+        let tenant = tenant.as_uuid();
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            // The lock that serializes the tenant's signups: counts below see every signup
+            // placed before it.
+            let rows = nodes::table
+                .filter(nodes::tenant_id.eq(tenant))
+                .filter(nodes::enabled.eq(true))
+                .order(nodes::name.asc())
+                .select(NodeRow::as_select())
+                .for_update()
+                .load(conn)
+                .await?;
+            let enabled = with_usage(conn, rows, now).await?;
+            let best = enabled
+                .iter()
+                .filter(|n| n.free() > 0)
+                .fold(None::<&Node>, |best, n| match best {
+                    Some(b) if b.free() >= n.free() => Some(b),
+                    _ => Some(n),
+                })
+                .cloned();
+            let Some(node) = best else {
+                let ids: Vec<Uuid> = enabled.iter().map(|n| n.id).collect();
+                let next_free = customers::table
+                    .filter(customers::node_id.eq_any(ids))
+                    .filter(customers::verified_at.is_null())
+                    .filter(customers::held_until.gt(now))
+                    .select(diesel::dsl::min(customers::held_until))
+                    .first::<Option<DateTime<Utc>>>(conn)
+                    .await?;
+                return Ok(SignupOutcome::NoCapacity { next_free });
+            };
+            let target = match lock_account_by_email(conn, tenant, email).await? {
+                Some(account) => {
+                    let customer = customers::table
+                        .filter(customers::tenant_id.eq(tenant))
+                        .filter(customers::user_id.eq(account.id.as_uuid()))
+                        .select(CustomerRow::as_select())
+                        .first(conn)
+                        .await
+                        .optional()?
+                        .map(Customer::from);
+                    Some(SignupTarget { account, customer })
+                }
+                None => None,
+            };
+            let plan = decide(target.as_ref(), &node);
+            write_signup(conn, tenant, email, target.as_ref(), &plan, now).await?;
+            Ok(SignupOutcome::Written(plan))
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn customer_of(&self, tenant: TenantId, user: UserId) -> Result<Option<Customer>, StoreError> {
+        let mut conn = self.conn().await?;
+        let row = customers::table
+            .filter(customers::tenant_id.eq(tenant.as_uuid()))
+            .filter(customers::user_id.eq(user.as_uuid()))
+            .select(CustomerRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(Customer::from))
+    }
+}
