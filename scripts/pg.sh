@@ -97,6 +97,22 @@ pg_private_cluster() {
   return 1
 }
 
+# Uses the cluster under $1 if a server (scripts/run.sh) is running it, without restarting it;
+# returns 1 when none is running. Sets what pg_private_cluster sets, except PG_DATA_DIR, so
+# pg_stop_private_cluster leaves that server alone.
+pg_attach_private_cluster() {
+  local data_dir=$1 port
+  [ -f "$data_dir/postmaster.pid" ] && [ -f "$data_dir.password" ] || return 1
+  PG_BIN=$(pg_bin_dir) || return 1
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$data_dir" status >/dev/null 2>&1 || return 1
+  # The fourth line of postmaster.pid is the port the running server listens on.
+  port=$(sed -n 4p "$data_dir/postmaster.pid")
+  PG_PASSWORD=$(cat "$data_dir.password")
+  PG_PORT=$port
+  export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$port/postgres"
+  echo "using the running PostgreSQL cluster in $data_dir on 127.0.0.1:$port" >&2
+}
+
 pg_stop_private_cluster() {
   if [ -n "${PG_DATA_DIR:-}" ] && [ -f "$PG_DATA_DIR/postmaster.pid" ]; then
     pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA_DIR" -m fast -w stop >/dev/null 2>&1 || true

@@ -22,30 +22,35 @@ pub enum CaptchaEndpoint {
     PasswordForgot,
     /// `POST /v1/auth/verify-email/resend`.
     VerificationResend,
+    /// `POST /v1/public/signup`.
+    Signup,
 }
 
 impl CaptchaEndpoint {
     /// Every endpoint; the default set when any provider is enabled.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Register,
         Self::Login,
         Self::PasswordForgot,
         Self::VerificationResend,
+        Self::Signup,
     ];
 
-    /// The endpoint's name in `captcha.required_on`: its path after `/v1/auth/`.
+    /// The endpoint's name in `captcha.required_on`: its path after `/v1/auth/`, or after
+    /// `/v1/` for the others (`public/signup`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Register => "register",
             Self::Login => "login",
             Self::PasswordForgot => "password/forgot",
             Self::VerificationResend => "verify-email/resend",
+            Self::Signup => "public/signup",
         }
     }
 
     /// The endpoint named `name`.
     pub fn parse(name: &str) -> Option<Self> {
-        let name = name.trim().trim_start_matches("/v1/auth/");
+        let name = name.trim().trim_start_matches("/v1/auth/").trim_start_matches("/v1/");
         Self::ALL.into_iter().find(|e| e.name() == name)
     }
 }

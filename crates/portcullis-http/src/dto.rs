@@ -106,6 +106,26 @@ pub struct SecretRequest {
     pub new_password: PasswordField,
 }
 
+/// `POST /v1/public/signup`.
+#[derive(Default, Deserialize)]
+pub struct SignupRequest {
+    pub company_name: Option<String>,
+    pub email: Option<String>,
+    pub plan: Option<String>,
+    pub tenant_slug: Option<String>,
+    #[serde(flatten)]
+    pub captcha: crate::captcha::CaptchaFields,
+}
+
+/// `POST /v1/public/signup/verify`.
+// No Debug: it carries the code.
+#[derive(Default, Deserialize)]
+pub struct SignupVerifyRequest {
+    pub code: Option<String>,
+    pub email: Option<String>,
+    pub tenant_slug: Option<String>,
+}
+
 /// `POST /v1/account/password`.
 // No Debug: it carries secrets.
 #[derive(Default, Deserialize)]

@@ -119,6 +119,20 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
             )
             .service(post("/v1/account/password", web::post().to(routes::change_password)))
             .service(post("/v1/account/email", web::post().to(routes::change_email)))
+            .service(get(
+                "/v1/public/signup/plans/{tenant_slug}",
+                web::get().to(routes::signup_plans),
+            ))
+            .service(limited(
+                "/v1/public/signup",
+                web::post().to(routes::sign_up),
+                Limit::Register,
+            ))
+            .service(limited(
+                "/v1/public/signup/verify",
+                web::post().to(routes::verify_signup),
+                Limit::SecretSubmission,
+            ))
             .service(get("/health/live", web::get().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));

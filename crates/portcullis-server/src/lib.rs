@@ -1,8 +1,10 @@
-//! The Portcullis server: configuration, wiring, and the `serve` / `migrate` commands.
+//! The Portcullis server: configuration, wiring, the `serve` / `migrate` commands and the
+//! operators' commands (`operator`).
 
 pub mod app;
 pub mod config;
 pub mod mail;
+pub mod operator;
 pub mod telemetry;
 
 pub use app::{ConfiguredKeys, Overrides, Running, configured_keys, start};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portcullis_server::{Config, Overrides, config::LogConfig, telemetry};
+use portcullis_server::{Config, Overrides, config::LogConfig, operator, telemetry};
 use secrecy::ExposeSecret;
 
 #[derive(Debug, Parser)]
@@ -29,6 +29,15 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Tenants (brands): create, list, show.
+    #[command(subcommand)]
+    Tenant(operator::TenantCommand),
+    /// A tenant's signup plans.
+    #[command(subcommand)]
+    Plan(operator::PlanCommand),
+    /// A tenant's shared nodes.
+    #[command(subcommand)]
+    Node(operator::NodeCommand),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +88,9 @@ fn main() -> ExitCode {
                 tracing::info!(count = applied.len(), ?applied, "migrations applied");
                 Ok(())
             }
+            Command::Tenant(c) => operator::run(&config, operator::Operation::Tenant(c)).await,
+            Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,
+            Command::Node(c) => operator::run(&config, operator::Operation::Node(c)).await,
             Command::Serve => {
                 let mut running = portcullis_server::start(&config, Overrides::default()).await?;
                 // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);

@@ -8,6 +8,7 @@ mod mfa;
 mod secrets;
 mod sessions;
 mod shared;
+mod signup;
 
 pub use account::{account, change_email, change_password, update_account};
 pub use auth::{login, logout, refresh, register, session};
@@ -15,3 +16,4 @@ pub use meta::{jwks, live, method_not_allowed, not_found, ready};
 pub use mfa::{activate_totp, disable_totp, enroll_totp, regenerate_recovery_codes};
 pub use secrets::{authorize_ip, check_reset, forgot_password, resend_verification, reset_password, verify_email};
 pub use sessions::{delete_session, list_sessions, revoke_sessions};
+pub use signup::{sign_up, signup_plans, verify_signup};

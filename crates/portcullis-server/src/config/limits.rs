@@ -10,7 +10,7 @@ use super::common::ConfigError;
 #[serde(default, deny_unknown_fields)]
 pub struct CaptchaConfig {
     /// Endpoints that need a captcha (`register`, `login`, `password/forgot`,
-    /// `verify-email/resend`); unset = all four when any provider is enabled.
+    /// `verify-email/resend`, `public/signup`); unset = all five when any provider is enabled.
     pub required_on: Option<Vec<String>>,
     /// Milliseconds one check may take before it fails closed (503 `captcha_unavailable`).
     pub timeout_ms: u64,

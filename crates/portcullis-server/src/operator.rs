@@ -1,0 +1,271 @@
+//! Operators' commands on the database directly: tenants, their plans and nodes. They share the
+//! running service's database without stopping or locking it; each command is one short
+//! transaction.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use portcullis_domain::model::{
+    InvalidField, MAX_NAME_CHARS, NewNode, Plan, TenantRecord, TenantSettings, display_text, valid_tenant_slug,
+    validate_site_url_template,
+};
+use portcullis_domain::{Clock, Tenant, TenantId, TenantStore, TenantWriteError};
+
+/// `portcullis tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; every setting left out comes from the global configuration.
+    Create {
+        /// Public slug (`X-Tenant`, `tenant_slug`): lower-case letters, digits, inner hyphens.
+        #[arg(long)]
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The tenant's own `site_url` template (default: `signup.site_url_template`).
+        #[arg(long)]
+        site_url_template: Option<String>,
+    },
+    /// List every tenant.
+    List,
+    /// Show one tenant with its plans and nodes.
+    Show {
+        /// The tenant's slug.
+        slug: String,
+    },
+}
+
+/// `portcullis plan …`.
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Create or replace a plan of a tenant.
+    Set {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Plan name (`starter` is the one a signup gets when it names none).
+        #[arg(long)]
+        name: String,
+        /// Price as display text (`€5/mo`).
+        #[arg(long, default_value = "")]
+        price: String,
+        /// Description shown at signup.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// A feature shown at signup (repeat for several).
+        #[arg(long = "feature")]
+        features: Vec<String>,
+        /// Keep it, but do not offer it at signup.
+        #[arg(long)]
+        inactive: bool,
+    },
+}
+
+/// `portcullis node …`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Add a shared node customers are placed on.
+    Add {
+        /// The tenant's slug.
+        #[arg(long)]
+        tenant: String,
+        /// Node name, unique in the tenant.
+        #[arg(long)]
+        name: String,
+        /// Most customers it takes.
+        #[arg(long)]
+        capacity: u32,
+        /// Its domain, for `site_url` (`{domain}`); the name stands in without one.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Add it disabled (signup places nobody on it).
+        #[arg(long)]
+        disabled: bool,
+    },
+}
+
+/// One operator command.
+#[derive(Debug)]
+pub enum Operation {
+    /// `tenant …`.
+    Tenant(TenantCommand),
+    /// `plan …`.
+    Plan(PlanCommand),
+    /// `node …`.
+    Node(NodeCommand),
+}
+
+fn refused(errors: Vec<InvalidField>) -> anyhow::Error {
+    let lines: Vec<String> = errors.into_iter().map(|e| e.rule).collect();
+    anyhow::anyhow!("invalid: {}", lines.join("; "))
+}
+
+async fn tenant_of(store: &dyn TenantStore, slug: &str) -> anyhow::Result<TenantRecord> {
+    store
+        .tenant_record(slug)
+        .await?
+        .with_context(|| format!("no tenant has the slug {slug:?}"))
+}
+
+fn new_id(clock: &dyn Clock) -> uuid::Uuid {
+    let millis = u64::try_from(clock.now().timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &rand_bytes()).into_uuid()
+}
+
+fn rand_bytes() -> [u8; 10] {
+    use portcullis_domain::SecureRandom;
+    let mut b = [0u8; 10];
+    portcullis_domain::OsRandom.fill(&mut b);
+    b
+}
+
+/// Runs `op` against `store`, writing what it did to `out`.
+pub async fn execute(
+    store: &dyn TenantStore,
+    clock: &dyn Clock,
+    op: Operation,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let now = clock.now();
+    match op {
+        Operation::Tenant(TenantCommand::Create {
+            slug,
+            name,
+            site_url_template,
+        }) => {
+            let mut errors = Vec::new();
+            if let Err(e) = valid_tenant_slug(&slug) {
+                errors.push(e);
+            }
+            let name = display_text("name", &name, MAX_NAME_CHARS)
+                .map_err(|e| errors.push(e))
+                .ok();
+            if let Some(t) = &site_url_template {
+                validate_site_url_template(t).map_err(|e| anyhow::anyhow!("invalid: site_url_template {e}"))?;
+            }
+            let (true, Some(name)) = (errors.is_empty(), name) else {
+                return Err(refused(errors));
+            };
+            let record = TenantRecord {
+                tenant: Tenant {
+                    id: TenantId::from_uuid(new_id(clock)),
+                    slug,
+                },
+                name,
+                settings: TenantSettings { site_url_template },
+                created_at: now,
+            };
+            match store.create_tenant(&record).await {
+                Ok(()) => {}
+                Err(TenantWriteError::Taken) => bail!("the slug {:?} is taken", record.tenant.slug),
+                Err(e) => return Err(e.into()),
+            }
+            writeln!(out, "created tenant {} ({})", record.tenant.slug, record.tenant.id)?;
+        }
+        Operation::Tenant(TenantCommand::List) => {
+            for t in store.tenants().await? {
+                writeln!(out, "{}\t{}\t{}", t.tenant.slug, t.tenant.id, t.name)?;
+            }
+        }
+        Operation::Tenant(TenantCommand::Show { slug }) => {
+            let t = tenant_of(store, &slug).await?;
+            writeln!(out, "slug:     {}", t.tenant.slug)?;
+            writeln!(out, "id:       {}", t.tenant.id)?;
+            writeln!(out, "name:     {}", t.name)?;
+            let template = t.settings.site_url_template.as_deref().unwrap_or("(global)");
+            writeln!(out, "site_url: {template}")?;
+            for p in store.plans(t.tenant.id).await? {
+                let state = if p.active { "active" } else { "inactive" };
+                writeln!(
+                    out,
+                    "plan {}\t{}\t{}\t{}",
+                    p.name,
+                    state,
+                    p.price,
+                    p.features.join(", ")
+                )?;
+            }
+            for n in store.nodes(t.tenant.id, now).await? {
+                let state = if n.enabled { "enabled" } else { "disabled" };
+                let domain = n.domain.as_deref().unwrap_or("-");
+                writeln!(
+                    out,
+                    "node {}\t{}\t{}\t{}/{} used\t{}",
+                    n.name, n.id, state, n.used, n.capacity, domain
+                )?;
+            }
+        }
+        Operation::Plan(PlanCommand::Set {
+            tenant,
+            name,
+            price,
+            description,
+            features,
+            inactive,
+        }) => {
+            let t = tenant_of(store, &tenant).await?;
+            let plan = Plan {
+                name: name.trim().to_owned(),
+                description,
+                price,
+                features,
+                active: !inactive,
+            };
+            plan.validate().map_err(refused)?;
+            store.put_plan(t.tenant.id, &plan, now).await?;
+            writeln!(out, "plan {} of {} saved", plan.name, t.tenant.slug)?;
+        }
+        Operation::Node(NodeCommand::Add {
+            tenant,
+            name,
+            capacity,
+            domain,
+            disabled,
+        }) => {
+            let t = tenant_of(store, &tenant).await?;
+            let node = NewNode {
+                id: new_id(clock),
+                name: name.trim().to_owned(),
+                domain: domain.map(|d| d.trim().to_ascii_lowercase()),
+                capacity,
+                enabled: !disabled,
+            };
+            node.validate().map_err(refused)?;
+            match store.add_node(t.tenant.id, &node, now).await {
+                Ok(_) => {}
+                Err(TenantWriteError::Taken) => {
+                    bail!("tenant {} already has a node named {:?}", t.tenant.slug, node.name)
+                }
+                Err(e) => return Err(e.into()),
+            }
+            writeln!(out, "added node {} ({}) to {}", node.name, node.id, t.tenant.slug)?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `op` against the configured database (migrating it first when
+/// `database.migrate_on_start` is set, as `serve` would), printing to stdout.
+pub async fn run(config: &crate::Config, op: Operation) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let url = config
+        .database
+        .url
+        .as_ref()
+        .context("database.url is required")?
+        .expose_secret()
+        .to_owned();
+    if config.database.migrate_on_start {
+        portcullis_postgres::run_migrations(&url)
+            .await
+            .context("applying migrations")?;
+    }
+    // Two connections: the command needs one, and it must not take the service's share.
+    let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings {
+        max_connections: 2,
+        ..portcullis_postgres::PgSettings::new(url)
+    })?;
+    let mut out = std::io::stdout().lock();
+    execute(&store, &portcullis_domain::SystemClock, op, &mut out).await
+}

@@ -1,0 +1,152 @@
+//! The operators' commands of the real `portcullis` binary (`tenant`, `plan`, `node`) against
+//! a throwaway database: what they print, what they refuse, and their exit codes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+use portcullis_postgres::scratch::ScratchDatabase;
+
+fn portcullis(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn refused(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "expected a refusal: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn tenants_plans_and_nodes_are_made_and_shown_from_the_command_line() {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    // An empty database: the command migrates it first (migrate_on_start is on by default).
+    let db = ScratchDatabase::create_empty(&admin).await.unwrap();
+    let url = db.url();
+
+    let created = stdout(&portcullis(
+        url,
+        &["tenant", "create", "--slug", "acme", "--name", "Acme Hosting"],
+    ));
+    assert!(created.starts_with("created tenant acme ("), "{created}");
+    assert!(
+        refused(&portcullis(
+            url,
+            &["tenant", "create", "--slug", "acme", "--name", "Again"]
+        ))
+        .contains("taken")
+    );
+    let bad = refused(&portcullis(
+        url,
+        &["tenant", "create", "--slug", "Bad Slug", "--name", " "],
+    ));
+    assert!(
+        bad.contains("slug") && bad.contains("name"),
+        "every problem at once: {bad}"
+    );
+    let bad = refused(&portcullis(
+        url,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "x",
+            "--name",
+            "X",
+            "--site-url-template",
+            "https://{domain}",
+        ],
+    ));
+    assert!(bad.contains("site_url_template"), "{bad}");
+
+    stdout(&portcullis(
+        url,
+        &[
+            "plan",
+            "set",
+            "--tenant",
+            "acme",
+            "--name",
+            "starter",
+            "--price",
+            "€5/mo",
+            "--description",
+            "One site",
+            "--feature",
+            "1 site",
+            "--feature",
+            "SSL",
+        ],
+    ));
+    stdout(&portcullis(
+        url,
+        &["plan", "set", "--tenant", "acme", "--name", "legacy", "--inactive"],
+    ));
+    assert!(
+        refused(&portcullis(
+            url,
+            &["plan", "set", "--tenant", "nobody", "--name", "starter"]
+        ))
+        .contains("nobody")
+    );
+    stdout(&portcullis(
+        url,
+        &[
+            "node",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "eu1",
+            "--capacity",
+            "50",
+            "--domain",
+            "EU1.Example.net",
+        ],
+    ));
+    assert!(
+        refused(&portcullis(
+            url,
+            &["node", "add", "--tenant", "acme", "--name", "eu1", "--capacity", "1"]
+        ))
+        .contains("already has a node")
+    );
+    assert!(
+        refused(&portcullis(
+            url,
+            &["node", "add", "--tenant", "acme", "--name", "x", "--capacity", "-1"]
+        ))
+        .contains("capacity")
+    );
+
+    let list = stdout(&portcullis(url, &["tenant", "list"]));
+    let slugs: Vec<&str> = list.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(slugs, ["acme", "default"]);
+    let show = stdout(&portcullis(url, &["tenant", "show", "acme"]));
+    assert!(show.contains("name:     Acme Hosting"), "{show}");
+    assert!(show.contains("site_url: (global)"), "{show}");
+    assert!(show.contains("plan starter\tactive\t€5/mo\t1 site, SSL"), "{show}");
+    assert!(show.contains("plan legacy\tinactive"), "{show}");
+    assert!(show.contains("enabled\t0/50 used\teu1.example.net"), "{show}");
+    assert!(refused(&portcullis(url, &["tenant", "show", "nobody"])).contains("no tenant"));
+    db.drop_now().await.unwrap();
+}
