@@ -20,6 +20,8 @@ pub enum Limit {
     PasswordResetRequest,
     /// Verification-mail resend requests per client network.
     VerificationResend,
+    /// Requests for a login code by mail per client network.
+    LoginCodeRequest,
     /// Code and token submissions (verify-email, password verify/reset, authorize-ip) per
     /// client network.
     SecretSubmission,
@@ -39,11 +41,12 @@ pub enum Limit {
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Login,
         Self::Register,
         Self::PasswordResetRequest,
         Self::VerificationResend,
+        Self::LoginCodeRequest,
         Self::SecretSubmission,
         Self::FailedLogin,
         Self::MailPerMinute,
@@ -59,6 +62,7 @@ impl Limit {
             Self::Register => "register",
             Self::PasswordResetRequest => "password_reset_request",
             Self::VerificationResend => "verification_resend",
+            Self::LoginCodeRequest => "login_code_request",
             Self::SecretSubmission => "secret_submission",
             Self::FailedLogin => "failed_login",
             Self::MailPerMinute => "mail_per_minute",

@@ -32,16 +32,19 @@ pub enum Purpose {
     AuthorizeIp,
     /// Verify the address of a customer's new account (tenant signup): a code only.
     Signup,
+    /// Log in without a password (an emailed code only).
+    LoginCode,
 }
 
 impl Purpose {
     /// Every purpose.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::VerifyEmail,
         Self::ChangeEmail,
         Self::ResetPassword,
         Self::AuthorizeIp,
         Self::Signup,
+        Self::LoginCode,
     ];
 
     /// Stable name, as stored.
@@ -52,6 +55,7 @@ impl Purpose {
             Self::ResetPassword => "reset_password",
             Self::AuthorizeIp => "authorize_ip",
             Self::Signup => "signup",
+            Self::LoginCode => "login_code",
         }
     }
 
@@ -102,9 +106,9 @@ impl OneTimePolicy {
         match purpose {
             Purpose::VerifyEmail | Purpose::ChangeEmail => self.verify_link_ttl,
             Purpose::ResetPassword | Purpose::AuthorizeIp => self.sensitive_link_ttl,
-            // Mailed as a code alone, and it holds a node's slot: its link (never sent) dies
-            // with the code.
-            Purpose::Signup => self.code_ttl,
+            // Mailed as a code alone (a signup's also holds a node's slot): its link (never
+            // sent) dies with the code.
+            Purpose::Signup | Purpose::LoginCode => self.code_ttl,
         }
     }
 }

@@ -118,6 +118,11 @@ pub fn render(kind: MailKind, branding: &MailBranding, vars: &MailVars<'_>) -> R
             format!("Welcome to {product}. Enter the code below where you signed up to confirm this address."),
             "If you did not sign up, ignore this mail; nothing is kept unless the code is entered.".to_owned(),
         ),
+        MailKind::LoginCode => (
+            format!("Your {product} sign-in code"),
+            format!("Someone asked to sign in to your {product} account with a code sent by mail."),
+            "If it was not you, ignore this mail: nobody can sign in without this code.".to_owned(),
+        ),
         MailKind::ExistingAccountNotice => (
             format!("Sign-up attempt with your {product} address"),
             format!("Someone tried to create a {product} account with this address, which already has one."),

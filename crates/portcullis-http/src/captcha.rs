@@ -24,16 +24,19 @@ pub enum CaptchaEndpoint {
     VerificationResend,
     /// `POST /v1/public/signup`.
     Signup,
+    /// `POST /v1/auth/login/code/request`.
+    LoginCodeRequest,
 }
 
 impl CaptchaEndpoint {
     /// Every endpoint; the default set when any provider is enabled.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Register,
         Self::Login,
         Self::PasswordForgot,
         Self::VerificationResend,
         Self::Signup,
+        Self::LoginCodeRequest,
     ];
 
     /// The endpoint's name in `captcha.required_on`: its path after `/v1/auth/`, or after
@@ -45,6 +48,7 @@ impl CaptchaEndpoint {
             Self::PasswordForgot => "password/forgot",
             Self::VerificationResend => "verify-email/resend",
             Self::Signup => "public/signup",
+            Self::LoginCodeRequest => "login/code/request",
         }
     }
 

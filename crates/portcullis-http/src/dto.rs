@@ -106,6 +106,17 @@ pub struct SecretRequest {
     pub new_password: PasswordField,
 }
 
+/// `POST /v1/auth/login/code`.
+// No Debug: it carries secrets.
+#[derive(Default, Deserialize)]
+pub struct CodeLoginRequest {
+    pub email: Option<String>,
+    pub code: Option<String>,
+    pub tenant_slug: Option<String>,
+    #[serde(flatten)]
+    pub second_factor: SecondFactorFields,
+}
+
 /// `POST /v1/public/signup`.
 #[derive(Default, Deserialize)]
 pub struct SignupRequest {

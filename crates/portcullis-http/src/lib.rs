@@ -66,6 +66,16 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
             ))
             .service(limited("/v1/auth/login", web::post().to(routes::login), Limit::Login))
             .service(limited(
+                "/v1/auth/login/code/request",
+                web::post().to(routes::request_login_code),
+                Limit::LoginCodeRequest,
+            ))
+            .service(limited(
+                "/v1/auth/login/code",
+                web::post().to(routes::login_with_code),
+                Limit::Login,
+            ))
+            .service(limited(
                 "/v1/auth/authorize-ip",
                 web::post().to(routes::authorize_ip),
                 Limit::SecretSubmission,

@@ -130,6 +130,7 @@ impl State {
                 }
             }
             Redemption::AuthorizeNetwork => self.remember_network(tenant, user, &secret.scope),
+            Redemption::Spend => {}
             Redemption::ResetPassword { password_hash, notice } => {
                 if let Some(row) = self.account_row_mut(tenant, user) {
                     row.password = Some(StoredPassword::new(password_hash.clone()));

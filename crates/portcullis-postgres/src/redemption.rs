@@ -335,6 +335,7 @@ pub(crate) async fn apply(
         Redemption::AuthorizeNetwork => {
             remember_network(conn, tenant, user, &secret.scope, now).await?;
         }
+        Redemption::Spend => {}
         Redemption::ResetPassword { password_hash, notice } => {
             diesel::update(account)
                 .set((

@@ -31,11 +31,13 @@ pub enum MailKind {
     TotpLockedNotice,
     /// The code that verifies a customer's address at tenant signup (no link).
     SignupCode,
+    /// A code to log in without a password (no link).
+    LoginCode,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::SignupVerification,
         Self::ExistingAccountNotice,
         Self::EmailChangeVerification,
@@ -48,6 +50,7 @@ impl MailKind {
         Self::TotpReplayNotice,
         Self::TotpLockedNotice,
         Self::SignupCode,
+        Self::LoginCode,
     ];
 
     /// Stable name, as stored.
@@ -72,6 +75,7 @@ impl MailKind {
             Self::TotpReplayNotice => "totp_replay_notice",
             Self::TotpLockedNotice => "totp_locked_notice",
             Self::SignupCode => "signup_code",
+            Self::LoginCode => "login_code",
         }
     }
 

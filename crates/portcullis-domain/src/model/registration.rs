@@ -78,7 +78,8 @@ pub struct MailRequest {
     pub id: uuid::Uuid,
     /// Tenant the address is looked up in.
     pub tenant_id: TenantId,
-    /// [`Purpose::VerifyEmail`] (resend) or [`Purpose::ResetPassword`] (forgot).
+    /// [`Purpose::VerifyEmail`] (resend), [`Purpose::ResetPassword`] (forgot) or
+    /// [`Purpose::LoginCode`] (a login code).
     pub purpose: Purpose,
     /// The address given.
     pub email: Email,

@@ -96,6 +96,8 @@ pub enum Redemption {
     },
     /// Record the secret's scope (a network) as known for the account. Logs nobody in.
     AuthorizeNetwork,
+    /// Use the secret up, and nothing else (a login by code: the session is opened after).
+    Spend,
     /// Replace the password hash, mark the address verified (the mail proved it), revoke every
     /// session, forget the account's other pending secrets and registrations, enqueue `notice`.
     ResetPassword {
@@ -115,6 +117,7 @@ impl std::fmt::Debug for Redemption {
             Self::ChangeEmail { .. } => "Redemption::ChangeEmail",
             Self::ResetPassword { .. } => "Redemption::ResetPassword",
             Self::AuthorizeNetwork => "Redemption::AuthorizeNetwork",
+            Self::Spend => "Redemption::Spend",
         })
     }
 }

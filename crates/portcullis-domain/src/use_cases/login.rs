@@ -1,14 +1,16 @@
-//! Log in with a password (and second factor), under the failed-login budget and the new-IP
-//! policy.
+//! Log in with a password, or with a code sent by mail (and a second factor), under the
+//! failed-login budget and the new-IP policy.
 
 use uuid::Uuid;
 
 use crate::identity::{LoginId, Password};
 use crate::ids::UserId;
-use crate::model::{Account, ClientInfo, NewSession, Session, Tenant, TokenPair};
+use crate::model::{Account, ClientInfo, NewSession, Redemption, Session, Tenant, TokenPair};
+use crate::one_time::Purpose;
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
 use crate::service::mint::SecretMail;
+use crate::service::redeem::{AMR_EMAIL, OneTimeError, Presented};
 
 /// Failures of [`AuthService::login`].
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,23 @@ pub enum LoginError {
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+/// Failures of [`AuthService::login_with_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum CodeLoginError {
+    /// 400 `invalid_or_expired_token`: the code is wrong, expired, used or out of tries.
+    #[error(transparent)]
+    Code(#[from] OneTimeError),
+    /// The refusals a password login has past its password (second factor, new-IP policy).
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+impl From<InfraError> for CodeLoginError {
+    fn from(e: InfraError) -> Self {
+        Self::Login(LoginError::Infra(e))
+    }
 }
 
 impl AuthService {
@@ -127,6 +146,62 @@ impl AuthService {
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
         let session = self.open_session(&account, new_session, client, known).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
+        Ok((account, self.pair(session, refresh)?))
+    }
+
+    /// `login/code`: logs in with a code mailed by [`AuthService::request_login_code`]
+    /// (`amr` `["email"]`, then the second factor's method). The code is checked first (a
+    /// wrong one counts against its five tries); a login the second factor or the new-IP
+    /// policy refuses neither spends it nor counts as a wrong try, so the user comes back with
+    /// the same code. Only then is it spent (once, even under concurrency) and the session
+    /// opened.
+    pub async fn login_with_code(
+        &self,
+        presented: &Presented,
+        factor: Option<&crate::totp::SecondFactor>,
+        client: &ClientInfo,
+    ) -> Result<(Account, TokenPair), CodeLoginError> {
+        let (_, account, _) = self
+            .redeem(presented, &[Purpose::LoginCode], &|_| Some(Redemption::Check))
+            .await?;
+        let network = client.ip.map(crate::network::network_of);
+        let known = match &network {
+            Some(network) => self
+                .deps
+                .store
+                .is_known_network(account.tenant.id, account.id, network)
+                .await
+                .map_err(InfraError::from)?,
+            None => false,
+        };
+        let refused_later =
+            self.deps.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
+        let mut amr = vec![AMR_EMAIL.to_owned()];
+        if account.mfa_enabled {
+            let method = self
+                .check_second_factor_then(&account, factor, !refused_later)
+                .await
+                .map_err(|e| match e {
+                    crate::service::MfaError::Infra(e) => CodeLoginError::Login(LoginError::Infra(e)),
+                    other => CodeLoginError::Login(LoginError::SecondFactor(other)),
+                })?;
+            amr.push(method.to_owned());
+        }
+        let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
+        if refused_later {
+            // Refuses, and mails the authorization (the code stays usable).
+            return Err(self
+                .open_session(&account, new_session, client, known)
+                .await
+                .err()
+                .unwrap_or(LoginError::IpAuthorizationRequired)
+                .into());
+        }
+        // Spent only now, by whichever concurrent login gets there first.
+        self.redeem(presented, &[Purpose::LoginCode], &|_| Some(Redemption::Spend))
+            .await?;
+        let session = self.open_session(&account, new_session, client, known).await?;
+        tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login by code");
         Ok((account, self.pair(session, refresh)?))
     }
 

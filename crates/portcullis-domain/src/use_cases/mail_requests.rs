@@ -1,5 +1,5 @@
-//! Mail anyone may ask for (verification resend, password reset), recorded at once and fulfilled
-//! by the mail worker; and the purge of what can no longer be used.
+//! Mail anyone may ask for (verification resend, password reset, login code), recorded at once
+//! and fulfilled by the mail worker; and the purge of what can no longer be used.
 use crate::identity::Email;
 use crate::ids::TenantId;
 use crate::model::{ClientInfo, Fulfilling, MailKind, MailRequest, MailTarget, Purged, RequestFulfilment};
@@ -48,6 +48,18 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(), InfraError> {
         self.request_mail(tenant, email, Purpose::ResetPassword, client).await
+    }
+
+    /// `login/code/request`: records the request. A login code goes out later if the tenant
+    /// has an account with this address that may log in (verified, when verification is
+    /// required); nothing otherwise.
+    pub async fn request_login_code(
+        &self,
+        tenant: TenantId,
+        email: Email,
+        client: &ClientInfo,
+    ) -> Result<(), InfraError> {
+        self.request_mail(tenant, email, Purpose::LoginCode, client).await
     }
 
     /// Records a request; whether it becomes a mail (and spends the address's mail budget) is
@@ -110,6 +122,9 @@ impl AuthService {
         let kind = match (request.purpose, account) {
             (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
             (Purpose::ResetPassword, Some(_)) => MailKind::PasswordReset,
+            (Purpose::LoginCode, Some(a)) if a.email_verified || !self.deps.require_email_verification => {
+                MailKind::LoginCode
+            }
             _ => {
                 tracing::info!(mail_request_id = %request.id, purpose = request.purpose.name(), "mail request needs no mail");
                 return None;

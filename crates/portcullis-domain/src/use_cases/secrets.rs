@@ -47,7 +47,7 @@ impl AuthService {
                 let notice = self.outgoing(a.tenant.id, &a.email, MailKind::EmailChangedNotice, &vars);
                 Some(Redemption::ChangeEmail { notices: vec![notice] })
             }
-            Purpose::ResetPassword | Purpose::AuthorizeIp | Purpose::Signup => None,
+            Purpose::ResetPassword | Purpose::AuthorizeIp | Purpose::Signup | Purpose::LoginCode => None,
         };
         let (_, account, redemption) = self
             .redeem(presented, &[Purpose::VerifyEmail, Purpose::ChangeEmail], &redeem)

@@ -106,3 +106,74 @@ async fn with_a_second_factor_the_password_alone_is_not_enough() {
         "{missing:?}"
     );
 }
+
+/// A login code mailed to `email` (the worker fulfils the request).
+async fn login_code(w: &World, email: &str) -> String {
+    w.auth
+        .request_login_code(w.tenant.id, World::email(email), &World::from(HOME))
+        .await
+        .unwrap();
+    w.work().await;
+    let mail = w.last_mail_to(email).await;
+    assert_eq!(mail.kind, MailKind::LoginCode);
+    mail.text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| s.len() == 6)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_mailed_code_logs_in_once_and_unknown_addresses_get_no_mail() {
+    let w = World::new();
+    w.signed_up("ada@example.com").await;
+    w.auth
+        .request_login_code(w.tenant.id, World::email("nobody@example.com"), &World::from(HOME))
+        .await
+        .unwrap();
+    w.work().await;
+    assert!(w.mails().await.iter().all(|m| m.to != "nobody@example.com"));
+    let code = login_code(&w, "ada@example.com").await;
+    let (_, pair) = w
+        .auth
+        .login_with_code(&w.code("ada@example.com", &code), None, &World::from(HOME))
+        .await
+        .unwrap();
+    assert_eq!(w.principal(&pair).await.claims.amr, ["email"]);
+    let again = w
+        .auth
+        .login_with_code(&w.code("ada@example.com", &code), None, &World::from(HOME))
+        .await;
+    assert!(matches!(again, Err(portcullis_domain::CodeLoginError::Code(_))));
+}
+
+#[tokio::test]
+async fn a_code_login_refused_by_the_new_ip_policy_keeps_the_code() {
+    let w = World::with(Setup {
+        new_ip: NewIpPolicy::Require,
+        ..Setup::default()
+    });
+    // Signed up (verification off) from HOME, which is thus known.
+    w.signed_up("ada@example.com").await;
+    let code = login_code(&w, "ada@example.com").await;
+    for _ in 0..6 {
+        let refused = w
+            .auth
+            .login_with_code(&w.code("ada@example.com", &code), None, &World::from(AWAY))
+            .await;
+        assert!(
+            matches!(
+                refused,
+                Err(portcullis_domain::CodeLoginError::Login(
+                    LoginError::IpAuthorizationRequired
+                ))
+            ),
+            "{refused:?}"
+        );
+    }
+    // Six refusals, and the code still works from home (none counted as a wrong try).
+    w.auth
+        .login_with_code(&w.code("ada@example.com", &code), None, &World::from(HOME))
+        .await
+        .unwrap();
+}

@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod code_login;
 mod meta;
 mod mfa;
 mod secrets;
@@ -12,6 +13,7 @@ mod signup;
 
 pub use account::{account, change_email, change_password, update_account};
 pub use auth::{login, logout, refresh, register, session};
+pub use code_login::{login_with_code, request_login_code};
 pub use meta::{jwks, live, method_not_allowed, not_found, ready};
 pub use mfa::{activate_totp, disable_totp, enroll_totp, regenerate_recovery_codes};
 pub use secrets::{authorize_ip, check_reset, forgot_password, resend_verification, reset_password, verify_email};

@@ -10,7 +10,8 @@ use super::common::ConfigError;
 #[serde(default, deny_unknown_fields)]
 pub struct CaptchaConfig {
     /// Endpoints that need a captcha (`register`, `login`, `password/forgot`,
-    /// `verify-email/resend`, `public/signup`); unset = all five when any provider is enabled.
+    /// `verify-email/resend`, `public/signup`, `login/code/request`); unset = all six when any
+    /// provider is enabled.
     pub required_on: Option<Vec<String>>,
     /// Milliseconds one check may take before it fails closed (503 `captcha_unavailable`).
     pub timeout_ms: u64,
@@ -207,6 +208,8 @@ pub struct LimitsConfig {
     pub password_reset_per_ip: LimitConfig,
     /// `POST /v1/auth/verify-email/resend`.
     pub resend_per_ip: LimitConfig,
+    /// `POST /v1/auth/login/code/request`.
+    pub login_code_per_ip: LimitConfig,
     /// Code and token submissions: verify-email, password/verify, password/reset, authorize-ip.
     pub secret_submissions_per_ip: LimitConfig,
     /// Failed password checks per login name (the address or username as typed, whether or
@@ -243,6 +246,7 @@ impl Default for LimitsConfig {
             register_per_ip: LimitConfig::new(3, 3600),
             password_reset_per_ip: LimitConfig::new(3, 3600),
             resend_per_ip: LimitConfig::new(3, 3600),
+            login_code_per_ip: LimitConfig::new(5, 900),
             secret_submissions_per_ip: LimitConfig::new(10, 15 * 60),
             failed_logins_per_account: LimitConfig::new(10, 15 * 60),
             failed_login_backoff_after: 3,
@@ -268,6 +272,7 @@ impl LimitsConfig {
             (Limit::Register, quota(self.register_per_ip)),
             (Limit::PasswordResetRequest, quota(self.password_reset_per_ip)),
             (Limit::VerificationResend, quota(self.resend_per_ip)),
+            (Limit::LoginCodeRequest, quota(self.login_code_per_ip)),
             (Limit::SecretSubmission, quota(self.secret_submissions_per_ip)),
             (Limit::FailedLogin, quota(self.failed_logins_per_account)),
             (Limit::MailPerMinute, quota(self.mails_per_recipient_per_minute)),
@@ -302,6 +307,7 @@ impl LimitsConfig {
             &mut self.register_per_ip,
             &mut self.password_reset_per_ip,
             &mut self.resend_per_ip,
+            &mut self.login_code_per_ip,
             &mut self.secret_submissions_per_ip,
             &mut self.failed_logins_per_account,
             &mut self.mails_per_recipient_per_minute,

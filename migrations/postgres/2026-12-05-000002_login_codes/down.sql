@@ -1,0 +1,12 @@
+DELETE FROM mail_requests WHERE purpose = 'login_code';
+DELETE FROM code_attempts WHERE purpose = 'login_code';
+DELETE FROM one_time_secrets WHERE purpose = 'login_code';
+ALTER TABLE mail_requests DROP CONSTRAINT mail_requests_purpose_check;
+ALTER TABLE mail_requests ADD CONSTRAINT mail_requests_purpose_check
+    CHECK (purpose IN ('verify_email', 'reset_password'));
+ALTER TABLE code_attempts DROP CONSTRAINT code_attempts_purpose_check;
+ALTER TABLE code_attempts ADD CONSTRAINT code_attempts_purpose_check CHECK (purpose IN
+    ('verify_email', 'change_email', 'reset_password', 'authorize_ip', 'signup'));
+ALTER TABLE one_time_secrets DROP CONSTRAINT one_time_secrets_purpose_check;
+ALTER TABLE one_time_secrets ADD CONSTRAINT one_time_secrets_purpose_check CHECK (purpose IN
+    ('verify_email', 'change_email', 'reset_password', 'authorize_ip', 'signup'));
