@@ -13,6 +13,7 @@
 //!   (JWTs and refresh tokens), [`one_time`] (mailed secrets), [`totp`], [`network`],
 //!   [`limits`], [`templates`].
 
+pub mod admin_key;
 pub mod captcha;
 pub mod clock;
 pub mod identity;
@@ -43,7 +44,7 @@ pub use model::{
 };
 pub use one_time::Purpose;
 pub use ports::{
-    AccountConflict, AccountStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
+    AccountConflict, AccountStore, AdminKeyStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
     KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher,
     PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError,
     SignupStore, Storage, StoreError, TenantStore, TenantWriteError, Verification,
@@ -56,6 +57,7 @@ pub use service::{
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
+pub use use_cases::admin::AdminAuthError;
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::register::{RegisterError, Registered, Registration};

@@ -117,6 +117,13 @@ pub struct CodeLoginRequest {
     pub second_factor: SecondFactorFields,
 }
 
+/// `POST /v1/auth/introspect`.
+// No Debug: it carries a token.
+#[derive(Default, Deserialize)]
+pub struct IntrospectRequest {
+    pub token: Option<String>,
+}
+
 /// `POST /v1/public/signup`.
 #[derive(Default, Deserialize)]
 pub struct SignupRequest {

@@ -25,23 +25,56 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<Data<AppState>>().cloned();
-        let header = req.headers().get(AUTHORIZATION).map(|v| v.to_str().map(str::to_owned));
+        let token = presented_bearer(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
-            let value = match header {
-                None => return Err(ApiError::bearer("missing_token", "An access token is required.")),
-                Some(Err(_)) => {
-                    return Err(ApiError::bearer(
-                        "invalid_token",
-                        "The access token is invalid or expired.",
-                    ));
-                }
-                Some(Ok(v)) => v,
-            };
-            let token = bearer_token(&value)
-                .ok_or_else(|| ApiError::bearer("invalid_token", "Use the Bearer authorization scheme."))?;
-            Ok(Self(state.auth.authenticate(token).await?))
+            Ok(Self(state.auth.authenticate(&token?).await?))
         })
+    }
+}
+
+/// An operator's live admin key (`Authorization: Bearer pca_…`), on `/v1/admin/…` and
+/// `POST /v1/auth/introspect`. A user's access token there is 403 `admin_key_required`;
+/// anything else 401.
+#[derive(Debug, Clone)]
+pub struct Admin(pub portcullis_domain::admin_key::AdminKey);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<Data<AppState>>().cloned();
+        let token = presented_bearer(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
+            let token = token?;
+            if token.starts_with(portcullis_domain::admin_key::ADMIN_KEY_PREFIX) {
+                return Ok(Self(state.auth.authenticate_admin(&token).await?));
+            }
+            match state.auth.authenticate(&token).await {
+                Ok(_) => Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "admin_key_required",
+                    "This endpoint takes an admin key, not a user's token.",
+                )),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+}
+
+/// The token of the request's `Authorization: Bearer` header, or the 401 for its absence.
+fn presented_bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    match req.headers().get(AUTHORIZATION).map(|v| v.to_str()) {
+        None => Err(ApiError::bearer("missing_token", "An access token is required.")),
+        Some(Err(_)) => Err(ApiError::bearer(
+            "invalid_token",
+            "The access token is invalid or expired.",
+        )),
+        Some(Ok(v)) => bearer_token(v)
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::bearer("invalid_token", "Use the Bearer authorization scheme.")),
     }
 }
 

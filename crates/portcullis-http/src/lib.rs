@@ -143,6 +143,11 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 web::post().to(routes::verify_signup),
                 Limit::SecretSubmission,
             ))
+            .service(post("/v1/auth/introspect", web::post().to(routes::introspect)))
+            .service(get("/v1/admin/tenants", web::get().to(routes::list_tenants)))
+            .service(get("/v1/admin/tenants/{slug}", web::get().to(routes::show_tenant)))
+            .service(get("/v1/admin/tenants/{slug}/plans", web::get().to(routes::list_plans)))
+            .service(get("/v1/admin/tenants/{slug}/nodes", web::get().to(routes::list_nodes)))
             .service(get("/health/live", web::get().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));

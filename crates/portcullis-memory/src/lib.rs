@@ -14,6 +14,7 @@
 //! Nothing here is durable or shared between processes: not for production.
 
 mod accounts;
+mod admin;
 pub mod conformance;
 mod mfa;
 mod outbox;

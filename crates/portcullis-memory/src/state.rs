@@ -111,6 +111,13 @@ pub(crate) struct NodeRow {
     pub(crate) enabled: bool,
 }
 
+/// A stored admin key: the key without its plaintext, and its hash.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminKeyRow {
+    pub(crate) new: portcullis_domain::admin_key::NewAdminKey,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
+}
+
 /// Every table. Key of per-account tables: (tenant, user).
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -133,6 +140,7 @@ pub(crate) struct State {
     pub(crate) plans: Vec<(TenantId, Plan)>,
     pub(crate) nodes: Vec<NodeRow>,
     pub(crate) customers: Vec<Customer>,
+    pub(crate) admin_keys: Vec<AdminKeyRow>,
 }
 
 impl State {

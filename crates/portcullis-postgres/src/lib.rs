@@ -10,6 +10,7 @@
 //! database becomes [`StoreError::Unavailable`] (503), anything else [`StoreError::Internal`].
 
 mod accounts;
+mod admin;
 mod error;
 mod mail_requests;
 mod mfa;

@@ -11,6 +11,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        key_hash -> Bytea,
+        tenant_id -> Nullable<Uuid>,
+        introspect_only -> Bool,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     plans (tenant_id, name) {
         tenant_id -> Uuid,
         name -> Text,
@@ -121,7 +133,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     code_attempts,
     plans,
     nodes,
-    customers
+    customers,
+    admin_keys
 );
 
 diesel::table! {

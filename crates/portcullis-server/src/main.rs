@@ -38,6 +38,9 @@ enum Command {
     /// A tenant's shared nodes.
     #[command(subcommand)]
     Node(operator::NodeCommand),
+    /// Keys for the admin API and token introspection.
+    #[command(subcommand)]
+    AdminKey(operator::AdminKeyCommand),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             Command::Tenant(c) => operator::run(&config, operator::Operation::Tenant(c)).await,
             Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,
             Command::Node(c) => operator::run(&config, operator::Operation::Node(c)).await,
+            Command::AdminKey(c) => operator::run(&config, operator::Operation::AdminKey(c)).await,
             Command::Serve => {
                 let mut running = portcullis_server::start(&config, Overrides::default()).await?;
                 // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);

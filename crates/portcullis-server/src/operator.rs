@@ -1,4 +1,4 @@
-//! Operators' commands on the database directly: tenants, their plans and nodes. They share the
+//! Operators' commands on the database directly: tenants, their plans and nodes, admin keys. They share the
 //! running service's database without stopping or locking it; each command is one short
 //! transaction.
 
@@ -6,11 +6,12 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use portcullis_domain::admin_key::{NewAdminKey, mint_admin_key};
 use portcullis_domain::model::{
     InvalidField, MAX_NAME_CHARS, NewNode, Plan, TenantRecord, TenantSettings, display_text, valid_tenant_slug,
     validate_site_url_template,
 };
-use portcullis_domain::{Clock, Tenant, TenantId, TenantStore, TenantWriteError};
+use portcullis_domain::{Clock, Storage, Tenant, TenantId, TenantStore, TenantWriteError};
 
 /// `portcullis tenant …`.
 #[derive(Debug, Subcommand)]
@@ -85,6 +86,30 @@ pub enum NodeCommand {
     },
 }
 
+/// `portcullis admin-key …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminKeyCommand {
+    /// Make a key for the admin API; it is printed once, on the last line, and kept only hashed.
+    Create {
+        /// What the key is for (shown by `list`).
+        #[arg(long)]
+        name: String,
+        /// Bind it to one tenant (by slug); without, it reaches every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Let it only introspect tokens (`POST /v1/auth/introspect`).
+        #[arg(long)]
+        introspect_only: bool,
+    },
+    /// List every key (never the key itself).
+    List,
+    /// Revoke a key by id; it stops working at once.
+    Revoke {
+        /// The key's id (from `list`).
+        id: uuid::Uuid,
+    },
+}
+
 /// One operator command.
 #[derive(Debug)]
 pub enum Operation {
@@ -94,6 +119,8 @@ pub enum Operation {
     Plan(PlanCommand),
     /// `node …`.
     Node(NodeCommand),
+    /// `admin-key …`.
+    AdminKey(AdminKeyCommand),
 }
 
 fn refused(errors: Vec<InvalidField>) -> anyhow::Error {
@@ -121,12 +148,7 @@ fn rand_bytes() -> [u8; 10] {
 }
 
 /// Runs `op` against `store`, writing what it did to `out`.
-pub async fn execute(
-    store: &dyn TenantStore,
-    clock: &dyn Clock,
-    op: Operation,
-    out: &mut dyn Write,
-) -> anyhow::Result<()> {
+pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out: &mut dyn Write) -> anyhow::Result<()> {
     let now = clock.now();
     match op {
         Operation::Tenant(TenantCommand::Create {
@@ -215,6 +237,51 @@ pub async fn execute(
             plan.validate().map_err(refused)?;
             store.put_plan(t.tenant.id, &plan, now).await?;
             writeln!(out, "plan {} of {} saved", plan.name, t.tenant.slug)?;
+        }
+        Operation::AdminKey(AdminKeyCommand::Create {
+            name,
+            tenant,
+            introspect_only,
+        }) => {
+            let name = display_text("name", &name, 100).map_err(|e| refused(vec![e]))?;
+            let tenant = match tenant {
+                Some(slug) => Some(tenant_of(store, &slug).await?.tenant),
+                None => None,
+            };
+            let minted = mint_admin_key(&portcullis_domain::OsRandom);
+            let key = NewAdminKey {
+                id: new_id(clock),
+                name,
+                tenant: tenant.as_ref().map(|t| t.id),
+                introspect_only,
+                hash: minted.hash,
+                created_at: now,
+            };
+            store.insert_admin_key(&key).await?;
+            let reach = tenant.map_or_else(|| "every tenant".to_owned(), |t| format!("tenant {}", t.slug));
+            let scope = if introspect_only { "introspect only" } else { "full" };
+            writeln!(
+                out,
+                "created admin key {} ({}; {reach}; {scope}); it is shown once:",
+                key.name, key.id
+            )?;
+            writeln!(out, "{}", minted.key.as_str())?;
+        }
+        Operation::AdminKey(AdminKeyCommand::List) => {
+            for k in store.admin_keys().await? {
+                let reach = k.tenant.map_or_else(|| "*".to_owned(), |t| t.slug);
+                let scope = if k.introspect_only { "introspect" } else { "full" };
+                let state = k
+                    .revoked_at
+                    .map_or_else(|| "live".to_owned(), |at| format!("revoked {}", at.to_rfc3339()));
+                writeln!(out, "{}\t{}\t{reach}\t{scope}\t{state}", k.id, k.name)?;
+            }
+        }
+        Operation::AdminKey(AdminKeyCommand::Revoke { id }) => {
+            if !store.revoke_admin_key(id, now).await? {
+                bail!("no live admin key has the id {id}");
+            }
+            writeln!(out, "revoked admin key {id}")?;
         }
         Operation::Node(NodeCommand::Add {
             tenant,

@@ -1,5 +1,6 @@
-//! The operators' commands of the real `portcullis` binary (`tenant`, `plan`, `node`) against
-//! a throwaway database: what they print, what they refuse, and their exit codes.
+//! The operators' commands of the real `portcullis` binary (`tenant`, `plan`, `node`,
+//! `admin-key`) against a throwaway database: what they print, what they refuse, and their
+//! exit codes.
 
 #![allow(clippy::unwrap_used)]
 
@@ -148,5 +149,30 @@ async fn tenants_plans_and_nodes_are_made_and_shown_from_the_command_line() {
     assert!(show.contains("plan legacy\tinactive"), "{show}");
     assert!(show.contains("enabled\t0/50 used\teu1.example.net"), "{show}");
     assert!(refused(&portcullis(url, &["tenant", "show", "nobody"])).contains("no tenant"));
+
+    let created = stdout(&portcullis(
+        url,
+        &["admin-key", "create", "--name", "acme ops", "--tenant", "acme"],
+    ));
+    let key = created.lines().last().unwrap();
+    assert!(
+        key.starts_with("pca_") && key.len() > 40,
+        "the key is the last line: {created}"
+    );
+    assert!(
+        refused(&portcullis(
+            url,
+            &["admin-key", "create", "--name", "x", "--tenant", "nobody"]
+        ))
+        .contains("nobody")
+    );
+    let list = stdout(&portcullis(url, &["admin-key", "list"]));
+    assert!(
+        list.contains("acme ops\tacme\tfull\tlive") && !list.contains(key),
+        "{list}"
+    );
+    let id = list.split('\t').next().unwrap();
+    assert!(stdout(&portcullis(url, &["admin-key", "revoke", id])).contains("revoked"));
+    assert!(refused(&portcullis(url, &["admin-key", "revoke", id])).contains("no live admin key"));
     db.drop_now().await.unwrap();
 }

@@ -6,6 +6,7 @@
 //! error or outcome type.
 
 mod accounts;
+mod admin;
 mod error;
 mod hasher;
 mod mail;
@@ -15,6 +16,7 @@ mod sessions;
 mod tenants;
 
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
+pub use admin::AdminKeyStore;
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
 pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
@@ -53,5 +55,6 @@ storage!(
     OutboxStore,
     TenantStore,
     SignupStore,
+    AdminKeyStore,
     HealthCheck,
 );

@@ -3,6 +3,7 @@
 //! the building blocks of the private `service` module.
 
 pub mod account_changes;
+pub mod admin;
 pub mod login;
 pub mod mail_delivery;
 pub mod mail_requests;

@@ -15,6 +15,7 @@
 //! never the wall clock, except where the contract says the storage's own clock counts.
 
 mod accounts;
+mod admin;
 mod fixtures;
 mod mfa;
 mod outbox;
@@ -24,6 +25,7 @@ mod sessions;
 mod tenants;
 
 pub use accounts::*;
+pub use admin::*;
 pub use mfa::*;
 pub use outbox::*;
 pub use registrations::*;
@@ -65,6 +67,8 @@ macro_rules! storage_conformance {
             signup_places_on_the_freest_node_and_holds_the_slot,
             concurrent_signups_take_the_last_slot_once,
             signup_of_a_known_address_keeps_nothing_and_verification_confirms,
+            admin_keys_are_found_by_hash_until_revoked,
+            a_refresh_token_finds_its_session_only_as_the_chain_head,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -1,0 +1,200 @@
+//! Admin keys over HTTP: introspection of access and refresh tokens, keys hashed at rest,
+//! wrong and revoked keys, tenant-bound and introspect-only keys, and the walls between admin
+//! keys and user tokens. Keys are made with `portcullis admin-key create` against the test
+//! database.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Ctx, error_code, read, s, spawn};
+use portcullis_server::operator::{self, AdminKeyCommand, Operation, TenantCommand};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn operate(ctx: &Ctx, op: Operation) -> String {
+    let store =
+        portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(ctx.app.database_url())).unwrap();
+    let mut out = Vec::new();
+    operator::execute(&store, ctx.app.clock.as_ref(), op, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// A key from `admin-key create`: the last line it prints.
+async fn admin_key(ctx: &Ctx, name: &str, tenant: Option<&str>, introspect_only: bool) -> String {
+    let out = operate(
+        ctx,
+        Operation::AdminKey(AdminKeyCommand::Create {
+            name: name.into(),
+            tenant: tenant.map(str::to_owned),
+            introspect_only,
+        }),
+    )
+    .await;
+    out.lines().last().unwrap().to_owned()
+}
+
+async fn introspect(ctx: &Ctx, key: &str, token: &str) -> (StatusCode, Value) {
+    read(
+        ctx.post_bearer("/v1/auth/introspect", key, json!({ "token": token }))
+            .await,
+    )
+    .await
+}
+
+async fn admin_get(ctx: &Ctx, key: &str, path: &str) -> (StatusCode, Value) {
+    read(ctx.get(path, Some(key)).await).await
+}
+
+#[tokio::test]
+async fn introspection_tells_live_tokens_from_dead_ones() {
+    let ctx = spawn().await;
+    let key = admin_key(&ctx, "billing service", None, true).await;
+    assert!(key.starts_with("pca_"), "{key}");
+    let pair = ctx.register("ada@example.com", None).await;
+    let access = s(&pair, "access_token").to_owned();
+    let refresh = s(&pair, "refresh_token").to_owned();
+
+    let (status, body) = introspect(&ctx, &key, &access).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let data = &body["data"];
+    assert_eq!(data["active"], true);
+    assert_eq!(data["sub"], pair["user"]["id"]);
+    assert_eq!(data["tid"], "00000000-0000-0000-0000-000000000000");
+    assert_eq!(data["amr"], json!(["email"]));
+    assert!(data["exp"].as_i64().unwrap() > ctx.app.now().timestamp());
+    let (_, body) = introspect(&ctx, &key, &refresh).await;
+    assert_eq!(body["data"]["active"], true, "{body}");
+    assert_eq!(body["data"]["sid"], data["sid"]);
+
+    for garbage in ["", "nope", "pcr_AAAA", &format!("{access}x")] {
+        let (status, body) = introspect(&ctx, &key, garbage).await;
+        if garbage.is_empty() {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        } else {
+            assert_eq!(body["data"], json!({ "active": false }), "{garbage}");
+        }
+    }
+    // Rotated: the old refresh token is dead, the new one live.
+    let (_, rotated) = ctx.refresh(&refresh).await;
+    ctx.app.clock.advance(chrono::Duration::seconds(11));
+    let (_, body) = introspect(&ctx, &key, &refresh).await;
+    assert_eq!(body["data"], json!({ "active": false }));
+    let new_refresh = s(&rotated["data"], "refresh_token").to_owned();
+    let (_, body) = introspect(&ctx, &key, &new_refresh).await;
+    assert_eq!(body["data"]["active"], true);
+    // Logged out: everything of the session is dead at once.
+    let res = ctx.post_bearer("/v1/auth/logout", &access, json!({})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for token in [&access, &new_refresh] {
+        let (_, body) = introspect(&ctx, &key, token).await;
+        assert_eq!(body["data"], json!({ "active": false }));
+    }
+}
+
+#[tokio::test]
+async fn keys_are_hashed_at_rest_and_wrong_revoked_or_misplaced_credentials_are_refused() {
+    let ctx = spawn().await;
+    let key = admin_key(&ctx, "ops", None, false).await;
+    let pair = ctx.register("ada@example.com", None).await;
+    let access = s(&pair, "access_token").to_owned();
+
+    // Hashed at rest: the database holds the key's SHA-256, never the key.
+    {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            dump: String,
+        }
+        let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+            .await
+            .unwrap();
+        let row: Row = diesel::sql_query("SELECT string_agg(t::text, ' ') AS dump FROM admin_keys t")
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        assert!(!row.dump.contains(&key[4..]), "the key is not stored");
+        use sha2::Digest as _;
+        let hex: String = sha2::Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(row.dump.contains(&hex), "its SHA-256 is");
+    }
+
+    let (status, body) = introspect(&ctx, &format!("{key}x"), &access).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+    let (status, body) = introspect(&ctx, &access, &access).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "admin_key_required"),
+        "a user token on an admin endpoint"
+    );
+    let (status, _) = admin_get(&ctx, &access, "/v1/admin/tenants").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = read(ctx.get("/v1/account", Some(&key)).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an admin key anywhere else");
+    let (status, _) = read(ctx.post("/v1/auth/introspect", json!({ "token": access })).await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no key at all");
+
+    let list = operate(&ctx, Operation::AdminKey(AdminKeyCommand::List)).await;
+    assert!(!list.contains(&key), "list never shows a key");
+    let id = list.split('\t').next().unwrap().parse().unwrap();
+    operate(&ctx, Operation::AdminKey(AdminKeyCommand::Revoke { id })).await;
+    let (status, _) = introspect(&ctx, &key, &access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
+}
+
+#[tokio::test]
+async fn a_tenant_bound_key_sees_only_its_tenant_and_an_introspect_only_key_only_introspects() {
+    let ctx = spawn().await;
+    for slug in ["acme", "globex"] {
+        operate(
+            &ctx,
+            Operation::Tenant(TenantCommand::Create {
+                slug: slug.into(),
+                name: format!("{slug} Hosting"),
+                site_url_template: None,
+            }),
+        )
+        .await;
+    }
+    let acme = admin_key(&ctx, "acme ops", Some("acme"), false).await;
+    let global = admin_key(&ctx, "ops", None, false).await;
+    let reader = admin_key(&ctx, "introspector", None, true).await;
+
+    let (status, body) = admin_get(&ctx, &acme, "/v1/admin/tenants").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let slugs: Vec<&str> = body["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| s(t, "slug"))
+        .collect();
+    assert_eq!(slugs, ["acme"]);
+    assert_eq!(body["data"]["next_cursor"], Value::Null);
+    let (_, body) = admin_get(&ctx, &global, "/v1/admin/tenants").await;
+    assert_eq!(body["data"]["items"].as_array().unwrap().len(), 3);
+    let (status, _) = admin_get(&ctx, &acme, "/v1/admin/tenants/acme").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/admin/tenants/globex",
+        "/v1/admin/tenants/globex/plans",
+        "/v1/admin/tenants/globex/nodes",
+    ] {
+        let (status, _) = admin_get(&ctx, &acme, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, body) = admin_get(&ctx, &reader, "/v1/admin/tenants").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // A token of the default tenant is inactive to a key bound to another.
+    let pair = ctx.register("ada@example.com", None).await;
+    let (_, body) = introspect(&ctx, &acme, s(&pair, "access_token")).await;
+    assert_eq!(body["data"], json!({ "active": false }));
+    let (_, body) = introspect(&ctx, &reader, s(&pair, "access_token")).await;
+    assert_eq!(body["data"]["active"], true);
+}
