@@ -198,3 +198,145 @@ async fn a_tenant_bound_key_sees_only_its_tenant_and_an_introspect_only_key_only
     let (_, body) = introspect(&ctx, &reader, s(&pair, "access_token")).await;
     assert_eq!(body["data"]["active"], true);
 }
+
+async fn admin_send(ctx: &Ctx, method: reqwest::Method, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = ctx
+        .http
+        .request(method, ctx.app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    read(res).await
+}
+
+#[tokio::test]
+async fn the_admin_api_makes_tenants_plans_and_nodes_and_pages_customers() {
+    use reqwest::Method;
+    let ctx = spawn().await;
+    let global = admin_key(&ctx, "ops", None, false).await;
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &global,
+        "/v1/admin/tenants",
+        json!({ "slug": "acme", "name": "Acme", "settings": { "site_url_template": "https://{tenant}.example/{customer_id}" } }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["data"]["settings"]["site_url_template"],
+        "https://{tenant}.example/{customer_id}"
+    );
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &global,
+        "/v1/admin/tenants",
+        json!({ "slug": "acme", "name": "Again" }),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "slug_taken"));
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &global,
+        "/v1/admin/tenants",
+        json!({ "slug": "Bad Slug", "name": " ", "site_url_template": "https://{domain}" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| s(d, "field"))
+        .collect();
+    assert_eq!(fields, ["slug", "name", "site_url_template"]);
+
+    let acme = admin_key(&ctx, "acme ops", Some("acme"), false).await;
+    let (status, _) = admin_send(
+        &ctx,
+        Method::POST,
+        &acme,
+        "/v1/admin/tenants",
+        json!({ "slug": "x", "name": "X" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a bound key makes no tenants");
+
+    let (status, body) = admin_send(
+        &ctx,
+        Method::PUT,
+        &acme,
+        "/v1/admin/tenants/acme/plans/starter",
+        json!({ "price": "€5/mo", "description": "One site", "features": ["1 site"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["active"], true);
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &acme,
+        "/v1/admin/tenants/acme/nodes",
+        json!({ "name": "eu1", "capacity": 5, "domain": "eu1.example.net" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["used"], 0);
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &acme,
+        "/v1/admin/tenants/acme/nodes",
+        json!({ "name": "eu1", "capacity": 1 }),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "name_taken"));
+    let (status, body) = admin_send(
+        &ctx,
+        Method::POST,
+        &acme,
+        "/v1/admin/tenants/acme/nodes",
+        json!({ "name": "eu2" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    for i in 0..3 {
+        // Customers are paged in creation order (UUID v7 ids, to the millisecond).
+        ctx.app.clock.advance(chrono::Duration::seconds(1));
+        let (status, body) = read(
+            ctx.post(
+                "/v1/public/signup",
+                json!({ "company_name": format!("Co {i}"), "email": format!("c{i}@example.com"), "tenant_slug": "acme" }),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert!(s(&body["data"], "site_url").starts_with("https://acme.example/"));
+    }
+    let (_, nodes) = admin_get(&ctx, &acme, "/v1/admin/tenants/acme/nodes").await;
+    assert_eq!(nodes["data"]["items"][0]["used"], 3);
+    let (status, first) = admin_get(&ctx, &acme, "/v1/admin/tenants/acme/customers?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["data"]["items"].as_array().unwrap().len(), 2);
+    let cursor = s(&first["data"], "next_cursor").to_owned();
+    let (_, second) = admin_get(
+        &ctx,
+        &acme,
+        &format!("/v1/admin/tenants/acme/customers?limit=2&cursor={cursor}"),
+    )
+    .await;
+    let rest = second["data"]["items"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["company_name"], "Co 2");
+    assert_eq!(second["data"]["next_cursor"], Value::Null);
+    let (status, _) = admin_get(&ctx, &acme, "/v1/admin/tenants/acme/customers?cursor=nope").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = admin_get(&ctx, &acme, "/v1/admin/tenants/default/customers").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant");
+}

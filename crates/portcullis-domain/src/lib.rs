@@ -57,7 +57,7 @@ pub use service::{
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
-pub use use_cases::admin::AdminAuthError;
+pub use use_cases::admin::{AdminAuthError, AdminWriteError};
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::register::{RegisterError, Registered, Registration};

@@ -144,10 +144,29 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 Limit::SecretSubmission,
             ))
             .service(post("/v1/auth/introspect", web::post().to(routes::introspect)))
-            .service(get("/v1/admin/tenants", web::get().to(routes::list_tenants)))
+            .service(
+                web::resource("/v1/admin/tenants")
+                    .route(web::get().to(routes::list_tenants))
+                    .route(web::post().to(routes::create_tenant))
+                    .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
+            )
             .service(get("/v1/admin/tenants/{slug}", web::get().to(routes::show_tenant)))
             .service(get("/v1/admin/tenants/{slug}/plans", web::get().to(routes::list_plans)))
-            .service(get("/v1/admin/tenants/{slug}/nodes", web::get().to(routes::list_nodes)))
+            .service(
+                web::resource("/v1/admin/tenants/{slug}/plans/{name}")
+                    .route(web::put().to(routes::put_plan))
+                    .default_service(web::to(|| async { routes::method_not_allowed("PUT") })),
+            )
+            .service(
+                web::resource("/v1/admin/tenants/{slug}/nodes")
+                    .route(web::get().to(routes::list_nodes))
+                    .route(web::post().to(routes::add_node))
+                    .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
+            )
+            .service(get(
+                "/v1/admin/tenants/{slug}/customers",
+                web::get().to(routes::list_customers),
+            ))
             .service(get("/health/live", web::get().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));

@@ -214,6 +214,24 @@ impl SignupStore for MemoryStore {
         Ok(SignupOutcome::Written(plan))
     }
 
+    async fn customers(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError> {
+        let state = self.lock().await?;
+        let mut page: Vec<Customer> = state
+            .customers
+            .iter()
+            .filter(|c| c.tenant_id == tenant && after.is_none_or(|a| c.id > a))
+            .cloned()
+            .collect();
+        page.sort_by_key(|c| c.id);
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(page)
+    }
+
     async fn customer_of(&self, tenant: TenantId, user: UserId) -> Result<Option<Customer>, StoreError> {
         let state = self.lock().await?;
         Ok(state

@@ -2,7 +2,7 @@
 //! with a deadpool connection pool. SQL lives here and nowhere else.
 //!
 //! One module per port family (`accounts`, `sessions`, `secrets` with `redemption`,
-//! `registration`, `mail_requests`, `mfa`, `outbox`, `tenants`), on the pool (`pool`) and the statements
+//! `registration`, `mail_requests`, `mfa`, `outbox`, `tenants` with `signup`), on the pool (`pool`) and the statements
 //! several of them run inside their own transactions (`queries`).
 //!
 //! Failures are translated at this boundary: unique violations become the domain's
@@ -27,6 +27,7 @@ mod schema;
 pub mod scratch;
 mod secrets;
 mod sessions;
+mod signup;
 mod tenants;
 
 pub use migrate::{MigrateError, run_migrations};

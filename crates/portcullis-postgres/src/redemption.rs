@@ -287,7 +287,7 @@ pub(crate) async fn apply(
                     remember_network(conn, tenant, user, &network, now).await?;
                 }
             }
-            crate::tenants::confirm_customer(conn, tenant, user, now).await?;
+            crate::signup::confirm_customer(conn, tenant, user, now).await?;
             // What was pending before the address was proved belongs to no one now.
             forget_secrets(conn, tenant, user, &Purpose::ALL).await?;
             insert_session_rows(conn, session).await?;

@@ -1,23 +1,17 @@
-//! Tenants, plans, nodes and customer signup on PostgreSQL.
-//!
-//! A signup locks the tenant's enabled nodes (`FOR UPDATE`) before it counts their customers,
-//! so signups of one tenant are placed one at a time and two never take the same last slot.
+//! Tenants, plans and nodes on PostgreSQL, and the rows of nodes and customers that signup
+//! (`signup.rs`) shares.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::model::{
-    Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord, TenantSettings,
-};
-use portcullis_domain::{Email, SignupStore, StoreError, Tenant, TenantId, TenantStore, TenantWriteError, UserId};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::model::{Customer, NewNode, Node, Plan, TenantRecord, TenantSettings};
+use portcullis_domain::{StoreError, Tenant, TenantId, TenantStore, TenantWriteError, UserId};
 use uuid::Uuid;
 
 use crate::error::{is_foreign_key_violation, query_error, unique_violation};
 use crate::pool::PgStore;
-use crate::queries::{enqueue_on, upsert_secret};
-use crate::registration::lock_account_by_email;
-use crate::schema::{accounts, customers, nodes, plans, tenants};
+use crate::schema::{customers, nodes, plans, tenants};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
@@ -78,7 +72,7 @@ impl From<PlanRow> for Plan {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = nodes, check_for_backend(diesel::pg::Pg))]
-struct NodeRow {
+pub(crate) struct NodeRow {
     id: Uuid,
     name: String,
     domain: Option<String>,
@@ -88,7 +82,7 @@ struct NodeRow {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
-struct CustomerRow {
+pub(crate) struct CustomerRow {
     id: Uuid,
     tenant_id: Uuid,
     user_id: Uuid,
@@ -119,7 +113,11 @@ impl From<CustomerRow> for Customer {
 }
 
 /// The nodes (of `rows`) with how many customers each holds at `now`.
-async fn with_usage(conn: &mut AsyncPgConnection, rows: Vec<NodeRow>, now: DateTime<Utc>) -> QueryResult<Vec<Node>> {
+pub(crate) async fn with_usage(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<NodeRow>,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Node>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let counts: Vec<(Uuid, i64)> = customers::table
         .filter(customers::node_id.eq_any(&ids))
@@ -143,99 +141,6 @@ async fn with_usage(conn: &mut AsyncPgConnection, rows: Vec<NodeRow>, now: DateT
             }
         })
         .collect())
-}
-
-/// Marks the account's customer verified if its hold is still alive at `now`.
-pub(crate) async fn confirm_customer(
-    conn: &mut AsyncPgConnection,
-    tenant: Uuid,
-    user: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::update(
-        customers::table
-            .filter(customers::tenant_id.eq(tenant))
-            .filter(customers::user_id.eq(user))
-            .filter(customers::verified_at.is_null())
-            .filter(customers::held_until.gt(now)),
-    )
-    .set(customers::verified_at.eq(now))
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-async fn write_signup(
-    conn: &mut AsyncPgConnection,
-    tenant: Uuid,
-    email: &Email,
-    found: Option<&SignupTarget>,
-    plan: &SignupPlan,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
-    let (new_account, secret, mail) = match &plan.write {
-        SignupWrite::Notice(notice) => {
-            if let Some(notice) = notice {
-                enqueue_on(conn, notice, now).await?;
-            }
-            return Ok(());
-        }
-        SignupWrite::Hold {
-            new_account,
-            secret,
-            mail,
-        } => (new_account, secret, mail),
-    };
-    let owner = match found {
-        Some(t) => t.account.id.as_uuid(),
-        None => {
-            diesel::insert_into(accounts::table)
-                .values((
-                    accounts::id.eq(new_account.as_uuid()),
-                    accounts::tenant_id.eq(tenant),
-                    accounts::email.eq(email.as_str()),
-                    accounts::email_normalized.eq(email.normalized()),
-                    accounts::email_verified.eq(false),
-                    accounts::password_hash.eq(None::<String>),
-                    accounts::password_nfkc.eq(true),
-                    accounts::created_at.eq(now),
-                    accounts::updated_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            new_account.as_uuid()
-        }
-    };
-    let c = &plan.customer;
-    let values = (
-        customers::id.eq(c.id),
-        customers::tenant_id.eq(tenant),
-        customers::user_id.eq(owner),
-        customers::node_id.eq(c.node_id),
-        customers::company_name.eq(&c.company_name),
-        customers::plan.eq(&c.plan),
-        customers::site_url.eq(&c.site_url),
-        customers::created_at.eq(c.created_at),
-        customers::held_until.eq(c.held_until),
-        customers::verified_at.eq(None::<DateTime<Utc>>),
-    );
-    // One customer per owner: an unverified one asking again replaces its earlier one.
-    diesel::delete(
-        customers::table
-            .filter(customers::tenant_id.eq(tenant))
-            .filter(customers::user_id.eq(owner)),
-    )
-    .execute(conn)
-    .await?;
-    diesel::insert_into(customers::table)
-        .values(values)
-        .execute(conn)
-        .await?;
-    upsert_secret(conn, secret).await?;
-    if let Some(mail) = mail {
-        enqueue_on(conn, mail, now).await?;
-    }
-    Ok(())
 }
 
 fn write_error(e: diesel::result::Error) -> TenantWriteError {
@@ -364,83 +269,5 @@ impl TenantStore for PgStore {
             .await
             .map_err(query_error)?;
         with_usage(&mut conn, rows, now).await.map_err(query_error)
-    }
-}
-
-#[async_trait]
-impl SignupStore for PgStore {
-    async fn sign_up(
-        &self,
-        tenant: TenantId,
-        email: &Email,
-        now: DateTime<Utc>,
-        decide: &(dyn for<'a> Fn(Option<&'a SignupTarget>, &'a Node) -> SignupPlan + Send + Sync),
-    ) -> Result<SignupOutcome, StoreError> {
-        let tenant = tenant.as_uuid();
-        let mut conn = self.conn().await?;
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // The lock that serializes the tenant's signups: counts below see every signup
-            // placed before it.
-            let rows = nodes::table
-                .filter(nodes::tenant_id.eq(tenant))
-                .filter(nodes::enabled.eq(true))
-                .order(nodes::name.asc())
-                .select(NodeRow::as_select())
-                .for_update()
-                .load(conn)
-                .await?;
-            let enabled = with_usage(conn, rows, now).await?;
-            let best = enabled
-                .iter()
-                .filter(|n| n.free() > 0)
-                .fold(None::<&Node>, |best, n| match best {
-                    Some(b) if b.free() >= n.free() => Some(b),
-                    _ => Some(n),
-                })
-                .cloned();
-            let Some(node) = best else {
-                let ids: Vec<Uuid> = enabled.iter().map(|n| n.id).collect();
-                let next_free = customers::table
-                    .filter(customers::node_id.eq_any(ids))
-                    .filter(customers::verified_at.is_null())
-                    .filter(customers::held_until.gt(now))
-                    .select(diesel::dsl::min(customers::held_until))
-                    .first::<Option<DateTime<Utc>>>(conn)
-                    .await?;
-                return Ok(SignupOutcome::NoCapacity { next_free });
-            };
-            let target = match lock_account_by_email(conn, tenant, email).await? {
-                Some(account) => {
-                    let customer = customers::table
-                        .filter(customers::tenant_id.eq(tenant))
-                        .filter(customers::user_id.eq(account.id.as_uuid()))
-                        .select(CustomerRow::as_select())
-                        .first(conn)
-                        .await
-                        .optional()?
-                        .map(Customer::from);
-                    Some(SignupTarget { account, customer })
-                }
-                None => None,
-            };
-            let plan = decide(target.as_ref(), &node);
-            write_signup(conn, tenant, email, target.as_ref(), &plan, now).await?;
-            Ok(SignupOutcome::Written(plan))
-        })
-        .await
-        .map_err(query_error)
-    }
-
-    async fn customer_of(&self, tenant: TenantId, user: UserId) -> Result<Option<Customer>, StoreError> {
-        let mut conn = self.conn().await?;
-        let row = customers::table
-            .filter(customers::tenant_id.eq(tenant.as_uuid()))
-            .filter(customers::user_id.eq(user.as_uuid()))
-            .select(CustomerRow::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(Customer::from))
     }
 }

@@ -7,11 +7,8 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_domain::admin_key::{NewAdminKey, mint_admin_key};
-use portcullis_domain::model::{
-    InvalidField, MAX_NAME_CHARS, NewNode, Plan, TenantRecord, TenantSettings, display_text, valid_tenant_slug,
-    validate_site_url_template,
-};
-use portcullis_domain::{Clock, Storage, Tenant, TenantId, TenantStore, TenantWriteError};
+use portcullis_domain::model::{InvalidField, NewNode, Plan, TenantRecord, display_text};
+use portcullis_domain::{Clock, Storage, TenantId, TenantStore, TenantWriteError};
 
 /// `portcullis tenant …`.
 #[derive(Debug, Subcommand)]
@@ -156,28 +153,8 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
             name,
             site_url_template,
         }) => {
-            let mut errors = Vec::new();
-            if let Err(e) = valid_tenant_slug(&slug) {
-                errors.push(e);
-            }
-            let name = display_text("name", &name, MAX_NAME_CHARS)
-                .map_err(|e| errors.push(e))
-                .ok();
-            if let Some(t) = &site_url_template {
-                validate_site_url_template(t).map_err(|e| anyhow::anyhow!("invalid: site_url_template {e}"))?;
-            }
-            let (true, Some(name)) = (errors.is_empty(), name) else {
-                return Err(refused(errors));
-            };
-            let record = TenantRecord {
-                tenant: Tenant {
-                    id: TenantId::from_uuid(new_id(clock)),
-                    slug,
-                },
-                name,
-                settings: TenantSettings { site_url_template },
-                created_at: now,
-            };
+            let id = TenantId::from_uuid(new_id(clock));
+            let record = TenantRecord::checked(id, &slug, &name, site_url_template, now).map_err(refused)?;
             match store.create_tenant(&record).await {
                 Ok(()) => {}
                 Err(TenantWriteError::Taken) => bail!("the slug {:?} is taken", record.tenant.slug),

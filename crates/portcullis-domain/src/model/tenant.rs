@@ -28,6 +28,41 @@ pub struct TenantRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl TenantRecord {
+    /// A new tenant as an operator gives it, checked: its slug, name (trimmed) and
+    /// `site_url` template; every problem at once.
+    pub fn checked(
+        id: TenantId,
+        slug: &str,
+        name: &str,
+        site_url_template: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Vec<InvalidField>> {
+        let mut errors = Vec::new();
+        if let Err(e) = valid_tenant_slug(slug) {
+            errors.push(e);
+        }
+        let name = display_text("name", name, MAX_NAME_CHARS)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if let Some(Err(e)) = site_url_template.as_deref().map(validate_site_url_template) {
+            errors.push(invalid("site_url_template", FieldError::Invalid, &e));
+        }
+        match name {
+            Some(name) if errors.is_empty() => Ok(Self {
+                tenant: Tenant {
+                    id,
+                    slug: slug.to_owned(),
+                },
+                name,
+                settings: TenantSettings { site_url_template },
+                created_at: now,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// Most characters of a tenant's display name and a customer's company name.
 pub const MAX_NAME_CHARS: usize = 200;
 /// Most characters of a tenant slug.

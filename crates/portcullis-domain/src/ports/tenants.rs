@@ -65,6 +65,15 @@ pub trait SignupStore: Send + Sync {
         decide: &(dyn for<'a> Fn(Option<&'a SignupTarget>, &'a Node) -> SignupPlan + Send + Sync),
     ) -> Result<SignupOutcome, StoreError>;
 
+    /// Up to `limit` of the tenant's customers (verified or still held), by id (ids are UUID
+    /// v7, so oldest first), after `after` when given.
+    async fn customers(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Customer>, StoreError>;
+
     /// The customer `user` owns.
     async fn customer_of(&self, tenant: TenantId, user: UserId) -> Result<Option<Customer>, StoreError>;
 }

@@ -2,9 +2,40 @@
 //! services that need revocation at once, and reading tenants with their plans and nodes.
 use crate::admin_key::{AdminKey, IntrospectedToken, Introspection, admin_key_hash};
 use crate::ids::TenantId;
-use crate::model::{Node, Plan, TenantRecord};
+use crate::model::{Customer, InvalidField, NewNode, Node, Plan, TenantRecord};
+use crate::ports::TenantWriteError;
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
+
+/// Most items of one admin page.
+pub const MAX_PAGE: u32 = 200;
+
+/// Failures of the operators' writes.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminWriteError {
+    /// 422 with these fields.
+    #[error("invalid fields")]
+    Invalid(Vec<InvalidField>),
+    /// 409: the tenant's slug, or the node's name in its tenant, is taken.
+    #[error("taken")]
+    Taken,
+    /// 404: the tenant is gone.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<TenantWriteError> for AdminWriteError {
+    fn from(e: TenantWriteError) -> Self {
+        match e {
+            TenantWriteError::Taken => Self::Taken,
+            TenantWriteError::UnknownTenant => Self::UnknownTenant,
+            TenantWriteError::Store(e) => Self::Infra(e.into()),
+        }
+    }
+}
 
 /// Failures of [`AuthService::authenticate_admin`].
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +67,54 @@ impl AuthService {
     /// The tenant's nodes with the slots each holds now.
     pub async fn tenant_nodes(&self, tenant: TenantId) -> Result<Vec<Node>, InfraError> {
         Ok(self.deps.store.nodes(tenant, self.deps.clock.now()).await?)
+    }
+
+    /// Creates a tenant; every setting it leaves out comes from the global configuration.
+    pub async fn create_tenant(
+        &self,
+        slug: &str,
+        name: &str,
+        site_url_template: Option<String>,
+    ) -> Result<TenantRecord, AdminWriteError> {
+        let id = TenantId::from_uuid(self.new_id());
+        let record = TenantRecord::checked(id, slug, name, site_url_template, self.deps.clock.now())
+            .map_err(AdminWriteError::Invalid)?;
+        self.deps.store.create_tenant(&record).await?;
+        tracing::info!(tenant_id = %record.tenant.id, slug = %record.tenant.slug, "tenant created");
+        Ok(record)
+    }
+
+    /// Creates or replaces a plan of the tenant.
+    pub async fn put_plan(&self, tenant: TenantId, plan: Plan) -> Result<Plan, AdminWriteError> {
+        plan.validate().map_err(AdminWriteError::Invalid)?;
+        self.deps.store.put_plan(tenant, &plan, self.deps.clock.now()).await?;
+        tracing::info!(tenant_id = %tenant, plan = %plan.name, "plan saved");
+        Ok(plan)
+    }
+
+    /// Adds a node to the tenant (`id` is minted here).
+    pub async fn add_node(&self, tenant: TenantId, mut node: NewNode) -> Result<Node, AdminWriteError> {
+        node.id = self.new_id();
+        node.validate().map_err(AdminWriteError::Invalid)?;
+        let added = self.deps.store.add_node(tenant, &node, self.deps.clock.now()).await?;
+        tracing::info!(tenant_id = %tenant, node_id = %added.id, "node added");
+        Ok(added)
+    }
+
+    /// A page of the tenant's customers after `after`, and the cursor of the next page.
+    pub async fn customers_page(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> Result<(Vec<Customer>, Option<uuid::Uuid>), InfraError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        // One more than asked tells whether another page follows.
+        let mut page = self.deps.store.customers(tenant, after, limit + 1).await?;
+        let more = page.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = if more { page.last().map(|c| c.id) } else { None };
+        Ok((page, next))
     }
 
     /// The live admin key `presented` is.

@@ -4,16 +4,18 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::web::Query;
 use actix_web::web::{Data, Path};
-use portcullis_domain::AdminAuthError;
 use portcullis_domain::admin_key::AdminKey;
 use portcullis_domain::model::TenantRecord;
+use portcullis_domain::model::{InvalidField, NewNode, Node, Plan};
+use portcullis_domain::{AdminAuthError, AdminWriteError};
 use serde_json::{Value, json};
 
 use super::shared::{Result, ok};
 use crate::command::{Command, Valid};
-use crate::dto::{IntrospectRequest, Validator};
-use crate::error::{ApiError, tenant_not_found};
+use crate::dto::{IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantRequest, Validator};
+use crate::error::{ApiError, FieldDetail, field_detail, tenant_not_found};
 use crate::extract::Admin;
 use crate::state::AppState;
 
@@ -24,6 +26,19 @@ impl From<AdminAuthError> for ApiError {
             AdminAuthError::Infra(e) => e.into(),
         }
     }
+}
+
+fn write_error(e: AdminWriteError, taken: &'static str) -> ApiError {
+    match e {
+        AdminWriteError::Invalid(fields) => ApiError::validation(fields.into_iter().map(detail).collect()),
+        AdminWriteError::Taken => ApiError::new(StatusCode::CONFLICT, taken, "The name is taken."),
+        AdminWriteError::UnknownTenant => tenant_not_found(),
+        AdminWriteError::Infra(e) => e.into(),
+    }
+}
+
+fn detail(e: InvalidField) -> FieldDetail {
+    field_detail(e.field, e.error, Some(e.rule))
 }
 
 /// The token to introspect.
@@ -72,6 +87,24 @@ fn full(key: &AdminKey) -> Result<()> {
     Ok(())
 }
 
+fn plan_view(p: &Plan) -> Value {
+    json!({
+        "name": p.name, "description": p.description, "price": p.price,
+        "features": p.features, "active": p.active,
+    })
+}
+
+fn node_view(n: &Node) -> Value {
+    json!({
+        "id": n.id, "name": n.name, "domain": n.domain, "capacity": n.capacity,
+        "enabled": n.enabled, "used": n.used,
+    })
+}
+
+fn page(items: &[Value], next: Option<uuid::Uuid>) -> HttpResponse {
+    ok(StatusCode::OK, json!({ "items": items, "next_cursor": next }))
+}
+
 fn tenant_view(t: &TenantRecord) -> Value {
     json!({
         "id": t.tenant.id,
@@ -104,7 +137,7 @@ pub async fn list_tenants(state: Data<AppState>, Admin(key): Admin) -> Result<Ht
         .filter(|t| key.reaches(t.tenant.id))
         .map(tenant_view)
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items, "next_cursor": null })))
+    Ok(page(&items, None))
 }
 
 /// `GET /v1/admin/tenants/{slug}`.
@@ -121,14 +154,9 @@ pub async fn list_plans(state: Data<AppState>, Admin(key): Admin, slug: Path<Str
         .tenant_plans(t.tenant.id)
         .await?
         .iter()
-        .map(|p| {
-            json!({
-                "name": p.name, "description": p.description, "price": p.price,
-                "features": p.features, "active": p.active,
-            })
-        })
+        .map(plan_view)
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items, "next_cursor": null })))
+    Ok(page(&items, None))
 }
 
 /// `GET /v1/admin/tenants/{slug}/nodes`: every node with its `used` slots.
@@ -139,12 +167,141 @@ pub async fn list_nodes(state: Data<AppState>, Admin(key): Admin, slug: Path<Str
         .tenant_nodes(t.tenant.id)
         .await?
         .iter()
-        .map(|n| {
+        .map(node_view)
+        .collect();
+    Ok(page(&items, None))
+}
+
+/// `POST /v1/admin/tenants` (a key bound to no tenant): 201 tenant; 409 `slug_taken`.
+pub async fn create_tenant(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    body: crate::body::Body<TenantRequest>,
+) -> Result<HttpResponse> {
+    full(&key)?;
+    if key.tenant.is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "A key bound to a tenant cannot create tenants.",
+        ));
+    }
+    let body = body.0;
+    let mut v = Validator::default();
+    let slug = v.require("slug", body.slug.as_deref()).map(str::trim);
+    let name = v.require("name", body.name.as_deref());
+    v.finish()?;
+    let template = body
+        .settings
+        .and_then(|s| s.site_url_template)
+        .or(body.site_url_template);
+    let created = state
+        .auth
+        .create_tenant(slug.unwrap_or_default(), name.unwrap_or_default(), template)
+        .await
+        .map_err(|e| write_error(e, "slug_taken"))?;
+    Ok(ok(StatusCode::CREATED, tenant_view(&created)))
+}
+
+/// `PUT /v1/admin/tenants/{slug}/plans/{name}`: creates or replaces the plan; 200 plan.
+pub async fn put_plan(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    path: Path<(String, String)>,
+    body: crate::body::Body<PlanRequest>,
+) -> Result<HttpResponse> {
+    let (slug, name) = path.into_inner();
+    let t = reached(&state, &key, &slug).await?;
+    let body = body.0;
+    let plan = Plan {
+        name: name.trim().to_owned(),
+        description: body.description.unwrap_or_default(),
+        price: body.price.unwrap_or_default(),
+        features: body.features.unwrap_or_default(),
+        active: body.active.unwrap_or(true),
+    };
+    let saved = state
+        .auth
+        .put_plan(t.tenant.id, plan)
+        .await
+        .map_err(|e| write_error(e, "name_taken"))?;
+    Ok(ok(StatusCode::OK, plan_view(&saved)))
+}
+
+/// `POST /v1/admin/tenants/{slug}/nodes`: 201 node; 409 `name_taken`.
+pub async fn add_node(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    slug: Path<String>,
+    body: crate::body::Body<NodeRequest>,
+) -> Result<HttpResponse> {
+    let t = reached(&state, &key, &slug).await?;
+    let body = body.0;
+    let mut v = Validator::default();
+    let name = v.require("name", body.name.as_deref()).map(|n| n.trim().to_owned());
+    if body.capacity.is_none() {
+        v.push(field_detail(
+            "capacity",
+            portcullis_domain::FieldError::Required,
+            Some("capacity is required".into()),
+        ));
+    }
+    v.finish()?;
+    let node = NewNode {
+        id: uuid::Uuid::nil(),
+        name: name.unwrap_or_default(),
+        domain: body
+            .domain
+            .map(|d| d.trim().to_ascii_lowercase())
+            .filter(|d| !d.is_empty()),
+        capacity: body.capacity.unwrap_or_default(),
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let added = state
+        .auth
+        .add_node(t.tenant.id, node)
+        .await
+        .map_err(|e| write_error(e, "name_taken"))?;
+    Ok(ok(StatusCode::CREATED, node_view(&added)))
+}
+
+/// `GET /v1/admin/tenants/{slug}/customers?cursor&limit`: a page of customers, oldest first
+/// (`limit` 1–200, default 50; `next_cursor` is `null` on the last page).
+pub async fn list_customers(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    slug: Path<String>,
+    query: Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let t = reached(&state, &key, &slug).await?;
+    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(uuid::Uuid::parse_str(c).map_err(|_| {
+            ApiError::validation(vec![FieldDetail {
+                field: "cursor",
+                code: "invalid",
+                message: "cursor is not one this API gave".into(),
+            }])
+        })?),
+    };
+    let (customers, next) = state
+        .auth
+        .customers_page(t.tenant.id, after, query.limit.unwrap_or(50))
+        .await?;
+    let items: Vec<Value> = customers
+        .iter()
+        .map(|c| {
             json!({
-                "id": n.id, "name": n.name, "domain": n.domain, "capacity": n.capacity,
-                "enabled": n.enabled, "used": n.used,
+                "id": c.id,
+                "owner_id": c.owner,
+                "company_name": c.company_name,
+                "plan": c.plan,
+                "node_id": c.node_id,
+                "site_url": c.site_url,
+                "verified": c.verified_at.is_some(),
+                "created_at": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             })
         })
         .collect();
-    Ok(ok(StatusCode::OK, json!({ "items": items, "next_cursor": null })))
+    Ok(page(&items, next))
 }

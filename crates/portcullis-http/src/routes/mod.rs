@@ -13,7 +13,9 @@ mod shared;
 mod signup;
 
 pub use account::{account, change_email, change_password, update_account};
-pub use admin::{introspect, list_nodes, list_plans, list_tenants, show_tenant};
+pub use admin::{
+    add_node, create_tenant, introspect, list_customers, list_nodes, list_plans, list_tenants, put_plan, show_tenant,
+};
 pub use auth::{login, logout, refresh, register, session};
 pub use code_login::{login_with_code, request_login_code};
 pub use meta::{jwks, live, method_not_allowed, not_found, ready};

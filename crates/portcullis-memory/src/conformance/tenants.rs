@@ -230,6 +230,24 @@ pub async fn signup_places_on_the_freest_node_and_holds_the_slot<S: Storage + Cl
     assert_eq!(used, [1, 1]);
     let fourth = written(sign_up(store, acme, "four@example.com", later).await);
     assert_eq!(fourth.customer.node_id, big.id);
+
+    // Paged by id, after a cursor, within the tenant.
+    let all = store.customers(acme, None, 100).await.expect("customers");
+    assert_eq!(all.len(), 4, "held and expired ones alike, until the purge");
+    let mut ids: Vec<Uuid> = all.iter().map(|c| c.id).collect();
+    ids.sort();
+    assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), ids);
+    let first_two = store.customers(acme, None, 2).await.expect("page");
+    let rest = store.customers(acme, Some(first_two[1].id), 10).await.expect("page");
+    assert_eq!(first_two.len() + rest.len(), 4);
+    assert_eq!(rest[0].id, ids[2]);
+    assert!(
+        store
+            .customers(TenantId::DEFAULT, None, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
 }
 
 /// Ten signups racing for one last slot: exactly one gets it.

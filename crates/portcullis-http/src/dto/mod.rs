@@ -1,11 +1,14 @@
 //! Wire shapes: request bodies (every field optional, checked by validation) and responses.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use portcullis_domain::FieldError;
 use portcullis_domain::{Account, Session, SessionId, TokenPair};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::{ApiError, FieldDetail, field_detail};
-use portcullis_domain::FieldError;
+
+mod admin;
+pub use admin::{IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantRequest};
 
 /// A password as it arrives: wiped from memory when the request is done with it. (The request
 /// body it was parsed from is actix's buffer, which is not.)
@@ -115,13 +118,6 @@ pub struct CodeLoginRequest {
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
     pub second_factor: SecondFactorFields,
-}
-
-/// `POST /v1/auth/introspect`.
-// No Debug: it carries a token.
-#[derive(Default, Deserialize)]
-pub struct IntrospectRequest {
-    pub token: Option<String>,
 }
 
 /// `POST /v1/public/signup`.

@@ -1,0 +1,51 @@
+//! Bodies and queries of the operators' endpoints.
+
+use serde::Deserialize;
+
+/// `POST /v1/auth/introspect`.
+// No Debug: it carries a token.
+#[derive(Default, Deserialize)]
+pub struct IntrospectRequest {
+    pub token: Option<String>,
+}
+
+/// `POST /v1/admin/tenants`: `site_url_template` at the top (forms) or under `settings` (JSON).
+#[derive(Debug, Default, Deserialize)]
+pub struct TenantRequest {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub site_url_template: Option<String>,
+    pub settings: Option<TenantSettingsRequest>,
+}
+
+/// The `settings` of a [`TenantRequest`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettingsRequest {
+    pub site_url_template: Option<String>,
+}
+
+/// `PUT /v1/admin/tenants/{slug}/plans/{name}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanRequest {
+    pub description: Option<String>,
+    pub price: Option<String>,
+    pub features: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+/// `POST /v1/admin/tenants/{slug}/nodes`.
+#[derive(Debug, Default, Deserialize)]
+pub struct NodeRequest {
+    pub name: Option<String>,
+    pub capacity: Option<u32>,
+    pub domain: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// The query of a cursor page.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
