@@ -340,3 +340,132 @@ async fn the_admin_api_makes_tenants_plans_and_nodes_and_pages_customers() {
     let (status, _) = admin_get(&ctx, &acme, "/v1/admin/tenants/default/customers").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another tenant");
 }
+
+#[tokio::test]
+async fn tenants_nodes_and_plans_change_through_the_admin_api() {
+    use reqwest::Method;
+    let ctx = spawn().await;
+    let key = admin_key(&ctx, "ops", None, false).await;
+    let tenant = json!({ "slug": "acme", "name": "Acme", "settings": { "site_url_template": "https://{customer_id}.x.example" } });
+    admin_send(&ctx, Method::POST, &key, "/v1/admin/tenants", tenant).await;
+    let (status, body) = admin_send(
+        &ctx,
+        Method::PATCH,
+        &key,
+        "/v1/admin/tenants/acme",
+        json!({ "name": "Acme Ltd" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["name"], "Acme Ltd");
+    assert_eq!(
+        body["data"]["settings"]["site_url_template"], "https://{customer_id}.x.example",
+        "kept"
+    );
+    let patch = json!({ "settings": { "site_url_template": null } });
+    let (_, body) = admin_send(&ctx, Method::PATCH, &key, "/v1/admin/tenants/acme", patch).await;
+    assert_eq!(
+        body["data"]["settings"]["site_url_template"],
+        Value::Null,
+        "back to the global one"
+    );
+    let (status, _) = admin_send(
+        &ctx,
+        Method::PATCH,
+        &key,
+        "/v1/admin/tenants/acme",
+        json!({ "name": "" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    admin_send(
+        &ctx,
+        Method::PUT,
+        &key,
+        "/v1/admin/tenants/acme/plans/starter",
+        json!({}),
+    )
+    .await;
+    let (status, _) = admin_send(
+        &ctx,
+        Method::DELETE,
+        &key,
+        "/v1/admin/tenants/acme/plans/starter",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = admin_send(
+        &ctx,
+        Method::DELETE,
+        &key,
+        "/v1/admin/tenants/acme/plans/starter",
+        json!({}),
+    )
+    .await;
+    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "plan_not_found"));
+    admin_send(
+        &ctx,
+        Method::PUT,
+        &key,
+        "/v1/admin/tenants/acme/plans/starter",
+        json!({}),
+    )
+    .await;
+
+    let (_, eu1) = admin_send(
+        &ctx,
+        Method::POST,
+        &key,
+        "/v1/admin/tenants/acme/nodes",
+        json!({ "name": "eu1", "capacity": 5 }),
+    )
+    .await;
+    admin_send(
+        &ctx,
+        Method::POST,
+        &key,
+        "/v1/admin/tenants/acme/nodes",
+        json!({ "name": "eu2", "capacity": 5 }),
+    )
+    .await;
+    let path = format!("/v1/admin/tenants/acme/nodes/{}", s(&eu1["data"], "id"));
+    let (status, body) = admin_send(
+        &ctx,
+        Method::PATCH,
+        &key,
+        &path,
+        json!({ "capacity": 9, "domain": "EU1.example.net" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["data"]["capacity"].clone(), body["data"]["domain"].clone()),
+        (json!(9), json!("eu1.example.net"))
+    );
+    let (status, body) = admin_send(&ctx, Method::PATCH, &key, &path, json!({ "name": "eu2" })).await;
+    assert_eq!((status, error_code(&body)), (StatusCode::CONFLICT, "name_taken"));
+    let missing = format!("/v1/admin/tenants/acme/nodes/{}", uuid::Uuid::now_v7());
+    let (status, _) = admin_send(&ctx, Method::PATCH, &key, &missing, json!({ "enabled": false })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // With every node disabled, signup has no capacity.
+    let (_, nodes) = admin_get(&ctx, &key, "/v1/admin/tenants/acme/nodes").await;
+    for node in nodes["data"]["items"].as_array().unwrap() {
+        let path = format!("/v1/admin/tenants/acme/nodes/{}", s(node, "id"));
+        let (status, _) = admin_send(&ctx, Method::PATCH, &key, &path, json!({ "enabled": false })).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = read(
+        ctx.post(
+            "/v1/public/signup",
+            json!({ "company_name": "Co", "email": "c@example.com", "tenant_slug": "acme" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "no_capacity")
+    );
+}

@@ -150,18 +150,29 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                     .route(web::post().to(routes::create_tenant))
                     .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
             )
-            .service(get("/v1/admin/tenants/{slug}", web::get().to(routes::show_tenant)))
+            .service(
+                web::resource("/v1/admin/tenants/{slug}")
+                    .route(web::get().to(routes::show_tenant))
+                    .route(web::patch().to(routes::update_tenant))
+                    .default_service(web::to(|| async { routes::method_not_allowed("GET, PATCH") })),
+            )
             .service(get("/v1/admin/tenants/{slug}/plans", web::get().to(routes::list_plans)))
             .service(
                 web::resource("/v1/admin/tenants/{slug}/plans/{name}")
                     .route(web::put().to(routes::put_plan))
-                    .default_service(web::to(|| async { routes::method_not_allowed("PUT") })),
+                    .route(web::delete().to(routes::delete_plan))
+                    .default_service(web::to(|| async { routes::method_not_allowed("PUT, DELETE") })),
             )
             .service(
                 web::resource("/v1/admin/tenants/{slug}/nodes")
                     .route(web::get().to(routes::list_nodes))
                     .route(web::post().to(routes::add_node))
                     .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
+            )
+            .service(
+                web::resource("/v1/admin/tenants/{slug}/nodes/{id}")
+                    .route(web::patch().to(routes::update_node))
+                    .default_service(web::to(|| async { routes::method_not_allowed("PATCH") })),
             )
             .service(get(
                 "/v1/admin/tenants/{slug}/customers",

@@ -106,6 +106,51 @@ impl TenantStore for MemoryStore {
         Ok(())
     }
 
+    async fn replace_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError> {
+        let mut state = self.lock().await?;
+        let Some(current) = state.tenant(tenant.tenant.id).cloned() else {
+            return Ok(false);
+        };
+        let record = TenantRecord {
+            tenant: current,
+            ..tenant.clone()
+        };
+        state.tenant_records.retain(|r| r.tenant.id != record.tenant.id);
+        state.tenant_records.push(record);
+        Ok(true)
+    }
+
+    async fn delete_plan(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+        let mut state = self.lock().await?;
+        let before = state.plans.len();
+        state.plans.retain(|(t, p)| !(*t == tenant && p.name == name));
+        Ok(state.plans.len() < before)
+    }
+
+    async fn replace_node(
+        &self,
+        tenant: TenantId,
+        node: &NewNode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Node>, TenantWriteError> {
+        let mut state = self.lock().await?;
+        if state
+            .nodes
+            .iter()
+            .any(|n| n.tenant == tenant && n.name == node.name && n.id != node.id)
+        {
+            return Err(TenantWriteError::Taken);
+        }
+        let Some(row) = state.nodes.iter_mut().find(|n| n.tenant == tenant && n.id == node.id) else {
+            return Ok(None);
+        };
+        row.name = node.name.clone();
+        row.domain = node.domain.clone();
+        row.capacity = node.capacity;
+        row.enabled = node.enabled;
+        Ok(state.nodes_of(tenant, now).into_iter().find(|n| n.id == node.id))
+    }
+
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let state = self.lock().await?;
         let mut all: Vec<TenantRecord> = state.tenants.iter().map(|t| state.record_of(t)).collect();

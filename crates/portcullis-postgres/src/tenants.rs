@@ -171,6 +171,71 @@ impl TenantStore for PgStore {
             .map_err(write_error)
     }
 
+    async fn replace_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::update(tenants::table.find(tenant.tenant.id.as_uuid()))
+            .set((
+                tenants::name.eq(&tenant.name),
+                tenants::settings.eq(settings_json(&tenant.settings)),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(n == 1)
+    }
+
+    async fn delete_plan(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let n = diesel::delete(
+            plans::table
+                .filter(plans::tenant_id.eq(tenant.as_uuid()))
+                .filter(plans::name.eq(name)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(n == 1)
+    }
+
+    async fn replace_node(
+        &self,
+        tenant: TenantId,
+        node: &NewNode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Node>, TenantWriteError> {
+        let mut conn = self.conn().await?;
+        let capacity = i32::try_from(node.capacity)
+            .map_err(|_| TenantWriteError::Store(StoreError::Internal("node capacity out of range".into())))?;
+        let n = diesel::update(
+            nodes::table
+                .filter(nodes::tenant_id.eq(tenant.as_uuid()))
+                .filter(nodes::id.eq(node.id)),
+        )
+        .set((
+            nodes::name.eq(&node.name),
+            nodes::domain.eq(&node.domain),
+            nodes::capacity.eq(capacity),
+            nodes::enabled.eq(node.enabled),
+            nodes::updated_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(write_error)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let row = nodes::table
+            .find(node.id)
+            .select(NodeRow::as_select())
+            .first(&mut conn)
+            .await
+            .map_err(|e| TenantWriteError::Store(query_error(e)))?;
+        let mut updated = with_usage(&mut conn, vec![row], now)
+            .await
+            .map_err(|e| TenantWriteError::Store(query_error(e)))?;
+        Ok(updated.pop())
+    }
+
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let mut conn = self.conn().await?;
         let rows = tenants::table

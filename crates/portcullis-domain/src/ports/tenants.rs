@@ -28,6 +28,22 @@ pub trait TenantStore: Send + Sync {
     /// Stores a new tenant. A taken slug is [`TenantWriteError::Taken`].
     async fn create_tenant(&self, tenant: &TenantRecord) -> Result<(), TenantWriteError>;
 
+    /// Replaces the name and settings of the tenant with `tenant.tenant.id`; whether it exists.
+    async fn replace_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError>;
+
+    /// Deletes the tenant's plan of this name; whether there was one. Customers keep the name.
+    async fn delete_plan(&self, tenant: TenantId, name: &str) -> Result<bool, StoreError>;
+
+    /// Replaces the name, domain, capacity and enabled flag of the tenant's node `node.id`;
+    /// `None` when the tenant has no such node. A name another node of the tenant has is
+    /// [`TenantWriteError::Taken`].
+    async fn replace_node(
+        &self,
+        tenant: TenantId,
+        node: &NewNode,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Node>, TenantWriteError>;
+
     /// Every tenant, by slug.
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
 

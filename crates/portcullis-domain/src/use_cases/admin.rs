@@ -101,6 +101,65 @@ impl AuthService {
         Ok(added)
     }
 
+    /// Changes a tenant's name and settings (`None` keeps one; a `Some(None)` template falls
+    /// back to the global one).
+    pub async fn update_tenant(
+        &self,
+        current: &TenantRecord,
+        name: Option<&str>,
+        site_url_template: Option<Option<String>>,
+    ) -> Result<TenantRecord, AdminWriteError> {
+        let template = site_url_template.unwrap_or_else(|| current.settings.site_url_template.clone());
+        let name = name.unwrap_or(&current.name);
+        let t = &current.tenant;
+        let record = TenantRecord::checked(t.id, &t.slug, name, template, current.created_at)
+            .map_err(AdminWriteError::Invalid)?;
+        if !self
+            .deps
+            .store
+            .replace_tenant(&record)
+            .await
+            .map_err(InfraError::from)?
+        {
+            return Err(AdminWriteError::UnknownTenant);
+        }
+        tracing::info!(tenant_id = %t.id, "tenant updated");
+        Ok(record)
+    }
+
+    /// Deletes a plan; whether there was one.
+    pub async fn delete_plan(&self, tenant: TenantId, name: &str) -> Result<bool, InfraError> {
+        let deleted = self.deps.store.delete_plan(tenant, name).await?;
+        tracing::info!(tenant_id = %tenant, plan = %name, deleted, "plan deleted");
+        Ok(deleted)
+    }
+
+    /// Changes a node: `patch` gets the node as it is and returns it as it should be. `None`
+    /// when the tenant has no node `id`.
+    pub async fn update_node(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        patch: impl FnOnce(NewNode) -> NewNode + Send,
+    ) -> Result<Option<Node>, AdminWriteError> {
+        let now = self.deps.clock.now();
+        let nodes = self.deps.store.nodes(tenant, now).await.map_err(InfraError::from)?;
+        let Some(current) = nodes.into_iter().find(|n| n.id == id) else {
+            return Ok(None);
+        };
+        let node = patch(NewNode {
+            id,
+            name: current.name,
+            domain: current.domain,
+            capacity: current.capacity,
+            enabled: current.enabled,
+        });
+        node.validate().map_err(AdminWriteError::Invalid)?;
+        let updated = self.deps.store.replace_node(tenant, &node, now).await?;
+        tracing::info!(tenant_id = %tenant, node_id = %id, "node updated");
+        Ok(updated)
+    }
+
     /// A page of the tenant's customers after `after`, and the cursor of the next page.
     pub async fn customers_page(
         &self,

@@ -25,6 +25,27 @@ pub struct TenantSettingsRequest {
     pub site_url_template: Option<String>,
 }
 
+/// `PATCH /v1/admin/tenants/{slug}`: what is given changes; `site_url_template: null` under
+/// `settings` goes back to the global template.
+#[derive(Debug, Default, Deserialize)]
+pub struct TenantPatch {
+    pub name: Option<String>,
+    pub settings: Option<TenantSettingsPatch>,
+}
+
+/// The `settings` of a [`TenantPatch`]: an absent key keeps it, `null` clears it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettingsPatch {
+    #[serde(default, deserialize_with = "present")]
+    pub site_url_template: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
 /// `PUT /v1/admin/tenants/{slug}/plans/{name}`.
 #[derive(Debug, Default, Deserialize)]
 pub struct PlanRequest {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::shared::{Result, ok};
 use crate::command::{Command, Valid};
-use crate::dto::{IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantRequest, Validator};
+use crate::dto::{IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantPatch, TenantRequest, Validator};
 use crate::error::{ApiError, FieldDetail, field_detail, tenant_not_found};
 use crate::extract::Admin;
 use crate::state::AppState;
@@ -304,4 +304,70 @@ pub async fn list_customers(
         })
         .collect();
     Ok(page(&items, next))
+}
+
+/// `PATCH /v1/admin/tenants/{slug}`: `name`, `settings.site_url_template`; 200 tenant.
+pub async fn update_tenant(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    slug: Path<String>,
+    body: crate::body::Body<TenantPatch>,
+) -> Result<HttpResponse> {
+    let current = reached(&state, &key, &slug).await?;
+    let body = body.0;
+    let template = body.settings.and_then(|s| s.site_url_template);
+    let updated = state
+        .auth
+        .update_tenant(&current, body.name.as_deref(), template)
+        .await
+        .map_err(|e| write_error(e, "slug_taken"))?;
+    Ok(ok(StatusCode::OK, tenant_view(&updated)))
+}
+
+/// `DELETE /v1/admin/tenants/{slug}/plans/{name}`: 204; 404 `plan_not_found`.
+pub async fn delete_plan(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    path: Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (slug, name) = path.into_inner();
+    let t = reached(&state, &key, &slug).await?;
+    if !state.auth.delete_plan(t.tenant.id, &name).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "plan_not_found", "No such plan."));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PATCH /v1/admin/tenants/{slug}/nodes/{id}`: `name`, `capacity`, `domain`, `enabled`; 200
+/// node; 404 `node_not_found`; 409 `name_taken`.
+pub async fn update_node(
+    state: Data<AppState>,
+    Admin(key): Admin,
+    path: Path<(String, String)>,
+    body: crate::body::Body<NodeRequest>,
+) -> Result<HttpResponse> {
+    let (slug, id) = path.into_inner();
+    let t = reached(&state, &key, &slug).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "node_not_found", "No such node.");
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let body = body.0;
+    let patch = move |mut node: NewNode| {
+        if let Some(name) = body.name {
+            node.name = name.trim().to_owned();
+        }
+        if let Some(domain) = body.domain {
+            let domain = domain.trim().to_ascii_lowercase();
+            node.domain = (!domain.is_empty()).then_some(domain);
+        }
+        node.capacity = body.capacity.unwrap_or(node.capacity);
+        node.enabled = body.enabled.unwrap_or(node.enabled);
+        node
+    };
+    let updated = state
+        .auth
+        .update_node(t.tenant.id, id, patch)
+        .await
+        .map_err(|e| write_error(e, "name_taken"))?
+        .ok_or_else(not_found)?;
+    Ok(ok(StatusCode::OK, node_view(&updated)))
 }

@@ -14,7 +14,8 @@ mod signup;
 
 pub use account::{account, change_email, change_password, update_account};
 pub use admin::{
-    add_node, create_tenant, introspect, list_customers, list_nodes, list_plans, list_tenants, put_plan, show_tenant,
+    add_node, create_tenant, delete_plan, introspect, list_customers, list_nodes, list_plans, list_tenants, put_plan,
+    show_tenant, update_node, update_tenant,
 };
 pub use auth::{login, logout, refresh, register, session};
 pub use code_login::{login_with_code, request_login_code};

@@ -163,7 +163,57 @@ pub async fn tenants_plans_and_nodes_are_kept_per_tenant<S: Storage + Clone + 's
         .add_node(TenantId::DEFAULT, &twin, t0())
         .await
         .expect("same name elsewhere");
-    assert_eq!(store.nodes(acme, t0()).await.expect("nodes"), vec![eu]);
+    assert_eq!(store.nodes(acme, t0()).await.expect("nodes"), vec![eu.clone()]);
+
+    // Changes: a tenant's name and settings, a node, a plan's removal.
+    let mut renamed = record.clone();
+    renamed.name = "Acme Ltd".to_owned();
+    renamed.settings = TenantSettings::default();
+    assert!(store.replace_tenant(&renamed).await.expect("replace"));
+    assert_eq!(store.tenant_record("acme").await.expect("read"), Some(renamed));
+    let changed = NewNode {
+        id: eu.id,
+        name: "eu-west".to_owned(),
+        domain: None,
+        capacity: 7,
+        enabled: false,
+    };
+    let node = store
+        .replace_node(acme, &changed, t0())
+        .await
+        .expect("node")
+        .expect("exists");
+    assert_eq!(
+        (node.name.as_str(), node.capacity, node.enabled, node.domain),
+        ("eu-west", 7, false, None)
+    );
+    let elsewhere = store
+        .replace_node(TenantId::DEFAULT, &changed, t0())
+        .await
+        .expect("node");
+    assert!(elsewhere.is_none(), "another tenant's node is not found");
+    let other = NewNode {
+        id: Uuid::now_v7(),
+        name: "eu2".to_owned(),
+        ..changed.clone()
+    };
+    store.add_node(acme, &other, t0()).await.expect("eu2");
+    assert!(matches!(
+        store
+            .replace_node(
+                acme,
+                &NewNode {
+                    name: "eu2".to_owned(),
+                    ..changed
+                },
+                t0()
+            )
+            .await,
+        Err(TenantWriteError::Taken)
+    ));
+    assert!(store.delete_plan(acme, "starter").await.expect("delete"));
+    assert!(!store.delete_plan(acme, "starter").await.expect("again"));
+    assert!(store.plans(acme).await.expect("plans").is_empty());
 }
 
 /// Signup places on the node with the most free slots, holds the slot until the code dies,
