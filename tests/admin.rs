@@ -278,6 +278,19 @@ async fn the_admin_api_makes_tenants_plans_and_nodes_and_pages_customers() {
     assert_eq!(body["data"]["active"], true);
     let (status, body) = admin_send(
         &ctx,
+        Method::PUT,
+        &acme,
+        "/v1/admin/tenants/acme/plans/pro",
+        json!({ "price": "€9\u{0}", "features": ["a\u{7}"] }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "control characters are refused, never a 500: {body}"
+    );
+    let (status, body) = admin_send(
+        &ctx,
         Method::POST,
         &acme,
         "/v1/admin/tenants/acme/nodes",

@@ -208,3 +208,22 @@ async fn asking_for_codes_is_limited_per_ip() {
         assert_eq!(status, expected);
     }
 }
+
+#[tokio::test]
+async fn a_password_change_kills_a_pending_login_code() {
+    let ctx = spawn().await;
+    let pair = ctx.register(ADA, None).await;
+    let code = mailed_code(&ctx, ADA).await;
+    let (status, body) = read(
+        ctx.post_bearer(
+            "/v1/account/password",
+            s(&pair, "access_token"),
+            json!({ "current_password": common::PASSWORD, "new_password": "another long passphrase" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = code_login(&ctx, [127, 0, 0, 1], json!({ "email": ADA, "code": code })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the code may be an intruder's");
+}

@@ -123,7 +123,13 @@ impl State {
                 self.forget_secrets(
                     tenant,
                     user,
-                    &[Purpose::VerifyEmail, Purpose::ResetPassword, Purpose::AuthorizeIp],
+                    &[
+                        Purpose::VerifyEmail,
+                        Purpose::ResetPassword,
+                        Purpose::AuthorizeIp,
+                        Purpose::Signup,
+                        Purpose::LoginCode,
+                    ],
                 );
                 for notice in notices {
                     self.enqueue(notice, now);
@@ -263,7 +269,12 @@ impl OneTimeStore for MemoryStore {
         state.forget_secrets(
             change.tenant,
             change.user,
-            &[Purpose::ResetPassword, Purpose::ChangeEmail, Purpose::AuthorizeIp],
+            &[
+                Purpose::ResetPassword,
+                Purpose::ChangeEmail,
+                Purpose::AuthorizeIp,
+                Purpose::LoginCode,
+            ],
         );
         state.enqueue(&change.notice, now);
         Ok(Some(revoked))

@@ -325,7 +325,13 @@ pub(crate) async fn apply(
                 conn,
                 tenant,
                 user,
-                &[Purpose::VerifyEmail, Purpose::ResetPassword, Purpose::AuthorizeIp],
+                &[
+                    Purpose::VerifyEmail,
+                    Purpose::ResetPassword,
+                    Purpose::AuthorizeIp,
+                    Purpose::Signup,
+                    Purpose::LoginCode,
+                ],
             )
             .await?;
             for notice in notices {
@@ -354,12 +360,7 @@ pub(crate) async fn apply(
                 user,
                 // A pending network authorization may be the intruder's: it dies with the
                 // password that let them get that far.
-                &[
-                    Purpose::VerifyEmail,
-                    Purpose::ChangeEmail,
-                    Purpose::ResetPassword,
-                    Purpose::AuthorizeIp,
-                ],
+                &Purpose::ALL,
             )
             .await?;
             enqueue_on(conn, notice, now).await?;

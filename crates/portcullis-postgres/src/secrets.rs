@@ -182,7 +182,12 @@ impl OneTimeStore for PgStore {
                 conn,
                 tenant,
                 user,
-                &[Purpose::ResetPassword, Purpose::ChangeEmail, Purpose::AuthorizeIp],
+                &[
+                    Purpose::ResetPassword,
+                    Purpose::ChangeEmail,
+                    Purpose::AuthorizeIp,
+                    Purpose::LoginCode,
+                ],
             )
             .await?;
             enqueue_on(conn, notice, now).await?;

@@ -11,7 +11,7 @@ use portcullis_domain::model::{Customer, Node, SignupOutcome, SignupPlan, Signup
 use portcullis_domain::{Email, SignupStore, StoreError, TenantId, UserId};
 use uuid::Uuid;
 
-use crate::error::query_error;
+use crate::error::{query_error, unique_violation};
 use crate::pool::PgStore;
 use crate::queries::{enqueue_on, upsert_secret};
 use crate::registration::lock_account_by_email;
@@ -111,6 +111,68 @@ async fn write_signup(
     Ok(())
 }
 
+/// One attempt at a signup, in its own transaction (see [`SignupStore::sign_up`]).
+async fn place(
+    conn: &mut AsyncPgConnection,
+    tenant: Uuid,
+    email: &Email,
+    now: DateTime<Utc>,
+    decide: &(dyn for<'a> Fn(Option<&'a SignupTarget>, &'a Node) -> SignupPlan + Send + Sync),
+) -> QueryResult<SignupOutcome> {
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        // The lock that serializes the tenant's signups: counts below see every signup
+        // placed before it.
+        let rows = nodes::table
+            .filter(nodes::tenant_id.eq(tenant))
+            .filter(nodes::enabled.eq(true))
+            .order(nodes::name.asc())
+            .select(NodeRow::as_select())
+            .for_update()
+            .load(conn)
+            .await?;
+        let mut enabled = with_usage(conn, rows, now).await?;
+        // Ties go by name, compared as bytes whatever the database's collation.
+        enabled.sort_by(|a, b| a.name.cmp(&b.name));
+        let best = enabled
+            .iter()
+            .filter(|n| n.free() > 0)
+            .fold(None::<&Node>, |best, n| match best {
+                Some(b) if b.free() >= n.free() => Some(b),
+                _ => Some(n),
+            })
+            .cloned();
+        let Some(node) = best else {
+            let ids: Vec<Uuid> = enabled.iter().map(|n| n.id).collect();
+            let next_free = customers::table
+                .filter(customers::node_id.eq_any(ids))
+                .filter(customers::verified_at.is_null())
+                .filter(customers::held_until.gt(now))
+                .select(diesel::dsl::min(customers::held_until))
+                .first::<Option<DateTime<Utc>>>(conn)
+                .await?;
+            return Ok(SignupOutcome::NoCapacity { next_free });
+        };
+        let target = match lock_account_by_email(conn, tenant, email).await? {
+            Some(account) => {
+                let customer = customers::table
+                    .filter(customers::tenant_id.eq(tenant))
+                    .filter(customers::user_id.eq(account.id.as_uuid()))
+                    .select(CustomerRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .map(Customer::from);
+                Some(SignupTarget { account, customer })
+            }
+            None => None,
+        };
+        let plan = decide(target.as_ref(), &node);
+        write_signup(conn, tenant, email, target.as_ref(), &plan, now).await?;
+        Ok(SignupOutcome::Written(plan))
+    })
+    .await
+}
+
 #[async_trait]
 impl SignupStore for PgStore {
     async fn sign_up(
@@ -122,57 +184,17 @@ impl SignupStore for PgStore {
     ) -> Result<SignupOutcome, StoreError> {
         let tenant = tenant.as_uuid();
         let mut conn = self.conn().await?;
-        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // The lock that serializes the tenant's signups: counts below see every signup
-            // placed before it.
-            let rows = nodes::table
-                .filter(nodes::tenant_id.eq(tenant))
-                .filter(nodes::enabled.eq(true))
-                .order(nodes::name.asc())
-                .select(NodeRow::as_select())
-                .for_update()
-                .load(conn)
-                .await?;
-            let enabled = with_usage(conn, rows, now).await?;
-            let best = enabled
-                .iter()
-                .filter(|n| n.free() > 0)
-                .fold(None::<&Node>, |best, n| match best {
-                    Some(b) if b.free() >= n.free() => Some(b),
-                    _ => Some(n),
-                })
-                .cloned();
-            let Some(node) = best else {
-                let ids: Vec<Uuid> = enabled.iter().map(|n| n.id).collect();
-                let next_free = customers::table
-                    .filter(customers::node_id.eq_any(ids))
-                    .filter(customers::verified_at.is_null())
-                    .filter(customers::held_until.gt(now))
-                    .select(diesel::dsl::min(customers::held_until))
-                    .first::<Option<DateTime<Utc>>>(conn)
-                    .await?;
-                return Ok(SignupOutcome::NoCapacity { next_free });
-            };
-            let target = match lock_account_by_email(conn, tenant, email).await? {
-                Some(account) => {
-                    let customer = customers::table
-                        .filter(customers::tenant_id.eq(tenant))
-                        .filter(customers::user_id.eq(account.id.as_uuid()))
-                        .select(CustomerRow::as_select())
-                        .first(conn)
-                        .await
-                        .optional()?
-                        .map(Customer::from);
-                    Some(SignupTarget { account, customer })
-                }
-                None => None,
-            };
-            let plan = decide(target.as_ref(), &node);
-            write_signup(conn, tenant, email, target.as_ref(), &plan, now).await?;
-            Ok(SignupOutcome::Written(plan))
-        })
-        .await
-        .map_err(query_error)
+        // A registration (which takes no node lock) may create the address's account between
+        // the lookup and the insert; the signup then starts over and finds it.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let placed = place(&mut conn, tenant, email, now, decide).await;
+            match placed {
+                Err(e) if attempts < 3 && unique_violation(&e) == Some("accounts_tenant_email_key") => {}
+                other => return other.map_err(query_error),
+            }
+        }
     }
 
     async fn customers(&self, tenant: TenantId, after: Option<Uuid>, limit: u32) -> Result<Vec<Customer>, StoreError> {

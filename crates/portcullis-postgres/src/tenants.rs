@@ -333,6 +333,8 @@ impl TenantStore for PgStore {
             .load(&mut conn)
             .await
             .map_err(query_error)?;
-        with_usage(&mut conn, rows, now).await.map_err(query_error)
+        let mut nodes = with_usage(&mut conn, rows, now).await.map_err(query_error)?;
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nodes)
     }
 }

@@ -218,11 +218,28 @@ impl Plan {
         if let Err(e) = display_text("name", &self.name, MAX_PLAN_CHARS) {
             errors.push(e);
         }
+        // Line breaks may format a description; no other control character belongs in any of
+        // these (and PostgreSQL refuses NUL outright).
+        let controls = |t: &str, breaks: bool| {
+            t.chars()
+                .any(|c| c.is_control() && !(breaks && matches!(c, '\n' | '\r' | '\t')))
+        };
         if self.description.chars().count() > 1000 {
             errors.push(invalid("description", FieldError::TooLong, "at most 1000 characters"));
+        } else if controls(&self.description, true) {
+            errors.push(invalid(
+                "description",
+                FieldError::Invalid,
+                "no control characters but line breaks and tabs",
+            ));
         }
         if self.price.chars().count() > 100 {
             errors.push(invalid("price", FieldError::TooLong, "at most 100 characters"));
+        } else if controls(&self.price, false) {
+            errors.push(invalid("price", FieldError::Invalid, "no control characters"));
+        }
+        if self.features.iter().any(|f| controls(f, false)) {
+            errors.push(invalid("features", FieldError::Invalid, "no control characters"));
         }
         if self.features.len() > 50 || self.features.iter().any(|f| f.chars().count() > 200) {
             errors.push(invalid(

@@ -83,7 +83,8 @@ impl AuthService {
     /// Capacity is checked before the address is looked at, so the answer never tells whether
     /// it is known: an address with a verified account gets the same answer (with a random
     /// customer id, nothing kept) and a notice instead of a code. An unverified signup asking
-    /// again keeps its customer and slot (while its hold lives) and gets a fresh code.
+    /// again gets a new customer (replacing its earlier one) and a fresh code. Over the
+    /// address's mail limit nothing is written (the answer is the same).
     pub async fn sign_up(&self, signup: Signup) -> Result<SignedUp, SignupError> {
         let tenant = &signup.tenant;
         let plans = self.deps.store.plans(tenant.id).await.map_err(InfraError::from)?;
@@ -98,7 +99,9 @@ impl AuthService {
             .map_err(InfraError::from)?
             .and_then(|t| t.settings.site_url_template)
             .unwrap_or_else(|| self.deps.site_url_template.clone());
-        // A code and a notice both go to the address given: one check covers either.
+        // A code and a notice both go to the address given: one check covers either, and counts
+        // at once (checking and counting in one step, so parallel signups cannot all pass). A
+        // signup then refused for capacity has used the address's minute all the same.
         let mail_allowed = self.may_mail(tenant.id, &signup.email).await;
         let now = self.deps.clock.now();
         let decide = |target: Option<&SignupTarget>, node: &Node| {
@@ -136,29 +139,22 @@ impl AuthService {
     ) -> SignupPlan {
         let now = self.deps.clock.now();
         let tenant = &signup.tenant;
-        // An unverified customer whose hold is alive keeps its id, node and site.
-        let held = target
-            .and_then(|t| t.customer.as_ref())
-            .filter(|c| c.verified_at.is_none() && c.held_until > now);
-        let (id, node_id, url) = match held {
-            Some(c) => (c.id, c.node_id, c.site_url.clone()),
-            None => {
-                let id = self.new_id();
-                let url = site_url(
-                    template,
-                    &id.to_string(),
-                    node.domain_or_name(),
-                    &node.name,
-                    &tenant.slug,
-                );
-                (id, node.id, url)
-            }
-        };
+        // Every answer names a new customer, placed anew (an unverified one asking again
+        // replaces its earlier one): were a held customer kept, two answers with one id would
+        // tell an unverified address from a verified one, whose answers are random each time.
+        let id = self.new_id();
+        let url = site_url(
+            template,
+            &id.to_string(),
+            node.domain_or_name(),
+            &node.name,
+            &tenant.slug,
+        );
         let mut customer = Customer {
             id,
             tenant_id: tenant.id,
             owner: target.map_or_else(|| UserId::from_uuid(self.new_id()), |t| t.account.id),
-            node_id,
+            node_id: node.id,
             company_name: signup.company_name.clone(),
             plan: signup.plan.clone(),
             site_url: url,
@@ -166,18 +162,24 @@ impl AuthService {
             held_until: now,
             verified_at: None,
         };
-        if let Some(owner) = target.map(|t| &t.account).filter(|a| a.email_verified) {
-            let notice = mail_allowed.then(|| {
-                self.outgoing(
-                    tenant.id,
-                    &owner.email,
-                    MailKind::ExistingAccountNotice,
-                    &MailVars::default(),
-                )
-            });
+        if !mail_allowed {
+            // Over the address's mail limit: write nothing, so a code mailed before stays the
+            // live one (a resubmission by anyone must not replace it with one nobody gets).
             return SignupPlan {
                 customer,
-                write: SignupWrite::Notice(notice),
+                write: SignupWrite::Notice(None),
+            };
+        }
+        if let Some(owner) = target.map(|t| &t.account).filter(|a| a.email_verified) {
+            let notice = self.outgoing(
+                tenant.id,
+                &owner.email,
+                MailKind::ExistingAccountNotice,
+                &MailVars::default(),
+            );
+            return SignupPlan {
+                customer,
+                write: SignupWrite::Notice(Some(notice)),
             };
         }
         let to = target.map_or(&signup.email, |t| &t.account.email);
@@ -197,7 +199,7 @@ impl AuthService {
             write: SignupWrite::Hold {
                 new_account: customer.owner,
                 secret,
-                mail: mail_allowed.then_some(mail),
+                mail: Some(mail),
             },
             customer,
         }

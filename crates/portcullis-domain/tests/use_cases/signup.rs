@@ -131,7 +131,7 @@ async fn a_verified_address_gets_a_notice_and_a_random_id() {
 }
 
 #[tokio::test]
-async fn asking_again_keeps_the_customer_and_replaces_the_code() {
+async fn asking_again_replaces_the_customer_and_the_code() {
     let w = shop(1).await;
     w.auth.sign_up(signup(&w, OWNER, "starter")).await.unwrap();
     w.advance(Duration::minutes(1));
@@ -144,7 +144,7 @@ async fn asking_again_keeps_the_customer_and_replaces_the_code() {
     let old_code = code_in(&w.last_mail_to(OWNER).await);
     w.advance(Duration::minutes(1));
     let second = w.auth.sign_up(signup(&w, OWNER, "starter")).await.unwrap();
-    assert_eq!(second.customer_id, first_id);
+    assert_ne!(second.customer_id, first_id, "a new customer, so ids tell nothing");
     let fresh = code_in(&w.last_mail_to(OWNER).await);
     if fresh != old_code {
         let stale = w
@@ -155,6 +155,38 @@ async fn asking_again_keeps_the_customer_and_replaces_the_code() {
     }
     w.auth
         .verify_signup(&w.code(OWNER, &fresh), &World::from(HOME))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn over_the_mail_limit_a_resubmission_writes_nothing_and_the_mailed_code_stays_live() {
+    use portcullis_domain::{Limit, Quota};
+    let w = World::with(Setup {
+        quotas: vec![(Limit::MailPerMinute, Quota::new(1, std::time::Duration::from_secs(60)))],
+        ..Setup::default()
+    });
+    let now = w.clock_now();
+    w.store
+        .put_plan(w.tenant.id, &plan("starter", true), now)
+        .await
+        .unwrap();
+    let node = NewNode {
+        id: uuid::Uuid::now_v7(),
+        name: "eu1".to_owned(),
+        domain: None,
+        capacity: 5,
+        enabled: true,
+    };
+    w.store.add_node(w.tenant.id, &node, now).await.unwrap();
+    w.auth.sign_up(signup(&w, OWNER, "starter")).await.unwrap();
+    let code = code_in(&w.last_mail_to(OWNER).await);
+    // Someone submits the address again within the minute: same kind of answer, no mail,
+    // nothing replaced.
+    w.auth.sign_up(signup(&w, OWNER, "starter")).await.unwrap();
+    assert_eq!(w.mails().await.iter().filter(|m| m.to == OWNER).count(), 1);
+    w.auth
+        .verify_signup(&w.code(OWNER, &code), &World::from(HOME))
         .await
         .unwrap();
 }
