@@ -8,31 +8,19 @@
 mod common;
 
 use common::{Ctx, error_code, read, s, spawn};
-use portcullis_server::operator::{self, AdminKeyCommand, Operation, TenantCommand};
+use portcullis_server::operator::{AdminKeyCommand, Operation, TenantCommand};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn operate(ctx: &Ctx, op: Operation) -> String {
-    let store =
-        portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(ctx.app.database_url())).unwrap();
-    let mut out = Vec::new();
-    operator::execute(&store, ctx.app.clock.as_ref(), op, &mut out)
-        .await
-        .unwrap();
-    String::from_utf8(out).unwrap()
-}
-
 /// A key from `admin-key create`: the last line it prints.
 async fn admin_key(ctx: &Ctx, name: &str, tenant: Option<&str>, introspect_only: bool) -> String {
-    let out = operate(
-        ctx,
-        Operation::AdminKey(AdminKeyCommand::Create {
+    let out = ctx
+        .operate(Operation::AdminKey(AdminKeyCommand::Create {
             name: name.into(),
             tenant: tenant.map(str::to_owned),
             introspect_only,
-        }),
-    )
-    .await;
+        }))
+        .await;
     out.lines().last().unwrap().to_owned()
 }
 
@@ -140,10 +128,10 @@ async fn keys_are_hashed_at_rest_and_wrong_revoked_or_misplaced_credentials_are_
     let (status, _) = read(ctx.post("/v1/auth/introspect", json!({ "token": access })).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no key at all");
 
-    let list = operate(&ctx, Operation::AdminKey(AdminKeyCommand::List)).await;
+    let list = ctx.operate(Operation::AdminKey(AdminKeyCommand::List)).await;
     assert!(!list.contains(&key), "list never shows a key");
     let id = list.split('\t').next().unwrap().parse().unwrap();
-    operate(&ctx, Operation::AdminKey(AdminKeyCommand::Revoke { id })).await;
+    ctx.operate(Operation::AdminKey(AdminKeyCommand::Revoke { id })).await;
     let (status, _) = introspect(&ctx, &key, &access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
 }
@@ -152,14 +140,11 @@ async fn keys_are_hashed_at_rest_and_wrong_revoked_or_misplaced_credentials_are_
 async fn a_tenant_bound_key_sees_only_its_tenant_and_an_introspect_only_key_only_introspects() {
     let ctx = spawn().await;
     for slug in ["acme", "globex"] {
-        operate(
-            &ctx,
-            Operation::Tenant(TenantCommand::Create {
-                slug: slug.into(),
-                name: format!("{slug} Hosting"),
-                site_url_template: None,
-            }),
-        )
+        ctx.operate(Operation::Tenant(TenantCommand::Create {
+            slug: slug.into(),
+            name: format!("{slug} Hosting"),
+            site_url_template: None,
+        }))
         .await;
     }
     let acme = admin_key(&ctx, "acme ops", Some("acme"), false).await;

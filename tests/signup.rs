@@ -7,60 +7,40 @@
 mod common;
 
 use common::{Ctx, error_code, read, s, spawn};
-use portcullis_server::operator::{self, NodeCommand, Operation, PlanCommand, TenantCommand};
+use portcullis_server::operator::{NodeCommand, Operation, PlanCommand, TenantCommand};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Runs an operator command against the app's database and returns what it printed.
-async fn operate(ctx: &Ctx, op: Operation) -> String {
-    let store =
-        portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(ctx.app.database_url())).unwrap();
-    let mut out = Vec::new();
-    operator::execute(&store, ctx.app.clock.as_ref(), op, &mut out)
-        .await
-        .unwrap();
-    String::from_utf8(out).unwrap()
-}
-
 /// A tenant `slug` with an active `starter`, an inactive `legacy`, and one node of `capacity`.
 async fn brand(ctx: &Ctx, slug: &str, capacity: u32) {
-    operate(
-        ctx,
-        Operation::Tenant(TenantCommand::Create {
-            slug: slug.into(),
-            name: format!("{slug} Hosting"),
-            site_url_template: None,
-        }),
-    )
+    ctx.operate(Operation::Tenant(TenantCommand::Create {
+        slug: slug.into(),
+        name: format!("{slug} Hosting"),
+        site_url_template: None,
+    }))
     .await;
     for (name, inactive) in [("starter", false), ("legacy", true)] {
-        operate(
-            ctx,
-            Operation::Plan(PlanCommand::Set {
-                tenant: slug.into(),
-                name: name.into(),
-                price: "€5/mo".into(),
-                description: format!("The {name} plan"),
-                features: vec!["1 site".into(), "Daily backups".into()],
-                inactive,
-            }),
-        )
+        ctx.operate(Operation::Plan(PlanCommand::Set {
+            tenant: slug.into(),
+            name: name.into(),
+            price: "€5/mo".into(),
+            description: format!("The {name} plan"),
+            features: vec!["1 site".into(), "Daily backups".into()],
+            inactive,
+        }))
         .await;
     }
     add_node(ctx, slug, "eu1", capacity).await;
 }
 
 async fn add_node(ctx: &Ctx, slug: &str, name: &str, capacity: u32) {
-    operate(
-        ctx,
-        Operation::Node(NodeCommand::Add {
-            tenant: slug.into(),
-            name: name.into(),
-            capacity,
-            domain: Some(format!("{name}.{slug}.example.net")),
-            disabled: false,
-        }),
-    )
+    ctx.operate(Operation::Node(NodeCommand::Add {
+        tenant: slug.into(),
+        name: name.into(),
+        capacity,
+        domain: Some(format!("{name}.{slug}.example.net")),
+        disabled: false,
+    }))
     .await;
 }
 

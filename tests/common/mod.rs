@@ -130,6 +130,20 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Runs an operator command (`portcullis tenant|plan|node|admin-key …`) against the app's
+    /// database and returns what it printed.
+    pub async fn operate(&self, op: portcullis_server::operator::Operation) -> String {
+        let settings = portcullis_postgres::PgSettings::new(self.app.database_url());
+        let store = portcullis_postgres::PgStore::connect(&settings).unwrap();
+        let mut out = Vec::new();
+        portcullis_server::operator::execute(&store, self.app.clock.as_ref(), op, &mut out)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+}
+
 pub async fn read(res: Response) -> (StatusCode, Value) {
     let status = res.status();
     let text = res.text().await.expect("body");

@@ -56,8 +56,9 @@ const SIGNING_SEED_SECRET: &str = "jwt_ed25519_seed_v1";
 const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
 const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
 
-/// Migrates (if configured), connects, loads keys, and binds the HTTP server.
-pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
+/// The configured database URL, after applying pending migrations when
+/// `database.migrate_on_start` is set (what `serve` and the operator commands start with).
+pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
     let url = config
         .database
         .url
@@ -71,6 +72,12 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             tracing::info!(?applied, "migrations applied");
         }
     }
+    Ok(url)
+}
+
+/// Migrates (if configured), connects, loads keys, and binds the HTTP server.
+pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
+    let url = migrated_database_url(config).await?;
     let store = Arc::new(PgStore::connect(&PgSettings {
         url,
         max_connections: config.database.max_connections,

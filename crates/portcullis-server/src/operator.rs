@@ -292,19 +292,7 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
 /// Runs `op` against the configured database (migrating it first when
 /// `database.migrate_on_start` is set, as `serve` would), printing to stdout.
 pub async fn run(config: &crate::Config, op: Operation) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let url = config
-        .database
-        .url
-        .as_ref()
-        .context("database.url is required")?
-        .expose_secret()
-        .to_owned();
-    if config.database.migrate_on_start {
-        portcullis_postgres::run_migrations(&url)
-            .await
-            .context("applying migrations")?;
-    }
+    let url = crate::app::migrated_database_url(config).await?;
     // Two connections: the command needs one, and it must not take the service's share.
     let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings {
         max_connections: 2,

@@ -1,15 +1,13 @@
-//! Passwordless login: ask for a code by mail, then log in with it.
+//! Passwordless login with a mailed code (asked for through `secrets::request_login_code`).
 
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::{CodeLoginError, Email, Presented, SecondFactor};
-use serde_json::json;
 
 use super::shared::{Result, ok, resolve_tenant};
-use crate::captcha::{CaptchaEndpoint, CaptchaFields};
 use crate::command::{Command, Valid};
-use crate::dto::{CodeLoginRequest, EmailRequest, TokenPairView, Validator};
+use crate::dto::{CodeLoginRequest, TokenPairView, Validator};
 use crate::error::ApiError;
 use crate::extract::client_info;
 use crate::state::AppState;
@@ -21,47 +19,6 @@ impl From<CodeLoginError> for ApiError {
             CodeLoginError::Login(e) => e.into(),
         }
     }
-}
-
-/// The address a login code is asked for.
-pub struct CodeRequestCommand {
-    email: Email,
-    tenant_slug: Option<String>,
-}
-
-impl Command for CodeRequestCommand {
-    type Body = EmailRequest;
-
-    fn captcha(body: &EmailRequest) -> Option<(CaptchaEndpoint, &CaptchaFields)> {
-        Some((CaptchaEndpoint::LoginCodeRequest, &body.captcha))
-    }
-
-    fn parse(body: EmailRequest, _state: &AppState, v: &mut Validator) -> Option<Self> {
-        let email = v
-            .require("email", body.email.as_deref())
-            .and_then(|e| v.check("email", Email::parse(e), |_| None))?;
-        Some(Self {
-            email,
-            tenant_slug: body.tenant_slug,
-        })
-    }
-}
-
-/// `POST /v1/auth/login/code/request`: 202 whether or not a code goes out.
-pub async fn request_login_code(
-    state: Data<AppState>,
-    req: HttpRequest,
-    Valid(cmd): Valid<CodeRequestCommand>,
-) -> Result<HttpResponse> {
-    let tenant = resolve_tenant(&state, &req, cmd.tenant_slug.as_deref()).await?;
-    state
-        .auth
-        .request_login_code(tenant.id, cmd.email, &client_info(&req))
-        .await?;
-    Ok(ok(
-        StatusCode::ACCEPTED,
-        json!({ "message": "If this address has an account, a sign-in code is on its way." }),
-    ))
 }
 
 /// A login by code: the address, the code, and the second factor if the account has one.

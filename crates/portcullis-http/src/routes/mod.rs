@@ -18,9 +18,11 @@ pub use admin::{
     show_tenant, update_node, update_tenant,
 };
 pub use auth::{login, logout, refresh, register, session};
-pub use code_login::{login_with_code, request_login_code};
+pub use code_login::login_with_code;
 pub use meta::{jwks, live, method_not_allowed, not_found, ready};
 pub use mfa::{activate_totp, disable_totp, enroll_totp, regenerate_recovery_codes};
-pub use secrets::{authorize_ip, check_reset, forgot_password, resend_verification, reset_password, verify_email};
+pub use secrets::{
+    authorize_ip, check_reset, forgot_password, request_login_code, resend_verification, reset_password, verify_email,
+};
 pub use sessions::{delete_session, list_sessions, revoke_sessions};
 pub use signup::{sign_up, signup_plans, verify_signup};

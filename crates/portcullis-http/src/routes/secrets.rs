@@ -1,5 +1,5 @@
-//! The flows of mailed links and codes: resend, forgot, verify email, authorize an IP, check and
-//! reset a password.
+//! The flows of mailed links and codes: resend, forgot, a login code, verify email, authorize
+//! an IP, check and reset a password.
 
 use std::marker::PhantomData;
 
@@ -16,11 +16,12 @@ use crate::dto::{EmailRequest, SecretRequest, TokenPairView, UserView, Validator
 use crate::extract::client_info;
 use crate::state::AppState;
 
-/// The mail `verify-email/resend` and `password/forgot` ask for.
+/// The mail `verify-email/resend`, `password/forgot` and `login/code/request` ask for.
 #[derive(Clone, Copy)]
 pub enum Asked {
     Verification,
     Reset,
+    LoginCode,
 }
 
 /// Which mail an endpoint asks for, as a type, so each endpoint's command knows its captcha.
@@ -44,11 +45,20 @@ impl MailAsked for Forgot {
     const ASKED: Asked = Asked::Reset;
 }
 
+/// `login/code/request`.
+#[derive(Debug)]
+pub struct LoginCodeAsked;
+
+impl MailAsked for LoginCodeAsked {
+    const ASKED: Asked = Asked::LoginCode;
+}
+
 impl Asked {
     fn captcha(self) -> CaptchaEndpoint {
         match self {
             Self::Verification => CaptchaEndpoint::VerificationResend,
             Self::Reset => CaptchaEndpoint::PasswordForgot,
+            Self::LoginCode => CaptchaEndpoint::LoginCodeRequest,
         }
     }
 }
@@ -99,6 +109,10 @@ async fn mail_request<A: MailAsked>(
             state.auth.request_password_reset(tenant.id, cmd.email, &client).await?;
             "If this address has an account, a mail with a reset link and code is on its way."
         }
+        Asked::LoginCode => {
+            state.auth.request_login_code(tenant.id, cmd.email, &client).await?;
+            "If this address has an account, a sign-in code is on its way."
+        }
     };
     Ok(ok(StatusCode::ACCEPTED, json!({ "message": message })))
 }
@@ -117,6 +131,15 @@ pub async fn forgot_password(
     state: Data<AppState>,
     req: HttpRequest,
     Valid(cmd): Valid<AddressCommand<Forgot>>,
+) -> Result<HttpResponse> {
+    mail_request(&state, &req, cmd).await
+}
+
+/// `POST /v1/auth/login/code/request`: 202 whether or not a code goes out.
+pub async fn request_login_code(
+    state: Data<AppState>,
+    req: HttpRequest,
+    Valid(cmd): Valid<AddressCommand<LoginCodeAsked>>,
 ) -> Result<HttpResponse> {
     mail_request(&state, &req, cmd).await
 }
