@@ -7,22 +7,10 @@
 
 mod common;
 
-use common::{Ctx, error_code, read, s, spawn};
+use common::{Ctx, admin_key, admin_send, error_code, read, s, spawn};
 use portcullis_server::operator::{AdminKeyCommand, Operation, TenantCommand};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// A key from `admin-key create`: the last line it prints.
-async fn admin_key(ctx: &Ctx, name: &str, tenant: Option<&str>, introspect_only: bool) -> String {
-    let out = ctx
-        .operate(Operation::AdminKey(AdminKeyCommand::Create {
-            name: name.into(),
-            tenant: tenant.map(str::to_owned),
-            introspect_only,
-        }))
-        .await;
-    out.lines().last().unwrap().to_owned()
-}
 
 async fn introspect(ctx: &Ctx, key: &str, token: &str) -> (StatusCode, Value) {
     read(
@@ -144,6 +132,7 @@ async fn a_tenant_bound_key_sees_only_its_tenant_and_an_introspect_only_key_only
             slug: slug.into(),
             name: format!("{slug} Hosting"),
             site_url_template: None,
+            settings: None,
         }))
         .await;
     }
@@ -182,18 +171,6 @@ async fn a_tenant_bound_key_sees_only_its_tenant_and_an_introspect_only_key_only
     assert_eq!(body["data"], json!({ "active": false }));
     let (_, body) = introspect(&ctx, &reader, s(&pair, "access_token")).await;
     assert_eq!(body["data"]["active"], true);
-}
-
-async fn admin_send(ctx: &Ctx, method: reqwest::Method, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let res = ctx
-        .http
-        .request(method, ctx.app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    read(res).await
 }
 
 #[tokio::test]

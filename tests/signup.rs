@@ -17,6 +17,7 @@ async fn brand(ctx: &Ctx, slug: &str, capacity: u32) {
         slug: slug.into(),
         name: format!("{slug} Hosting"),
         site_url_template: None,
+        settings: None,
     }))
     .await;
     for (name, inactive) in [("starter", false), ("legacy", true)] {

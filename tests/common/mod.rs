@@ -177,3 +177,30 @@ impl Ctx {
             .expect("request")
     }
 }
+
+/// A key from `admin-key create`: the last line it prints.
+pub async fn admin_key(ctx: &Ctx, name: &str, tenant: Option<&str>, introspect_only: bool) -> String {
+    let out = ctx
+        .operate(portcullis_server::operator::Operation::AdminKey(
+            portcullis_server::operator::AdminKeyCommand::Create {
+                name: name.into(),
+                tenant: tenant.map(str::to_owned),
+                introspect_only,
+            },
+        ))
+        .await;
+    out.lines().last().unwrap().to_owned()
+}
+
+/// Sends `body` as JSON with an admin key.
+pub async fn admin_send(ctx: &Ctx, method: reqwest::Method, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let res = ctx
+        .http
+        .request(method, ctx.app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    read(res).await
+}

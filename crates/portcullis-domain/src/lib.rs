@@ -52,7 +52,8 @@ pub use ports::{
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
 pub use service::{
-    AMR_EMAIL, AuthDeps, AuthService, InfraError, MAX_USER_AGENT_CHARS, MfaError, OneTimeError, OverBudget, Presented,
+    AMR_EMAIL, AuthDeps, AuthService, BRAND_CACHE_SECS, InfraError, MAX_USER_AGENT_CHARS, MfaError, OneTimeError,
+    OverBudget, Presented,
 };
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};

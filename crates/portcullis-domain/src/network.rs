@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 /// What the new-IP policy does with a sign-in from a network the account has not used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NewIpPolicy {
     /// Nothing.
     Off,

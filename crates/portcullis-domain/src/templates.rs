@@ -21,7 +21,8 @@ pub struct MailBranding {
 }
 
 impl MailBranding {
-    /// Checks that every link template has exactly one `{token}` and is an http(s) URL.
+    /// Checks that every link template has exactly one `{token}` and is an http(s) URL, and
+    /// that the product has a name.
     pub fn validate(&self) -> Result<(), String> {
         for (name, url) in [
             ("verify_email_url", &self.verify_email_url),
@@ -29,12 +30,7 @@ impl MailBranding {
             ("reset_password_url", &self.reset_password_url),
             ("authorize_ip_url", &self.authorize_ip_url),
         ] {
-            if url.matches("{token}").count() != 1 {
-                return Err(format!("{name} must contain {{token}} exactly once"));
-            }
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(format!("{name} must be an http(s) URL"));
-            }
+            validate_link_template(url).map_err(|e| format!("{name} {e}"))?;
         }
         if self.product.trim().is_empty() {
             return Err("the product name must not be empty".into());
@@ -53,6 +49,28 @@ impl MailBranding {
         // The token is base64url, but encode anyway: a template may put it in a query string.
         Some(template.replace("{token}", &percent_encode(token)))
     }
+}
+
+/// Checks a front-end link template: an http(s) URL with `{token}` exactly once and no
+/// white space or control characters.
+///
+/// ```
+/// use portcullis_domain::templates::validate_link_template;
+/// assert!(validate_link_template("https://app.example.com/verify?token={token}").is_ok());
+/// assert!(validate_link_template("https://app.example.com/verify").is_err());
+/// assert!(validate_link_template("javascript:alert({token})").is_err());
+/// ```
+pub fn validate_link_template(url: &str) -> Result<(), String> {
+    if url.matches("{token}").count() != 1 {
+        return Err("must contain {token} exactly once".into());
+    }
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err("must be an http(s) URL".into());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    Ok(())
 }
 
 /// What varies between two mails of one kind.

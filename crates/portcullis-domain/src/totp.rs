@@ -105,10 +105,12 @@ impl MfaSettings {
             .map(Zeroizing::new)
     }
 
-    pub(crate) fn totp(&self, secret: &[u8], account_name: &str) -> Option<totp_rs::Totp> {
+    /// A TOTP of `secret` for `account_name`, labelled for authenticator apps with `issuer`
+    /// (the tenant's, or [`MfaSettings::issuer`]); the label does not change the codes.
+    pub(crate) fn totp(&self, secret: &[u8], account_name: &str, issuer: &str) -> Option<totp_rs::Totp> {
         totp_rs::Builder::new()
             .with_secret(secret.to_vec())
-            .with_issuer(Some(self.issuer.as_str()))
+            .with_issuer(Some(issuer))
             .with_account_name(account_name.replace(':', ""))
             .build()
             .ok()
@@ -121,7 +123,7 @@ impl MfaSettings {
             return None;
         }
         let time = u64::try_from(now.timestamp()).ok()?;
-        self.totp(secret, "")?.check(code, time)
+        self.totp(secret, "", &self.issuer)?.check(code, time)
     }
 
     /// The stored form of a recovery code for this account (case and dashes do not matter).

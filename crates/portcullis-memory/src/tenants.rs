@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::model::{
-    Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord,
+    Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord, TenantSettings,
 };
 use portcullis_domain::{Email, SignupStore, StoreError, TenantId, TenantStore, TenantWriteError, UserId};
 
@@ -165,6 +165,11 @@ impl TenantStore for MemoryStore {
             .iter()
             .find(|t| t.slug == slug)
             .map(|t| state.record_of(t)))
+    }
+
+    async fn tenant_settings(&self, tenant: TenantId) -> Result<Option<TenantSettings>, StoreError> {
+        let state = self.lock().await?;
+        Ok(state.tenant(tenant).map(|t| state.record_of(t).settings))
     }
 
     async fn put_plan(&self, tenant: TenantId, plan: &Plan, _now: DateTime<Utc>) -> Result<(), TenantWriteError> {

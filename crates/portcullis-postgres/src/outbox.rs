@@ -25,6 +25,8 @@ struct ClaimedRow {
     tenant_id: Uuid,
     #[diesel(sql_type = diesel::sql_types::Text)]
     recipient: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    sender: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Text)]
     kind: String,
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -62,7 +64,7 @@ impl OutboxStore for PgStore {
                           WHERE status = 'pending' AND next_attempt_at <= $1 \
                             AND (leased_until IS NULL OR leased_until <= clock_timestamp()) \
                           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, tenant_id, recipient, kind, subject, body_text, body_html, attempts, created_at",
+             RETURNING id, tenant_id, recipient, sender, kind, subject, body_text, body_html, attempts, created_at",
         )
         .bind::<Timestamptz, _>(now)
         .bind::<diesel::sql_types::Double, _>(lease.num_milliseconds() as f64 / 1000.0)
@@ -82,6 +84,7 @@ impl OutboxStore for PgStore {
                     id: row.id,
                     tenant_id: TenantId::from_uuid(row.tenant_id),
                     to: row.recipient,
+                    from: row.sender,
                     kind,
                     subject: row.subject,
                     text: row.body_text.unwrap_or_default(),

@@ -148,6 +148,7 @@ pub(crate) async fn enqueue_on(
             mail_outbox::id.eq(mail.id),
             mail_outbox::tenant_id.eq(mail.tenant_id.as_uuid()),
             mail_outbox::recipient.eq(&mail.to),
+            mail_outbox::sender.eq(&mail.from),
             mail_outbox::kind.eq(mail.kind.name()),
             mail_outbox::subject.eq(&mail.subject),
             mail_outbox::body_text.eq(&mail.text),

@@ -188,6 +188,7 @@ diesel::table! {
         created_at -> Timestamptz,
         sent_at -> Nullable<Timestamptz>,
         failed_at -> Nullable<Timestamptz>,
+        sender -> Nullable<Text>,
     }
 }
 

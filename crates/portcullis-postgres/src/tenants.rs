@@ -25,11 +25,8 @@ struct TenantRecordRow {
 
 impl From<TenantRecordRow> for TenantRecord {
     fn from(r: TenantRecordRow) -> Self {
-        let text = |key: &str| r.settings.get(key).and_then(|v| v.as_str()).map(str::to_owned);
         Self {
-            settings: TenantSettings {
-                site_url_template: text("site_url_template"),
-            },
+            settings: TenantSettings::from_stored(&r.settings),
             tenant: Tenant {
                 id: TenantId::from_uuid(r.id),
                 slug: r.slug,
@@ -41,11 +38,7 @@ impl From<TenantRecordRow> for TenantRecord {
 }
 
 fn settings_json(settings: &TenantSettings) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    if let Some(t) = &settings.site_url_template {
-        map.insert("site_url_template".into(), t.clone().into());
-    }
-    serde_json::Value::Object(map)
+    serde_json::Value::Object(settings.to_json())
 }
 
 #[derive(Queryable, Selectable)]
@@ -257,6 +250,18 @@ impl TenantStore for PgStore {
             .optional()
             .map_err(query_error)?;
         Ok(row.map(TenantRecord::from))
+    }
+
+    async fn tenant_settings(&self, tenant: TenantId) -> Result<Option<TenantSettings>, StoreError> {
+        let mut conn = self.conn().await?;
+        let stored: Option<serde_json::Value> = tenants::table
+            .find(tenant.as_uuid())
+            .select(tenants::settings)
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(stored.as_ref().map(TenantSettings::from_stored))
     }
 
     async fn put_plan(&self, tenant: TenantId, plan: &Plan, now: DateTime<Utc>) -> Result<(), TenantWriteError> {

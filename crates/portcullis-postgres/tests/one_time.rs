@@ -102,6 +102,7 @@ async fn concurrent_workers_fulfil_each_mail_request_once() {
                             id: Uuid::now_v7(),
                             tenant_id: TenantId::DEFAULT,
                             to: account.email.as_str().to_owned(),
+                            from: None,
                             kind: MailKind::PasswordReset,
                             subject: "Reset".into(),
                             text: "t".into(),

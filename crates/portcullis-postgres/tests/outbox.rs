@@ -23,6 +23,7 @@ fn mail(n: usize) -> OutgoingMail {
         id: Uuid::now_v7(),
         tenant_id: TenantId::DEFAULT,
         to: format!("user{n}@example.com"),
+        from: None,
         kind: MailKind::SignupVerification,
         subject: "Verify".into(),
         text: format!("code {n}"),

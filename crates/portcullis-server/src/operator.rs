@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use portcullis_domain::admin_key::{NewAdminKey, mint_admin_key};
-use portcullis_domain::model::{InvalidField, NewNode, Plan, TenantRecord, display_text};
+use portcullis_domain::model::{InvalidField, NewNode, Plan, TenantRecord, TenantSettings, display_text};
 use portcullis_domain::{Clock, Storage, TenantId, TenantStore, TenantWriteError};
 
 /// `portcullis tenant …`.
@@ -24,6 +24,23 @@ pub enum TenantCommand {
         /// The tenant's own `site_url` template (default: `signup.site_url_template`).
         #[arg(long)]
         site_url_template: Option<String>,
+        /// The tenant's own settings as a JSON object (docs/TENANTS.md lists the keys), e.g.
+        /// `{"product_name":"Acme","mail_from":"Acme <no-reply@acme.example>"}`.
+        #[arg(long)]
+        settings: Option<String>,
+    },
+    /// Change a tenant's name or settings. Running servers pick the change up within a few
+    /// seconds.
+    Set {
+        /// The tenant's slug.
+        slug: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A JSON merge patch of the settings: a key given replaces the setting, `null` returns
+        /// it to the global configuration, a key left out stays.
+        #[arg(long)]
+        settings: Option<String>,
     },
     /// List every tenant.
     List,
@@ -125,6 +142,15 @@ fn refused(errors: Vec<InvalidField>) -> anyhow::Error {
     anyhow::anyhow!("invalid: {}", lines.join("; "))
 }
 
+/// The settings of `current` changed by the JSON merge patch `patch`.
+fn patched_settings(current: &TenantSettings, patch: Option<&str>) -> anyhow::Result<TenantSettings> {
+    let patch: serde_json::Map<String, serde_json::Value> = match patch {
+        Some(text) => serde_json::from_str(text).context("--settings must be a JSON object")?,
+        None => serde_json::Map::new(),
+    };
+    current.patched(&patch).map_err(|e| refused(vec![e]))
+}
+
 async fn tenant_of(store: &dyn TenantStore, slug: &str) -> anyhow::Result<TenantRecord> {
     store
         .tenant_record(slug)
@@ -152,15 +178,29 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
             slug,
             name,
             site_url_template,
+            settings,
         }) => {
             let id = TenantId::from_uuid(new_id(clock));
-            let record = TenantRecord::checked(id, &slug, &name, site_url_template, now).map_err(refused)?;
+            let mut settings = patched_settings(&TenantSettings::default(), settings.as_deref())?;
+            settings.site_url_template = site_url_template.or(settings.site_url_template);
+            let record = TenantRecord::checked(id, &slug, &name, settings, now).map_err(refused)?;
             match store.create_tenant(&record).await {
                 Ok(()) => {}
                 Err(TenantWriteError::Taken) => bail!("the slug {:?} is taken", record.tenant.slug),
                 Err(e) => return Err(e.into()),
             }
             writeln!(out, "created tenant {} ({})", record.tenant.slug, record.tenant.id)?;
+        }
+        Operation::Tenant(TenantCommand::Set { slug, name, settings }) => {
+            let current = tenant_of(store, &slug).await?;
+            let settings = patched_settings(&current.settings, settings.as_deref())?;
+            let name = name.as_deref().unwrap_or(&current.name);
+            let t = &current.tenant;
+            let record = TenantRecord::checked(t.id, &t.slug, name, settings, current.created_at).map_err(refused)?;
+            if !store.replace_tenant(&record).await? {
+                bail!("no tenant has the slug {slug:?}");
+            }
+            writeln!(out, "updated tenant {}", record.tenant.slug)?;
         }
         Operation::Tenant(TenantCommand::List) => {
             for t in store.tenants().await? {
@@ -172,8 +212,7 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
             writeln!(out, "slug:     {}", t.tenant.slug)?;
             writeln!(out, "id:       {}", t.tenant.id)?;
             writeln!(out, "name:     {}", t.name)?;
-            let template = t.settings.site_url_template.as_deref().unwrap_or("(global)");
-            writeln!(out, "site_url: {template}")?;
+            writeln!(out, "settings: {}", serde_json::Value::Object(t.settings.to_json()))?;
             for p in store.plans(t.tenant.id).await? {
                 let state = if p.active { "active" } else { "inactive" };
                 writeln!(

@@ -360,6 +360,7 @@ async fn mail_committed_before_a_crash_is_delivered_by_the_next_process() {
         id: uuid::Uuid::now_v7(),
         tenant_id: portcullis_domain::TenantId::DEFAULT,
         to: "ada@example.com".into(),
+        from: None,
         kind: MailKind::PasswordReset,
         subject: "Reset your password".into(),
         text: "Your code is 123456.".into(),

@@ -40,6 +40,7 @@ fn mail(to: &str) -> OutgoingMail {
         id: Uuid::now_v7(),
         tenant_id: TenantId::DEFAULT,
         to: to.into(),
+        from: None,
         kind: MailKind::SignupVerification,
         subject: "Verify your email".into(),
         text: "Your code is 123456.".into(),

@@ -144,7 +144,38 @@ async fn tenants_plans_and_nodes_are_made_and_shown_from_the_command_line() {
     assert_eq!(slugs, ["acme", "default"]);
     let show = stdout(&portcullis(url, &["tenant", "show", "acme"]));
     assert!(show.contains("name:     Acme Hosting"), "{show}");
-    assert!(show.contains("site_url: (global)"), "{show}");
+    assert!(show.contains("settings: {}"), "{show}");
+    let set = [
+        "tenant",
+        "set",
+        "acme",
+        "--settings",
+        r#"{"product_name":"Acme","new_ip_policy":"require"}"#,
+    ];
+    stdout(&portcullis(url, &set));
+    let shown = stdout(&portcullis(url, &["tenant", "show", "acme"]));
+    assert!(
+        shown.contains(r#"settings: {"new_ip_policy":"require","product_name":"Acme"}"#),
+        "{shown}"
+    );
+    let why = refused(&portcullis(url, &["tenant", "set", "acme", "--settings", "not json"]));
+    assert!(why.contains("--settings must be a JSON object"), "{why}");
+    let why = refused(&portcullis(
+        url,
+        &[
+            "tenant",
+            "set",
+            "acme",
+            "--settings",
+            r#"{"mail_from":"nobody","colour":1}"#,
+        ],
+    ));
+    assert!(why.contains("unknown field `colour`"), "{why}");
+    let why = refused(&portcullis(
+        url,
+        &["tenant", "set", "acme", "--settings", r#"{"mail_from":"nobody"}"#],
+    ));
+    assert!(why.contains("mail_from: must hold a valid mail address"), "{why}");
     assert!(show.contains("plan starter\tactive\t€5/mo\t1 site, SSL"), "{show}");
     assert!(show.contains("plan legacy\tinactive"), "{show}");
     assert!(show.contains("enabled\t0/50 used\teu1.example.net"), "{show}");

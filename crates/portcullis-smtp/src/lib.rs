@@ -82,17 +82,29 @@ impl Composer {
         Ok(Self { from, id_domain })
     }
 
+    /// The message for `mail`, from the tenant's sender when its brand has one (its domain then
+    /// names the `Message-ID` too), from the configured one otherwise.
     fn compose(&self, mail: &OutgoingMail) -> Result<Message, SendError> {
         let to: Mailbox = mail
             .to
             .parse()
             .map_err(|e| SendError::Permanent(format!("recipient address is not valid: {e}")))?;
+        let from: Mailbox = match &mail.from {
+            Some(sender) => sender
+                .parse()
+                .map_err(|e| SendError::Permanent(format!("the tenant's sender is not valid: {e}")))?,
+            None => self.from.clone(),
+        };
+        let id_domain = match &mail.from {
+            Some(_) => from.email.domain().to_owned(),
+            None => self.id_domain.clone(),
+        };
         Message::builder()
-            .from(self.from.clone())
+            .from(from)
             .to(to)
             .subject(&mail.subject)
             // Stable across retries, so a receiver can drop a duplicate after a crash mid-send.
-            .header(MessageId::from(format!("<{}@{}>", mail.id, self.id_domain)))
+            .header(MessageId::from(format!("<{}@{id_domain}>", mail.id)))
             .multipart(
                 MultiPart::alternative()
                     .singlepart(

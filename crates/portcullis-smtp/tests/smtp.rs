@@ -28,6 +28,7 @@ fn mail(to: &str) -> OutgoingMail {
         id: Uuid::now_v7(),
         tenant_id: TenantId::DEFAULT,
         to: to.into(),
+        from: None,
         kind: MailKind::PasswordReset,
         subject: "Reset your password".into(),
         text: "Your code is 123456.".into(),
@@ -55,6 +56,33 @@ async fn smtp_delivers_both_parts_with_a_stable_message_id() {
     assert!(r.data.contains("multipart/alternative"));
     assert!(r.data.contains("text/plain") && r.data.contains("Your code is 123456."));
     assert!(r.data.contains("text/html") && r.data.contains("<b>123456</b>"));
+}
+
+#[tokio::test]
+async fn a_tenants_own_sender_replaces_the_configured_one() {
+    let sink = SmtpSink::start().unwrap();
+    let mailer = SmtpMailer::new(&settings(sink.port()), "Portcullis <no-reply@auth.example.com>").unwrap();
+    let m = OutgoingMail {
+        from: Some("Acme Hosting <hello@acme.example>".into()),
+        ..mail("ada@example.com")
+    };
+    mailer.send(&m).await.unwrap();
+    let bad = OutgoingMail {
+        from: Some("not a sender".into()),
+        ..mail("ada@example.com")
+    };
+    let err = mailer.send(&bad).await.unwrap_err();
+    assert!(matches!(err, SendError::Permanent(_)), "{err:?}");
+    let got = sink.wait_for(1, Duration::from_secs(5)).await;
+    let r = &got[0];
+    assert_eq!(r.from, "hello@acme.example");
+    assert!(
+        r.data.contains("From: \"Acme Hosting\" <hello@acme.example>")
+            || r.data.contains("From: Acme Hosting <hello@acme.example>"),
+        "{}",
+        r.data
+    );
+    assert_eq!(r.message_id(), Some(format!("<{}@acme.example>", m.id).as_str()));
 }
 
 #[tokio::test]

@@ -94,6 +94,9 @@ pub struct OutgoingMail {
     pub tenant_id: TenantId,
     /// Recipient address.
     pub to: String,
+    /// Sender (`Name <address>`) of the tenant's brand; `None` sends as the transport's
+    /// configured sender.
+    pub from: Option<String>,
     /// Purpose.
     pub kind: MailKind,
     /// Subject line.

@@ -9,6 +9,7 @@ mod second_factor;
 mod secret;
 mod session;
 mod tenant;
+mod tenant_settings;
 
 pub use account::{Account, AccountCredentials, NewAccount, StoredPassword, Tenant};
 pub use client::{ClientInfo, Principal, TokenPair};
@@ -24,6 +25,7 @@ pub use secret::{
 pub use session::{NewSession, Session, SessionSelection};
 pub use tenant::{
     Customer, InvalidField, MAX_NAME_CHARS, MAX_PLAN_CHARS, MAX_SLUG_CHARS, NewNode, Node, Plan, SITE_URL_PLACEHOLDERS,
-    SignupOutcome, SignupPlan, SignupTarget, SignupWrite, TenantRecord, TenantSettings, display_text, site_url,
-    valid_tenant_slug, validate_site_url_template,
+    SignupOutcome, SignupPlan, SignupTarget, SignupWrite, display_text, site_url, valid_tenant_slug,
+    validate_site_url_template,
 };
+pub use tenant_settings::{Brand, TenantRecord, TenantSettings, validate_sender};

@@ -5,63 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::identity::FieldError;
 use crate::ids::{TenantId, UserId};
-use crate::model::{Account, NewOneTimeSecret, OutgoingMail, Tenant};
-
-/// Settings of one tenant. Every one left `None` falls back to the global configuration, so a
-/// tenant made with only a slug and a name behaves like the built-in one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TenantSettings {
-    /// Template of a customer's `site_url` (see [`site_url`]).
-    pub site_url_template: Option<String>,
-}
-
-/// A tenant with its name and settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantRecord {
-    /// Id and slug.
-    pub tenant: Tenant,
-    /// Display name.
-    pub name: String,
-    /// Its own settings.
-    pub settings: TenantSettings,
-    /// When it was made.
-    pub created_at: DateTime<Utc>,
-}
-
-impl TenantRecord {
-    /// A new tenant as an operator gives it, checked: its slug, name (trimmed) and
-    /// `site_url` template; every problem at once.
-    pub fn checked(
-        id: TenantId,
-        slug: &str,
-        name: &str,
-        site_url_template: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Result<Self, Vec<InvalidField>> {
-        let mut errors = Vec::new();
-        if let Err(e) = valid_tenant_slug(slug) {
-            errors.push(e);
-        }
-        let name = display_text("name", name, MAX_NAME_CHARS)
-            .map_err(|e| errors.push(e))
-            .ok();
-        if let Some(Err(e)) = site_url_template.as_deref().map(validate_site_url_template) {
-            errors.push(invalid("site_url_template", FieldError::Invalid, &e));
-        }
-        match name {
-            Some(name) if errors.is_empty() => Ok(Self {
-                tenant: Tenant {
-                    id,
-                    slug: slug.to_owned(),
-                },
-                name,
-                settings: TenantSettings { site_url_template },
-                created_at: now,
-            }),
-            _ => Err(errors),
-        }
-    }
-}
+use crate::model::{Account, NewOneTimeSecret, OutgoingMail};
 
 /// Most characters of a tenant's display name and a customer's company name.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -83,7 +27,7 @@ pub struct InvalidField {
     pub rule: String,
 }
 
-fn invalid(field: &'static str, error: FieldError, rule: &str) -> InvalidField {
+pub(crate) fn invalid(field: &'static str, error: FieldError, rule: &str) -> InvalidField {
     InvalidField {
         field,
         error,

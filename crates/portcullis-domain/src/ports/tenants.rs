@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::identity::Email;
 use crate::ids::{TenantId, UserId};
-use crate::model::{Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, TenantRecord};
+use crate::model::{
+    Customer, NewNode, Node, Plan, SignupOutcome, SignupPlan, SignupTarget, TenantRecord, TenantSettings,
+};
 use crate::ports::StoreError;
 
 /// Failures of the operators' writes.
@@ -49,6 +51,9 @@ pub trait TenantStore: Send + Sync {
 
     /// The tenant with this slug, with its settings.
     async fn tenant_record(&self, slug: &str) -> Result<Option<TenantRecord>, StoreError>;
+
+    /// The settings of the tenant with this id; `None` when there is no such tenant.
+    async fn tenant_settings(&self, tenant: TenantId) -> Result<Option<TenantSettings>, StoreError>;
 
     /// Creates or replaces the tenant's plan of this name.
     async fn put_plan(&self, tenant: TenantId, plan: &Plan, now: DateTime<Utc>) -> Result<(), TenantWriteError>;

@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::model::Tenant;
+use crate::model::{Brand, Tenant};
 use crate::one_time::OneTimeSecrets;
 use crate::ports::{HashError, PasswordHasher, PasswordScreen, Storage, StoreError};
 use crate::random::{SecureRandom, random_array};
 use crate::refresh::ServerKey;
+use crate::service::brand_cache::BrandCache;
 use crate::templates::MailBranding;
 use crate::token::{JwtKeys, KeyError, TokenPolicy};
 
@@ -58,6 +59,19 @@ impl From<KeyError> for InfraError {
     }
 }
 
+/// The brand of the global configuration, which tenants' settings override.
+fn global_brand(deps: &AuthDeps) -> Brand {
+    Brand {
+        tenant: crate::ids::TenantId::DEFAULT,
+        mail: deps.branding.clone(),
+        mail_from: None,
+        site_url_template: deps.site_url_template.clone(),
+        totp_issuer: deps.mfa.issuer.clone(),
+        require_email_verification: deps.require_email_verification,
+        new_ip_policy: deps.new_ip_policy,
+    }
+}
+
 /// Everything the use cases need, wired once by the composition root.
 #[derive(Clone)]
 pub struct AuthDeps {
@@ -79,20 +93,21 @@ pub struct AuthDeps {
     pub policy: TokenPolicy,
     /// Mints and checks one-time secrets of mail flows.
     pub one_time: OneTimeSecrets,
-    /// Product name and front-end link templates of mails.
+    /// Product name and front-end link templates of mails (tenants may set their own; so for
+    /// the fields below marked "global").
     pub branding: MailBranding,
-    /// Whether a new account must verify its address before it can log in.
+    /// Global: whether a new account must verify its address before it can log in.
     pub require_email_verification: bool,
     /// Second-factor keys and limits.
     pub mfa: crate::totp::MfaSettings,
-    /// What a sign-in from an unknown network does.
+    /// Global: what a sign-in from an unknown network does.
     pub new_ip_policy: crate::network::NewIpPolicy,
     /// Counts failed logins per account and mails per recipient.
     pub limiter: Arc<dyn crate::limits::RateLimiter>,
     /// How long an account may stay unverified (since its last registration) before it is
     /// deleted.
     pub unverified_account_ttl: chrono::Duration,
-    /// Template of a signup customer's `site_url` for tenants that set none (see
+    /// Global: template of a signup customer's `site_url` for tenants that set none (see
     /// [`crate::model::site_url`]).
     pub site_url_template: String,
 }
@@ -109,12 +124,20 @@ impl std::fmt::Debug for AuthDeps {
 #[derive(Debug, Clone)]
 pub struct AuthService {
     pub(crate) deps: AuthDeps,
+    /// The brand of the global configuration.
+    pub(crate) global: Arc<Brand>,
+    /// Tenants' brands as last read.
+    pub(crate) brands: Arc<BrandCache>,
 }
 
 impl AuthService {
     /// Builds the service from its ports.
     pub fn new(deps: AuthDeps) -> Self {
-        Self { deps }
+        Self {
+            global: Arc::new(global_brand(&deps)),
+            brands: Arc::default(),
+            deps,
+        }
     }
 
     /// Token settings in force.

@@ -2,7 +2,7 @@
 //! and mails (with a one-time secret, for the mail flows).
 use crate::identity::Email;
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{ClientInfo, MailKind, NewOneTimeSecret, NewSession, OutgoingMail, Session, TokenPair};
+use crate::model::{Brand, ClientInfo, MailKind, NewOneTimeSecret, NewSession, OutgoingMail, Session, TokenPair};
 use crate::one_time::Purpose;
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
@@ -14,7 +14,8 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// A one-time secret to mint, and the mail that carries it.
 pub(crate) struct SecretMail<'a> {
-    pub(crate) tenant: TenantId,
+    /// The tenant's brand: the secret's tenant, and how its mail looks.
+    pub(crate) brand: &'a Brand,
     pub(crate) user: UserId,
     pub(crate) purpose: Purpose,
     /// Where the mail goes, and what it is.
@@ -96,13 +97,14 @@ impl AuthService {
         })
     }
 
-    /// Renders a mail of `kind` to `to`.
-    pub(crate) fn outgoing(&self, tenant: TenantId, to: &Email, kind: MailKind, vars: &MailVars<'_>) -> OutgoingMail {
-        let rendered = render(kind, &self.deps.branding, vars);
+    /// Renders a mail of `kind` to `to` in the tenant's `brand`.
+    pub(crate) fn outgoing(&self, brand: &Brand, to: &Email, kind: MailKind, vars: &MailVars<'_>) -> OutgoingMail {
+        let rendered = render(kind, &brand.mail, vars);
         OutgoingMail {
             id: self.new_id(),
-            tenant_id: tenant,
+            tenant_id: brand.tenant,
             to: to.as_str().to_owned(),
+            from: brand.mail_from.clone(),
             kind,
             subject: rendered.subject,
             text: rendered.text,
@@ -120,10 +122,10 @@ impl AuthService {
             ip: spec.ip,
             ..MailVars::default()
         };
-        let mail = self.outgoing(spec.tenant, spec.to, spec.kind, &vars);
+        let mail = self.outgoing(spec.brand, spec.to, spec.kind, &vars);
         let secret = NewOneTimeSecret {
             id: self.new_id(),
-            tenant_id: spec.tenant,
+            tenant_id: spec.brand.tenant,
             user_id: spec.user,
             purpose: spec.purpose,
             scope: spec.scope,

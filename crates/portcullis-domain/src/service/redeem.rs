@@ -33,6 +33,15 @@ pub enum Presented {
     },
 }
 
+impl Presented {
+    /// The tenant the secret is presented to (the only one it can belong to).
+    pub fn tenant(&self) -> TenantId {
+        match self {
+            Self::Token { tenant, .. } | Self::Code { tenant, .. } => *tenant,
+        }
+    }
+}
+
 impl std::fmt::Debug for Presented {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -160,8 +160,15 @@ impl AuthService {
             }
         }
         tracing::warn!(user_id = %account.id, outcome = "mfa_locked_again", "second factor locked again; owner told");
+        let brand = match self.brand(account.tenant.id).await {
+            Ok(brand) => brand,
+            Err(e) => {
+                tracing::error!(user_id = %account.id, error = %e, "could not render the TOTP lock notice");
+                return;
+            }
+        };
         let notice = self.outgoing(
-            account.tenant.id,
+            &brand,
             &account.email,
             crate::model::MailKind::TotpLockedNotice,
             &crate::templates::MailVars::default(),
@@ -178,8 +185,15 @@ impl AuthService {
         if !self.may_mail(account.tenant.id, &account.email).await {
             return;
         }
+        let brand = match self.brand(account.tenant.id).await {
+            Ok(brand) => brand,
+            Err(e) => {
+                tracing::error!(user_id = %account.id, error = %e, "could not render the TOTP replay notice");
+                return;
+            }
+        };
         let notice = self.outgoing(
-            account.tenant.id,
+            &brand,
             &account.email,
             crate::model::MailKind::TotpReplayNotice,
             &crate::templates::MailVars::default(),

@@ -128,8 +128,9 @@ impl AuthService {
         self.mail_budget(tenant, &new_email)
             .await
             .map_err(|retry_after| AccountChangeError::RecipientLimited { retry_after })?;
+        let brand = self.brand(tenant).await?;
         let (secret, verification) = self.secret_mail(SecretMail {
-            tenant,
+            brand: &brand,
             user: account.id,
             purpose: Purpose::ChangeEmail,
             to: &new_email,
@@ -142,7 +143,7 @@ impl AuthService {
             other_email: Some(new_email.as_str()),
             ..MailVars::default()
         };
-        let notice = self.outgoing(tenant, &account.email, MailKind::EmailChangeRequestedNotice, &vars);
+        let notice = self.outgoing(&brand, &account.email, MailKind::EmailChangeRequestedNotice, &vars);
         self.deps
             .store
             .issue_secret(secret, &[verification, notice], self.deps.clock.now())
@@ -179,8 +180,9 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         let account = &creds.account;
+        let brand = self.brand(account.tenant.id).await?;
         let notice = self.outgoing(
-            account.tenant.id,
+            &brand,
             &account.email,
             MailKind::PasswordChangedNotice,
             &MailVars::default(),

@@ -2,7 +2,9 @@
 //! services that need revocation at once, and reading tenants with their plans and nodes.
 use crate::admin_key::{AdminKey, IntrospectedToken, Introspection, admin_key_hash};
 use crate::ids::TenantId;
-use crate::model::{Customer, InvalidField, NewNode, Node, Plan, TenantRecord};
+use serde_json::{Map, Value};
+
+use crate::model::{Customer, InvalidField, NewNode, Node, Plan, TenantRecord, TenantSettings};
 use crate::ports::TenantWriteError;
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
@@ -69,16 +71,21 @@ impl AuthService {
         Ok(self.deps.store.nodes(tenant, self.deps.clock.now()).await?)
     }
 
-    /// Creates a tenant; every setting it leaves out comes from the global configuration.
+    /// Creates a tenant with the settings of `settings` (a JSON object of
+    /// [`TenantSettings`] keys); every setting it leaves out comes from the global
+    /// configuration.
     pub async fn create_tenant(
         &self,
         slug: &str,
         name: &str,
-        site_url_template: Option<String>,
+        settings: &Map<String, Value>,
     ) -> Result<TenantRecord, AdminWriteError> {
         let id = TenantId::from_uuid(self.new_id());
-        let record = TenantRecord::checked(id, slug, name, site_url_template, self.deps.clock.now())
-            .map_err(AdminWriteError::Invalid)?;
+        let settings = TenantSettings::default()
+            .patched(settings)
+            .map_err(|e| AdminWriteError::Invalid(vec![e]))?;
+        let record =
+            TenantRecord::checked(id, slug, name, settings, self.deps.clock.now()).map_err(AdminWriteError::Invalid)?;
         self.deps.store.create_tenant(&record).await?;
         tracing::info!(tenant_id = %record.tenant.id, slug = %record.tenant.slug, "tenant created");
         Ok(record)
@@ -101,18 +108,23 @@ impl AuthService {
         Ok(added)
     }
 
-    /// Changes a tenant's name and settings (`None` keeps one; a `Some(None)` template falls
-    /// back to the global one).
+    /// Changes a tenant's name (`None` keeps it) and settings by a JSON merge patch (see
+    /// [`TenantSettings::patched`]: a key set to `null` falls back to the global setting). The
+    /// change applies on this node at once, on others within
+    /// [`BRAND_CACHE_SECS`](crate::BRAND_CACHE_SECS).
     pub async fn update_tenant(
         &self,
         current: &TenantRecord,
         name: Option<&str>,
-        site_url_template: Option<Option<String>>,
+        settings: &Map<String, Value>,
     ) -> Result<TenantRecord, AdminWriteError> {
-        let template = site_url_template.unwrap_or_else(|| current.settings.site_url_template.clone());
+        let settings = current
+            .settings
+            .patched(settings)
+            .map_err(|e| AdminWriteError::Invalid(vec![e]))?;
         let name = name.unwrap_or(&current.name);
         let t = &current.tenant;
-        let record = TenantRecord::checked(t.id, &t.slug, name, template, current.created_at)
+        let record = TenantRecord::checked(t.id, &t.slug, name, settings, current.created_at)
             .map_err(AdminWriteError::Invalid)?;
         if !self
             .deps
@@ -123,6 +135,7 @@ impl AuthService {
         {
             return Err(AdminWriteError::UnknownTenant);
         }
+        self.forget_brand(t.id);
         tracing::info!(tenant_id = %t.id, "tenant updated");
         Ok(record)
     }

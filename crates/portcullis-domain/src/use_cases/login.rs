@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::identity::{LoginId, Password};
 use crate::ids::UserId;
-use crate::model::{Account, ClientInfo, NewSession, Redemption, Session, Tenant, TokenPair};
+use crate::model::{Account, Brand, ClientInfo, NewSession, Redemption, Session, Tenant, TokenPair};
 use crate::one_time::Purpose;
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
@@ -124,7 +124,8 @@ impl AuthService {
             self.upgrade_hash(&creds.account, &stored.phc, password, &owner).await;
         }
         let account = creds.account;
-        if self.deps.require_email_verification && !account.email_verified {
+        let brand = self.brand(account.tenant.id).await?;
+        if brand.require_email_verification && !account.email_verified {
             tracing::info!(user_id = %account.id, outcome = "email_not_verified", "login refused");
             return Err(LoginError::EmailNotVerified);
         }
@@ -133,7 +134,7 @@ impl AuthService {
             // A login the new-IP policy will refuse must not spend a recovery code (the user
             // would come back with the next one after authorizing the network).
             let refused_later =
-                self.deps.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
+                brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
             let method = self
                 .check_second_factor_then(&account, factor, !refused_later)
                 .await
@@ -144,7 +145,7 @@ impl AuthService {
             amr.push(method.to_owned());
         }
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
-        let session = self.open_session(&account, new_session, client, known).await?;
+        let session = self.open_session(&brand, &account, new_session, client, known).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login");
         Ok((account, self.pair(session, refresh)?))
     }
@@ -174,8 +175,8 @@ impl AuthService {
                 .map_err(InfraError::from)?,
             None => false,
         };
-        let refused_later =
-            self.deps.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
+        let brand = self.brand(account.tenant.id).await?;
+        let refused_later = brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
         let mut amr = vec![AMR_EMAIL.to_owned()];
         if account.mfa_enabled {
             let method = self
@@ -191,7 +192,7 @@ impl AuthService {
         if refused_later {
             // Refuses, and mails the authorization (the code stays usable).
             return Err(self
-                .open_session(&account, new_session, client, known)
+                .open_session(&brand, &account, new_session, client, known)
                 .await
                 .err()
                 .unwrap_or(LoginError::IpAuthorizationRequired)
@@ -200,15 +201,16 @@ impl AuthService {
         // Spent only now, by whichever concurrent login gets there first.
         self.redeem(presented, &[Purpose::LoginCode], &|_| Some(Redemption::Spend))
             .await?;
-        let session = self.open_session(&account, new_session, client, known).await?;
+        let session = self.open_session(&brand, &account, new_session, client, known).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login by code");
         Ok((account, self.pair(session, refresh)?))
     }
 
-    /// Stores a login's session under the new-IP policy; `known`: whether the account knows
-    /// the client's network.
+    /// Stores a login's session under the tenant's new-IP policy; `known`: whether the account
+    /// knows the client's network.
     async fn open_session(
         &self,
+        brand: &Brand,
         account: &Account,
         session: NewSession,
         client: &ClientInfo,
@@ -216,13 +218,13 @@ impl AuthService {
     ) -> Result<Session, LoginError> {
         use crate::network::{NewIpPolicy, network_of};
         let store = &self.deps.store;
-        let (policy, Some(ip)) = (self.deps.new_ip_policy, client.ip) else {
+        let (policy, Some(ip)) = (brand.new_ip_policy, client.ip) else {
             return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
         };
         if policy == NewIpPolicy::Off {
             return Ok(store.insert_session(session).await.map_err(InfraError::from)?);
         }
-        let (tenant, user) = (account.tenant.id, account.id);
+        let user = account.id;
         let network = network_of(ip);
         if known {
             return Ok(store
@@ -236,7 +238,7 @@ impl AuthService {
                 ip: Some(&ip_text),
                 ..crate::templates::MailVars::default()
             };
-            let notice = self.outgoing(tenant, &account.email, crate::model::MailKind::NewSignInNotice, &vars);
+            let notice = self.outgoing(brand, &account.email, crate::model::MailKind::NewSignInNotice, &vars);
             tracing::info!(user_id = %user, %network, "sign-in from a new network; owner notified");
             return Ok(store
                 .insert_session_from(session, &network, Some(&notice))
@@ -244,7 +246,7 @@ impl AuthService {
                 .map_err(InfraError::from)?);
         }
         let (secret, mail) = self.secret_mail(SecretMail {
-            tenant,
+            brand,
             user,
             purpose: crate::one_time::Purpose::AuthorizeIp,
             to: &account.email,

@@ -187,6 +187,7 @@ mod tests {
             id: Uuid::nil(),
             tenant_id: TenantId::DEFAULT,
             to: "ada@example.com".into(),
+            from: None,
             kind: MailKind::PasswordReset,
             subject: "Reset".into(),
             text: "code 123456".into(),

@@ -2,7 +2,7 @@
 //! and fulfilled by the mail worker; and the purge of what can no longer be used.
 use crate::identity::Email;
 use crate::ids::TenantId;
-use crate::model::{ClientInfo, Fulfilling, MailKind, MailRequest, MailTarget, Purged, RequestFulfilment};
+use crate::model::{Brand, ClientInfo, Fulfilling, MailKind, MailRequest, MailTarget, Purged, RequestFulfilment};
 use crate::network::network_of;
 use crate::one_time::Purpose;
 use crate::service::base::{AuthService, InfraError};
@@ -87,9 +87,11 @@ impl AuthService {
     /// Fulfils up to `max` recorded mail requests (run by the mail worker). Returns how many
     /// were taken.
     pub async fn fulfil_mail_requests(&self, max: u32) -> Result<u32, InfraError> {
+        let book = self.brand_book().await?;
         let fulfil = |request: &MailRequest, target: Option<&MailTarget>| -> Fulfilling {
             let (service, request, target) = (self.clone(), request.clone(), target.cloned());
-            Box::pin(async move { service.fulfilment(&request, target.as_ref()).await })
+            let brand = book.get(request.tenant_id);
+            Box::pin(async move { service.fulfilment(&brand, &request, target.as_ref()).await })
         };
         let mut taken = 0;
         while taken < max && self.deps.store.fulfil_mail_request(&fulfil).await? {
@@ -117,12 +119,12 @@ impl AuthService {
         Ok(purged)
     }
 
-    async fn fulfilment(&self, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
+    async fn fulfilment(&self, brand: &Brand, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
         let account = target.map(|t| &t.account);
         let kind = match (request.purpose, account) {
             (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
             (Purpose::ResetPassword, Some(_)) => MailKind::PasswordReset,
-            (Purpose::LoginCode, Some(a)) if a.email_verified || !self.deps.require_email_verification => {
+            (Purpose::LoginCode, Some(a)) if a.email_verified || !brand.require_email_verification => {
                 MailKind::LoginCode
             }
             _ => {
@@ -142,7 +144,7 @@ impl AuthService {
             _ => String::new(),
         };
         Some(self.secret_mail(SecretMail {
-            tenant: account.tenant.id,
+            brand,
             user: account.id,
             purpose: request.purpose,
             to: &account.email,

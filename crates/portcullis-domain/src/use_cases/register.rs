@@ -3,7 +3,7 @@
 use crate::identity::{Email, Password, Username};
 use crate::ids::UserId;
 use crate::model::{
-    Account, ClientInfo, MailKind, NewAccount, RegistrationPlan, RegistrationRequest, Tenant, TokenPair,
+    Account, Brand, ClientInfo, MailKind, NewAccount, RegistrationPlan, RegistrationRequest, Tenant, TokenPair,
 };
 use crate::network::network_of;
 use crate::one_time::Purpose;
@@ -61,7 +61,8 @@ impl AuthService {
         if self.too_common(&reg.password).await {
             return Err(RegisterError::PasswordTooCommon);
         }
-        if self.deps.require_email_verification
+        let verify_first = self.brand(reg.tenant.id).await?.require_email_verification;
+        if verify_first
             && let Some(name) = &reg.username
             && self
                 .deps
@@ -79,7 +80,7 @@ impl AuthService {
             .hash(&reg.password, &HashOwner::client(client.ip))
             .await
             .map_err(InfraError::from)?;
-        if self.deps.require_email_verification {
+        if verify_first {
             return self.request_registration(reg, password_hash, client).await;
         }
         let user_id = UserId::from_uuid(self.new_id());
@@ -155,7 +156,10 @@ impl AuthService {
     /// password and secret; a verified one only a notice to its owner. Returns how many were
     /// taken.
     pub async fn fulfil_registration_requests(&self, max: u32) -> Result<u32, InfraError> {
-        let plan = |request: &RegistrationRequest, account: Option<&Account>| self.registration_plan(request, account);
+        let book = self.brand_book().await?;
+        let plan = |request: &RegistrationRequest, account: Option<&Account>| {
+            self.registration_plan(&book.get(request.tenant_id), request, account)
+        };
         let mut taken = 0;
         while taken < max && self.deps.store.fulfil_registration(&plan).await? {
             taken += 1;
@@ -163,13 +167,18 @@ impl AuthService {
         Ok(taken)
     }
 
-    fn registration_plan(&self, request: &RegistrationRequest, account: Option<&Account>) -> RegistrationPlan {
+    fn registration_plan(
+        &self,
+        brand: &Brand,
+        request: &RegistrationRequest,
+        account: Option<&Account>,
+    ) -> RegistrationPlan {
         match account {
             Some(owner) if owner.email_verified => {
                 tracing::info!(registration_id = %request.id, tenant_id = %owner.tenant.id, mailed = request.mail_allowed, "registration with a verified address; its owner was notified");
                 RegistrationPlan::Notify(request.mail_allowed.then(|| {
                     self.outgoing(
-                        owner.tenant.id,
+                        brand,
                         &owner.email,
                         MailKind::ExistingAccountNotice,
                         &MailVars::default(),
@@ -183,7 +192,7 @@ impl AuthService {
                 let to = found.map_or(&request.email, |a| &a.email);
                 let verification = request.mail_allowed.then(|| {
                     self.secret_mail(SecretMail {
-                        tenant: request.tenant_id,
+                        brand,
                         user,
                         purpose: Purpose::VerifyEmail,
                         to,

@@ -30,6 +30,7 @@ impl AuthService {
         if account.mfa_enabled {
             return Err(MfaError::AlreadyEnabled);
         }
+        let issuer = self.brand(tenant).await?.totp_issuer.clone();
         let secret = Zeroizing::new(random_array::<20>(&*self.deps.rng));
         let sealed = self.mfa().seal(tenant, user, &secret[..], &*self.deps.rng);
         let now = self.deps.clock.now();
@@ -44,7 +45,7 @@ impl AuthService {
         }
         let totp = self
             .mfa()
-            .totp(&secret[..], account.email.as_str())
+            .totp(&secret[..], account.email.as_str(), &issuer)
             .ok_or_else(|| InfraError::Internal("cannot build a TOTP for this account".into()))?;
         let uri = totp
             .to_url()

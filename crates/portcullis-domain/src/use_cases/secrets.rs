@@ -28,6 +28,7 @@ impl AuthService {
     pub async fn verify_email(&self, presented: &Presented, client: &ClientInfo) -> Result<Verified, OneTimeError> {
         let refresh = RefreshToken::generate(&*self.deps.rng);
         let session_id = SessionId::from_uuid(self.new_id());
+        let brand = self.brand(presented.tenant()).await?;
         let redeem = |stored: &StoredSecret| match stored.purpose {
             // Verified meanwhile (a reset, another link): the secret proves nothing new and must
             // not become a password-less login.
@@ -44,7 +45,7 @@ impl AuthService {
                     ..MailVars::default()
                 };
                 let a = &stored.account;
-                let notice = self.outgoing(a.tenant.id, &a.email, MailKind::EmailChangedNotice, &vars);
+                let notice = self.outgoing(&brand, &a.email, MailKind::EmailChangedNotice, &vars);
                 Some(Redemption::ChangeEmail { notices: vec![notice] })
             }
             Purpose::ResetPassword | Purpose::AuthorizeIp | Purpose::Signup | Purpose::LoginCode => None,
@@ -101,14 +102,10 @@ impl AuthService {
             .hash(new_password, &HashOwner::client(client.ip))
             .await
             .map_err(InfraError::from)?;
+        let brand = self.brand(presented.tenant()).await?;
         let redeem = |stored: &StoredSecret| {
             let a = &stored.account;
-            let notice = self.outgoing(
-                a.tenant.id,
-                &a.email,
-                MailKind::PasswordChangedNotice,
-                &MailVars::default(),
-            );
+            let notice = self.outgoing(&brand, &a.email, MailKind::PasswordChangedNotice, &MailVars::default());
             Some(Redemption::ResetPassword {
                 password_hash: password_hash.clone(),
                 notice,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::identity::Email;
 use crate::ids::{SessionId, UserId};
 use crate::model::{
-    Account, ClientInfo, Customer, MailKind, Node, Plan, Redemption, SignupOutcome, SignupPlan, SignupTarget,
+    Account, Brand, ClientInfo, Customer, MailKind, Node, Plan, Redemption, SignupOutcome, SignupPlan, SignupTarget,
     SignupWrite, StoredSecret, Tenant, TokenPair, site_url,
 };
 use crate::one_time::Purpose;
@@ -91,22 +91,14 @@ impl AuthService {
         if !plans.iter().any(|p| p.active && p.name == signup.plan) {
             return Err(SignupError::UnknownPlan);
         }
-        let template = self
-            .deps
-            .store
-            .tenant_record(&tenant.slug)
-            .await
-            .map_err(InfraError::from)?
-            .and_then(|t| t.settings.site_url_template)
-            .unwrap_or_else(|| self.deps.site_url_template.clone());
+        let brand = self.brand(tenant.id).await?;
         // A code and a notice both go to the address given: one check covers either, and counts
         // at once (checking and counting in one step, so parallel signups cannot all pass). A
         // signup then refused for capacity has used the address's minute all the same.
         let mail_allowed = self.may_mail(tenant.id, &signup.email).await;
         let now = self.deps.clock.now();
-        let decide = |target: Option<&SignupTarget>, node: &Node| {
-            self.signup_plan(&signup, &template, mail_allowed, target, node)
-        };
+        let decide =
+            |target: Option<&SignupTarget>, node: &Node| self.signup_plan(&signup, &brand, mail_allowed, target, node);
         let outcome = self
             .deps
             .store
@@ -132,7 +124,7 @@ impl AuthService {
     fn signup_plan(
         &self,
         signup: &Signup,
-        template: &str,
+        brand: &Brand,
         mail_allowed: bool,
         target: Option<&SignupTarget>,
         node: &Node,
@@ -144,7 +136,7 @@ impl AuthService {
         // tell an unverified address from a verified one, whose answers are random each time.
         let id = self.new_id();
         let url = site_url(
-            template,
+            &brand.site_url_template,
             &id.to_string(),
             node.domain_or_name(),
             &node.name,
@@ -172,7 +164,7 @@ impl AuthService {
         }
         if let Some(owner) = target.map(|t| &t.account).filter(|a| a.email_verified) {
             let notice = self.outgoing(
-                tenant.id,
+                brand,
                 &owner.email,
                 MailKind::ExistingAccountNotice,
                 &MailVars::default(),
@@ -184,7 +176,7 @@ impl AuthService {
         }
         let to = target.map_or(&signup.email, |t| &t.account.email);
         let (secret, mail) = self.secret_mail(SecretMail {
-            tenant: tenant.id,
+            brand,
             user: customer.owner,
             purpose: Purpose::Signup,
             to,

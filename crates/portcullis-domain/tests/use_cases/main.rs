@@ -6,6 +6,7 @@
 mod world;
 
 mod account_changes;
+mod brands;
 mod login;
 mod mail_delivery;
 mod mail_requests;

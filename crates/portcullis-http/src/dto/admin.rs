@@ -1,6 +1,7 @@
 //! Bodies and queries of the operators' endpoints.
 
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// `POST /v1/auth/introspect`.
 // No Debug: it carries a token.
@@ -9,41 +10,22 @@ pub struct IntrospectRequest {
     pub token: Option<String>,
 }
 
-/// `POST /v1/admin/tenants`: `site_url_template` at the top (forms) or under `settings` (JSON).
+/// `POST /v1/admin/tenants`: `settings` is an object of the tenant's settings (JSON); a form
+/// can give `site_url_template` at the top.
 #[derive(Debug, Default, Deserialize)]
 pub struct TenantRequest {
     pub slug: Option<String>,
     pub name: Option<String>,
     pub site_url_template: Option<String>,
-    pub settings: Option<TenantSettingsRequest>,
+    pub settings: Option<Map<String, Value>>,
 }
 
-/// The `settings` of a [`TenantRequest`].
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantSettingsRequest {
-    pub site_url_template: Option<String>,
-}
-
-/// `PATCH /v1/admin/tenants/{slug}`: what is given changes; `site_url_template: null` under
-/// `settings` goes back to the global template.
+/// `PATCH /v1/admin/tenants/{slug}`: what is given changes; `settings` is a JSON merge patch
+/// (a key set to `null` goes back to the global setting).
 #[derive(Debug, Default, Deserialize)]
 pub struct TenantPatch {
     pub name: Option<String>,
-    pub settings: Option<TenantSettingsPatch>,
-}
-
-/// The `settings` of a [`TenantPatch`]: an absent key keeps it, `null` clears it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantSettingsPatch {
-    #[serde(default, deserialize_with = "present")]
-    pub site_url_template: Option<Option<String>>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+    pub settings: Option<Map<String, Value>>,
 }
 
 /// `PUT /v1/admin/tenants/{slug}/plans/{name}`.

@@ -110,7 +110,7 @@ fn tenant_view(t: &TenantRecord) -> Value {
         "id": t.tenant.id,
         "slug": t.tenant.slug,
         "name": t.name,
-        "settings": { "site_url_template": t.settings.site_url_template },
+        "settings": t.settings.to_json(),
         "created_at": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })
 }
@@ -191,13 +191,13 @@ pub async fn create_tenant(
     let slug = v.require("slug", body.slug.as_deref()).map(str::trim);
     let name = v.require("name", body.name.as_deref());
     v.finish()?;
-    let template = body
-        .settings
-        .and_then(|s| s.site_url_template)
-        .or(body.site_url_template);
+    let mut settings = body.settings.unwrap_or_default();
+    if let Some(template) = body.site_url_template {
+        settings.insert("site_url_template".into(), template.into());
+    }
     let created = state
         .auth
-        .create_tenant(slug.unwrap_or_default(), name.unwrap_or_default(), template)
+        .create_tenant(slug.unwrap_or_default(), name.unwrap_or_default(), &settings)
         .await
         .map_err(|e| write_error(e, "slug_taken"))?;
     Ok(ok(StatusCode::CREATED, tenant_view(&created)))
@@ -306,7 +306,7 @@ pub async fn list_customers(
     Ok(page(&items, next))
 }
 
-/// `PATCH /v1/admin/tenants/{slug}`: `name`, `settings.site_url_template`; 200 tenant.
+/// `PATCH /v1/admin/tenants/{slug}`: `name`, and `settings` as a merge patch; 200 tenant.
 pub async fn update_tenant(
     state: Data<AppState>,
     Admin(key): Admin,
@@ -315,10 +315,10 @@ pub async fn update_tenant(
 ) -> Result<HttpResponse> {
     let current = reached(&state, &key, &slug).await?;
     let body = body.0;
-    let template = body.settings.and_then(|s| s.site_url_template);
+    let settings = body.settings.unwrap_or_default();
     let updated = state
         .auth
-        .update_tenant(&current, body.name.as_deref(), template)
+        .update_tenant(&current, body.name.as_deref(), &settings)
         .await
         .map_err(|e| write_error(e, "slug_taken"))?;
     Ok(ok(StatusCode::OK, tenant_view(&updated)))

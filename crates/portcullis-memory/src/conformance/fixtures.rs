@@ -67,6 +67,7 @@ pub(crate) fn mail(to: &str) -> OutgoingMail {
         id: Uuid::now_v7(),
         tenant_id: TenantId::DEFAULT,
         to: to.to_owned(),
+        from: None,
         kind: MailKind::PasswordChangedNotice,
         subject: "subject".to_owned(),
         text: "text".to_owned(),

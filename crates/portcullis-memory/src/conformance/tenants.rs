@@ -23,6 +23,11 @@ async fn tenant<S: Storage>(store: &S, slug: &str) -> TenantId {
         name: format!("{slug} hosting"),
         settings: TenantSettings {
             site_url_template: Some("https://{customer_id}.{domain}".to_owned()),
+            product_name: Some(format!("{slug} hosting")),
+            mail_from: Some(format!("{slug} <no-reply@{slug}.example>")),
+            require_email_verification: Some(false),
+            new_ip_policy: Some(portcullis_domain::network::NewIpPolicy::Require),
+            ..TenantSettings::default()
         },
         created_at: t0(),
     };
@@ -116,6 +121,22 @@ pub async fn tenants_plans_and_nodes_are_kept_per_tenant<S: Storage + Clone + 's
     assert_eq!(
         record.settings.site_url_template.as_deref(),
         Some("https://{customer_id}.{domain}")
+    );
+    // Every setting survives storage, and reads back by id as by slug.
+    let by_id = store.tenant_settings(acme).await.expect("read").expect("acme exists");
+    assert_eq!(by_id, record.settings);
+    assert_eq!(by_id.mail_from.as_deref(), Some("acme <no-reply@acme.example>"));
+    assert_eq!(by_id.require_email_verification, Some(false));
+    assert_eq!(
+        by_id.new_ip_policy,
+        Some(portcullis_domain::network::NewIpPolicy::Require)
+    );
+    let unknown = TenantId::from_uuid(Uuid::now_v7());
+    assert_eq!(store.tenant_settings(unknown).await.expect("read"), None);
+    assert_eq!(
+        store.tenant_settings(TenantId::DEFAULT).await.expect("read"),
+        Some(TenantSettings::default()),
+        "the built-in tenant sets nothing"
     );
     let slugs: Vec<String> = store
         .tenants()
