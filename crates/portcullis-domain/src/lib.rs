@@ -37,17 +37,18 @@ pub use identity::{Email, FieldError, LoginId, Password, PasswordPolicy, Usernam
 pub use ids::{SessionId, TenantId, UserId};
 pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
 pub use model::{
-    Account, AccountCredentials, ClientInfo, Disabled, Fulfilling, MAX_PENDING_REGISTRATIONS, MailKind, MailRequest,
-    MailTarget, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, PasswordChange, Principal, Purged,
-    RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment, SecretLookup, Session,
-    SessionSelection, StepOutcome, StoredPassword, StoredSecret, Tenant, TokenPair, TotpRecord, Verdict,
+    Account, AccountCredentials, AccountOverview, ClientInfo, Disabled, Fulfilling, MAX_PENDING_REGISTRATIONS,
+    MailKind, MailRequest, MailTarget, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, PasswordChange,
+    Principal, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment,
+    SecretLookup, Session, SessionSelection, StepOutcome, StoredPassword, StoredSecret, Tenant, TokenPair, TotpRecord,
+    Verdict,
 };
 pub use one_time::Purpose;
 pub use ports::{
     AccountConflict, AccountStore, AdminKeyStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
     KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher,
     PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError,
-    SignupStore, Storage, StoreError, TenantStore, TenantWriteError, Verification,
+    SignupStore, Storage, StoreError, TenantStore, TenantWriteError, UserAdminStore, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
@@ -66,3 +67,4 @@ pub use use_cases::secrets::Verified;
 pub use use_cases::sessions::{LogoutScope, RevokeRequest};
 pub use use_cases::signup::{CustomerSession, DEFAULT_PLAN, SignedUp, Signup, SignupError};
 pub use use_cases::tokens::{AuthenticateError, RefreshError};
+pub use use_cases::users::{UserAdminError, UserPage};

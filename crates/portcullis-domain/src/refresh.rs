@@ -144,6 +144,8 @@ pub struct RefreshTokenState {
     pub session_revoked_at: Option<DateTime<Utc>>,
     /// When its session ends.
     pub session_expires_at: DateTime<Utc>,
+    /// Whether its account is disabled.
+    pub account_disabled: bool,
 }
 
 /// What to do with a presented refresh token. Decided here; storage applies it atomically.
@@ -155,7 +157,7 @@ pub enum RefreshDecision {
     Replay,
     /// Superseded outside the grace window: someone is replaying an old token. Revoke the session.
     Reuse,
-    /// Session revoked or expired.
+    /// Session revoked or expired, or its account disabled.
     Dead,
 }
 
@@ -169,12 +171,13 @@ pub enum RefreshDecision {
 ///     superseded_at: Some(now - Duration::seconds(3)),
 ///     session_revoked_at: None,
 ///     session_expires_at: now + Duration::days(1),
+///     account_disabled: false,
 /// };
 /// assert_eq!(decide_refresh(&state, now, Duration::seconds(10)), RefreshDecision::Replay);
 /// assert_eq!(decide_refresh(&state, now, Duration::seconds(2)), RefreshDecision::Reuse);
 /// ```
 pub fn decide_refresh(state: &RefreshTokenState, now: DateTime<Utc>, grace: Duration) -> RefreshDecision {
-    if state.session_revoked_at.is_some() || state.session_expires_at <= now {
+    if state.session_revoked_at.is_some() || state.session_expires_at <= now || state.account_disabled {
         return RefreshDecision::Dead;
     }
     match state.superseded_at {
@@ -218,6 +221,7 @@ mod tests {
             superseded_ago in proptest::option::of(0i64..100),
             grace in 0i64..30,
             revoked in any::<bool>(),
+            disabled in any::<bool>(),
             expires_in in -5i64..5,
         ) {
             let now = Utc::now();
@@ -225,9 +229,10 @@ mod tests {
                 superseded_at: superseded_ago.map(|s| now - Duration::seconds(s)),
                 session_revoked_at: revoked.then_some(now),
                 session_expires_at: now + Duration::seconds(expires_in),
+                account_disabled: disabled,
             };
             let decision = decide_refresh(&state, now, Duration::seconds(grace));
-            let expected = if revoked || expires_in <= 0 {
+            let expected = if revoked || disabled || expires_in <= 0 {
                 RefreshDecision::Dead
             } else {
                 match superseded_ago {

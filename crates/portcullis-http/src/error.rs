@@ -205,6 +205,7 @@ impl From<LoginError> for ApiError {
                 "email_not_verified",
                 "Verify your email address before logging in.",
             ),
+            LoginError::AccountDisabled => account_disabled(),
             LoginError::SecondFactor(e) => authentication_factor(e),
             LoginError::IpAuthorizationRequired => Self::new(
                 StatusCode::FORBIDDEN,
@@ -231,9 +232,19 @@ impl From<OneTimeError> for ApiError {
                 "Another account has this email address now.",
             ),
             OneTimeError::PasswordTooCommon => too_common("new_password"),
+            OneTimeError::AccountDisabled => account_disabled(),
             OneTimeError::Infra(e) => e.into(),
         }
     }
+}
+
+/// 403 `account_disabled`: only ever after a correct password or secret.
+fn account_disabled() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "account_disabled",
+        "This account is disabled. Contact support.",
+    )
 }
 
 impl From<AccountChangeError> for ApiError {

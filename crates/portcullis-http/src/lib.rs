@@ -178,6 +178,23 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 "/v1/admin/tenants/{slug}/customers",
                 web::get().to(routes::list_customers),
             ))
+            .service(get("/v1/admin/tenants/{slug}/users", web::get().to(routes::list_users)))
+            .service(get(
+                "/v1/admin/tenants/{slug}/users/{id}",
+                web::get().to(routes::show_user),
+            ))
+            .service(post(
+                "/v1/admin/tenants/{slug}/users/{id}/disable",
+                web::post().to(routes::disable_user),
+            ))
+            .service(post(
+                "/v1/admin/tenants/{slug}/users/{id}/enable",
+                web::post().to(routes::enable_user),
+            ))
+            .service(post(
+                "/v1/admin/tenants/{slug}/users/{id}/sessions/revoke",
+                web::post().to(routes::revoke_user_sessions),
+            ))
             .service(get("/health/live", web::get().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));

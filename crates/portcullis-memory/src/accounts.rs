@@ -44,6 +44,8 @@ impl AccountStore for MemoryStore {
             password: Some(StoredPassword::new(account.password_hash)),
             mfa_enabled: false,
             created_at: account.created_at,
+            disabled_at: None,
+            disabled_reason: None,
         };
         state.accounts.push(row.clone());
         if let Some(session) = &first_session {
@@ -176,6 +178,8 @@ impl RegistrationStore for MemoryStore {
                             password: Some(StoredPassword::new(request.password_hash.clone())),
                             mfa_enabled: false,
                             created_at: request.requested_at,
+                            disabled_at: None,
+                            disabled_reason: None,
                         });
                         new_account
                     }

@@ -70,6 +70,7 @@ impl AdminKeyStore for MemoryStore {
             .sessions
             .iter()
             .find(|s| s.session.id == head.session)
+            .filter(|s| !state.is_disabled(s.session.tenant_id, s.session.user_id))
             .map(|s| s.session.clone()))
     }
 }

@@ -24,6 +24,7 @@ mod sessions;
 mod state;
 mod tenants;
 mod transport;
+mod users;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

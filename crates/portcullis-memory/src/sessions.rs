@@ -27,6 +27,7 @@ impl SessionStore for MemoryStore {
             .sessions
             .iter()
             .find(|s| s.session.tenant_id == tenant && s.session.id == id)
+            .filter(|s| !state.is_disabled(s.session.tenant_id, s.session.user_id))
             .map(|s| s.session.clone()))
     }
 
@@ -75,6 +76,7 @@ impl SessionStore for MemoryStore {
             superseded_at: token.superseded_at,
             session_revoked_at: row.session.revoked_at,
             session_expires_at: row.session.expires_at,
+            account_disabled: state.is_disabled(row.session.tenant_id, row.session.user_id),
         });
         // Read with the session, as PostgreSQL reads it in the locking statement: a session
         // without its account is not refreshed at all.

@@ -22,6 +22,8 @@ pub(crate) struct AccountRow {
     pub(crate) password: Option<StoredPassword>,
     pub(crate) mfa_enabled: bool,
     pub(crate) created_at: DateTime<Utc>,
+    pub(crate) disabled_at: Option<DateTime<Utc>>,
+    pub(crate) disabled_reason: Option<String>,
 }
 
 /// A session with why it was revoked.
@@ -166,6 +168,11 @@ impl State {
         self.accounts.iter().find(|a| a.tenant == tenant && a.id == user)
     }
 
+    /// Whether the account is disabled.
+    pub(crate) fn is_disabled(&self, tenant: TenantId, user: UserId) -> bool {
+        self.account_row(tenant, user).is_some_and(|r| r.disabled_at.is_some())
+    }
+
     pub(crate) fn account_row_mut(&mut self, tenant: TenantId, user: UserId) -> Option<&mut AccountRow> {
         self.accounts.iter_mut().find(|a| a.tenant == tenant && a.id == user)
     }
@@ -200,6 +207,7 @@ impl State {
             mfa_enabled: row.mfa_enabled,
             avatar_url: None,
             created_at: row.created_at,
+            disabled: row.disabled_at.is_some(),
         }
     }
 

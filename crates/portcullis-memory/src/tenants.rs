@@ -74,6 +74,8 @@ impl State {
                     password: None,
                     mfa_enabled: false,
                     created_at: now,
+                    disabled_at: None,
+                    disabled_reason: None,
                 });
                 *new_account
             }

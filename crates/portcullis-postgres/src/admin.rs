@@ -135,6 +135,7 @@ impl AdminKeyStore for PgStore {
             .inner_join(sessions::table)
             .filter(refresh_tokens::token_hash.eq(&hash.0[..]))
             .filter(refresh_tokens::superseded_at.is_null())
+            .filter(crate::sessions::account_enabled())
             .select(SessionRow::as_select())
             .first(&mut conn)
             .await

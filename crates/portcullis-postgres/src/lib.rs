@@ -29,6 +29,7 @@ mod secrets;
 mod sessions;
 mod signup;
 mod tenants;
+mod users;
 
 pub use migrate::{MigrateError, run_migrations};
 pub use pool::{PgSettings, PgStore};

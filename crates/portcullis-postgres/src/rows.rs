@@ -38,6 +38,7 @@ pub(crate) struct AccountRow {
     pub created_at: DateTime<Utc>,
     pub mfa_enabled: bool,
     pub password_nfkc: bool,
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl AccountRow {
@@ -53,6 +54,7 @@ impl AccountRow {
                 // Avatars are not stored yet.
                 avatar_url: None,
                 created_at: self.created_at,
+                disabled: self.disabled_at.is_some(),
             },
             password: self.password_hash.map(|phc| StoredPassword {
                 phc,

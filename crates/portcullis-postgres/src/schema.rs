@@ -77,6 +77,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         mfa_enabled -> Bool,
         password_nfkc -> Bool,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
     }
 }
 

@@ -13,7 +13,19 @@ use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{insert_session_rows, remember_network, touch_session};
 use crate::rows::{AccountRow, SessionRow, TenantRow};
-use crate::schema::{known_networks, refresh_tokens, sessions};
+use crate::schema::{accounts, known_networks, refresh_tokens, sessions};
+
+/// Whether the account of the `sessions` row at hand is not disabled (a correlated `EXISTS`
+/// on the account's primary key).
+#[diesel::dsl::auto_type]
+pub(crate) fn account_enabled() -> _ {
+    diesel::dsl::exists(
+        accounts::table
+            .filter(accounts::tenant_id.eq(sessions::tenant_id))
+            .filter(accounts::id.eq(sessions::user_id))
+            .filter(accounts::disabled_at.is_null()),
+    )
+}
 
 /// Most sessions one listing returns.
 const MAX_LISTED_SESSIONS: i64 = 500;
@@ -26,7 +38,7 @@ const LOCK_CHAIN: &str = "SELECT rt.superseded_at, rt.generation, \
        s.id, s.tenant_id, s.user_id, s.amr, s.ip, s.user_agent, s.created_at, s.last_used_at, \
        s.expires_at, s.revoked_at, \
        a.id AS account_id, a.email, a.email_verified, a.username, a.password_hash, \
-       a.created_at AS account_created_at, a.mfa_enabled, a.password_nfkc, \
+       a.created_at AS account_created_at, a.mfa_enabled, a.password_nfkc, a.disabled_at, \
        t.slug \
      FROM refresh_tokens rt \
      JOIN sessions s ON s.id = rt.session_id \
@@ -73,6 +85,7 @@ impl diesel::deserialize::QueryableByName<diesel::pg::Pg> for LockedChain {
                 created_at: NamedRow::get::<Timestamptz, _>(row, "account_created_at")?,
                 mfa_enabled: NamedRow::get::<Bool, _>(row, "mfa_enabled")?,
                 password_nfkc: NamedRow::get::<Bool, _>(row, "password_nfkc")?,
+                disabled_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "disabled_at")?,
             },
             tenant: TenantRow {
                 id: tenant_id,
@@ -89,6 +102,7 @@ impl SessionStore for PgStore {
         let row = sessions::table
             .filter(sessions::tenant_id.eq(tenant.as_uuid()))
             .filter(sessions::id.eq(id.as_uuid()))
+            .filter(account_enabled())
             .select(SessionRow::as_select())
             .first(&mut conn)
             .await
@@ -168,6 +182,7 @@ impl SessionStore for PgStore {
                 superseded_at,
                 session_revoked_at: row.revoked_at,
                 session_expires_at: row.expires_at,
+                account_disabled: account.disabled_at.is_some(),
             };
             let account = account.into_account(tenant).account;
             let session_id = row.id;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod mail;
 pub mod operator;
+pub mod operator_users;
 pub mod telemetry;
 
 pub use app::{ConfiguredKeys, Overrides, Running, configured_keys, start};

@@ -41,6 +41,9 @@ enum Command {
     /// Keys for the admin API and token introspection.
     #[command(subcommand)]
     AdminKey(operator::AdminKeyCommand),
+    /// One account: show, disable (every session ends at once), enable.
+    #[command(subcommand)]
+    User(portcullis_server::operator_users::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
             Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,
             Command::Node(c) => operator::run(&config, operator::Operation::Node(c)).await,
             Command::AdminKey(c) => operator::run(&config, operator::Operation::AdminKey(c)).await,
+            Command::User(c) => operator::run(&config, operator::Operation::User(c)).await,
             Command::Serve => {
                 let mut running = portcullis_server::start(&config, Overrides::default()).await?;
                 // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);

@@ -135,6 +135,8 @@ pub enum Operation {
     Node(NodeCommand),
     /// `admin-key …`.
     AdminKey(AdminKeyCommand),
+    /// `user …`.
+    User(crate::operator_users::UserCommand),
 }
 
 fn refused(errors: Vec<InvalidField>) -> anyhow::Error {
@@ -283,6 +285,7 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
             )?;
             writeln!(out, "{}", minted.key.as_str())?;
         }
+        Operation::User(command) => crate::operator_users::execute(store, clock, command, out).await?,
         Operation::AdminKey(AdminKeyCommand::List) => {
             for k in store.admin_keys().await? {
                 let reach = k.tenant.map_or_else(|| "*".to_owned(), |t| t.slug);

@@ -33,6 +33,23 @@ pub struct Account {
     pub avatar_url: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Disabled by an operator: no session of it is live, and nothing opens a new one.
+    pub disabled: bool,
+}
+
+/// An account as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountOverview {
+    /// The account.
+    pub account: Account,
+    /// When it was disabled, if it is.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Why, as the operator said.
+    pub disabled_reason: Option<String>,
+    /// When its latest session was opened (a login, a verification, a signup).
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Its sessions live now.
+    pub live_sessions: u64,
 }
 
 /// An account with its stored password hash, for credential checks only.

@@ -11,7 +11,7 @@ mod session;
 mod tenant;
 mod tenant_settings;
 
-pub use account::{Account, AccountCredentials, NewAccount, StoredPassword, Tenant};
+pub use account::{Account, AccountCredentials, AccountOverview, NewAccount, StoredPassword, Tenant};
 pub use client::{ClientInfo, Principal, TokenPair};
 pub use mail::{MailKind, OutgoingMail};
 pub use registration::{

@@ -24,6 +24,6 @@ pub trait AdminKeyStore: Send + Sync {
     async fn live_admin_key(&self, hash: &TokenHash) -> Result<Option<AdminKey>, StoreError>;
 
     /// The session of the refresh token with this hash, if that token is the head of its chain
-    /// (not superseded).
+    /// (not superseded) and its account is not disabled.
     async fn session_of_refresh_token(&self, hash: &TokenHash) -> Result<Option<Session>, StoreError>;
 }

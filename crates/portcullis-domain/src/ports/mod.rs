@@ -14,6 +14,7 @@ mod second_factor;
 mod secrets;
 mod sessions;
 mod tenants;
+mod users;
 
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use admin::AdminKeyStore;
@@ -24,6 +25,7 @@ pub use second_factor::MfaStore;
 pub use secrets::{MailRequestStore, OneTimeStore, RegistrationStore, SecretStore};
 pub use sessions::{KEPT_SUPERSEDED_TOKENS, RefreshOutcome, SessionStore};
 pub use tenants::{SignupStore, TenantStore, TenantWriteError};
+pub use users::UserAdminStore;
 
 use async_trait::async_trait;
 
@@ -56,5 +58,6 @@ storage!(
     TenantStore,
     SignupStore,
     AdminKeyStore,
+    UserAdminStore,
     HealthCheck,
 );

@@ -42,7 +42,8 @@ pub enum RefreshOutcome {
 /// Sessions and refresh-token chains.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The session with this id in this tenant, live or not.
+    /// The session with this id in this tenant, live or not; `None` as well when its account is
+    /// disabled (so a session a login opened while the account was being disabled is dead).
     async fn session(&self, tenant: TenantId, id: SessionId) -> Result<Option<Session>, StoreError>;
 
     /// Stores a session for an existing account.

@@ -66,6 +66,10 @@ pub enum OneTimeError {
     /// 409 `email_taken`: the new address of an email change belongs to another account now.
     #[error("email taken")]
     EmailTaken,
+    /// 403 `account_disabled`: the secret is right, but an operator disabled its account;
+    /// nothing was spent or changed.
+    #[error("account disabled")]
+    AccountDisabled,
     /// 422 `too_common` on `new_password`: a common or breached password (reset).
     #[error("password too common")]
     PasswordTooCommon,
@@ -148,6 +152,8 @@ impl AuthService {
     ) -> Result<(StoredSecret, Account, Redemption), OneTimeError> {
         let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
         let now = self.deps.clock.now();
+        // A right secret of a disabled account opens nothing, and is not a wrong try.
+        let disabled = std::sync::atomic::AtomicBool::new(false);
         let judge = |candidates: &[StoredSecret]| {
             // A code entered with an address is a guess at every code mailed to it, so they
             // share one count of wrong tries: the highest among the live ones. However many
@@ -164,6 +170,9 @@ impl AuthService {
             let mut wrong = Vec::new();
             for (index, stored) in candidates.iter().enumerate() {
                 match self.fit(presented, stored, shared.max(stored.failed_code_attempts), now) {
+                    Fit::Opens if stored.account.disabled => {
+                        disabled.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Fit::Opens => {
                         if let Some(redemption) = redeem(stored) {
                             return Verdict::Accept { index, redemption };
@@ -187,6 +196,10 @@ impl AuthService {
                 account,
                 redemption,
             } => Ok((secret, account, redemption)),
+            RedeemOutcome::Refused if disabled.load(std::sync::atomic::Ordering::Relaxed) => {
+                tracing::info!(?purposes, outcome = "account_disabled", "one-time secret refused");
+                Err(OneTimeError::AccountDisabled)
+            }
             RedeemOutcome::Refused => {
                 tracing::info!(
                     ?purposes,

@@ -21,6 +21,10 @@ pub enum LoginError {
     /// 403 `email_not_verified`: right credentials, but the address is not verified yet.
     #[error("email not verified")]
     EmailNotVerified,
+    /// 403 `account_disabled`: right credentials, but an operator disabled the account. (A
+    /// wrong password gets [`LoginError::InvalidCredentials`], as for any account.)
+    #[error("account disabled")]
+    AccountDisabled,
     /// The second factor is missing (403 `mfa_required`), wrong or locked.
     #[error(transparent)]
     SecondFactor(crate::service::MfaError),
@@ -124,6 +128,10 @@ impl AuthService {
             self.upgrade_hash(&creds.account, &stored.phc, password, &owner).await;
         }
         let account = creds.account;
+        if account.disabled {
+            tracing::info!(user_id = %account.id, outcome = "account_disabled", "login refused");
+            return Err(LoginError::AccountDisabled);
+        }
         let brand = self.brand(account.tenant.id).await?;
         if brand.require_email_verification && !account.email_verified {
             tracing::info!(user_id = %account.id, outcome = "email_not_verified", "login refused");

@@ -120,7 +120,8 @@ impl AuthService {
     }
 
     async fn fulfilment(&self, brand: &Brand, request: &MailRequest, target: Option<&MailTarget>) -> RequestFulfilment {
-        let account = target.map(|t| &t.account);
+        // A disabled account gets nothing: no reset, no verification, no login code.
+        let account = target.map(|t| &t.account).filter(|a| !a.disabled);
         let kind = match (request.purpose, account) {
             (Purpose::VerifyEmail, Some(a)) if !a.email_verified => MailKind::SignupVerification,
             (Purpose::ResetPassword, Some(_)) => MailKind::PasswordReset,

@@ -13,3 +13,4 @@ pub mod secrets;
 pub mod sessions;
 pub mod signup;
 pub mod tokens;
+pub mod users;

@@ -174,6 +174,10 @@ impl AuthService {
         account: Option<&Account>,
     ) -> RegistrationPlan {
         match account {
+            Some(owner) if owner.disabled => {
+                tracing::info!(registration_id = %request.id, user_id = %owner.id, "registration for a disabled account's address: nothing kept, no mail");
+                RegistrationPlan::Notify(None)
+            }
             Some(owner) if owner.email_verified => {
                 tracing::info!(registration_id = %request.id, tenant_id = %owner.tenant.id, mailed = request.mail_allowed, "registration with a verified address; its owner was notified");
                 RegistrationPlan::Notify(request.mail_allowed.then(|| {

@@ -154,9 +154,10 @@ impl AuthService {
             held_until: now,
             verified_at: None,
         };
-        if !mail_allowed {
+        if !mail_allowed || target.is_some_and(|t| t.account.disabled) {
             // Over the address's mail limit: write nothing, so a code mailed before stays the
-            // live one (a resubmission by anyone must not replace it with one nobody gets).
+            // live one (a resubmission by anyone must not replace it with one nobody gets). A
+            // disabled account's address gets nothing either (the answer is the same).
             return SignupPlan {
                 customer,
                 write: SignupWrite::Notice(None),

@@ -17,3 +17,4 @@ mod secrets;
 mod sessions;
 mod signup;
 mod tokens;
+mod users;

@@ -46,6 +46,21 @@ pub struct NodeRequest {
     pub enabled: Option<bool>,
 }
 
+/// `POST /v1/admin/tenants/{slug}/users/{id}/disable`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DisableRequest {
+    pub reason: Option<String>,
+}
+
+/// `GET /v1/admin/tenants/{slug}/users`: a cursor page, optionally of the accounts whose
+/// address or username starts with `query`.
+#[derive(Debug, Default, Deserialize)]
+pub struct UserSearch {
+    pub query: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
 /// The query of a cursor page.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {

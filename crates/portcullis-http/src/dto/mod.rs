@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use crate::error::{ApiError, FieldDetail, field_detail};
 
 mod admin;
-pub use admin::{IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantPatch, TenantRequest};
+pub use admin::{
+    DisableRequest, IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantPatch, TenantRequest, UserSearch,
+};
 
 /// A password as it arrives: wiped from memory when the request is done with it. (The request
 /// body it was parsed from is actix's buffer, which is not.)

@@ -101,7 +101,7 @@ fn node_view(n: &Node) -> Value {
     })
 }
 
-fn page(items: &[Value], next: Option<uuid::Uuid>) -> HttpResponse {
+pub(crate) fn page(items: &[Value], next: Option<uuid::Uuid>) -> HttpResponse {
     ok(StatusCode::OK, json!({ "items": items, "next_cursor": next }))
 }
 
@@ -115,8 +115,23 @@ fn tenant_view(t: &TenantRecord) -> Value {
     })
 }
 
+/// The position a page's `cursor` names (the id of the last item of the page before); 422 for
+/// one this API did not give.
+pub(crate) fn cursor(given: Option<&str>) -> Result<Option<uuid::Uuid>> {
+    match given.filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(c) => uuid::Uuid::parse_str(c).map(Some).map_err(|_| {
+            ApiError::validation(vec![FieldDetail {
+                field: "cursor",
+                code: "invalid",
+                message: "cursor is not one this API gave".into(),
+            }])
+        }),
+    }
+}
+
 /// The tenant `slug` names, if `key` reaches it (404 otherwise, as for an unknown one).
-async fn reached(state: &AppState, key: &AdminKey, slug: &str) -> Result<TenantRecord> {
+pub(crate) async fn reached(state: &AppState, key: &AdminKey, slug: &str) -> Result<TenantRecord> {
     full(key)?;
     state
         .auth
@@ -274,16 +289,7 @@ pub async fn list_customers(
     query: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let t = reached(&state, &key, &slug).await?;
-    let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(uuid::Uuid::parse_str(c).map_err(|_| {
-            ApiError::validation(vec![FieldDetail {
-                field: "cursor",
-                code: "invalid",
-                message: "cursor is not one this API gave".into(),
-            }])
-        })?),
-    };
+    let after = cursor(query.cursor.as_deref())?;
     let (customers, next) = state
         .auth
         .customers_page(t.tenant.id, after, query.limit.unwrap_or(50))

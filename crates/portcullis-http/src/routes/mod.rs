@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_users;
 mod auth;
 mod code_login;
 mod meta;
@@ -17,6 +18,7 @@ pub use admin::{
     add_node, create_tenant, delete_plan, introspect, list_customers, list_nodes, list_plans, list_tenants, put_plan,
     show_tenant, update_node, update_tenant,
 };
+pub use admin_users::{disable_user, enable_user, list_users, revoke_user_sessions, show_user};
 pub use auth::{login, logout, refresh, register, session};
 pub use code_login::login_with_code;
 pub use meta::{jwks, live, method_not_allowed, not_found, ready};

@@ -23,6 +23,7 @@ mod registrations;
 mod secrets;
 mod sessions;
 mod tenants;
+mod users;
 
 pub use accounts::*;
 pub use admin::*;
@@ -32,6 +33,7 @@ pub use registrations::*;
 pub use secrets::*;
 pub use sessions::*;
 pub use tenants::*;
+pub use users::*;
 
 /// Defines one `#[tokio::test]` per contract test, each on a fresh store from `$fresh`.
 #[macro_export]
@@ -69,6 +71,8 @@ macro_rules! storage_conformance {
             signup_of_a_known_address_keeps_nothing_and_verification_confirms,
             admin_keys_are_found_by_hash_until_revoked,
             a_refresh_token_finds_its_session_only_as_the_chain_head,
+            accounts_are_found_by_prefix_in_id_order,
+            disabling_revokes_and_hides_every_session,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

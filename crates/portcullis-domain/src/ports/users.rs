@@ -1,0 +1,45 @@
+//! Operators' view of accounts: finding them, reading their state, disabling them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{TenantId, UserId};
+use crate::model::{Account, AccountOverview};
+use crate::ports::StoreError;
+
+/// Accounts as operators manage them.
+#[async_trait]
+pub trait UserAdminStore: Send + Sync {
+    /// The tenant's accounts whose normalised address or username starts with `prefix`
+    /// (every account when `None`), by id (creation order), those after `after` only, at most
+    /// `limit`.
+    async fn find_accounts(
+        &self,
+        tenant: TenantId,
+        prefix: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError>;
+
+    /// The account with its disabled state, last login and live sessions at `now`; `None` when
+    /// the tenant has no such account.
+    async fn account_overview(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountOverview>, StoreError>;
+
+    /// Disables the account (`reason` kept for operators; a disabled one keeps its first time
+    /// and takes the new reason) and revokes every live session of it, in one transaction; or,
+    /// with `disable` false, enables it again (its sessions stay revoked). `None` when the
+    /// tenant has no such account, else how many sessions were revoked.
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        disable: bool,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError>;
+}

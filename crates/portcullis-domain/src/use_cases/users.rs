@@ -1,0 +1,140 @@
+//! Operators' user administration: finding accounts, reading one, disabling and enabling it,
+//! ending its sessions. Disabling takes effect at once everywhere: every live session is
+//! revoked in the same transaction, storage hides a disabled account's sessions from then on
+//! (so a login racing the disable opens nothing usable), and every path that would open a
+//! session or send a secret refuses the account.
+
+use crate::identity::{FieldError, identity_key};
+use crate::ids::{TenantId, UserId};
+use crate::model::{Account, AccountOverview, InvalidField};
+use crate::service::base::{AuthService, InfraError};
+use crate::use_cases::admin::MAX_PAGE;
+
+/// Most characters of a disable reason.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// One page of accounts.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// The accounts, oldest first.
+    pub items: Vec<Account>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<UserId>,
+}
+
+/// Failures of disabling an account.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAdminError {
+    /// 422: the reason is too long or holds control characters.
+    #[error("invalid reason")]
+    Invalid(InvalidField),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl AuthService {
+    /// The tenant's accounts whose address or username starts with `query` (compared as
+    /// identities are: case and Unicode look-alikes ignored), oldest first, `limit` (1 to
+    /// [`MAX_PAGE`]) at a time after `after`.
+    pub async fn find_users(
+        &self,
+        tenant: TenantId,
+        query: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<UserPage, InfraError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let prefix = query.map(str::trim).filter(|q| !q.is_empty()).map(identity_key);
+        let mut items = self
+            .deps
+            .store
+            .find_accounts(tenant, prefix.as_deref(), after, limit + 1)
+            .await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = more.then(|| items.last().map(|a| a.id)).flatten();
+        Ok(UserPage { items, next })
+    }
+
+    /// The account as operators see it; `None` when the tenant has no such account.
+    pub async fn user_overview(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountOverview>, InfraError> {
+        Ok(self
+            .deps
+            .store
+            .account_overview(tenant, user, self.deps.clock.now())
+            .await?)
+    }
+
+    /// Disables the account and revokes every session of it at once. `None` when the tenant
+    /// has no such account.
+    pub async fn disable_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        reason: Option<&str>,
+    ) -> Result<Option<AccountOverview>, UserAdminError> {
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(r) = reason {
+            check_reason(r)?;
+        }
+        self.set_disabled(tenant, user, true, reason).await
+    }
+
+    /// Enables a disabled account again. Its sessions stay revoked: the user logs in anew.
+    pub async fn enable_user(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountOverview>, UserAdminError> {
+        self.set_disabled(tenant, user, false, None).await
+    }
+
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        disable: bool,
+        reason: Option<&str>,
+    ) -> Result<Option<AccountOverview>, UserAdminError> {
+        let now = self.deps.clock.now();
+        let store = &self.deps.store;
+        let Some(revoked) = store
+            .set_disabled(tenant, user, disable, reason, now)
+            .await
+            .map_err(InfraError::from)?
+        else {
+            return Ok(None);
+        };
+        if disable {
+            tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "account disabled; every session revoked");
+        } else {
+            tracing::warn!(tenant_id = %tenant, user_id = %user, "account enabled");
+        }
+        Ok(self.user_overview(tenant, user).await?)
+    }
+
+    /// Revokes every live session of the account. `None` when the tenant has no such account.
+    pub async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId) -> Result<Option<u64>, InfraError> {
+        if self.user_overview(tenant, user).await?.is_none() {
+            return Ok(None);
+        }
+        let now = self.deps.clock.now();
+        let revoked = self.deps.store.revoke_sessions(tenant, user, None, now).await?;
+        tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "every session of the account revoked by an operator");
+        Ok(Some(revoked))
+    }
+}
+
+fn check_reason(reason: &str) -> Result<(), UserAdminError> {
+    let invalid = |error, rule: &str| {
+        UserAdminError::Invalid(InvalidField {
+            field: "reason",
+            error,
+            rule: format!("reason: {rule}"),
+        })
+    };
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(invalid(FieldError::TooLong, "at most 500 characters"));
+    }
+    if reason.chars().any(char::is_control) {
+        return Err(invalid(FieldError::Invalid, "no control characters"));
+    }
+    Ok(())
+}

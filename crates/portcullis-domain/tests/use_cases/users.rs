@@ -1,0 +1,131 @@
+//! `users`: operators find accounts, read one, disable and enable it, end its sessions.
+
+use portcullis_domain::{LoginError, MailKind, OneTimeError, RefreshError, UserAdminError};
+
+use crate::world::{HOME, PASSWORD, Setup, World};
+
+#[tokio::test]
+async fn a_disabled_account_is_shut_out_everywhere_at_once_and_back_after_enable() {
+    let w = World::new();
+    let (account, pair) = w.signed_up("ada@example.com").await;
+    let refresh = pair.refresh_token.expose().to_owned();
+    let seen = w
+        .auth
+        .disable_user(w.tenant.id, account.id, Some("chargeback"))
+        .await
+        .unwrap()
+        .expect("the account");
+    assert!(seen.account.disabled);
+    assert_eq!(seen.disabled_reason.as_deref(), Some("chargeback"));
+    assert_eq!(seen.live_sessions, 0);
+
+    assert!(
+        w.auth.authenticate(&pair.access_token).await.is_err(),
+        "its access token is dead"
+    );
+    let refreshed = w.auth.rotate_refresh_token(&refresh).await;
+    assert!(matches!(refreshed, Err(RefreshError::Invalid)), "{refreshed:?}");
+    let right = w.login("ada@example.com", PASSWORD, None, HOME).await;
+    assert!(matches!(right, Err(LoginError::AccountDisabled)), "{right:?}");
+    let wrong = w.login("ada@example.com", "not the password", None, HOME).await;
+    assert!(
+        matches!(wrong, Err(LoginError::InvalidCredentials)),
+        "a wrong password learns nothing: {wrong:?}"
+    );
+
+    // Forgot-password and login codes mail nothing to it.
+    w.auth
+        .request_password_reset(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))
+        .await
+        .unwrap();
+    w.auth
+        .request_login_code(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))
+        .await
+        .unwrap();
+    w.work().await;
+    assert!(w.mails().await.is_empty());
+
+    w.auth
+        .enable_user(w.tenant.id, account.id)
+        .await
+        .unwrap()
+        .expect("the account");
+    w.login("ada@example.com", PASSWORD, None, HOME)
+        .await
+        .expect("in again");
+    assert!(
+        w.auth.authenticate(&pair.access_token).await.is_err(),
+        "old sessions stay ended"
+    );
+}
+
+#[tokio::test]
+async fn a_mailed_secret_of_a_disabled_account_opens_nothing_and_is_not_spent() {
+    let w = World::with(Setup {
+        verify_email: true,
+        ..Setup::default()
+    });
+    w.registered("ada@example.com", PASSWORD, None, HOME).await;
+    let mail = w.last_mail_to("ada@example.com").await;
+    assert_eq!(mail.kind, MailKind::SignupVerification);
+    let (token, _) = World::secrets_in(&mail);
+    let found = w.auth.find_users(w.tenant.id, Some("ADA@"), None, 10).await.unwrap();
+    let id = found.items[0].id;
+    w.auth
+        .disable_user(w.tenant.id, id, None)
+        .await
+        .unwrap()
+        .expect("the account");
+    let refused = w.auth.verify_email(&w.token(&token), &World::from(HOME)).await;
+    assert!(matches!(refused, Err(OneTimeError::AccountDisabled)), "{refused:?}");
+    w.auth.enable_user(w.tenant.id, id).await.unwrap().expect("the account");
+    w.auth
+        .verify_email(&w.token(&token), &World::from(HOME))
+        .await
+        .expect("the link still works once enabled");
+}
+
+#[tokio::test]
+async fn operators_page_accounts_and_end_their_sessions() {
+    let w = World::new();
+    for n in 0..5 {
+        w.signed_up(&format!("user{n}@example.com")).await;
+    }
+    let (other, _) = w.signed_up("someone@example.com").await;
+    let first = w.auth.find_users(w.tenant.id, Some(" user"), None, 2).await.unwrap();
+    assert_eq!(first.items.len(), 2);
+    let second = w
+        .auth
+        .find_users(w.tenant.id, Some("user"), first.next, 2)
+        .await
+        .unwrap();
+    let third = w
+        .auth
+        .find_users(w.tenant.id, Some("user"), second.next, 2)
+        .await
+        .unwrap();
+    assert_eq!(third.items.len(), 1);
+    assert!(third.next.is_none(), "the last page says so");
+    let all = w.auth.find_users(w.tenant.id, None, None, 500).await.unwrap();
+    assert_eq!(all.items.len(), 6, "a limit above the most is cut to it, not refused");
+
+    w.login("someone@example.com", PASSWORD, None, HOME).await.unwrap();
+    let revoked = w.auth.revoke_user_sessions(w.tenant.id, other.id).await.unwrap();
+    assert_eq!(revoked, Some(2), "the signup's session and the login's");
+    let seen = w.auth.user_overview(w.tenant.id, other.id).await.unwrap().unwrap();
+    assert_eq!(seen.live_sessions, 0);
+    assert!(seen.last_login_at.is_some());
+
+    let long = "x".repeat(501);
+    let refused = w.auth.disable_user(w.tenant.id, other.id, Some(&long)).await;
+    assert!(matches!(refused, Err(UserAdminError::Invalid(_))), "{refused:?}");
+    let nobody = portcullis_domain::UserId::from_uuid(uuid::Uuid::now_v7());
+    assert!(w.auth.disable_user(w.tenant.id, nobody, None).await.unwrap().is_none());
+    assert!(
+        w.auth
+            .revoke_user_sessions(w.tenant.id, nobody)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -1,0 +1,87 @@
+//! Operators' view of accounts in memory.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use portcullis_domain::model::AccountOverview;
+use portcullis_domain::{Account, StoreError, TenantId, UserAdminStore, UserId};
+
+use crate::MemoryStore;
+
+#[async_trait]
+impl UserAdminStore for MemoryStore {
+    async fn find_accounts(
+        &self,
+        tenant: TenantId,
+        prefix: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        let state = self.lock().await?;
+        let mut rows: Vec<_> = state
+            .accounts
+            .iter()
+            .filter(|r| r.tenant == tenant)
+            .filter(|r| after.is_none_or(|a| r.id.as_uuid() > a.as_uuid()))
+            .filter(|r| {
+                prefix.is_none_or(|p| {
+                    r.email.normalized().starts_with(p)
+                        || r.username.as_ref().is_some_and(|u| u.normalized().starts_with(p))
+                })
+            })
+            .collect();
+        rows.sort_by_key(|r| r.id.as_uuid());
+        Ok(rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|r| state.account_of(r))
+            .collect())
+    }
+
+    async fn account_overview(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountOverview>, StoreError> {
+        let state = self.lock().await?;
+        let Some(row) = state.account_row(tenant, user) else {
+            return Ok(None);
+        };
+        let sessions = state
+            .sessions
+            .iter()
+            .map(|r| &r.session)
+            .filter(|s| s.tenant_id == tenant && s.user_id == user);
+        let last_login_at = sessions.clone().map(|s| s.created_at).max();
+        let live_sessions = sessions.filter(|s| s.is_live(now)).count() as u64;
+        Ok(Some(AccountOverview {
+            account: state.account_of(row),
+            disabled_at: row.disabled_at,
+            disabled_reason: row.disabled_reason.clone(),
+            last_login_at,
+            live_sessions,
+        }))
+    }
+
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        disable: bool,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut state = self.lock().await?;
+        let Some(row) = state.account_row_mut(tenant, user) else {
+            return Ok(None);
+        };
+        if !disable {
+            row.disabled_at = None;
+            row.disabled_reason = None;
+            return Ok(Some(0));
+        }
+        row.disabled_at = row.disabled_at.or(Some(now));
+        row.disabled_reason = reason.map(str::to_owned);
+        Ok(Some(state.revoke_all(tenant, user, None, now, "account_disabled")))
+    }
+}

@@ -1,0 +1,161 @@
+//! Operators' view of accounts on PostgreSQL: search, overview, disable and enable.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use portcullis_domain::model::AccountOverview;
+use portcullis_domain::{Account, StoreError, TenantId, UserAdminStore, UserId};
+
+use crate::error::query_error;
+use crate::pool::PgStore;
+use crate::queries::{account_with_tenant, accounts_of};
+use crate::rows::{AccountRow, TenantRow};
+use crate::schema::{accounts, sessions};
+
+/// `prefix` as a `LIKE` pattern that matches it literally at the start.
+fn starts_with(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[async_trait]
+impl UserAdminStore for PgStore {
+    async fn find_accounts(
+        &self,
+        tenant: TenantId,
+        prefix: Option<&str>,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<Vec<Account>, StoreError> {
+        let mut conn = self.conn().await?;
+        let mut query = accounts_of(tenant);
+        if let Some(prefix) = prefix {
+            let pattern = starts_with(prefix);
+            query = query.filter(
+                accounts::email_normalized
+                    .like(pattern.clone())
+                    .or(accounts::username_normalized.like(pattern)),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(accounts::id.gt(after.as_uuid()));
+        }
+        let rows = query
+            .order(accounts::id.asc())
+            .limit(i64::from(limit))
+            .select(account_with_tenant())
+            .load::<(AccountRow, TenantRow)>(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(rows.into_iter().map(|(a, t)| a.into_account(t).account).collect())
+    }
+
+    async fn account_overview(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<AccountOverview>, StoreError> {
+        let mut conn = self.conn().await?;
+        let found = accounts_of(tenant)
+            .filter(accounts::id.eq(user.as_uuid()))
+            .select((
+                AccountRow::as_select(),
+                TenantRow::as_select(),
+                accounts::disabled_at,
+                accounts::disabled_reason,
+            ))
+            .first::<(AccountRow, TenantRow, Option<DateTime<Utc>>, Option<String>)>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        let Some((account, tenant_row, disabled_at, disabled_reason)) = found else {
+            return Ok(None);
+        };
+        let of_user = sessions::table
+            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+            .filter(sessions::user_id.eq(user.as_uuid()));
+        let last_login_at = of_user
+            .select(diesel::dsl::max(sessions::created_at))
+            .first::<Option<DateTime<Utc>>>(&mut conn)
+            .await
+            .map_err(query_error)?;
+        let live: i64 = of_user
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(Some(AccountOverview {
+            account: account.into_account(tenant_row).account,
+            disabled_at,
+            disabled_reason,
+            last_login_at,
+            live_sessions: u64::try_from(live).unwrap_or(0),
+        }))
+    }
+
+    async fn set_disabled(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        disable: bool,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let target = accounts::table
+                .filter(accounts::tenant_id.eq(tenant.as_uuid()))
+                .filter(accounts::id.eq(user.as_uuid()));
+            if !disable {
+                let n = diesel::update(target)
+                    .set((
+                        accounts::disabled_at.eq(None::<DateTime<Utc>>),
+                        accounts::disabled_reason.eq(None::<String>),
+                    ))
+                    .execute(conn)
+                    .await?;
+                return Ok((n > 0).then_some(0));
+            }
+            let n = diesel::update(target)
+                .set((
+                    accounts::disabled_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >("coalesce(disabled_at, ")
+                    .bind::<diesel::sql_types::Timestamptz, _>(now)
+                    .sql(")")),
+                    accounts::disabled_reason.eq(reason),
+                ))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            let revoked = diesel::update(
+                sessions::table
+                    .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+                    .filter(sessions::user_id.eq(user.as_uuid()))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set((
+                sessions::revoked_at.eq(now),
+                sessions::revoked_reason.eq("account_disabled"),
+            ))
+            .execute(conn)
+            .await?;
+            Ok(Some(u64::try_from(revoked).unwrap_or(0)))
+        })
+        .await
+        .map_err(query_error)
+    }
+}
