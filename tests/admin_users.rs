@@ -111,15 +111,8 @@ async fn a_disable_from_the_command_line_ends_live_tokens_at_once() {
 
 #[tokio::test]
 async fn sessions_end_on_request_and_keys_stay_in_their_tenant() {
-    use portcullis_server::operator::TenantCommand;
     let ctx = spawn().await;
-    ctx.operate(Operation::Tenant(TenantCommand::Create {
-        slug: "acme".into(),
-        name: "Acme".into(),
-        site_url_template: None,
-        settings: None,
-    }))
-    .await;
+    ctx.tenant("acme").await;
     let global = admin_key(&ctx, "support", None, false).await;
     let acme = admin_key(&ctx, "acme support", Some("acme"), false).await;
     let pair = ctx.register("carol@example.com", None).await;

@@ -131,6 +131,19 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// Makes a tenant `slug` (named after it, every setting global) with `portcullis tenant
+    /// create`.
+    pub async fn tenant(&self, slug: &str) {
+        use portcullis_server::operator::{Operation, TenantCommand};
+        self.operate(Operation::Tenant(TenantCommand::Create {
+            slug: slug.into(),
+            name: slug.into(),
+            site_url_template: None,
+            settings: None,
+        }))
+        .await;
+    }
+
     /// Runs an operator command (`portcullis tenant|plan|node|admin-key …`) against the app's
     /// database and returns what it printed.
     pub async fn operate(&self, op: portcullis_server::operator::Operation) -> String {

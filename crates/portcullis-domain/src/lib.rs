@@ -45,10 +45,10 @@ pub use model::{
 };
 pub use one_time::Purpose;
 pub use ports::{
-    AccountConflict, AccountStore, AdminKeyStore, ClaimedMail, HashError, HashOwner, HealthCheck, InsertAccountError,
-    KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher,
-    PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError,
-    SignupStore, Storage, StoreError, TenantStore, TenantWriteError, UserAdminStore, Verification,
+    AccountConflict, AccountStore, AdminKeyStore, AuditStore, ClaimedMail, HashError, HashOwner, HealthCheck,
+    InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore,
+    PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore,
+    SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, UserAdminStore, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
@@ -60,6 +60,7 @@ pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
 pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
 pub use use_cases::admin::{AdminAuthError, AdminWriteError};
+pub use use_cases::audit::EventPage;
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::register::{RegisterError, Registered, Registration};
@@ -67,4 +68,4 @@ pub use use_cases::secrets::Verified;
 pub use use_cases::sessions::{LogoutScope, RevokeRequest};
 pub use use_cases::signup::{CustomerSession, DEFAULT_PLAN, SignedUp, Signup, SignupError};
 pub use use_cases::tokens::{AuthenticateError, RefreshError};
-pub use use_cases::users::{UserAdminError, UserPage};
+pub use use_cases::users::{Actor, UserAdminError, UserPage};

@@ -85,7 +85,7 @@ fn bearer_token(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Client IP and user agent of a request.
+/// Client IP, user agent and request id of a request.
 pub fn client_info(req: &HttpRequest) -> ClientInfo {
     ClientInfo {
         ip: client_ip(req),
@@ -94,6 +94,10 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string),
     }
 }
 

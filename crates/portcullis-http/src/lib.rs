@@ -118,6 +118,7 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 web::post().to(routes::regenerate_recovery_codes),
             ))
             .service(get("/v1/account/sessions", web::get().to(routes::list_sessions)))
+            .service(get("/v1/account/events", web::get().to(routes::my_events)))
             .service(post(
                 "/v1/account/sessions/revoke",
                 web::post().to(routes::revoke_sessions),
@@ -179,6 +180,10 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 web::get().to(routes::list_customers),
             ))
             .service(get("/v1/admin/tenants/{slug}/users", web::get().to(routes::list_users)))
+            .service(get(
+                "/v1/admin/tenants/{slug}/events",
+                web::get().to(routes::tenant_events),
+            ))
             .service(get(
                 "/v1/admin/tenants/{slug}/users/{id}",
                 web::get().to(routes::show_user),

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 pub mod conformance;
 mod mfa;
 mod outbox;

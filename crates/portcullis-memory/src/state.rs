@@ -143,6 +143,7 @@ pub(crate) struct State {
     pub(crate) nodes: Vec<NodeRow>,
     pub(crate) customers: Vec<Customer>,
     pub(crate) admin_keys: Vec<AdminKeyRow>,
+    pub(crate) events: Vec<portcullis_domain::model::AuditEvent>,
 }
 
 impl State {
@@ -236,6 +237,7 @@ impl State {
             session: new.session.clone(),
             revoked_reason: None,
         });
+        self.events.extend(new.events.iter().cloned());
     }
 
     pub(crate) fn remember_network(&mut self, tenant: TenantId, user: UserId, network: &str) {

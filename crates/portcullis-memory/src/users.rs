@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use portcullis_domain::model::AccountOverview;
+use portcullis_domain::model::{AccountOverview, AuditEvent};
 use portcullis_domain::{Account, StoreError, TenantId, UserAdminStore, UserId};
 
 use crate::MemoryStore;
@@ -70,6 +70,7 @@ impl UserAdminStore for MemoryStore {
         disable: bool,
         reason: Option<&str>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<Option<u64>, StoreError> {
         let mut state = self.lock().await?;
         let Some(row) = state.account_row_mut(tenant, user) else {
@@ -78,10 +79,13 @@ impl UserAdminStore for MemoryStore {
         if !disable {
             row.disabled_at = None;
             row.disabled_reason = None;
+            state.events.push(event(0));
             return Ok(Some(0));
         }
         row.disabled_at = row.disabled_at.or(Some(now));
         row.disabled_reason = reason.map(str::to_owned);
-        Ok(Some(state.revoke_all(tenant, user, None, now, "account_disabled")))
+        let revoked = state.revoke_all(tenant, user, None, now, "account_disabled");
+        state.events.push(event(revoked));
+        Ok(Some(revoked))
     }
 }

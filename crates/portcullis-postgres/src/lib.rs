@@ -11,6 +11,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod error;
 mod mail_requests;
 mod mfa;

@@ -82,7 +82,7 @@ pub(crate) async fn insert_session_rows(conn: &mut AsyncPgConnection, new: &NewS
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    crate::audit::insert_events(conn, &new.events).await
 }
 
 pub(crate) async fn load_account(conn: &mut AsyncPgConnection, tenant: Uuid, id: Uuid) -> QueryResult<Account> {

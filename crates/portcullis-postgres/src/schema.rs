@@ -136,8 +136,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     plans,
     nodes,
     customers,
-    admin_keys
+    admin_keys,
+    audit_events
 );
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        event_type -> Text,
+        user_id -> Nullable<Uuid>,
+        session_id -> Nullable<Uuid>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        at -> Timestamptz,
+        details -> Jsonb,
+    }
+}
 
 diesel::table! {
     known_networks (tenant_id, user_id, network) {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use portcullis_domain::model::AccountOverview;
+use portcullis_domain::model::{AccountOverview, AuditEvent};
 use portcullis_domain::{Account, StoreError, TenantId, UserAdminStore, UserId};
 
 use crate::error::query_error;
@@ -111,6 +111,7 @@ impl UserAdminStore for PgStore {
         disable: bool,
         reason: Option<&str>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -125,7 +126,11 @@ impl UserAdminStore for PgStore {
                     ))
                     .execute(conn)
                     .await?;
-                return Ok((n > 0).then_some(0));
+                if n == 0 {
+                    return Ok(None);
+                }
+                crate::audit::insert_events(conn, &[event(0)]).await?;
+                return Ok(Some(0));
             }
             let n = diesel::update(target)
                 .set((
@@ -153,7 +158,9 @@ impl UserAdminStore for PgStore {
             ))
             .execute(conn)
             .await?;
-            Ok(Some(u64::try_from(revoked).unwrap_or(0)))
+            let revoked = u64::try_from(revoked).unwrap_or(0);
+            crate::audit::insert_events(conn, &[event(revoked)]).await?;
+            Ok(Some(revoked))
         })
         .await
         .map_err(query_error)

@@ -48,6 +48,7 @@ fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
             revoked_at: None,
         },
         refresh_hash: token.hash(),
+        events: Vec::new(),
     }
 }
 

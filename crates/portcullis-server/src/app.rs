@@ -204,6 +204,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         unverified_account_ttl: chrono::Duration::days(
             i64::try_from(config.retention.unverified_account_days).unwrap_or(365),
         ),
+        audit_retention: chrono::Duration::days(i64::try_from(config.retention.audit_event_days).unwrap_or(36_500)),
         site_url_template: config.signup.site_url_template.clone(),
     });
     let mail_worker = config

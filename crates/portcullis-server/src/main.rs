@@ -44,6 +44,8 @@ enum Command {
     /// One account: show, disable (every session ends at once), enable.
     #[command(subcommand)]
     User(portcullis_server::operator_users::UserCommand),
+    /// A tenant's audit events, newest first.
+    Events(portcullis_server::operator_users::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Node(c) => operator::run(&config, operator::Operation::Node(c)).await,
             Command::AdminKey(c) => operator::run(&config, operator::Operation::AdminKey(c)).await,
             Command::User(c) => operator::run(&config, operator::Operation::User(c)).await,
+            Command::Events(a) => operator::run(&config, operator::Operation::Events(a)).await,
             Command::Serve => {
                 let mut running = portcullis_server::start(&config, Overrides::default()).await?;
                 // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);

@@ -137,6 +137,8 @@ pub enum Operation {
     AdminKey(AdminKeyCommand),
     /// `user …`.
     User(crate::operator_users::UserCommand),
+    /// `events …`.
+    Events(crate::operator_users::EventsArgs),
 }
 
 fn refused(errors: Vec<InvalidField>) -> anyhow::Error {
@@ -286,6 +288,7 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
             writeln!(out, "{}", minted.key.as_str())?;
         }
         Operation::User(command) => crate::operator_users::execute(store, clock, command, out).await?,
+        Operation::Events(args) => crate::operator_users::events(store, args, out).await?,
         Operation::AdminKey(AdminKeyCommand::List) => {
             for k in store.admin_keys().await? {
                 let reach = k.tenant.map_or_else(|| "*".to_owned(), |t| t.slug);

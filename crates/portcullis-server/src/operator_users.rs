@@ -7,8 +7,9 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use portcullis_domain::model::AccountOverview;
+use portcullis_domain::model::{AccountOverview, AuditEvent, EventQuery, EventType};
 use portcullis_domain::{Clock, Email, Storage, TenantId, UserId};
+use serde_json::json;
 
 /// Which account: its tenant and address.
 #[derive(Debug, clap::Args)]
@@ -37,6 +38,75 @@ pub enum UserCommand {
     },
     /// Enable a disabled account again (its sessions stay ended).
     Enable(UserRef),
+}
+
+/// `portcullis events`: a tenant's audit events, newest first.
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// The tenant's slug.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// Only this account's (by address).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only events of these types (`login.failed`, …; comma-separated).
+    #[arg(long = "type")]
+    pub types: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+}
+
+/// Prints the events `args` selects, one per line: time, type, user, IP, request id, details.
+pub async fn events(store: &dyn Storage, args: EventsArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let tenant = store
+        .tenant_by_slug(&args.tenant)
+        .await?
+        .with_context(|| format!("no tenant has the slug {:?}", args.tenant))?;
+    let user = match &args.user {
+        Some(email) => Some(
+            find(
+                store,
+                &UserRef {
+                    tenant: args.tenant.clone(),
+                    email: email.clone(),
+                },
+            )
+            .await?
+            .1,
+        ),
+        None => None,
+    };
+    let types = match args.types.as_deref() {
+        Some(list) => list
+            .split(',')
+            .map(|t| EventType::from_name(t.trim()).with_context(|| format!("no event type is called {t:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    let query = EventQuery {
+        tenant: tenant.id,
+        user,
+        types,
+        since: None,
+        until: None,
+        before: None,
+        limit: args.limit.clamp(1, 10_000),
+    };
+    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    for e in store.events(&query).await? {
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            e.at.to_rfc3339(),
+            e.kind.name(),
+            dash(e.user_id.map(|u| u.to_string())),
+            dash(e.ip),
+            dash(e.request_id),
+            e.details
+        )?;
+    }
+    Ok(())
 }
 
 async fn find(store: &dyn Storage, who: &UserRef) -> anyhow::Result<(TenantId, UserId)> {
@@ -80,6 +150,13 @@ fn show(o: &AccountOverview, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn random_bytes() -> [u8; 10] {
+    use portcullis_domain::SecureRandom;
+    let mut b = [0u8; 10];
+    portcullis_domain::OsRandom.fill(&mut b);
+    b
+}
+
 /// Runs `command` against `store`, writing what it did to `out`.
 pub async fn execute(
     store: &dyn Storage,
@@ -107,8 +184,30 @@ pub async fn execute(
         bail!("--reason: at most 500 characters, no control characters");
     }
     let (tenant, user) = find(store, &who).await?;
+    // Recorded as the admin API records it, with `cli` as the actor and no request.
+    let event = |revoked: u64| {
+        let (kind, details) = if disable {
+            let details = json!({ "actor": "cli", "reason": reason, "revoked_sessions": revoked });
+            (EventType::AccountDisabled, details)
+        } else {
+            (EventType::AccountEnabled, json!({ "actor": "cli" }))
+        };
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        AuditEvent {
+            id: uuid::Builder::from_unix_timestamp_millis(millis, &random_bytes()).into_uuid(),
+            kind,
+            tenant_id: tenant,
+            user_id: Some(user),
+            session_id: None,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            at: now,
+            details,
+        }
+    };
     let revoked = store
-        .set_disabled(tenant, user, disable, reason.as_deref(), now)
+        .set_disabled(tenant, user, disable, reason.as_deref(), now, &event)
         .await?
         .context("the account was deleted meanwhile")?;
     if disable {

@@ -15,6 +15,8 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// User agent.
     pub user_agent: Option<String>,
+    /// The request's id (`X-Request-Id`), recorded with audit events.
+    pub request_id: Option<String>,
 }
 
 /// A fresh access token and refresh token.

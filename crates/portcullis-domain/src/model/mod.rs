@@ -2,6 +2,7 @@
 //! factor, mail, and tenants with their plans, nodes and customers. Plain data; the rules live in the use cases.
 
 mod account;
+mod audit;
 mod client;
 mod mail;
 mod registration;
@@ -12,6 +13,8 @@ mod tenant;
 mod tenant_settings;
 
 pub use account::{Account, AccountCredentials, AccountOverview, NewAccount, StoredPassword, Tenant};
+pub(crate) use audit::Subject;
+pub use audit::{AuditEvent, EventQuery, EventType};
 pub use client::{ClientInfo, Principal, TokenPair};
 pub use mail::{MailKind, OutgoingMail};
 pub use registration::{

@@ -123,6 +123,8 @@ impl std::fmt::Debug for Redemption {
 }
 
 /// The verdict on the candidate secrets of one presentation.
+// Built once per presentation and consumed at once; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Verdict {
     /// The candidate at `index` is right and alive: apply `redemption`, then delete it (unless

@@ -46,6 +46,8 @@ pub struct NewSession {
     pub session: Session,
     /// SHA-256 of its first refresh token.
     pub refresh_hash: TokenHash,
+    /// Audit events stored with it, in its transaction (the login it records).
+    pub events: Vec<crate::model::AuditEvent>,
 }
 
 /// Which of a user's sessions to revoke: the union of `all`, `ids` and the sessions of

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod error;
 mod hasher;
 mod mail;
@@ -18,6 +19,7 @@ mod users;
 
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use admin::AdminKeyStore;
+pub use audit::AuditStore;
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
 pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
@@ -59,5 +61,6 @@ storage!(
     SignupStore,
     AdminKeyStore,
     UserAdminStore,
+    AuditStore,
     HealthCheck,
 );

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{TenantId, UserId};
-use crate::model::{Account, AccountOverview};
+use crate::model::{Account, AccountOverview, AuditEvent};
 use crate::ports::StoreError;
 
 /// Accounts as operators manage them.
@@ -32,8 +32,10 @@ pub trait UserAdminStore: Send + Sync {
 
     /// Disables the account (`reason` kept for operators; a disabled one keeps its first time
     /// and takes the new reason) and revokes every live session of it, in one transaction; or,
-    /// with `disable` false, enables it again (its sessions stay revoked). `None` when the
-    /// tenant has no such account, else how many sessions were revoked.
+    /// with `disable` false, enables it again (its sessions stay revoked). `event` makes the
+    /// audit event of the change from the number of sessions revoked; it is stored in the same
+    /// transaction. `None` (and nothing written) when the tenant has no such account, else how
+    /// many sessions were revoked.
     async fn set_disabled(
         &self,
         tenant: TenantId,
@@ -41,5 +43,6 @@ pub trait UserAdminStore: Send + Sync {
         disable: bool,
         reason: Option<&str>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<Option<u64>, StoreError>;
 }

@@ -107,6 +107,8 @@ pub struct AuthDeps {
     /// How long an account may stay unverified (since its last registration) before it is
     /// deleted.
     pub unverified_account_ttl: chrono::Duration,
+    /// How long audit events are kept.
+    pub audit_retention: chrono::Duration,
     /// Global: template of a signup customer's `site_url` for tenants that set none (see
     /// [`crate::model::site_url`]).
     pub site_url_template: String,
@@ -128,6 +130,8 @@ pub struct AuthService {
     pub(crate) global: Arc<Brand>,
     /// Tenants' brands as last read.
     pub(crate) brands: Arc<BrandCache>,
+    /// The last id [`AuthService::new_id`] minted.
+    last_id: Arc<std::sync::Mutex<u128>>,
 }
 
 impl AuthService {
@@ -136,6 +140,7 @@ impl AuthService {
         Self {
             global: Arc::new(global_brand(&deps)),
             brands: Arc::default(),
+            last_id: Arc::default(),
             deps,
         }
     }
@@ -165,10 +170,25 @@ impl AuthService {
         Ok(self.deps.store.ping().await?)
     }
 
+    /// A UUID v7: time-ordered (our clock) with random bits from the randomness port, and
+    /// strictly increasing within this service (one minted in the same millisecond as the one
+    /// before, or while the clock stands still, is that one plus one), so audit events and
+    /// pages ordered by id keep the order things happened in.
     pub(crate) fn new_id(&self) -> Uuid {
-        // UUID v7: time-ordered (our clock) with random bits from the randomness port.
+        const RANDOM_B: u128 = (1 << 62) - 1;
         let now = self.deps.clock.now();
         let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.deps.rng)).into_uuid()
+        let fresh = uuid::Builder::from_unix_timestamp_millis(millis, &random_array::<10>(&*self.deps.rng))
+            .into_uuid()
+            .as_u128();
+        let mut last = self.last_id.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Past the last one, unless that would carry out of its random bits (a 2^-62 chance).
+        let id = if fresh > *last || *last & RANDOM_B == RANDOM_B {
+            fresh
+        } else {
+            *last + 1
+        };
+        *last = id;
+        Uuid::from_u128(id)
     }
 }

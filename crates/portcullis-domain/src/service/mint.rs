@@ -2,7 +2,9 @@
 //! and mails (with a one-time secret, for the mail flows).
 use crate::identity::Email;
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{Brand, ClientInfo, MailKind, NewOneTimeSecret, NewSession, OutgoingMail, Session, TokenPair};
+use crate::model::{
+    Brand, ClientInfo, EventType, MailKind, NewOneTimeSecret, NewSession, OutgoingMail, Session, Subject, TokenPair,
+};
 use crate::one_time::Purpose;
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
@@ -70,9 +72,21 @@ impl AuthService {
             expires_at: now + self.deps.policy.session_ttl,
             revoked_at: None,
         };
+        let subject = Subject {
+            tenant: tenant_id,
+            user: Some(user_id),
+            session: Some(id),
+        };
+        let opened = self.audit_event(
+            EventType::LoginSucceeded,
+            subject,
+            client,
+            serde_json::json!({ "amr": session.amr }),
+        );
         NewSession {
             session,
             refresh_hash: refresh.hash(),
+            events: vec![opened],
         }
     }
 

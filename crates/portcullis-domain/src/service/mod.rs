@@ -4,6 +4,7 @@
 //! re-authentication (`reauth`), and redeeming mailed secrets (`redeem`). Use cases build on these and on the model and ports, never on
 //! each other.
 
+pub(crate) mod audit;
 pub(crate) mod base;
 pub(crate) mod brand;
 mod brand_cache;

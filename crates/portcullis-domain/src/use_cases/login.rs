@@ -1,11 +1,14 @@
 //! Log in with a password, or with a code sent by mail (and a second factor), under the
 //! failed-login budget and the new-IP policy.
 
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::identity::{LoginId, Password};
-use crate::ids::UserId;
-use crate::model::{Account, Brand, ClientInfo, NewSession, Redemption, Session, Tenant, TokenPair};
+use crate::ids::{TenantId, UserId};
+use crate::model::{
+    Account, Brand, ClientInfo, EventType, NewSession, Redemption, Session, Subject, Tenant, TokenPair,
+};
 use crate::one_time::Purpose;
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
@@ -118,8 +121,12 @@ impl AuthService {
                 return Err(LoginError::Throttled { retry_after });
             }
         };
+        let found_id = found.as_ref().map(|c| c.account.id);
         let Some(creds) = found.filter(|_| verdict.matches) else {
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
+            // Recorded for an unknown name too (without a user), so both cost one write.
+            self.login_refused(tenant.id, found_id, client, "invalid_credentials")
+                .await?;
             return Err(LoginError::InvalidCredentials);
         };
         if verdict.needs_rehash
@@ -130,11 +137,15 @@ impl AuthService {
         let account = creds.account;
         if account.disabled {
             tracing::info!(user_id = %account.id, outcome = "account_disabled", "login refused");
+            self.login_refused(tenant.id, Some(account.id), client, "account_disabled")
+                .await?;
             return Err(LoginError::AccountDisabled);
         }
         let brand = self.brand(account.tenant.id).await?;
         if brand.require_email_verification && !account.email_verified {
             tracing::info!(user_id = %account.id, outcome = "email_not_verified", "login refused");
+            self.login_refused(tenant.id, Some(account.id), client, "email_not_verified")
+                .await?;
             return Err(LoginError::EmailNotVerified);
         }
         let mut amr = vec!["pwd".to_owned()];
@@ -143,13 +154,15 @@ impl AuthService {
             // would come back with the next one after authorizing the network).
             let refused_later =
                 brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
-            let method = self
-                .check_second_factor_then(&account, factor, !refused_later)
-                .await
-                .map_err(|e| match e {
-                    crate::service::MfaError::Infra(e) => LoginError::Infra(e),
-                    other => LoginError::SecondFactor(other),
-                })?;
+            let method = match self.check_second_factor_then(&account, factor, !refused_later).await {
+                Ok(method) => method,
+                Err(crate::service::MfaError::Infra(e)) => return Err(LoginError::Infra(e)),
+                Err(other) => {
+                    self.login_refused(tenant.id, Some(account.id), client, mfa_reason(&other))
+                        .await?;
+                    return Err(LoginError::SecondFactor(other));
+                }
+            };
             amr.push(method.to_owned());
         }
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
@@ -214,6 +227,24 @@ impl AuthService {
         Ok((account, self.pair(session, refresh)?))
     }
 
+    /// Records a refused login (`login.failed` with `reason`); `user` when an account has the
+    /// name given.
+    async fn login_refused(
+        &self,
+        tenant: TenantId,
+        user: Option<UserId>,
+        client: &ClientInfo,
+        reason: &str,
+    ) -> Result<(), InfraError> {
+        let subject = Subject {
+            tenant,
+            user,
+            session: None,
+        };
+        let event = self.audit_event(EventType::LoginFailed, subject, client, json!({ "reason": reason }));
+        self.record(event).await
+    }
+
     /// Stores a login's session under the tenant's new-IP policy; `known`: whether the account
     /// knows the client's network.
     async fn open_session(
@@ -269,5 +300,15 @@ impl AuthService {
             .map_err(InfraError::from)?;
         tracing::info!(user_id = %user, %network, mailed, outcome = "ip_authorization_required", "login refused");
         Err(LoginError::IpAuthorizationRequired)
+    }
+}
+
+/// The `reason` of a `login.failed` the second factor refused.
+fn mfa_reason(e: &crate::service::MfaError) -> &'static str {
+    use crate::service::MfaError;
+    match e {
+        MfaError::Required => "mfa_required",
+        MfaError::Locked { .. } => "mfa_locked",
+        _ => "mfa_invalid",
     }
 }

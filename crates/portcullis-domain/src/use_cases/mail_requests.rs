@@ -100,10 +100,15 @@ impl AuthService {
         Ok(taken)
     }
 
-    /// Deletes one-time secrets that can no longer be used, and accounts that never verified
-    /// their address within the configured time (run by the mail worker).
+    /// Deletes one-time secrets that can no longer be used, accounts that never verified their
+    /// address within the configured time, and audit events past their retention (run by the
+    /// mail worker).
     pub async fn purge_stale(&self) -> Result<Purged, InfraError> {
         let now = self.deps.clock.now();
+        let events = self.deps.store.purge_events(now - self.deps.audit_retention).await?;
+        if events > 0 {
+            tracing::info!(events, "audit events past their retention deleted");
+        }
         let purged = self
             .deps
             .store

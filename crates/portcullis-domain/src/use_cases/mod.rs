@@ -4,6 +4,7 @@
 
 pub mod account_changes;
 pub mod admin;
+pub mod audit;
 pub mod login;
 pub mod mail_delivery;
 pub mod mail_requests;

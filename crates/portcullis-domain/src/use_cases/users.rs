@@ -4,14 +4,26 @@
 //! (so a login racing the disable opens nothing usable), and every path that would open a
 //! session or send a secret refuses the account.
 
+use serde_json::json;
+
 use crate::identity::{FieldError, identity_key};
 use crate::ids::{TenantId, UserId};
-use crate::model::{Account, AccountOverview, InvalidField};
+use crate::model::{Account, AccountOverview, ClientInfo, EventType, InvalidField, Subject};
 use crate::service::base::{AuthService, InfraError};
 use crate::use_cases::admin::MAX_PAGE;
 
 /// Most characters of a disable reason.
 pub const MAX_REASON_CHARS: usize = 500;
+
+/// Who acts on an account: the operator's name as the audit trail shows it (`key:<admin key
+/// name>`, `cli`) and the request it came with.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// Its name.
+    pub name: String,
+    /// Its request.
+    pub client: ClientInfo,
+}
 
 /// One page of accounts.
 #[derive(Debug, Clone)]
@@ -73,17 +85,23 @@ impl AuthService {
         tenant: TenantId,
         user: UserId,
         reason: Option<&str>,
+        actor: &Actor,
     ) -> Result<Option<AccountOverview>, UserAdminError> {
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         if let Some(r) = reason {
             check_reason(r)?;
         }
-        self.set_disabled(tenant, user, true, reason).await
+        self.set_disabled(tenant, user, true, reason, actor).await
     }
 
     /// Enables a disabled account again. Its sessions stay revoked: the user logs in anew.
-    pub async fn enable_user(&self, tenant: TenantId, user: UserId) -> Result<Option<AccountOverview>, UserAdminError> {
-        self.set_disabled(tenant, user, false, None).await
+    pub async fn enable_user(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        actor: &Actor,
+    ) -> Result<Option<AccountOverview>, UserAdminError> {
+        self.set_disabled(tenant, user, false, None, actor).await
     }
 
     async fn set_disabled(
@@ -92,11 +110,21 @@ impl AuthService {
         user: UserId,
         disable: bool,
         reason: Option<&str>,
+        actor: &Actor,
     ) -> Result<Option<AccountOverview>, UserAdminError> {
         let now = self.deps.clock.now();
         let store = &self.deps.store;
+        let event = |revoked: u64| {
+            let (kind, details) = if disable {
+                let details = json!({ "actor": actor.name, "reason": reason, "revoked_sessions": revoked });
+                (EventType::AccountDisabled, details)
+            } else {
+                (EventType::AccountEnabled, json!({ "actor": actor.name }))
+            };
+            self.audit_event(kind, Subject::user(tenant, user), &actor.client, details)
+        };
         let Some(revoked) = store
-            .set_disabled(tenant, user, disable, reason, now)
+            .set_disabled(tenant, user, disable, reason, now, &event)
             .await
             .map_err(InfraError::from)?
         else {
@@ -111,12 +139,27 @@ impl AuthService {
     }
 
     /// Revokes every live session of the account. `None` when the tenant has no such account.
-    pub async fn revoke_user_sessions(&self, tenant: TenantId, user: UserId) -> Result<Option<u64>, InfraError> {
+    /// The revocation and its audit event are two writes: were the event's append to fail,
+    /// the request fails (503) with the sessions revoked.
+    pub async fn revoke_user_sessions(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        actor: &Actor,
+    ) -> Result<Option<u64>, InfraError> {
         if self.user_overview(tenant, user).await?.is_none() {
             return Ok(None);
         }
         let now = self.deps.clock.now();
         let revoked = self.deps.store.revoke_sessions(tenant, user, None, now).await?;
+        let details = json!({ "actor": actor.name, "revoked_sessions": revoked });
+        let event = self.audit_event(
+            EventType::SessionsRevoked,
+            Subject::user(tenant, user),
+            &actor.client,
+            details,
+        );
+        self.record(event).await?;
         tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "every session of the account revoked by an operator");
         Ok(Some(revoked))
     }

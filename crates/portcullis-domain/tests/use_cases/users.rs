@@ -4,6 +4,13 @@ use portcullis_domain::{LoginError, MailKind, OneTimeError, RefreshError, UserAd
 
 use crate::world::{HOME, PASSWORD, Setup, World};
 
+fn ops() -> portcullis_domain::Actor {
+    portcullis_domain::Actor {
+        name: "key:support".into(),
+        client: World::from("192.0.2.50"),
+    }
+}
+
 #[tokio::test]
 async fn a_disabled_account_is_shut_out_everywhere_at_once_and_back_after_enable() {
     let w = World::new();
@@ -11,7 +18,7 @@ async fn a_disabled_account_is_shut_out_everywhere_at_once_and_back_after_enable
     let refresh = pair.refresh_token.expose().to_owned();
     let seen = w
         .auth
-        .disable_user(w.tenant.id, account.id, Some("chargeback"))
+        .disable_user(w.tenant.id, account.id, Some("chargeback"), &ops())
         .await
         .unwrap()
         .expect("the account");
@@ -46,7 +53,7 @@ async fn a_disabled_account_is_shut_out_everywhere_at_once_and_back_after_enable
     assert!(w.mails().await.is_empty());
 
     w.auth
-        .enable_user(w.tenant.id, account.id)
+        .enable_user(w.tenant.id, account.id, &ops())
         .await
         .unwrap()
         .expect("the account");
@@ -72,13 +79,17 @@ async fn a_mailed_secret_of_a_disabled_account_opens_nothing_and_is_not_spent() 
     let found = w.auth.find_users(w.tenant.id, Some("ADA@"), None, 10).await.unwrap();
     let id = found.items[0].id;
     w.auth
-        .disable_user(w.tenant.id, id, None)
+        .disable_user(w.tenant.id, id, None, &ops())
         .await
         .unwrap()
         .expect("the account");
     let refused = w.auth.verify_email(&w.token(&token), &World::from(HOME)).await;
     assert!(matches!(refused, Err(OneTimeError::AccountDisabled)), "{refused:?}");
-    w.auth.enable_user(w.tenant.id, id).await.unwrap().expect("the account");
+    w.auth
+        .enable_user(w.tenant.id, id, &ops())
+        .await
+        .unwrap()
+        .expect("the account");
     w.auth
         .verify_email(&w.token(&token), &World::from(HOME))
         .await
@@ -110,22 +121,72 @@ async fn operators_page_accounts_and_end_their_sessions() {
     assert_eq!(all.items.len(), 6, "a limit above the most is cut to it, not refused");
 
     w.login("someone@example.com", PASSWORD, None, HOME).await.unwrap();
-    let revoked = w.auth.revoke_user_sessions(w.tenant.id, other.id).await.unwrap();
+    let revoked = w
+        .auth
+        .revoke_user_sessions(w.tenant.id, other.id, &ops())
+        .await
+        .unwrap();
     assert_eq!(revoked, Some(2), "the signup's session and the login's");
     let seen = w.auth.user_overview(w.tenant.id, other.id).await.unwrap().unwrap();
     assert_eq!(seen.live_sessions, 0);
     assert!(seen.last_login_at.is_some());
 
     let long = "x".repeat(501);
-    let refused = w.auth.disable_user(w.tenant.id, other.id, Some(&long)).await;
+    let refused = w.auth.disable_user(w.tenant.id, other.id, Some(&long), &ops()).await;
     assert!(matches!(refused, Err(UserAdminError::Invalid(_))), "{refused:?}");
     let nobody = portcullis_domain::UserId::from_uuid(uuid::Uuid::now_v7());
-    assert!(w.auth.disable_user(w.tenant.id, nobody, None).await.unwrap().is_none());
     assert!(
         w.auth
-            .revoke_user_sessions(w.tenant.id, nobody)
+            .disable_user(w.tenant.id, nobody, None, &ops())
             .await
             .unwrap()
             .is_none()
+    );
+    assert!(
+        w.auth
+            .revoke_user_sessions(w.tenant.id, nobody, &ops())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn refused_logins_are_recorded_for_known_and_unknown_names_and_old_events_are_purged() {
+    use portcullis_domain::model::{EventQuery, EventType};
+    let w = World::new();
+    let (account, _) = w.signed_up("ada@example.com").await;
+    assert!(
+        w.login("ada@example.com", "not the password", None, HOME)
+            .await
+            .is_err()
+    );
+    assert!(w.login("nobody@example.com", PASSWORD, None, HOME).await.is_err());
+    let query = EventQuery {
+        tenant: w.tenant.id,
+        user: None,
+        types: vec![EventType::LoginFailed],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
+    let failed = w.auth.audit_events(query.clone()).await.unwrap().items;
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0].user_id, None, "the unknown name, newest first");
+    assert_eq!(failed[1].user_id, Some(account.id));
+    assert_eq!(failed[1].details["reason"], "invalid_credentials");
+    assert_eq!(failed[1].request_id.as_deref(), Some("test-request"));
+    assert_eq!(failed[1].ip.as_deref(), Some(HOME));
+
+    w.advance(chrono::Duration::days(180) + chrono::Duration::seconds(1));
+    w.auth.purge_stale().await.unwrap();
+    let all = EventQuery {
+        types: Vec::new(),
+        ..query
+    };
+    assert!(
+        w.auth.audit_events(all).await.unwrap().items.is_empty(),
+        "past the retention"
     );
 }

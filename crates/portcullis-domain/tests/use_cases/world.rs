@@ -121,6 +121,7 @@ impl World {
             new_ip_policy: setup.new_ip,
             limiter: Arc::new(limiter),
             unverified_account_ttl: Duration::days(7),
+            audit_retention: Duration::days(180),
             site_url_template: "https://{customer_id}.{domain}".to_owned(),
         };
         Self {
@@ -143,6 +144,7 @@ impl World {
         ClientInfo {
             ip: Some(ip.parse::<IpAddr>().expect("an IP")),
             user_agent: Some("tests".to_owned()),
+            request_id: Some("test-request".to_owned()),
         }
     }
 

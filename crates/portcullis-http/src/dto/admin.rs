@@ -61,6 +61,18 @@ pub struct UserSearch {
     pub limit: Option<u32>,
 }
 
+/// `GET /v1/account/events` and `GET /v1/admin/tenants/{slug}/events`: filters of a cursor
+/// page of audit events (`user_id` for operators only).
+#[derive(Debug, Default, Deserialize)]
+pub struct EventSearch {
+    pub user_id: Option<String>,
+    pub r#type: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
 /// The query of a cursor page.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {

@@ -9,7 +9,8 @@ use crate::error::{ApiError, FieldDetail, field_detail};
 
 mod admin;
 pub use admin::{
-    DisableRequest, IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantPatch, TenantRequest, UserSearch,
+    DisableRequest, EventSearch, IntrospectRequest, NodeRequest, PageQuery, PlanRequest, TenantPatch, TenantRequest,
+    UserSearch,
 };
 
 /// A password as it arrives: wiped from memory when the request is done with it. (The request

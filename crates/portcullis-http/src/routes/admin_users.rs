@@ -1,18 +1,18 @@
 //! Operators' user endpoints, behind an admin key that reaches the tenant: find accounts, read
 //! one, disable or enable it, end its sessions.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::model::AccountOverview;
-use portcullis_domain::{TenantId, UserAdminError, UserId};
+use portcullis_domain::{Actor, TenantId, UserAdminError, UserId};
 use serde_json::{Value, json};
 
 use super::admin::{cursor, page, reached};
 use super::shared::{Result, ok};
 use crate::dto::{DisableRequest, UserSearch, UserView};
 use crate::error::{ApiError, field_detail};
-use crate::extract::Admin;
+use crate::extract::{Admin, client_info};
 use crate::state::AppState;
 
 impl From<UserAdminError> for ApiError {
@@ -43,6 +43,14 @@ fn overview_view(o: &AccountOverview) -> Value {
     view["last_login_at"] = rfc3339(o.last_login_at);
     view["session_count"] = json!(o.live_sessions);
     view
+}
+
+/// The operator behind an admin key, as the audit trail names it.
+fn actor(key: &Admin, req: &HttpRequest) -> Actor {
+    Actor {
+        name: format!("key:{}", key.0.name),
+        client: client_info(req),
+    }
 }
 
 /// The tenant and user a path names, if the key reaches the tenant (404 otherwise). An id that
@@ -93,6 +101,7 @@ pub async fn show_user(state: Data<AppState>, key: Admin, path: Path<(String, St
 /// `POST /v1/admin/tenants/{slug}/users/{id}/disable`: `reason`?; every session ends at once.
 pub async fn disable_user(
     state: Data<AppState>,
+    req: HttpRequest,
     key: Admin,
     path: Path<(String, String)>,
     body: crate::body::Body<DisableRequest>,
@@ -100,29 +109,39 @@ pub async fn disable_user(
     let (tenant, user) = target(&state, &key, &path).await?;
     let done = state
         .auth
-        .disable_user(tenant, user, body.0.reason.as_deref())
+        .disable_user(tenant, user, body.0.reason.as_deref(), &actor(&key, &req))
         .await?
         .ok_or_else(user_not_found)?;
     Ok(ok(StatusCode::OK, overview_view(&done)))
 }
 
 /// `POST /v1/admin/tenants/{slug}/users/{id}/enable`.
-pub async fn enable_user(state: Data<AppState>, key: Admin, path: Path<(String, String)>) -> Result<HttpResponse> {
+pub async fn enable_user(
+    state: Data<AppState>,
+    req: HttpRequest,
+    key: Admin,
+    path: Path<(String, String)>,
+) -> Result<HttpResponse> {
     let (tenant, user) = target(&state, &key, &path).await?;
-    let done = state.auth.enable_user(tenant, user).await?.ok_or_else(user_not_found)?;
+    let done = state
+        .auth
+        .enable_user(tenant, user, &actor(&key, &req))
+        .await?
+        .ok_or_else(user_not_found)?;
     Ok(ok(StatusCode::OK, overview_view(&done)))
 }
 
 /// `POST /v1/admin/tenants/{slug}/users/{id}/sessions/revoke`: `{revoked: n}`.
 pub async fn revoke_user_sessions(
     state: Data<AppState>,
+    req: HttpRequest,
     key: Admin,
     path: Path<(String, String)>,
 ) -> Result<HttpResponse> {
     let (tenant, user) = target(&state, &key, &path).await?;
     let revoked = state
         .auth
-        .revoke_user_sessions(tenant, user)
+        .revoke_user_sessions(tenant, user, &actor(&key, &req))
         .await?
         .ok_or_else(user_not_found)?;
     Ok(ok(StatusCode::OK, json!({ "revoked": revoked })))

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod admin_users;
+mod audit;
 mod auth;
 mod code_login;
 mod meta;
@@ -19,6 +20,7 @@ pub use admin::{
     show_tenant, update_node, update_tenant,
 };
 pub use admin_users::{disable_user, enable_user, list_users, revoke_user_sessions, show_user};
+pub use audit::{my_events, tenant_events};
 pub use auth::{login, logout, refresh, register, session};
 pub use code_login::login_with_code;
 pub use meta::{jwks, live, method_not_allowed, not_found, ready};

@@ -1,6 +1,7 @@
 //! What the contract tests build their data from.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use portcullis_domain::model::{AuditEvent, EventType};
 use portcullis_domain::{
     Email, MailKind, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, Purpose, Session, SessionId, TenantId,
     TokenHash, UserId, Username,
@@ -59,6 +60,23 @@ pub(crate) fn new_session(user: UserId, created: DateTime<Utc>) -> NewSession {
             revoked_at: None,
         },
         refresh_hash: random_hash(),
+        events: vec![event(EventType::LoginSucceeded, Some(user), created)],
+    }
+}
+
+/// An audit event of the built-in tenant.
+pub(crate) fn event(kind: EventType, user: Option<UserId>, at: DateTime<Utc>) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        kind,
+        tenant_id: TenantId::DEFAULT,
+        user_id: user,
+        session_id: None,
+        ip: Some("203.0.113.9".to_owned()),
+        user_agent: Some("tests".to_owned()),
+        request_id: Some("req-1".to_owned()),
+        at,
+        details: serde_json::json!({ "reason": "test" }),
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod fixtures;
 mod mfa;
 mod outbox;
@@ -27,6 +28,7 @@ mod users;
 
 pub use accounts::*;
 pub use admin::*;
+pub use audit::*;
 pub use mfa::*;
 pub use outbox::*;
 pub use registrations::*;
@@ -73,6 +75,8 @@ macro_rules! storage_conformance {
             a_refresh_token_finds_its_session_only_as_the_chain_head,
             accounts_are_found_by_prefix_in_id_order,
             disabling_revokes_and_hides_every_session,
+            audit_events_page_newest_first_and_filter,
+            a_sessions_events_are_written_with_it_or_not_at_all,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

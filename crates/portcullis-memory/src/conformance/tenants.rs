@@ -379,6 +379,7 @@ pub async fn signup_of_a_known_address_keeps_nothing_and_verification_confirms<S
             ip: Some("198.51.100.7".parse().expect("ip")),
             ..session.session
         },
+        events: Vec::new(),
         ..session
     };
     let judge = move |candidates: &[portcullis_domain::StoredSecret]| match candidates

@@ -1,9 +1,10 @@
 //! Contract tests of [`UserAdminStore`]: search, overview, disable and enable.
 
+use portcullis_domain::model::{EventQuery, EventType};
 use portcullis_domain::{RefreshOutcome, Storage, TenantId, UserId, decide_refresh};
 use uuid::Uuid;
 
-use super::fixtures::{new_account, new_session, random_hash, secs, t0, username};
+use super::fixtures::{event, new_account, new_session, random_hash, secs, t0, username};
 
 /// Finds accounts by address or username prefix (a `_` or `%` in it matched literally), in id
 /// order after a cursor, within the tenant.
@@ -65,10 +66,26 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
     assert!(!seen.account.disabled && seen.disabled_at.is_none());
 
     let revoked = store
-        .set_disabled(TenantId::DEFAULT, account.id, true, Some("chargeback"), now)
+        .set_disabled(TenantId::DEFAULT, account.id, true, Some("chargeback"), now, &|n| {
+            let mut e = event(EventType::AccountDisabled, Some(account.id), now);
+            e.details = serde_json::json!({ "revoked_sessions": n });
+            e
+        })
         .await
         .expect("disable");
     assert_eq!(revoked, Some(2));
+    let query = EventQuery {
+        tenant: TenantId::DEFAULT,
+        user: Some(account.id),
+        types: vec![EventType::AccountDisabled],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
+    let recorded = store.events(&query).await.expect("events");
+    assert_eq!(recorded.len(), 1, "the disable's event, with it");
+    assert_eq!(recorded[0].details["revoked_sessions"], 2);
     assert!(store.session(TenantId::DEFAULT, sid).await.expect("read").is_none());
     let rules = move |state| decide_refresh(&state, now, secs(10));
     let refreshed = store
@@ -84,7 +101,9 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
 
     let later = now + secs(60);
     let again = store
-        .set_disabled(TenantId::DEFAULT, account.id, true, Some("second look"), later)
+        .set_disabled(TenantId::DEFAULT, account.id, true, Some("second look"), later, &|_| {
+            event(EventType::AccountEnabled, None, later)
+        })
         .await
         .expect("disable");
     assert_eq!(again, Some(1), "the late session");
@@ -99,7 +118,9 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
     assert_eq!(seen.live_sessions, 0);
 
     let enabled = store
-        .set_disabled(TenantId::DEFAULT, account.id, false, None, later)
+        .set_disabled(TenantId::DEFAULT, account.id, false, None, later, &|_| {
+            event(EventType::AccountEnabled, None, later)
+        })
         .await
         .expect("enable");
     assert_eq!(enabled, Some(0));
@@ -118,13 +139,17 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
 
     let nobody = UserId::from_uuid(Uuid::now_v7());
     let none = store
-        .set_disabled(TenantId::DEFAULT, nobody, true, None, later)
+        .set_disabled(TenantId::DEFAULT, nobody, true, None, later, &|_| {
+            event(EventType::AccountEnabled, None, later)
+        })
         .await
         .expect("disable");
     assert_eq!(none, None);
     let other = TenantId::from_uuid(Uuid::now_v7());
     let none = store
-        .set_disabled(other, account.id, true, None, later)
+        .set_disabled(other, account.id, true, None, later, &|_| {
+            event(EventType::AccountEnabled, None, later)
+        })
         .await
         .expect("disable");
     assert_eq!(none, None, "another tenant's id reaches nothing");

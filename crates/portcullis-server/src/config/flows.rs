@@ -12,12 +12,15 @@ pub struct RetentionConfig {
     /// Days an account may stay unverified, counted from its last registration, before the
     /// mail worker deletes it (with its registrations and pending secrets).
     pub unverified_account_days: u64,
+    /// Days audit events are kept; the mail worker deletes older ones.
+    pub audit_event_days: u64,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             unverified_account_days: 7,
+            audit_event_days: 180,
         }
     }
 }
@@ -189,6 +192,9 @@ impl RetentionConfig {
         let fail = |m: &str| Err(ConfigError(m.into()));
         if !(1..=365).contains(&self.unverified_account_days) {
             return fail("retention.unverified_account_days must be between 1 and 365");
+        }
+        if !(1..=36_500).contains(&self.audit_event_days) {
+            return fail("retention.audit_event_days must be between 1 and 36500");
         }
         Ok(())
     }
