@@ -41,8 +41,13 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
     assert_eq!(status, StatusCode::OK, "{mine}");
     assert_eq!(
         types(&mine),
-        ["login.succeeded", "login.failed", "login.succeeded"],
-        "newest first: the login, the wrong password, the verified signup"
+        [
+            "login.succeeded",
+            "login.failed",
+            "user.email_verified",
+            "login.succeeded"
+        ],
+        "newest first: the login, the wrong password, the verified signup and its session"
     );
     let newest = &mine["data"]["items"][0];
     assert_eq!(newest["user_id"], user_id.as_str());
@@ -108,6 +113,7 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
             "login.succeeded",
             "login.failed",
             "login.failed",
+            "user.email_verified",
             "login.succeeded",
         ],
         "each action once: {text}"
@@ -142,12 +148,19 @@ async fn pages_filter_and_stay_in_their_tenant_and_user() {
     let (_, second) = get(&ctx, &access, &format!("/v1/account/events?limit=2&cursor={cursor}")).await;
     assert_eq!(
         types(&second),
-        ["login.failed", "login.succeeded"],
+        ["login.failed", "user.email_verified"],
         "unmoved by the newer failure"
     );
-    assert_eq!(second["data"]["next_cursor"], Value::Null);
+    let cursor = s(&second["data"], "next_cursor").to_owned();
+    let (_, third) = get(&ctx, &access, &format!("/v1/account/events?limit=2&cursor={cursor}")).await;
+    assert_eq!(types(&third), ["login.succeeded"]);
+    assert_eq!(third["data"]["next_cursor"], Value::Null);
     let (_, bobs) = get(&ctx, s(&other, "access_token"), "/v1/account/events").await;
-    assert_eq!(types(&bobs), ["login.succeeded"], "a user reads only their own");
+    assert_eq!(
+        types(&bobs),
+        ["user.email_verified", "login.succeeded"],
+        "a user reads only their own"
+    );
     let (_, filtered) = get(&ctx, &access, "/v1/account/events?type=login.succeeded").await;
     assert_eq!(types(&filtered), ["login.succeeded"]);
     let future = "2999-01-01T00:00:00Z";
@@ -178,4 +191,48 @@ async fn pages_filter_and_stay_in_their_tenant_and_user() {
         .await;
     assert_eq!(printed.lines().count(), 4, "{printed}");
     assert!(printed.lines().all(|l| l.contains("\tlogin.failed\t")), "{printed}");
+}
+
+#[tokio::test]
+async fn account_changes_are_recorded_once_each() {
+    let ctx = spawn().await;
+    let pair = ctx.register("ada@example.com", None).await;
+    let access = s(&pair, "access_token").to_owned();
+    let new_password = "a brand new long passphrase";
+    let change = json!({ "current_password": PASSWORD, "new_password": new_password });
+    let (status, body) = read(ctx.post_bearer("/v1/account/password", &access, change).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let seen = ctx.mail_count("ada@example.com").await;
+    let forgot = json!({ "email": "ada@example.com" });
+    assert_eq!(
+        read(ctx.post("/v1/auth/password/forgot", forgot).await).await.0,
+        StatusCode::ACCEPTED
+    );
+    let token = ctx.next_mail("ada@example.com", seen).await.token().unwrap();
+    let reset_to = "the passphrase after the reset";
+    let reset = json!({ "token": token, "new_password": reset_to });
+    let (status, body) = read(ctx.post("/v1/auth/password/reset", reset.clone()).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = read(ctx.post("/v1/auth/password/reset", reset).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "used once, recorded once");
+
+    let (_, login) = ctx.login("ada@example.com", reset_to).await;
+    let access = s(&login["data"], "access_token").to_owned();
+    let (_, mine) = get(&ctx, &access, "/v1/account/events").await;
+    assert_eq!(
+        types(&mine),
+        [
+            "login.succeeded",
+            "password.reset",
+            "password.changed",
+            "user.email_verified",
+            "login.succeeded",
+        ],
+        "{mine}"
+    );
+    let text = mine.to_string();
+    for secret in [PASSWORD, new_password, reset_to, token.as_str()] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
 }

@@ -26,9 +26,12 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<Data<AppState>>().cloned();
         let token = presented_bearer(req);
+        let client = client_info(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
-            Ok(Self(state.auth.authenticate(&token?).await?))
+            let mut principal = state.auth.authenticate(&token?).await?;
+            principal.client = client;
+            Ok(Self(principal))
         })
     }
 }

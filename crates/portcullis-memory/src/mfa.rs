@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId,
+    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId, model::AuditEvent,
 };
 
 use crate::MemoryStore;
@@ -74,6 +74,7 @@ impl MfaStore for MemoryStore {
         Ok(true)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn activate_totp(
         &self,
         tenant: TenantId,
@@ -82,6 +83,7 @@ impl MfaStore for MemoryStore {
         step: i64,
         recovery_codes: &[TokenHash],
         _now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let mut state = self.lock().await?;
         let Some(row) = state
@@ -97,6 +99,7 @@ impl MfaStore for MemoryStore {
         row.locked_until = None;
         state.set_mfa_enabled(tenant, user, true);
         state.put_codes(tenant, user, recovery_codes);
+        state.events.extend(events.iter().cloned());
         Ok(true)
     }
 
@@ -201,8 +204,11 @@ impl MfaStore for MemoryStore {
         user: UserId,
         codes: &[TokenHash],
         _now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        self.lock().await?.put_codes(tenant, user, codes);
+        let mut state = self.lock().await?;
+        state.put_codes(tenant, user, codes);
+        state.events.extend(events.iter().cloned());
         Ok(())
     }
 
@@ -213,6 +219,7 @@ impl MfaStore for MemoryStore {
         keep: SessionId,
         spend: Option<&TokenHash>,
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<Disabled, StoreError> {
         let mut state = self.lock().await?;
         if !state.totp.get(&(tenant, user)).is_some_and(|row| row.enabled) {
@@ -226,6 +233,7 @@ impl MfaStore for MemoryStore {
         state.totp.remove(&(tenant, user));
         state.put_codes(tenant, user, &[]);
         state.set_mfa_enabled(tenant, user, false);
+        state.events.extend(events.iter().cloned());
         Ok(Disabled::Done(state.revoke_all(
             tenant,
             user,

@@ -220,11 +220,16 @@ impl OneTimeStore for MemoryStore {
         let mut state = self.lock().await?;
         let mut candidates = state.candidates(lookup, purposes, now);
         let wrong: Vec<StoredSecret> = match judge(&candidates) {
-            Verdict::Accept { index, redemption } if index < candidates.len() => {
+            Verdict::Accept {
+                index,
+                redemption,
+                events,
+            } if index < candidates.len() => {
                 let secret = candidates.swap_remove(index);
                 if state.apply(&secret, &redemption, now).is_err() {
                     return Ok(RedeemOutcome::EmailTaken);
                 }
+                state.events.extend(events);
                 let account = state
                     .account(secret.account.tenant.id, secret.account.id)
                     .ok_or_else(|| StoreError::Internal("redeemed secret without an account".into()))?;
@@ -277,6 +282,7 @@ impl OneTimeStore for MemoryStore {
             ],
         );
         state.enqueue(&change.notice, now);
+        state.events.extend(change.events.iter().cloned());
         Ok(Some(revoked))
     }
 

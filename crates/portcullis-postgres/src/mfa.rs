@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId,
+    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId, model::AuditEvent,
 };
 use uuid::Uuid;
 
@@ -101,6 +101,7 @@ impl MfaStore for PgStore {
         Ok(n == 1)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn activate_totp(
         &self,
         tenant: TenantId,
@@ -109,6 +110,7 @@ impl MfaStore for PgStore {
         step: i64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
@@ -136,6 +138,7 @@ impl MfaStore for PgStore {
             .execute(conn)
             .await?;
             put_codes(conn, tenant, user, recovery_codes, now).await?;
+            crate::audit::insert_events(conn, events).await?;
             Ok(true)
         })
         .await
@@ -312,11 +315,13 @@ impl MfaStore for PgStore {
         user: UserId,
         codes: &[TokenHash],
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             lock_totp(conn, tenant.as_uuid(), user.as_uuid()).await?;
-            put_codes(conn, tenant.as_uuid(), user.as_uuid(), codes, now).await
+            put_codes(conn, tenant.as_uuid(), user.as_uuid(), codes, now).await?;
+            crate::audit::insert_events(conn, events).await
         })
         .await
         .map_err(query_error)
@@ -329,6 +334,7 @@ impl MfaStore for PgStore {
         keep: SessionId,
         spend: Option<&TokenHash>,
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<Disabled, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
@@ -369,6 +375,7 @@ impl MfaStore for PgStore {
             ))
             .execute(conn)
             .await?;
+            crate::audit::insert_events(conn, events).await?;
             Ok(Disabled::Done(u64::try_from(revoked).unwrap_or(u64::MAX)))
         })
         .await

@@ -119,9 +119,14 @@ impl OneTimeStore for PgStore {
             .transaction::<_, TxError, _>(async |conn| {
                 let mut candidates = lock_candidates(conn, lookup, &names, now).await?;
                 let wrong: Vec<&StoredSecret> = match judge(&candidates) {
-                    Verdict::Accept { index, redemption } if index < candidates.len() => {
+                    Verdict::Accept {
+                        index,
+                        redemption,
+                        events,
+                    } if index < candidates.len() => {
                         let secret = candidates.swap_remove(index);
                         apply(conn, &secret, &redemption, now).await?;
+                        crate::audit::insert_events(conn, &events).await?;
                         let account =
                             load_account(conn, secret.account.tenant.id.as_uuid(), secret.account.id.as_uuid()).await?;
                         return Ok(RedeemOutcome::Redeemed {
@@ -191,6 +196,7 @@ impl OneTimeStore for PgStore {
             )
             .await?;
             enqueue_on(conn, notice, now).await?;
+            crate::audit::insert_events(conn, &change.events).await?;
             Ok(Some(revoked))
         })
         .await

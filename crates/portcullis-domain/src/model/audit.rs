@@ -22,18 +22,43 @@ pub enum EventType {
     AccountDisabled,
     /// An operator enabled the account again. `details`: `{actor}`.
     AccountEnabled,
-    /// An operator ended every session of the account. `details`: `{actor, revoked_sessions}`.
+    /// Sessions were ended: by an operator (`details`: `{actor, revoked_sessions}`).
     SessionsRevoked,
+    /// A mailed link or code proved the account's address (a signup, a verification).
+    UserEmailVerified,
+    /// An email change was confirmed from the new address. `details`: `{}` (the addresses are
+    /// the account's, not the trail's).
+    EmailChanged,
+    /// A mailed link or code set a new password; every session was revoked.
+    PasswordReset,
+    /// A mailed link or code made a network known to the account. `details`: `{network}`.
+    NetworkAuthorized,
+    /// The owner changed the password; every other session was revoked.
+    PasswordChanged,
+    /// The owner turned the second factor on.
+    MfaEnabled,
+    /// The owner turned the second factor off; every other session was revoked.
+    MfaDisabled,
+    /// The owner replaced the recovery codes.
+    RecoveryCodesRegenerated,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 13] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
         Self::AccountEnabled,
         Self::SessionsRevoked,
+        Self::UserEmailVerified,
+        Self::EmailChanged,
+        Self::PasswordReset,
+        Self::NetworkAuthorized,
+        Self::PasswordChanged,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::RecoveryCodesRegenerated,
     ];
 
     /// Its name in the API and in storage.
@@ -44,6 +69,14 @@ impl EventType {
             Self::AccountDisabled => "account.disabled",
             Self::AccountEnabled => "account.enabled",
             Self::SessionsRevoked => "session.revoked",
+            Self::UserEmailVerified => "user.email_verified",
+            Self::EmailChanged => "email.changed",
+            Self::PasswordReset => "password.reset",
+            Self::NetworkAuthorized => "network.authorized",
+            Self::PasswordChanged => "password.changed",
+            Self::MfaEnabled => "mfa.enabled",
+            Self::MfaDisabled => "mfa.disabled",
+            Self::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
         }
     }
 

@@ -41,4 +41,8 @@ pub struct Principal {
     pub claims: AccessClaims,
     /// The live session.
     pub session: Session,
+    /// The request it came with (IP, user agent, request id), for audit events; the HTTP
+    /// layer fills it in after [`AuthService::authenticate`](crate::AuthService::authenticate),
+    /// which leaves it empty.
+    pub client: ClientInfo,
 }

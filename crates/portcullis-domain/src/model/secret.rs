@@ -134,6 +134,9 @@ pub enum Verdict {
         index: usize,
         /// What to apply.
         redemption: Redemption,
+        /// Audit events of the redemption, stored in its transaction (none if it is refused
+        /// after all, an email change to a taken address say).
+        events: Vec<crate::model::AuditEvent>,
     },
     /// None is accepted; count a failed attempt against each candidate at `wrong`.
     Refuse {
@@ -188,6 +191,8 @@ pub struct PasswordChange {
     pub keep: Option<SessionId>,
     /// The notice to mail.
     pub notice: crate::model::OutgoingMail,
+    /// Audit events of the change, stored with it.
+    pub events: Vec<crate::model::AuditEvent>,
 }
 
 impl std::fmt::Debug for PasswordChange {

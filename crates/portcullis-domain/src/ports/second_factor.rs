@@ -4,11 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{Disabled, StepOutcome, TotpRecord};
+use crate::model::{AuditEvent, Disabled, StepOutcome, TotpRecord};
 use crate::ports::StoreError;
 use crate::refresh::TokenHash;
 
 /// Second factors.
+///
+/// The methods that change the second factor take the audit `events` of the change and store
+/// them in its transaction, only when the change is made.
 #[async_trait]
 pub trait MfaStore: Send + Sync {
     /// The account's TOTP, active or pending.
@@ -28,6 +31,8 @@ pub trait MfaStore: Send + Sync {
     /// second factor enabled and replaces its recovery codes, in one transaction. `false` if
     /// there was no pending secret, or it is no longer `sealed` (a concurrent enrolment
     /// replaced the secret the code was checked against).
+    // The change, its recovery codes and its events: one call, one transaction.
+    #[allow(clippy::too_many_arguments)]
     async fn activate_totp(
         &self,
         tenant: TenantId,
@@ -36,6 +41,7 @@ pub trait MfaStore: Send + Sync {
         step: i64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError>;
 
     /// Atomically accepts `step` if it is newer than the last accepted step; clears the
@@ -93,6 +99,7 @@ pub trait MfaStore: Send + Sync {
         user: UserId,
         codes: &[TokenHash],
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<(), StoreError>;
 
     /// In one transaction: uses up `spend` (a recovery code presented to disable, when it is
@@ -106,5 +113,6 @@ pub trait MfaStore: Send + Sync {
         keep: SessionId,
         spend: Option<&TokenHash>,
         now: DateTime<Utc>,
+        events: &[AuditEvent],
     ) -> Result<Disabled, StoreError>;
 }

@@ -2,9 +2,13 @@
 //! and the one storage call that applies what it unlocks. Every flow that takes a secret
 //! (verify-email, authorize-ip, reset, signup verify) goes through [`AuthService::redeem`].
 
+use serde_json::json;
+
 use crate::identity::Email;
 use crate::ids::TenantId;
-use crate::model::{Account, RedeemOutcome, Redemption, SecretLookup, StoredSecret, Verdict};
+use crate::model::{
+    Account, AuditEvent, ClientInfo, EventType, RedeemOutcome, Redemption, SecretLookup, StoredSecret, Subject, Verdict,
+};
 use crate::one_time::{CodeDecision, CodeState, Purpose, decide_code};
 use crate::service::base::{AuthService, InfraError};
 
@@ -142,12 +146,31 @@ impl AuthService {
         }
     }
 
+    /// The audit events of applying `redemption` to `stored`.
+    fn redemption_events(
+        &self,
+        stored: &StoredSecret,
+        redemption: &Redemption,
+        client: &ClientInfo,
+    ) -> Vec<AuditEvent> {
+        let a = &stored.account;
+        let (kind, details) = match redemption {
+            Redemption::Check | Redemption::Spend => return Vec::new(),
+            Redemption::VerifyEmail { .. } => (EventType::UserEmailVerified, json!({})),
+            Redemption::ChangeEmail { .. } => (EventType::EmailChanged, json!({})),
+            Redemption::ResetPassword { .. } => (EventType::PasswordReset, json!({})),
+            Redemption::AuthorizeNetwork => (EventType::NetworkAuthorized, json!({ "network": stored.scope })),
+        };
+        vec![self.audit_event(kind, Subject::user(a.tenant.id, a.id), client, details)]
+    }
+
     /// Finds the secret of one of `purposes` that `presented` opens and applies what `redeem`
     /// returns for it.
     pub(crate) async fn redeem(
         &self,
         presented: &Presented,
         purposes: &[Purpose],
+        client: &ClientInfo,
         redeem: &(dyn Fn(&StoredSecret) -> Option<Redemption> + Send + Sync),
     ) -> Result<(StoredSecret, Account, Redemption), OneTimeError> {
         let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
@@ -175,7 +198,12 @@ impl AuthService {
                     }
                     Fit::Opens => {
                         if let Some(redemption) = redeem(stored) {
-                            return Verdict::Accept { index, redemption };
+                            let events = self.redemption_events(stored, &redemption, client);
+                            return Verdict::Accept {
+                                index,
+                                redemption,
+                                events,
+                            };
                         }
                     }
                     Fit::Wrong => wrong.push(index),

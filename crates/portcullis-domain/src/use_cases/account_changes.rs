@@ -1,7 +1,7 @@
 //! Changes a signed-in user makes to their account: email address, password, username.
 use crate::identity::{Email, Password, Username};
 use crate::limits::Limit;
-use crate::model::{Account, AccountCredentials, MailKind, PasswordChange, Principal};
+use crate::model::{Account, AccountCredentials, EventType, MailKind, PasswordChange, Principal, Subject};
 use crate::one_time::Purpose;
 use crate::ports::{HashOwner, SetUsernameError};
 use crate::service::base::{AuthService, InfraError};
@@ -198,6 +198,16 @@ impl AuthService {
                     new_hash,
                     keep: Some(principal.session.id),
                     notice,
+                    events: vec![self.audit_event(
+                        EventType::PasswordChanged,
+                        Subject {
+                            tenant: account.tenant.id,
+                            user: Some(account.id),
+                            session: Some(principal.session.id),
+                        },
+                        &principal.client,
+                        serde_json::json!({}),
+                    )],
                 },
                 self.deps.clock.now(),
             )

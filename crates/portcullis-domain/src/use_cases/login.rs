@@ -184,7 +184,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> Result<(Account, TokenPair), CodeLoginError> {
         let (_, account, _) = self
-            .redeem(presented, &[Purpose::LoginCode], &|_| Some(Redemption::Check))
+            .redeem(presented, &[Purpose::LoginCode], client, &|_| Some(Redemption::Check))
             .await?;
         let network = client.ip.map(crate::network::network_of);
         let known = match &network {
@@ -220,7 +220,7 @@ impl AuthService {
                 .into());
         }
         // Spent only now, by whichever concurrent login gets there first.
-        self.redeem(presented, &[Purpose::LoginCode], &|_| Some(Redemption::Spend))
+        self.redeem(presented, &[Purpose::LoginCode], client, &|_| Some(Redemption::Spend))
             .await?;
         let session = self.open_session(&brand, &account, new_session, client, known).await?;
         tracing::info!(user_id = %account.id, session_id = %session.id, outcome = "success", "login by code");

@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use crate::identity::Password;
 use crate::limits::Limit;
-use crate::model::{Account, Disabled, Principal};
+use crate::model::{Account, AuditEvent, Disabled, EventType, Principal, Subject};
 use crate::random::random_array;
 use crate::refresh::TokenHash;
 use crate::service::base::{AuthService, InfraError};
@@ -84,7 +84,15 @@ impl AuthService {
         if !self
             .deps
             .store
-            .activate_totp(tenant, user, &record.secret_sealed, step, &hashes, now)
+            .activate_totp(
+                tenant,
+                user,
+                &record.secret_sealed,
+                step,
+                &hashes,
+                now,
+                &[self.mfa_event(EventType::MfaEnabled, principal)],
+            )
             .await
             .map_err(InfraError::from)?
         {
@@ -129,6 +137,7 @@ impl AuthService {
                 principal.session.id,
                 spend.as_ref(),
                 now,
+                &[self.mfa_event(EventType::MfaDisabled, principal)],
             )
             .await
             .map_err(InfraError::from)?;
@@ -159,10 +168,26 @@ impl AuthService {
         let hashes: Vec<TokenHash> = codes.iter().map(|c| self.mfa().recovery_hash(user, c)).collect();
         self.deps
             .store
-            .replace_recovery_codes(tenant, user, &hashes, self.deps.clock.now())
+            .replace_recovery_codes(
+                tenant,
+                user,
+                &hashes,
+                self.deps.clock.now(),
+                &[self.mfa_event(EventType::RecoveryCodesRegenerated, principal)],
+            )
             .await
             .map_err(InfraError::from)?;
         tracing::info!(user_id = %user, "recovery codes regenerated");
         Ok(codes)
+    }
+
+    /// An event of the caller's second factor, from the caller's request.
+    fn mfa_event(&self, kind: EventType, principal: &Principal) -> AuditEvent {
+        let subject = Subject {
+            tenant: principal.claims.tid,
+            user: Some(principal.claims.sub),
+            session: Some(principal.session.id),
+        };
+        self.audit_event(kind, subject, &principal.client, serde_json::json!({}))
     }
 }

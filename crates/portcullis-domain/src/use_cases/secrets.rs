@@ -51,7 +51,12 @@ impl AuthService {
             Purpose::ResetPassword | Purpose::AuthorizeIp | Purpose::Signup | Purpose::LoginCode => None,
         };
         let (_, account, redemption) = self
-            .redeem(presented, &[Purpose::VerifyEmail, Purpose::ChangeEmail], &redeem)
+            .redeem(
+                presented,
+                &[Purpose::VerifyEmail, Purpose::ChangeEmail],
+                client,
+                &redeem,
+            )
             .await?;
         let session = match redemption {
             Redemption::VerifyEmail { session } => session,
@@ -66,9 +71,9 @@ impl AuthService {
 
     /// `authorize-ip`: marks the network the secret was minted for as known to its account. Logs
     /// nobody in: the user logs in again from that network.
-    pub async fn authorize_network(&self, presented: &Presented) -> Result<Account, OneTimeError> {
+    pub async fn authorize_network(&self, presented: &Presented, client: &ClientInfo) -> Result<Account, OneTimeError> {
         let (secret, account, _) = self
-            .redeem(presented, &[Purpose::AuthorizeIp], &|_| {
+            .redeem(presented, &[Purpose::AuthorizeIp], client, &|_| {
                 Some(Redemption::AuthorizeNetwork)
             })
             .await?;
@@ -78,10 +83,12 @@ impl AuthService {
 
     /// `password/verify`: whether `presented` would reset a password now. Consumes nothing, but
     /// a wrong code counts against the attempt limit.
-    pub async fn check_reset_secret(&self, presented: &Presented) -> Result<(), OneTimeError> {
-        self.redeem(presented, &[Purpose::ResetPassword], &|_| Some(Redemption::Check))
-            .await
-            .map(drop)
+    pub async fn check_reset_secret(&self, presented: &Presented, client: &ClientInfo) -> Result<(), OneTimeError> {
+        self.redeem(presented, &[Purpose::ResetPassword], client, &|_| {
+            Some(Redemption::Check)
+        })
+        .await
+        .map(drop)
     }
 
     /// `password/reset`: sets a new password, marks the address verified, revokes every session
@@ -95,7 +102,7 @@ impl AuthService {
         if self.too_common(new_password).await {
             return Err(OneTimeError::PasswordTooCommon);
         }
-        self.check_reset_secret(presented).await?;
+        self.check_reset_secret(presented, client).await?;
         let password_hash = self
             .deps
             .hasher
@@ -111,7 +118,9 @@ impl AuthService {
                 notice,
             })
         };
-        let (_, account, _) = self.redeem(presented, &[Purpose::ResetPassword], &redeem).await?;
+        let (_, account, _) = self
+            .redeem(presented, &[Purpose::ResetPassword], client, &redeem)
+            .await?;
         tracing::info!(user_id = %account.id, "password reset; every session revoked");
         Ok(account)
     }

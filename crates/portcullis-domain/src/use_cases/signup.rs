@@ -214,7 +214,7 @@ impl AuthService {
                 session: self.session_for(session_id, a.tenant.id, a.id, vec![AMR_EMAIL.into()], client, &refresh),
             })
         };
-        let (_, account, redemption) = self.redeem(presented, &[Purpose::Signup], &redeem).await?;
+        let (_, account, redemption) = self.redeem(presented, &[Purpose::Signup], client, &redeem).await?;
         let Redemption::VerifyEmail { session } = redemption else {
             return Err(InfraError::Internal("a signup code redeemed as something else".into()).into());
         };

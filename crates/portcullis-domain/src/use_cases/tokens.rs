@@ -1,6 +1,6 @@
 //! Tokens: rotating a refresh token into a new pair, and authenticating a bearer token against
 //! its live session.
-use crate::model::{Account, Principal, Session, TokenPair};
+use crate::model::{Account, ClientInfo, Principal, Session, TokenPair};
 use crate::ports::RefreshOutcome;
 use crate::refresh::{RefreshToken, decide_refresh};
 use crate::service::base::{AuthService, InfraError};
@@ -112,7 +112,11 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         match session {
-            Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal { claims, session }),
+            Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal {
+                claims,
+                session,
+                client: ClientInfo::default(),
+            }),
             _ => {
                 tracing::info!(
                     user_id = %claims.sub, session_id = %claims.sid, outcome = "session_ended",

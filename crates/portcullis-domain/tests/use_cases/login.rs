@@ -76,7 +76,11 @@ async fn under_require_a_new_network_must_be_authorized_by_mail_first() {
         .collect();
     assert_eq!(mails.len(), 1, "one mail while its link lives");
     let (token, _) = World::secrets_in(&mails[0]);
-    let authorized = w.auth.authorize_network(&w.token(&token)).await.unwrap();
+    let authorized = w
+        .auth
+        .authorize_network(&w.token(&token), &World::from(AWAY))
+        .await
+        .unwrap();
     assert_eq!(authorized.id, account.id);
     w.login("ada@example.com", PASSWORD, None, AWAY).await.unwrap();
 }

@@ -93,7 +93,10 @@ async fn a_reset_sets_the_password_revokes_sessions_and_tells_the_owner() {
     assert_eq!(mail.kind, MailKind::PasswordReset);
     assert!(w.mails().await.iter().all(|m| m.to != "nobody@example.com"));
     let (token, _) = World::secrets_in(&mail);
-    w.auth.check_reset_secret(&w.token(&token)).await.unwrap();
+    w.auth
+        .check_reset_secret(&w.token(&token), &World::from(HOME))
+        .await
+        .unwrap();
     let common = w
         .auth
         .reset_password(&w.token(&token), &World::password("password123"), &World::from(HOME))

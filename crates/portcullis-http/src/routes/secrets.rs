@@ -225,7 +225,7 @@ pub async fn authorize_ip(
     Valid(cmd): Valid<SecretCommand>,
 ) -> Result<HttpResponse> {
     let presented = cmd.presented(&state, &req).await?;
-    state.auth.authorize_network(&presented).await?;
+    state.auth.authorize_network(&presented, &client_info(&req)).await?;
     Ok(ok(
         StatusCode::OK,
         json!({ "message": "The network is authorized; log in again from it." }),
@@ -239,7 +239,7 @@ pub async fn check_reset(
     Valid(cmd): Valid<SecretCommand>,
 ) -> Result<HttpResponse> {
     let presented = cmd.presented(&state, &req).await?;
-    state.auth.check_reset_secret(&presented).await?;
+    state.auth.check_reset_secret(&presented, &client_info(&req)).await?;
     Ok(no_content())
 }
 

@@ -1,8 +1,9 @@
 //! The second factor: enrolment, time steps, locks and recovery codes.
 
+use portcullis_domain::model::{EventQuery, EventType};
 use portcullis_domain::{Disabled, StepOutcome, Storage, TenantId, UserId};
 
-use super::fixtures::{new_account, new_session, random_hash, secs, t0};
+use super::fixtures::{event, new_account, new_session, random_hash, secs, t0};
 
 async fn enrolled<S: Storage + Clone + 'static>(store: &S, address: &str) -> UserId {
     let me = store.insert_account(new_account(address), None).await.expect("account");
@@ -14,7 +15,7 @@ async fn enrolled<S: Storage + Clone + 'static>(store: &S, address: &str) -> Use
     );
     assert!(
         store
-            .activate_totp(TenantId::DEFAULT, me.id, b"sealed", 100, &[], t0())
+            .activate_totp(TenantId::DEFAULT, me.id, b"sealed", 100, &[], t0(), &[])
             .await
             .expect("activate")
     );
@@ -38,19 +39,34 @@ pub async fn totp_enrolment_activates_only_the_checked_secret<S: Storage + Clone
             .expect("pending")
     );
     let codes = [random_hash(), random_hash()];
+    let enabled = [event(EventType::MfaEnabled, Some(me.id), t0())];
+    let recorded = EventQuery {
+        tenant: t,
+        user: Some(me.id),
+        types: vec![EventType::MfaEnabled],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
     assert!(
         !store
-            .activate_totp(t, me.id, b"first", 1, &codes, t0())
+            .activate_totp(t, me.id, b"first", 1, &codes, t0(), &enabled)
             .await
             .expect("activate"),
         "the secret was replaced since the code was checked"
     );
     assert!(
+        store.events(&recorded).await.expect("events").is_empty(),
+        "no change, no event"
+    );
+    assert!(
         store
-            .activate_totp(t, me.id, b"second", 1, &codes, t0())
+            .activate_totp(t, me.id, b"second", 1, &codes, t0(), &enabled)
             .await
             .expect("activate")
     );
+    assert_eq!(store.events(&recorded).await.expect("events").len(), 1);
     let record = store.totp(t, me.id).await.expect("totp").expect("record");
     assert!(record.enabled);
     assert_eq!(record.secret_sealed, b"second".to_vec());
@@ -147,7 +163,7 @@ pub async fn recovery_codes_are_spent_once<S: Storage + Clone + 'static>(store: 
     let t = TenantId::DEFAULT;
     let (a, b) = (random_hash(), random_hash());
     store
-        .replace_recovery_codes(t, user, &[a, b], t0())
+        .replace_recovery_codes(t, user, &[a, b], t0(), &[])
         .await
         .expect("codes");
     let tasks: Vec<_> = (0..6)
@@ -166,7 +182,7 @@ pub async fn recovery_codes_are_spent_once<S: Storage + Clone + 'static>(store: 
     assert!(!store.has_recovery_code(t, user, &a).await.expect("has"));
     assert!(store.has_recovery_code(t, user, &b).await.expect("has"));
     store
-        .replace_recovery_codes(t, user, &[random_hash()], t0())
+        .replace_recovery_codes(t, user, &[random_hash()], t0(), &[])
         .await
         .expect("codes");
     assert!(
@@ -186,19 +202,19 @@ pub async fn disabling_the_second_factor_ends_other_sessions<S: Storage + Clone 
     store.insert_session(other).await.expect("s");
     let code = random_hash();
     store
-        .replace_recovery_codes(t, user, &[code], t0())
+        .replace_recovery_codes(t, user, &[code], t0(), &[])
         .await
         .expect("codes");
     assert_eq!(
         store
-            .disable_totp(t, user, keep_id, Some(&random_hash()), t0())
+            .disable_totp(t, user, keep_id, Some(&random_hash()), t0(), &[])
             .await
             .expect("disable"),
         Disabled::CodeUsed
     );
     assert_eq!(
         store
-            .disable_totp(t, user, keep_id, Some(&code), t0())
+            .disable_totp(t, user, keep_id, Some(&code), t0(), &[])
             .await
             .expect("disable"),
         Disabled::Done(1)
@@ -206,7 +222,10 @@ pub async fn disabling_the_second_factor_ends_other_sessions<S: Storage + Clone 
     assert!(store.totp(t, user).await.expect("t").is_none());
     assert!(!store.account(t, user).await.expect("a").expect("a").mfa_enabled);
     assert_eq!(
-        store.disable_totp(t, user, keep_id, None, t0()).await.expect("disable"),
+        store
+            .disable_totp(t, user, keep_id, None, t0(), &[])
+            .await
+            .expect("disable"),
         Disabled::NotEnabled
     );
 }

@@ -134,6 +134,7 @@ pub async fn verification_activates_the_chosen_registration<S: Storage + Clone +
     let verify = |c: &[StoredSecret]| match c.first() {
         Some(s) => Verdict::Accept {
             index: 0,
+            events: Vec::new(),
             redemption: Redemption::VerifyEmail {
                 session: new_session(s.account.id, t0() + secs(5)),
             },

@@ -5,7 +5,9 @@ use portcullis_domain::{
     Verdict,
 };
 
-use super::fixtures::{email, mail, new_account, new_session, random_hash, secret, secs, t0};
+use portcullis_domain::model::{EventQuery, EventType};
+
+use super::fixtures::{email, event, mail, new_account, new_session, random_hash, secret, secs, t0};
 
 /// A judge that refuses every candidate as a wrong code.
 fn all_wrong(candidates: &[StoredSecret]) -> Verdict {
@@ -69,6 +71,7 @@ pub async fn a_secret_replaces_its_purpose_and_scope_and_keeps_wrong_tries<S: St
             t0() + secs(3),
             &|_: &[StoredSecret]| Verdict::Accept {
                 index: 0,
+                events: Vec::new(),
                 redemption: Redemption::Check,
             },
         )
@@ -130,6 +133,7 @@ pub async fn redemption_by_code_counts_wrong_tries_and_accepts_once<S: Storage +
         assert_eq!(c[0].account.email.as_str(), "code@example.com");
         Verdict::Accept {
             index: 0,
+            events: Vec::new(),
             redemption: Redemption::Check,
         }
     };
@@ -144,6 +148,7 @@ pub async fn redemption_by_code_counts_wrong_tries_and_accepts_once<S: Storage +
         }
         Verdict::Accept {
             index: 0,
+            events: Vec::new(),
             redemption: Redemption::ResetPassword {
                 password_hash: "$reset$".to_owned(),
                 notice: mail("code@example.com"),
@@ -203,6 +208,7 @@ pub async fn concurrent_redemptions_of_one_secret_accept_once<S: Storage + Clone
                 let take = |c: &[StoredSecret]| match c.first() {
                     Some(_) => Verdict::Accept {
                         index: 0,
+                        events: Vec::new(),
                         redemption: Redemption::AuthorizeNetwork,
                     },
                     None => Verdict::Refuse { wrong: Vec::new() },
@@ -255,6 +261,7 @@ pub async fn an_email_change_to_a_verified_address_is_refused<S: Storage + Clone
     let confirm = |c: &[StoredSecret]| match c.first() {
         Some(_) => Verdict::Accept {
             index: 0,
+            events: vec![event(EventType::EmailChanged, Some(me.id), t0())],
             redemption: Redemption::ChangeEmail {
                 notices: vec![mail("old@example.com")],
             },
@@ -276,6 +283,19 @@ pub async fn an_email_change_to_a_verified_address_is_refused<S: Storage + Clone
     assert!(matches!(taken, RedeemOutcome::EmailTaken), "{taken:?}");
     let mine = store.account(TenantId::DEFAULT, me.id).await.expect("me").expect("me");
     assert_eq!(mine.email.as_str(), "old@example.com", "nothing changed");
+    let changes = EventQuery {
+        tenant: TenantId::DEFAULT,
+        user: Some(me.id),
+        types: vec![EventType::EmailChanged],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
+    assert!(
+        store.events(&changes).await.expect("events").is_empty(),
+        "no event either"
+    );
 
     let free = change("free@example.com", t0() + secs(2));
     store.issue_secret(free, &[], t0() + secs(2)).await.expect("issue");
@@ -293,6 +313,11 @@ pub async fn an_email_change_to_a_verified_address_is_refused<S: Storage + Clone
     };
     assert_eq!(account.email.as_str(), "free@example.com");
     assert!(account.email_verified);
+    assert_eq!(
+        store.events(&changes).await.expect("events").len(),
+        1,
+        "written with the change"
+    );
 }
 
 /// A password change applies only over the hash it expects; it revokes the other sessions.
@@ -312,10 +337,25 @@ pub async fn a_password_change_needs_the_expected_hash<S: Storage + Clone + 'sta
         new_hash: "$new$".to_owned(),
         keep: Some(keep_id),
         notice: mail("pw@example.com"),
+        events: vec![event(EventType::PasswordChanged, Some(me.id), t0())],
+    };
+    let changed = EventQuery {
+        tenant: TenantId::DEFAULT,
+        user: Some(me.id),
+        types: vec![EventType::PasswordChanged],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
     };
     assert_eq!(store.change_password(&change, t0()).await.expect("change"), None);
+    assert!(
+        store.events(&changed).await.expect("events").is_empty(),
+        "no change, no event"
+    );
     change.expected = Some("$test$pw@example.com".to_owned());
     assert_eq!(store.change_password(&change, t0()).await.expect("change"), Some(1));
+    assert_eq!(store.events(&changed).await.expect("events").len(), 1);
     let now = t0() + secs(1);
     assert!(
         store

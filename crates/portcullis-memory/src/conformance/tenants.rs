@@ -388,6 +388,7 @@ pub async fn signup_of_a_known_address_keeps_nothing_and_verification_confirms<S
     {
         Some(index) => Verdict::Accept {
             index,
+            events: Vec::new(),
             redemption: Redemption::VerifyEmail {
                 session: session.clone(),
             },
