@@ -41,11 +41,17 @@ pub enum EventType {
     MfaDisabled,
     /// The owner replaced the recovery codes.
     RecoveryCodesRegenerated,
+    /// A refresh token came back after its successor was issued (outside the grace window):
+    /// someone holds a copy. Its session was revoked.
+    RefreshReused,
+    /// A sign-in from a network the account had not used, let in under policy `notify` (the
+    /// owner was mailed). `details`: `{network}`.
+    LoginNewIp,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
@@ -59,6 +65,8 @@ impl EventType {
         Self::MfaEnabled,
         Self::MfaDisabled,
         Self::RecoveryCodesRegenerated,
+        Self::RefreshReused,
+        Self::LoginNewIp,
     ];
 
     /// Its name in the API and in storage.
@@ -77,6 +85,8 @@ impl EventType {
             Self::MfaEnabled => "mfa.enabled",
             Self::MfaDisabled => "mfa.disabled",
             Self::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
+            Self::RefreshReused => "refresh.reused",
+            Self::LoginNewIp => "login.new_ip",
         }
     }
 

@@ -251,7 +251,7 @@ impl AuthService {
         &self,
         brand: &Brand,
         account: &Account,
-        session: NewSession,
+        mut session: NewSession,
         client: &ClientInfo,
         known: bool,
     ) -> Result<Session, LoginError> {
@@ -278,6 +278,15 @@ impl AuthService {
                 ..crate::templates::MailVars::default()
             };
             let notice = self.outgoing(brand, &account.email, crate::model::MailKind::NewSignInNotice, &vars);
+            let subject = Subject {
+                tenant: account.tenant.id,
+                user: Some(user),
+                session: Some(session.session.id),
+            };
+            let details = json!({ "network": network });
+            session
+                .events
+                .push(self.audit_event(EventType::LoginNewIp, subject, client, details));
             tracing::info!(user_id = %user, %network, "sign-in from a new network; owner notified");
             return Ok(store
                 .insert_session_from(session, &network, Some(&notice))
@@ -299,6 +308,8 @@ impl AuthService {
             .await
             .map_err(InfraError::from)?;
         tracing::info!(user_id = %user, %network, mailed, outcome = "ip_authorization_required", "login refused");
+        self.login_refused(account.tenant.id, Some(user), client, "ip_authorization_required")
+            .await?;
         Err(LoginError::IpAuthorizationRequired)
     }
 }

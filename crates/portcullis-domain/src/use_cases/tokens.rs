@@ -1,6 +1,6 @@
 //! Tokens: rotating a refresh token into a new pair, and authenticating a bearer token against
 //! its live session.
-use crate::model::{Account, ClientInfo, Principal, Session, TokenPair};
+use crate::model::{Account, ClientInfo, EventType, Principal, Session, Subject, TokenPair};
 use crate::ports::RefreshOutcome;
 use crate::refresh::{RefreshToken, decide_refresh};
 use crate::service::base::{AuthService, InfraError};
@@ -40,8 +40,13 @@ pub enum AuthenticateError {
 }
 
 impl AuthService {
-    /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules.
-    pub async fn rotate_refresh_token(&self, presented: &str) -> Result<(Account, TokenPair), RefreshError> {
+    /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules. A reused
+    /// token (its session revoked) is recorded as `refresh.reused`, right after the revocation.
+    pub async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> Result<(Account, TokenPair), RefreshError> {
         let token = RefreshToken::parse(presented).ok_or(RefreshError::Invalid)?;
         let successor = token.successor(&self.deps.refresh_key);
         let now = self.deps.clock.now();
@@ -75,6 +80,13 @@ impl AuthService {
                     user_id = %session.user_id, session_id = %session.id,
                     "superseded refresh token presented after the grace window; session revoked"
                 );
+                let subject = Subject {
+                    tenant: session.tenant_id,
+                    user: Some(session.user_id),
+                    session: Some(session.id),
+                };
+                let event = self.audit_event(EventType::RefreshReused, subject, client, serde_json::json!({}));
+                self.record(event).await?;
                 Err(RefreshError::Reused)
             }
             RefreshOutcome::Invalid => {

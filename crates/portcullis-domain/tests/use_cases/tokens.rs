@@ -3,18 +3,26 @@
 use chrono::Duration;
 use portcullis_domain::{AuthenticateError, LogoutScope, RefreshError};
 
-use crate::world::World;
+use crate::world::{HOME, World};
 
 #[tokio::test]
 async fn a_refresh_rotates_and_a_replay_within_the_grace_window_gets_the_same_head() {
     let w = World::new();
     let (account, first) = w.signed_up("ada@example.com").await;
     let presented = first.refresh_token.expose().to_owned();
-    let (who, second) = w.auth.rotate_refresh_token(&presented).await.unwrap();
+    let (who, second) = w
+        .auth
+        .rotate_refresh_token(&presented, &World::from(HOME))
+        .await
+        .unwrap();
     assert_eq!(who.id, account.id);
     assert_eq!(second.session.id, first.session.id);
     assert_ne!(second.refresh_token.expose(), presented);
-    let (_, replayed) = w.auth.rotate_refresh_token(&presented).await.unwrap();
+    let (_, replayed) = w
+        .auth
+        .rotate_refresh_token(&presented, &World::from(HOME))
+        .await
+        .unwrap();
     assert_eq!(replayed.refresh_token.expose(), second.refresh_token.expose());
 }
 
@@ -23,11 +31,18 @@ async fn a_superseded_token_after_the_grace_window_revokes_the_session() {
     let w = World::new();
     let (_, first) = w.signed_up("ada@example.com").await;
     let presented = first.refresh_token.expose().to_owned();
-    let (_, second) = w.auth.rotate_refresh_token(&presented).await.unwrap();
+    let (_, second) = w
+        .auth
+        .rotate_refresh_token(&presented, &World::from(HOME))
+        .await
+        .unwrap();
     w.advance(Duration::minutes(5));
-    let reused = w.auth.rotate_refresh_token(&presented).await;
+    let reused = w.auth.rotate_refresh_token(&presented, &World::from(HOME)).await;
     assert!(matches!(reused, Err(RefreshError::Reused)), "{reused:?}");
-    let dead = w.auth.rotate_refresh_token(second.refresh_token.expose()).await;
+    let dead = w
+        .auth
+        .rotate_refresh_token(second.refresh_token.expose(), &World::from(HOME))
+        .await;
     assert!(matches!(dead, Err(RefreshError::Invalid)), "{dead:?}");
     let ended = w.auth.authenticate(&second.access_token).await;
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
@@ -37,7 +52,7 @@ async fn a_superseded_token_after_the_grace_window_revokes_the_session() {
 async fn garbage_and_unknown_refresh_tokens_are_invalid() {
     let w = World::new();
     for presented in ["", "garbage", "pcr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
-        let refused = w.auth.rotate_refresh_token(presented).await;
+        let refused = w.auth.rotate_refresh_token(presented, &World::from(HOME)).await;
         assert!(
             matches!(refused, Err(RefreshError::Invalid)),
             "{presented}: {refused:?}"
@@ -50,7 +65,8 @@ async fn concurrent_refreshes_with_one_token_all_get_the_same_new_pair() {
     let w = World::new();
     let (_, first) = w.signed_up("ada@example.com").await;
     let presented = first.refresh_token.expose().to_owned();
-    let results = futures::future::join_all((0..6).map(|_| w.auth.rotate_refresh_token(&presented))).await;
+    let home = World::from(HOME);
+    let results = futures::future::join_all((0..6).map(|_| w.auth.rotate_refresh_token(&presented, &home))).await;
     let heads: Vec<String> = results
         .into_iter()
         .map(|r| r.unwrap().1.refresh_token.expose().to_owned())

@@ -30,7 +30,7 @@ async fn a_disabled_account_is_shut_out_everywhere_at_once_and_back_after_enable
         w.auth.authenticate(&pair.access_token).await.is_err(),
         "its access token is dead"
     );
-    let refreshed = w.auth.rotate_refresh_token(&refresh).await;
+    let refreshed = w.auth.rotate_refresh_token(&refresh, &World::from(HOME)).await;
     assert!(matches!(refreshed, Err(RefreshError::Invalid)), "{refreshed:?}");
     let right = w.login("ada@example.com", PASSWORD, None, HOME).await;
     assert!(matches!(right, Err(LoginError::AccountDisabled)), "{right:?}");
@@ -189,4 +189,39 @@ async fn refused_logins_are_recorded_for_known_and_unknown_names_and_old_events_
         w.auth.audit_events(all).await.unwrap().items.is_empty(),
         "past the retention"
     );
+}
+
+#[tokio::test]
+async fn a_new_network_and_a_reused_refresh_token_are_recorded() {
+    use portcullis_domain::model::{EventQuery, EventType};
+    use portcullis_domain::network::NewIpPolicy;
+    let w = World::with(Setup {
+        new_ip: NewIpPolicy::Notify,
+        ..Setup::default()
+    });
+    let (account, pair) = w.signed_up("ada@example.com").await;
+    w.login("ada@example.com", PASSWORD, None, crate::world::AWAY)
+        .await
+        .unwrap();
+    let first = pair.refresh_token.expose().to_owned();
+    w.auth.rotate_refresh_token(&first, &World::from(HOME)).await.unwrap();
+    w.advance(chrono::Duration::minutes(5));
+    let reused = w.auth.rotate_refresh_token(&first, &World::from("192.0.2.77")).await;
+    assert!(matches!(reused, Err(RefreshError::Reused)), "{reused:?}");
+
+    let query = EventQuery {
+        tenant: w.tenant.id,
+        user: Some(account.id),
+        types: vec![EventType::LoginNewIp, EventType::RefreshReused],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
+    let events = w.auth.audit_events(query).await.unwrap().items;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventType::RefreshReused, EventType::LoginNewIp]);
+    assert_eq!(events[0].session_id, Some(pair.session.id));
+    assert_eq!(events[0].ip.as_deref(), Some("192.0.2.77"));
+    assert_eq!(events[1].details["network"], crate::world::AWAY);
 }

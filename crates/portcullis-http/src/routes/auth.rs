@@ -141,8 +141,12 @@ impl Command for RefreshCommand {
 }
 
 /// `POST /v1/auth/refresh`.
-pub async fn refresh(state: Data<AppState>, Valid(cmd): Valid<RefreshCommand>) -> Result<HttpResponse> {
-    let (account, pair) = state.auth.rotate_refresh_token(&cmd.0).await?;
+pub async fn refresh(
+    state: Data<AppState>,
+    req: HttpRequest,
+    Valid(cmd): Valid<RefreshCommand>,
+) -> Result<HttpResponse> {
+    let (account, pair) = state.auth.rotate_refresh_token(&cmd.0, &client_info(&req)).await?;
     Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
 }
 
