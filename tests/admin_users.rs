@@ -173,3 +173,101 @@ async fn sessions_end_on_request_and_keys_stay_in_their_tenant() {
     let (status, body) = read(ctx.get(&user_path, Some(&token)).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a user token is no admin key: {body}");
 }
+
+/// Rows anywhere that still name the account `id` or its address.
+async fn rows_of(ctx: &Ctx, id: &str, email: &str) -> i64 {
+    let tables = [
+        "accounts WHERE id = $1::uuid",
+        "sessions WHERE user_id = $1::uuid",
+        "one_time_secrets WHERE user_id = $1::uuid",
+        "known_networks WHERE user_id = $1::uuid",
+        "registrations WHERE user_id = $1::uuid",
+        "mfa_totp WHERE user_id = $1::uuid",
+        "mfa_recovery_codes WHERE user_id = $1::uuid",
+        "customers WHERE user_id = $1::uuid",
+        "audit_events WHERE user_id = $1::uuid",
+        "mail_outbox WHERE recipient = $2",
+    ];
+    let sum: Vec<String> = tables.iter().map(|t| format!("(SELECT count(*) FROM {t})")).collect();
+    ctx.count(&format!("SELECT {} AS n", sum.join(" + ")), &[id, email])
+        .await
+}
+
+#[tokio::test]
+async fn erasing_leaves_no_row_of_the_user_but_pseudonymised_events() {
+    let ctx = spawn().await;
+    let key = admin_key(&ctx, "support", None, false).await;
+    ctx.register("ada@example.com", Some("ada")).await;
+    ctx.login("ada@example.com", PASSWORD).await;
+    ctx.login("ada@example.com", "a wrong password here").await;
+    let id = find(&ctx, &key, "ada@").await;
+    assert!(rows_of(&ctx, &id, "ada@example.com").await > 0);
+    let (_, before) = get(&ctx, &key, &format!("/v1/admin/tenants/default/events?user_id={id}")).await;
+    let kept = before["data"]["items"].as_array().unwrap().len();
+
+    let path = format!("/v1/admin/tenants/default/users/{id}");
+    let res = ctx
+        .http
+        .delete(ctx.app.url(&path))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(rows_of(&ctx, &id, "ada@example.com").await, 0, "nothing names it");
+    let (status, _) = get(&ctx, &key, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let res = ctx
+        .http
+        .delete(ctx.app.url(&path))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "gone already");
+    let (status, body) = ctx.login("ada", PASSWORD).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+
+    // Its events stay, every one under the same pseudonym, with the erasure last.
+    let (_, erased) = get(&ctx, &key, "/v1/admin/tenants/default/events?type=account.erased").await;
+    let erasure = &erased["data"]["items"][0];
+    assert_eq!(erasure["details"]["actor"], "key:support");
+    let pseudonym = s(erasure, "user_id").to_owned();
+    assert_ne!(pseudonym, id);
+    let (_, after) = get(
+        &ctx,
+        &key,
+        &format!("/v1/admin/tenants/default/events?user_id={pseudonym}"),
+    )
+    .await;
+    assert_eq!(after["data"]["items"].as_array().unwrap().len(), kept + 1);
+
+    // The address is free again; the command line asks for --confirm.
+    let again = ctx.register("ada@example.com", None).await;
+    assert_ne!(s(&again["user"], "id"), id);
+    let who = || UserRef {
+        tenant: "default".into(),
+        email: "ada@example.com".into(),
+    };
+    let settings = portcullis_postgres::PgSettings::new(ctx.app.database_url());
+    let store = portcullis_postgres::PgStore::connect(&settings).unwrap();
+    let mut out = Vec::new();
+    let unconfirmed = UserCommand::Erase {
+        user: who(),
+        confirm: false,
+    };
+    let refused =
+        portcullis_server::operator::execute(&store, ctx.app.clock.as_ref(), Operation::User(unconfirmed), &mut out)
+            .await;
+    assert!(refused.unwrap_err().to_string().contains("--confirm"));
+    let out = ctx
+        .operate(Operation::User(UserCommand::Erase {
+            user: who(),
+            confirm: true,
+        }))
+        .await;
+    assert!(out.starts_with("erased ada@example.com"), "{out}");
+}

@@ -78,23 +78,8 @@ fn details(body: &Value) -> Vec<(String, String)> {
 
 /// How many accounts the tenant holds, read from the database.
 async fn accounts_in(ctx: &Ctx, slug: &str) -> i64 {
-    use diesel_async::{AsyncConnection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
-        .await
-        .unwrap();
-    let row: Row = diesel::sql_query(
-        "SELECT count(*) AS n FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = $1",
-    )
-    .bind::<diesel::sql_types::Text, _>(slug)
-    .get_result(&mut conn)
-    .await
-    .unwrap();
-    row.n
+    let sql = "SELECT count(*) AS n FROM accounts a JOIN tenants t ON t.id = a.tenant_id WHERE t.slug = $1";
+    ctx.count(sql, &[slug]).await
 }
 
 #[tokio::test]

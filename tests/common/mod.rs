@@ -144,6 +144,26 @@ impl Ctx {
         .await;
     }
 
+    /// The `n` a query of the app's database answers (`SELECT … AS n`), with `binds` as its
+    /// text parameters `$1`, `$2`… (cast them in the query where they are not text).
+    pub async fn count(&self, sql: &str, binds: &[&str]) -> i64 {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = diesel_async::AsyncPgConnection::establish(self.app.database_url())
+            .await
+            .unwrap();
+        let mut query = diesel::sql_query(sql).into_boxed();
+        for value in binds {
+            query = query.bind::<diesel::sql_types::Text, _>(*value);
+        }
+        let row: Row = query.get_result(&mut conn).await.unwrap();
+        row.n
+    }
+
     /// Runs an operator command (`portcullis tenant|plan|node|admin-key …`) against the app's
     /// database and returns what it printed.
     pub async fn operate(&self, op: portcullis_server::operator::Operation) -> String {

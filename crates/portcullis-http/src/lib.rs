@@ -184,10 +184,12 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 "/v1/admin/tenants/{slug}/events",
                 web::get().to(routes::tenant_events),
             ))
-            .service(get(
-                "/v1/admin/tenants/{slug}/users/{id}",
-                web::get().to(routes::show_user),
-            ))
+            .service(
+                web::resource("/v1/admin/tenants/{slug}/users/{id}")
+                    .route(web::get().to(routes::show_user))
+                    .route(web::delete().to(routes::erase_user))
+                    .default_service(web::to(|| async { routes::method_not_allowed("GET, DELETE") })),
+            )
             .service(post(
                 "/v1/admin/tenants/{slug}/users/{id}/disable",
                 web::post().to(routes::disable_user),

@@ -88,4 +88,44 @@ impl UserAdminStore for MemoryStore {
         state.events.push(event(revoked));
         Ok(Some(revoked))
     }
+
+    async fn erase_account(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        pseudonym: UserId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock().await?;
+        let Some(row) = state.account_row(tenant, user).cloned() else {
+            return Ok(false);
+        };
+        let mine = |t: TenantId, u: UserId| t == tenant && u == user;
+        state.accounts.retain(|a| !mine(a.tenant, a.id));
+        let sessions: Vec<_> = state
+            .sessions
+            .iter()
+            .filter(|s| mine(s.session.tenant_id, s.session.user_id))
+            .map(|s| s.session.id)
+            .collect();
+        state.sessions.retain(|s| !sessions.contains(&s.session.id));
+        state.refresh_tokens.retain(|_, r| !sessions.contains(&r.session));
+        state.secrets.retain(|s| !mine(s.secret.tenant_id, s.secret.user_id));
+        state.code_attempts.retain(|(t, u, _), _| !mine(*t, *u));
+        state.registrations.retain(|r| !mine(r.tenant, r.user));
+        state.totp.retain(|(t, u), _| !mine(*t, *u));
+        state.recovery_codes.retain(|(t, u, _)| !mine(*t, *u));
+        state.known_networks.retain(|(t, u, _)| !mine(*t, *u));
+        state.customers.retain(|c| !mine(c.tenant_id, c.owner));
+        state
+            .outbox
+            .retain(|o| !(o.mail.tenant_id == tenant && o.mail.to == row.email.as_str()));
+        for e in &mut state.events {
+            if e.tenant_id == tenant && e.user_id == Some(user) {
+                e.user_id = Some(pseudonym);
+            }
+        }
+        state.events.push(event.clone());
+        Ok(true)
+    }
 }

@@ -11,7 +11,7 @@ use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{account_with_tenant, accounts_of};
 use crate::rows::{AccountRow, TenantRow};
-use crate::schema::{accounts, sessions};
+use crate::schema::{accounts, audit_events, mail_outbox, sessions};
 
 /// `prefix` as a `LIKE` pattern that matches it literally at the start.
 fn starts_with(prefix: &str) -> String {
@@ -161,6 +161,51 @@ impl UserAdminStore for PgStore {
             let revoked = u64::try_from(revoked).unwrap_or(0);
             crate::audit::insert_events(conn, &[event(revoked)]).await?;
             Ok(Some(revoked))
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn erase_account(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        pseudonym: UserId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let (t, u) = (tenant.as_uuid(), user.as_uuid());
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            // Every table of the account refers to it with ON DELETE CASCADE.
+            let email: Option<String> = diesel::delete(
+                accounts::table
+                    .filter(accounts::tenant_id.eq(t))
+                    .filter(accounts::id.eq(u)),
+            )
+            .returning(accounts::email)
+            .get_result(conn)
+            .await
+            .optional()?;
+            let Some(email) = email else {
+                return Ok(false);
+            };
+            diesel::delete(
+                mail_outbox::table
+                    .filter(mail_outbox::tenant_id.eq(t))
+                    .filter(mail_outbox::recipient.eq(&email)),
+            )
+            .execute(conn)
+            .await?;
+            diesel::update(
+                audit_events::table
+                    .filter(audit_events::tenant_id.eq(t))
+                    .filter(audit_events::user_id.eq(u)),
+            )
+            .set(audit_events::user_id.eq(pseudonym.as_uuid()))
+            .execute(conn)
+            .await?;
+            crate::audit::insert_events(conn, std::slice::from_ref(event)).await?;
+            Ok(true)
         })
         .await
         .map_err(query_error)

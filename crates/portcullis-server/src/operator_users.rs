@@ -38,6 +38,16 @@ pub enum UserCommand {
     },
     /// Enable a disabled account again (its sessions stay ended).
     Enable(UserRef),
+    /// Erase an account and everything of it for good; its audit events stay under a
+    /// pseudonym.
+    Erase {
+        /// The account.
+        #[command(flatten)]
+        user: UserRef,
+        /// Say so: erasing cannot be undone.
+        #[arg(long)]
+        confirm: bool,
+    },
 }
 
 /// `portcullis events`: a tenant's audit events, newest first.
@@ -150,11 +160,34 @@ fn show(o: &AccountOverview, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn random_bytes() -> [u8; 10] {
+fn random<const N: usize>() -> [u8; N] {
     use portcullis_domain::SecureRandom;
-    let mut b = [0u8; 10];
+    let mut b = [0u8; N];
     portcullis_domain::OsRandom.fill(&mut b);
     b
+}
+
+/// An event of an operator's command: `cli` acts, with no request.
+fn cli_event(
+    kind: EventType,
+    tenant: TenantId,
+    user: UserId,
+    now: chrono::DateTime<chrono::Utc>,
+    details: serde_json::Value,
+) -> AuditEvent {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    AuditEvent {
+        id: uuid::Builder::from_unix_timestamp_millis(millis, &random()).into_uuid(),
+        kind,
+        tenant_id: tenant,
+        user_id: Some(user),
+        session_id: None,
+        ip: None,
+        user_agent: None,
+        request_id: None,
+        at: now,
+        details,
+    }
 }
 
 /// Runs `command` against `store`, writing what it did to `out`.
@@ -174,6 +207,29 @@ pub async fn execute(
                 .context("the account was deleted meanwhile")?;
             return show(&o, out);
         }
+        UserCommand::Erase { user: who, confirm } => {
+            if !confirm {
+                bail!("erasing {} cannot be undone: add --confirm", who.email);
+            }
+            let (tenant, user) = find(store, &who).await?;
+            let pseudonym = UserId::from_uuid(uuid::Builder::from_random_bytes(random()).into_uuid());
+            let event = cli_event(
+                EventType::AccountErased,
+                tenant,
+                pseudonym,
+                now,
+                json!({ "actor": "cli" }),
+            );
+            if !store.erase_account(tenant, user, pseudonym, &event).await? {
+                bail!("the account was deleted meanwhile");
+            }
+            writeln!(
+                out,
+                "erased {} ({user}); its audit events now name {pseudonym}",
+                who.email
+            )?;
+            return Ok(());
+        }
         UserCommand::Disable { user, reason } => (user, true, reason),
         UserCommand::Enable(who) => (who, false, None),
     };
@@ -192,19 +248,7 @@ pub async fn execute(
         } else {
             (EventType::AccountEnabled, json!({ "actor": "cli" }))
         };
-        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        AuditEvent {
-            id: uuid::Builder::from_unix_timestamp_millis(millis, &random_bytes()).into_uuid(),
-            kind,
-            tenant_id: tenant,
-            user_id: Some(user),
-            session_id: None,
-            ip: None,
-            user_agent: None,
-            request_id: None,
-            at: now,
-            details,
-        }
+        cli_event(kind, tenant, user, now, details)
     };
     let revoked = store
         .set_disabled(tenant, user, disable, reason.as_deref(), now, &event)

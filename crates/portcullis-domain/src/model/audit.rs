@@ -47,11 +47,14 @@ pub enum EventType {
     /// A sign-in from a network the account had not used, let in under policy `notify` (the
     /// owner was mailed). `details`: `{network}`.
     LoginNewIp,
+    /// An operator erased the account. Its `user_id`, and that of every earlier event of the
+    /// account, is a random pseudonym minted at erasure. `details`: `{actor}`.
+    AccountErased,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
@@ -67,6 +70,7 @@ impl EventType {
         Self::RecoveryCodesRegenerated,
         Self::RefreshReused,
         Self::LoginNewIp,
+        Self::AccountErased,
     ];
 
     /// Its name in the API and in storage.
@@ -87,6 +91,7 @@ impl EventType {
             Self::RecoveryCodesRegenerated => "mfa.recovery_codes_regenerated",
             Self::RefreshReused => "refresh.reused",
             Self::LoginNewIp => "login.new_ip",
+            Self::AccountErased => "account.erased",
         }
     }
 

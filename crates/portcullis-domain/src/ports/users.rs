@@ -45,4 +45,17 @@ pub trait UserAdminStore: Send + Sync {
         now: DateTime<Utc>,
         event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<Option<u64>, StoreError>;
+
+    /// Erases the account in one transaction: its row and everything of it (sessions and
+    /// refresh tokens, secrets, second factor, known networks, registrations, customer), the
+    /// outbox's mail to its address (sent or not), and the user reference of its audit events,
+    /// which becomes `pseudonym`; then stores `event` (the erasure, under the pseudonym).
+    /// `false`, and nothing changed, when the tenant has no such account.
+    async fn erase_account(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        pseudonym: UserId,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::identity::{FieldError, identity_key};
 use crate::ids::{TenantId, UserId};
 use crate::model::{Account, AccountOverview, ClientInfo, EventType, InvalidField, Subject};
+use crate::random::random_array;
 use crate::service::base::{AuthService, InfraError};
 use crate::use_cases::admin::MAX_PAGE;
 
@@ -136,6 +137,27 @@ impl AuthService {
             tracing::warn!(tenant_id = %tenant, user_id = %user, "account enabled");
         }
         Ok(self.user_overview(tenant, user).await?)
+    }
+
+    /// Erases the account and everything of it; its audit events stay, under a random pseudonym
+    /// in place of its id (the same for all of them, so they still read as one account's, and
+    /// derived from nothing: the erased id cannot be recovered from it). `false` when the
+    /// tenant has no such account.
+    pub async fn erase_user(&self, tenant: TenantId, user: UserId, actor: &Actor) -> Result<bool, InfraError> {
+        let pseudonym =
+            UserId::from_uuid(uuid::Builder::from_random_bytes(random_array::<16>(&*self.deps.rng)).into_uuid());
+        let subject = Subject::user(tenant, pseudonym);
+        let event = self.audit_event(
+            EventType::AccountErased,
+            subject,
+            &actor.client,
+            json!({ "actor": actor.name }),
+        );
+        let erased = self.deps.store.erase_account(tenant, user, pseudonym, &event).await?;
+        if erased {
+            tracing::warn!(tenant_id = %tenant, user_id = %user, %pseudonym, "account erased; its audit events pseudonymised");
+        }
+        Ok(erased)
     }
 
     /// Revokes every live session of the account. `None` when the tenant has no such account.

@@ -146,3 +146,18 @@ pub async fn revoke_user_sessions(
         .ok_or_else(user_not_found)?;
     Ok(ok(StatusCode::OK, json!({ "revoked": revoked })))
 }
+
+/// `DELETE /v1/admin/tenants/{slug}/users/{id}`: erases the account; 204. Its audit events stay
+/// under a pseudonym.
+pub async fn erase_user(
+    state: Data<AppState>,
+    req: HttpRequest,
+    key: Admin,
+    path: Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (tenant, user) = target(&state, &key, &path).await?;
+    if !state.auth.erase_user(tenant, user, &actor(&key, &req)).await? {
+        return Err(user_not_found());
+    }
+    Ok(super::shared::no_content())
+}

@@ -19,7 +19,7 @@ pub use admin::{
     add_node, create_tenant, delete_plan, introspect, list_customers, list_nodes, list_plans, list_tenants, put_plan,
     show_tenant, update_node, update_tenant,
 };
-pub use admin_users::{disable_user, enable_user, list_users, revoke_user_sessions, show_user};
+pub use admin_users::{disable_user, enable_user, erase_user, list_users, revoke_user_sessions, show_user};
 pub use audit::{my_events, tenant_events};
 pub use auth::{login, logout, refresh, register, session};
 pub use code_login::login_with_code;

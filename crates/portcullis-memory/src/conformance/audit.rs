@@ -3,18 +3,10 @@
 use portcullis_domain::model::{EventQuery, EventType};
 use portcullis_domain::{Storage, TenantId};
 
-use super::fixtures::{event, new_account, new_session, secs, t0};
+use super::fixtures::{event, events_query, new_account, new_session, secs, t0};
 
 fn query() -> EventQuery {
-    EventQuery {
-        tenant: TenantId::DEFAULT,
-        user: None,
-        types: Vec::new(),
-        since: None,
-        until: None,
-        before: None,
-        limit: 100,
-    }
+    events_query(None, Vec::new())
 }
 
 /// Pages come newest first, filtered by user, type and time, and a page read before newer

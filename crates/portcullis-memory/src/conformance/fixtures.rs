@@ -1,7 +1,7 @@
 //! What the contract tests build their data from.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use portcullis_domain::model::{AuditEvent, EventType};
+use portcullis_domain::model::{AuditEvent, EventQuery, EventType};
 use portcullis_domain::{
     Email, MailKind, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, Purpose, Session, SessionId, TenantId,
     TokenHash, UserId, Username,
@@ -106,5 +106,18 @@ pub(crate) fn secret(user: UserId, purpose: Purpose, scope: &str, created: DateT
         code_expires_at: created + Duration::minutes(15),
         new_email: None,
         created_at: created,
+    }
+}
+
+/// The built-in tenant's events, of `user` and of `types` (all when `None` and empty), up to 100.
+pub(crate) fn events_query(user: Option<UserId>, types: Vec<EventType>) -> EventQuery {
+    EventQuery {
+        tenant: TenantId::DEFAULT,
+        user,
+        types,
+        since: None,
+        until: None,
+        before: None,
+        limit: 100,
     }
 }

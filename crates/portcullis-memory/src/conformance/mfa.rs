@@ -1,9 +1,9 @@
 //! The second factor: enrolment, time steps, locks and recovery codes.
 
-use portcullis_domain::model::{EventQuery, EventType};
+use portcullis_domain::model::EventType;
 use portcullis_domain::{Disabled, StepOutcome, Storage, TenantId, UserId};
 
-use super::fixtures::{event, new_account, new_session, random_hash, secs, t0};
+use super::fixtures::{event, events_query, new_account, new_session, random_hash, secs, t0};
 
 async fn enrolled<S: Storage + Clone + 'static>(store: &S, address: &str) -> UserId {
     let me = store.insert_account(new_account(address), None).await.expect("account");
@@ -40,15 +40,7 @@ pub async fn totp_enrolment_activates_only_the_checked_secret<S: Storage + Clone
     );
     let codes = [random_hash(), random_hash()];
     let enabled = [event(EventType::MfaEnabled, Some(me.id), t0())];
-    let recorded = EventQuery {
-        tenant: t,
-        user: Some(me.id),
-        types: vec![EventType::MfaEnabled],
-        since: None,
-        until: None,
-        before: None,
-        limit: 10,
-    };
+    let recorded = events_query(Some(me.id), vec![EventType::MfaEnabled]);
     assert!(
         !store
             .activate_totp(t, me.id, b"first", 1, &codes, t0(), &enabled)

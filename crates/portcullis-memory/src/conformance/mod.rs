@@ -77,6 +77,7 @@ macro_rules! storage_conformance {
             disabling_revokes_and_hides_every_session,
             audit_events_page_newest_first_and_filter,
             a_sessions_events_are_written_with_it_or_not_at_all,
+            erasing_removes_the_account_and_pseudonymises_its_events,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {

@@ -5,9 +5,9 @@ use portcullis_domain::{
     Verdict,
 };
 
-use portcullis_domain::model::{EventQuery, EventType};
+use portcullis_domain::model::EventType;
 
-use super::fixtures::{email, event, mail, new_account, new_session, random_hash, secret, secs, t0};
+use super::fixtures::{email, event, events_query, mail, new_account, new_session, random_hash, secret, secs, t0};
 
 /// A judge that refuses every candidate as a wrong code.
 fn all_wrong(candidates: &[StoredSecret]) -> Verdict {
@@ -283,15 +283,7 @@ pub async fn an_email_change_to_a_verified_address_is_refused<S: Storage + Clone
     assert!(matches!(taken, RedeemOutcome::EmailTaken), "{taken:?}");
     let mine = store.account(TenantId::DEFAULT, me.id).await.expect("me").expect("me");
     assert_eq!(mine.email.as_str(), "old@example.com", "nothing changed");
-    let changes = EventQuery {
-        tenant: TenantId::DEFAULT,
-        user: Some(me.id),
-        types: vec![EventType::EmailChanged],
-        since: None,
-        until: None,
-        before: None,
-        limit: 10,
-    };
+    let changes = events_query(Some(me.id), vec![EventType::EmailChanged]);
     assert!(
         store.events(&changes).await.expect("events").is_empty(),
         "no event either"
@@ -339,15 +331,7 @@ pub async fn a_password_change_needs_the_expected_hash<S: Storage + Clone + 'sta
         notice: mail("pw@example.com"),
         events: vec![event(EventType::PasswordChanged, Some(me.id), t0())],
     };
-    let changed = EventQuery {
-        tenant: TenantId::DEFAULT,
-        user: Some(me.id),
-        types: vec![EventType::PasswordChanged],
-        since: None,
-        until: None,
-        before: None,
-        limit: 10,
-    };
+    let changed = events_query(Some(me.id), vec![EventType::PasswordChanged]);
     assert_eq!(store.change_password(&change, t0()).await.expect("change"), None);
     assert!(
         store.events(&changed).await.expect("events").is_empty(),

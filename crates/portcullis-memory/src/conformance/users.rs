@@ -1,10 +1,10 @@
 //! Contract tests of [`UserAdminStore`]: search, overview, disable and enable.
 
-use portcullis_domain::model::{EventQuery, EventType};
+use portcullis_domain::model::EventType;
 use portcullis_domain::{RefreshOutcome, Storage, TenantId, UserId, decide_refresh};
 use uuid::Uuid;
 
-use super::fixtures::{event, new_account, new_session, random_hash, secs, t0, username};
+use super::fixtures::{event, events_query, new_account, new_session, random_hash, secs, t0, username};
 
 /// Finds accounts by address or username prefix (a `_` or `%` in it matched literally), in id
 /// order after a cursor, within the tenant.
@@ -74,15 +74,7 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
         .await
         .expect("disable");
     assert_eq!(revoked, Some(2));
-    let query = EventQuery {
-        tenant: TenantId::DEFAULT,
-        user: Some(account.id),
-        types: vec![EventType::AccountDisabled],
-        since: None,
-        until: None,
-        before: None,
-        limit: 10,
-    };
+    let query = events_query(Some(account.id), vec![EventType::AccountDisabled]);
     let recorded = store.events(&query).await.expect("events");
     assert_eq!(recorded.len(), 1, "the disable's event, with it");
     assert_eq!(recorded[0].details["revoked_sessions"], 2);
@@ -159,5 +151,62 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
             .await
             .expect("read")
             .is_none()
+    );
+}
+
+/// Erasing removes the account with everything of it and the mail to its address, keeps its
+/// audit events under the pseudonym, and touches no other account.
+pub async fn erasing_removes_the_account_and_pseudonymises_its_events<S: Storage + Clone + 'static>(store: &S) {
+    let t = TenantId::DEFAULT;
+    let ada = store
+        .insert_account(new_account("ada@example.com"), None)
+        .await
+        .expect("account");
+    let bob = store
+        .insert_account(new_account("bob@example.com"), None)
+        .await
+        .expect("account");
+    let session = new_session(ada.id, t0());
+    let sid = session.session.id;
+    store.insert_session(session).await.expect("session");
+    store.insert_session(new_session(bob.id, t0())).await.expect("session");
+    store
+        .enqueue(&super::fixtures::mail("ada@example.com"), t0())
+        .await
+        .expect("mail");
+    store
+        .enqueue(&super::fixtures::mail("bob@example.com"), t0())
+        .await
+        .expect("mail");
+    let pseudonym = UserId::from_uuid(Uuid::now_v7());
+    let erased = event(EventType::AccountErased, Some(pseudonym), t0() + secs(1));
+
+    assert!(store.erase_account(t, ada.id, pseudonym, &erased).await.expect("erase"));
+    assert!(store.account(t, ada.id).await.expect("read").is_none());
+    assert!(store.session(t, sid).await.expect("read").is_none());
+    assert!(store.account_overview(t, ada.id, t0()).await.expect("read").is_none());
+    let all = events_query(None, Vec::new());
+    let events = store.events(&all).await.expect("events");
+    assert!(
+        events.iter().all(|e| e.user_id != Some(ada.id)),
+        "no event names the erased id"
+    );
+    let of_pseudonym: Vec<_> = events
+        .iter()
+        .filter(|e| e.user_id == Some(pseudonym))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(of_pseudonym, [EventType::AccountErased, EventType::LoginSucceeded]);
+    let due = store.claim_due(t0() + secs(5), secs(60), 10).await.expect("claim");
+    let to: Vec<_> = due.iter().map(|m| m.mail.to.as_str()).collect();
+    assert_eq!(to, ["bob@example.com"], "mail to the erased address is gone");
+
+    assert!(
+        store.account(t, bob.id).await.expect("read").is_some(),
+        "bob is untouched"
+    );
+    assert!(
+        !store.erase_account(t, ada.id, pseudonym, &erased).await.expect("erase"),
+        "gone already"
     );
 }
