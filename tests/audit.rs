@@ -45,9 +45,10 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
             "login.succeeded",
             "login.failed",
             "user.email_verified",
-            "login.succeeded"
+            "login.succeeded",
+            "user.registered",
         ],
-        "newest first: the login, the wrong password, the verified signup and its session"
+        "newest first: the login, the wrong password, the verified signup and its session, the registration"
     );
     let newest = &mine["data"]["items"][0];
     assert_eq!(newest["user_id"], user_id.as_str());
@@ -115,6 +116,7 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
             "login.failed",
             "user.email_verified",
             "login.succeeded",
+            "user.registered",
         ],
         "each action once: {text}"
     );
@@ -153,12 +155,12 @@ async fn pages_filter_and_stay_in_their_tenant_and_user() {
     );
     let cursor = s(&second["data"], "next_cursor").to_owned();
     let (_, third) = get(&ctx, &access, &format!("/v1/account/events?limit=2&cursor={cursor}")).await;
-    assert_eq!(types(&third), ["login.succeeded"]);
+    assert_eq!(types(&third), ["login.succeeded", "user.registered"]);
     assert_eq!(third["data"]["next_cursor"], Value::Null);
     let (_, bobs) = get(&ctx, s(&other, "access_token"), "/v1/account/events").await;
     assert_eq!(
         types(&bobs),
-        ["user.email_verified", "login.succeeded"],
+        ["user.email_verified", "login.succeeded", "user.registered"],
         "a user reads only their own"
     );
     let (_, filtered) = get(&ctx, &access, "/v1/account/events?type=login.succeeded").await;
@@ -228,6 +230,7 @@ async fn account_changes_are_recorded_once_each() {
             "password.changed",
             "user.email_verified",
             "login.succeeded",
+            "user.registered",
         ],
         "{mine}"
     );

@@ -165,6 +165,7 @@ impl RegistrationStore for MemoryStore {
             RegistrationPlan::Register {
                 new_account,
                 verification,
+                created,
             } => {
                 let user = match &account {
                     Some(existing) => existing.id,
@@ -181,6 +182,7 @@ impl RegistrationStore for MemoryStore {
                             disabled_at: None,
                             disabled_reason: None,
                         });
+                        state.events.extend(created);
                         new_account
                     }
                 };

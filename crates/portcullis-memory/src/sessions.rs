@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
     KEPT_SUPERSEDED_TOKENS, NewSession, OutgoingMail, RefreshDecision, RefreshOutcome, RefreshTokenState, Session,
-    SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId,
+    SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
 };
 
 use crate::MemoryStore;
@@ -137,16 +137,21 @@ impl SessionStore for MemoryStore {
         user: UserId,
         id: SessionId,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut state = self.lock().await?;
-        Ok(match state.session_mut(id) {
+        let revoked = match state.session_mut(id) {
             Some(row) if row.session.tenant_id == tenant && row.session.user_id == user && row.session.is_live(now) => {
                 row.session.revoked_at = Some(now);
                 row.revoked_reason = Some("logout");
                 true
             }
             _ => false,
-        })
+        };
+        if revoked {
+            state.events.push(event(1));
+        }
+        Ok(revoked)
     }
 
     async fn live_sessions(
@@ -174,6 +179,7 @@ impl SessionStore for MemoryStore {
         user: UserId,
         selection: &SessionSelection,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError> {
         let mut state = self.lock().await?;
         let of_tokens: Vec<SessionId> = selection
@@ -191,6 +197,9 @@ impl SessionStore for MemoryStore {
                 n += 1;
             }
         }
+        if n > 0 {
+            state.events.push(event(n));
+        }
         Ok(n)
     }
 
@@ -200,7 +209,13 @@ impl SessionStore for MemoryStore {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError> {
-        Ok(self.lock().await?.revoke_all(tenant, user, keep, now, "logout"))
+        let mut state = self.lock().await?;
+        let n = state.revoke_all(tenant, user, keep, now, "logout");
+        if n > 0 {
+            state.events.push(event(n));
+        }
+        Ok(n)
     }
 }

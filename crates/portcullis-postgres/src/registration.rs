@@ -309,6 +309,7 @@ impl RegistrationStore for PgStore {
                 RegistrationPlan::Register {
                     new_account,
                     verification,
+                    created,
                 } => {
                     let user = match &account {
                         Some(existing) => existing.id.as_uuid(),
@@ -330,6 +331,7 @@ impl RegistrationStore for PgStore {
                                 ))
                                 .execute(conn)
                                 .await?;
+                            crate::audit::insert_events(conn, &created).await?;
                             new_account.as_uuid()
                         }
                     };

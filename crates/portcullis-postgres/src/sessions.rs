@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
     KEPT_SUPERSEDED_TOKENS, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, Session, SessionId,
-    SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId,
+    SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
 };
 
 use crate::error::query_error;
@@ -25,6 +25,18 @@ pub(crate) fn account_enabled() -> _ {
             .filter(accounts::id.eq(sessions::user_id))
             .filter(accounts::disabled_at.is_null()),
     )
+}
+
+/// Stores the audit event of revoking `n` sessions, if any were.
+async fn record_revocation(
+    conn: &mut diesel_async::AsyncPgConnection,
+    n: usize,
+    event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
+) -> QueryResult<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    crate::audit::insert_events(conn, &[event(u64::try_from(n).unwrap_or(u64::MAX))]).await
 }
 
 /// Most sessions one listing returns.
@@ -256,19 +268,24 @@ impl SessionStore for PgStore {
         user: UserId,
         id: SessionId,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        let n = diesel::update(sessions::table)
-            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
-            .filter(sessions::user_id.eq(user.as_uuid()))
-            .filter(sessions::id.eq(id.as_uuid()))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.gt(now))
-            .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout")))
-            .execute(&mut conn)
-            .await
-            .map_err(query_error)?;
-        Ok(n == 1)
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let n = diesel::update(sessions::table)
+                .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+                .filter(sessions::user_id.eq(user.as_uuid()))
+                .filter(sessions::id.eq(id.as_uuid()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(now))
+                .set((sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout")))
+                .execute(conn)
+                .await?;
+            record_revocation(conn, n, event).await?;
+            Ok(n == 1)
+        })
+        .await
+        .map_err(query_error)
     }
 
     async fn live_sessions(
@@ -298,6 +315,7 @@ impl SessionStore for PgStore {
         user: UserId,
         selection: &SessionSelection,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let mut chosen = sessions::table
@@ -319,13 +337,19 @@ impl SessionStore for PgStore {
             chosen = chosen.filter(sessions::id.ne(keep.as_uuid()));
         }
         // The filter above keeps every statement to this user's own sessions.
-        let n = diesel::update(sessions::table.filter(sessions::id.eq_any(chosen)))
-            .filter(sessions::revoked_at.is_null())
-            .set((
-                sessions::revoked_at.eq(now),
-                sessions::revoked_reason.eq("revoked_by_user"),
-            ))
-            .execute(&mut conn)
+        let n = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let n = diesel::update(sessions::table.filter(sessions::id.eq_any(chosen)))
+                    .filter(sessions::revoked_at.is_null())
+                    .set((
+                        sessions::revoked_at.eq(now),
+                        sessions::revoked_reason.eq("revoked_by_user"),
+                    ))
+                    .execute(conn)
+                    .await?;
+                record_revocation(conn, n, event).await?;
+                Ok(n)
+            })
             .await
             .map_err(query_error)?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
@@ -337,23 +361,30 @@ impl SessionStore for PgStore {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
-        let target = sessions::table
-            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
-            .filter(sessions::user_id.eq(user.as_uuid()))
-            .filter(sessions::revoked_at.is_null());
-        let set = (sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout"));
-        let n = match keep {
-            Some(keep) => {
-                diesel::update(target.filter(sessions::id.ne(keep.as_uuid())))
-                    .set(set)
-                    .execute(&mut conn)
-                    .await
-            }
-            None => diesel::update(target).set(set).execute(&mut conn).await,
-        }
-        .map_err(query_error)?;
+        let n = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let target = sessions::table
+                    .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+                    .filter(sessions::user_id.eq(user.as_uuid()))
+                    .filter(sessions::revoked_at.is_null());
+                let set = (sessions::revoked_at.eq(now), sessions::revoked_reason.eq("logout"));
+                let n = match keep {
+                    Some(keep) => {
+                        diesel::update(target.filter(sessions::id.ne(keep.as_uuid())))
+                            .set(set)
+                            .execute(conn)
+                            .await?
+                    }
+                    None => diesel::update(target).set(set).execute(conn).await?,
+                };
+                record_revocation(conn, n, event).await?;
+                Ok(n)
+            })
+            .await
+            .map_err(query_error)?;
         Ok(u64::try_from(n).unwrap_or(u64::MAX))
     }
 }

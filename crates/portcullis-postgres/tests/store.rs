@@ -33,6 +33,22 @@ fn new_account(tenant: TenantId, email: &str, username: Option<&str>) -> NewAcco
     }
 }
 
+/// A `session.revoked` event of the built-in tenant (these tests do not read the trail).
+fn revocation(n: u64) -> portcullis_domain::model::AuditEvent {
+    portcullis_domain::model::AuditEvent {
+        id: Uuid::now_v7(),
+        kind: portcullis_domain::model::EventType::SessionsRevoked,
+        tenant_id: TenantId::DEFAULT,
+        user_id: None,
+        session_id: None,
+        ip: None,
+        user_agent: None,
+        request_id: None,
+        at: t0(),
+        details: serde_json::json!({ "revoked_sessions": n }),
+    }
+}
+
 fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
     NewSession {
         session: Session {
@@ -290,13 +306,13 @@ async fn revocation_is_scoped_to_the_user() {
     // Bob cannot revoke Ada's session.
     assert!(
         !store
-            .revoke_session(TenantId::DEFAULT, bob.id, s1.session.id, now)
+            .revoke_session(TenantId::DEFAULT, bob.id, s1.session.id, now, &revocation)
             .await
             .unwrap()
     );
     assert_eq!(
         store
-            .revoke_sessions(TenantId::DEFAULT, ada.id, Some(s1.session.id), now)
+            .revoke_sessions(TenantId::DEFAULT, ada.id, Some(s1.session.id), now, &revocation)
             .await
             .unwrap(),
         1
@@ -319,13 +335,13 @@ async fn revocation_is_scoped_to_the_user() {
     );
     assert!(
         store
-            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now)
+            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now, &revocation)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now)
+            .revoke_session(TenantId::DEFAULT, ada.id, s1.session.id, now, &revocation)
             .await
             .unwrap(),
         "already revoked"

@@ -47,6 +47,9 @@ pub enum EventType {
     /// A sign-in from a network the account had not used, let in under policy `notify` (the
     /// owner was mailed). `details`: `{network}`.
     LoginNewIp,
+    /// An account was created by a registration (`details`: `{}`; its address is proved by a
+    /// later `user.email_verified`, unless verification is off).
+    UserRegistered,
     /// An operator erased the account. Its `user_id`, and that of every earlier event of the
     /// account, is a random pseudonym minted at erasure. `details`: `{actor}`.
     AccountErased,
@@ -54,7 +57,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
@@ -71,6 +74,7 @@ impl EventType {
         Self::RefreshReused,
         Self::LoginNewIp,
         Self::AccountErased,
+        Self::UserRegistered,
     ];
 
     /// Its name in the API and in storage.
@@ -92,6 +96,7 @@ impl EventType {
             Self::RefreshReused => "refresh.reused",
             Self::LoginNewIp => "login.new_ip",
             Self::AccountErased => "account.erased",
+            Self::UserRegistered => "user.registered",
         }
     }
 

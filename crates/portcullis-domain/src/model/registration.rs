@@ -53,6 +53,8 @@ pub enum RegistrationPlan {
         new_account: UserId,
         /// The registration's secret and its mail; `None` stores the registration alone.
         verification: Option<(NewOneTimeSecret, crate::model::OutgoingMail)>,
+        /// Audit events of creating the account, stored only if it is created.
+        created: Vec<crate::model::AuditEvent>,
     },
     /// A verified account has the address: enqueue this notice to its owner, if any.
     Notify(Option<crate::model::OutgoingMail>),

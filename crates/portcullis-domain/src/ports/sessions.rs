@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{Account, NewSession, Session, SessionSelection};
+use crate::model::{Account, AuditEvent, NewSession, Session, SessionSelection};
 use crate::ports::StoreError;
 use crate::refresh::{RefreshDecision, RefreshTokenState, TokenHash};
 
@@ -77,12 +77,15 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<RefreshOutcome, StoreError>;
 
     /// Revokes one session of this user (no-op if already revoked). Returns whether it was live.
+    /// The revocations below store `event(n)`, the audit event of revoking `n` sessions, in
+    /// their transaction when they revoke any.
     async fn revoke_session(
         &self,
         tenant: TenantId,
         user: UserId,
         id: SessionId,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<bool, StoreError>;
 
     /// The user's live sessions (not revoked, not expired at `now`), most recently used first.
@@ -101,6 +104,7 @@ pub trait SessionStore: Send + Sync {
         user: UserId,
         selection: &SessionSelection,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError>;
 
     /// Revokes every live session of this user, except `keep`. Returns how many.
@@ -110,5 +114,6 @@ pub trait SessionStore: Send + Sync {
         user: UserId,
         keep: Option<SessionId>,
         now: DateTime<Utc>,
+        event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<u64, StoreError>;
 }

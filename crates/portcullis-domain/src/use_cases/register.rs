@@ -3,7 +3,8 @@
 use crate::identity::{Email, Password, Username};
 use crate::ids::UserId;
 use crate::model::{
-    Account, Brand, ClientInfo, MailKind, NewAccount, RegistrationPlan, RegistrationRequest, Tenant, TokenPair,
+    Account, AuditEvent, Brand, ClientInfo, EventType, MailKind, NewAccount, RegistrationPlan, RegistrationRequest,
+    Subject, Tenant, TokenPair,
 };
 use crate::network::network_of;
 use crate::one_time::Purpose;
@@ -84,7 +85,15 @@ impl AuthService {
             return self.request_registration(reg, password_hash, client).await;
         }
         let user_id = UserId::from_uuid(self.new_id());
-        let (first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
+        let (mut first_session, refresh) = self.new_session(reg.tenant.id, user_id, vec!["pwd".into()], client);
+        // Stored with the account and its first session, in their transaction.
+        let registered = self.audit_event(
+            EventType::UserRegistered,
+            Subject::user(reg.tenant.id, user_id),
+            client,
+            serde_json::json!({}),
+        );
+        first_session.events.insert(0, registered);
         let new = NewAccount {
             id: user_id,
             tenant_id: reg.tenant.id,
@@ -208,9 +217,20 @@ impl AuthService {
                     })
                 });
                 tracing::info!(registration_id = %request.id, user_id = %user, mailed = request.mail_allowed, "registration stored");
+                // The request kept only the client's network; it stands in for the IP.
+                let created = vec![AuditEvent {
+                    ip: request.network.clone(),
+                    ..self.audit_event(
+                        EventType::UserRegistered,
+                        Subject::user(request.tenant_id, user),
+                        &ClientInfo::default(),
+                        serde_json::json!({}),
+                    )
+                }];
                 RegistrationPlan::Register {
                     new_account: user,
                     verification,
+                    created,
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! sessions. Every operation is scoped to the caller's tenant and user by construction; another
 //! user's session id behaves exactly like one that does not exist.
 use crate::ids::SessionId;
-use crate::model::{Account, Principal, Session, SessionSelection};
+use crate::model::{Account, AuditEvent, EventType, Principal, Session, SessionSelection, Subject};
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
 
@@ -61,13 +61,37 @@ impl AuthService {
         let (tid, uid, sid) = (principal.claims.tid, principal.claims.sub, principal.session.id);
         let now = self.deps.clock.now();
         let store = &self.deps.store;
+        let how = match scope {
+            LogoutScope::Local => "logout",
+            LogoutScope::Others => "logout_others",
+            LogoutScope::Global => "logout_everywhere",
+        };
+        let event = self.revocation_event(principal, how);
         let revoked = match scope {
-            LogoutScope::Local => u64::from(store.revoke_session(tid, uid, sid, now).await?),
-            LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now).await?,
-            LogoutScope::Global => store.revoke_sessions(tid, uid, None, now).await?,
+            LogoutScope::Local => u64::from(store.revoke_session(tid, uid, sid, now, &event).await?),
+            LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now, &event).await?,
+            LogoutScope::Global => store.revoke_sessions(tid, uid, None, now, &event).await?,
         };
         tracing::info!(user_id = %uid, session_id = %sid, ?scope, revoked, "logout");
         Ok(revoked)
+    }
+
+    /// The `session.revoked` event of the caller ending `n` sessions (`how`: `logout`,
+    /// `logout_others`, `logout_everywhere`, `revoked_by_user`).
+    fn revocation_event<'a>(
+        &'a self,
+        principal: &'a Principal,
+        how: &'a str,
+    ) -> impl Fn(u64) -> AuditEvent + Send + Sync + 'a {
+        move |n| {
+            let subject = Subject {
+                tenant: principal.claims.tid,
+                user: Some(principal.claims.sub),
+                session: Some(principal.session.id),
+            };
+            let details = serde_json::json!({ "actor": "user", "how": how, "revoked_sessions": n });
+            self.audit_event(EventType::SessionsRevoked, subject, &principal.client, details)
+        }
     }
 
     /// The caller's live sessions, most recently used first.
@@ -87,7 +111,13 @@ impl AuthService {
         let revoked = self
             .deps
             .store
-            .revoke_session(principal.claims.tid, principal.claims.sub, id, now)
+            .revoke_session(
+                principal.claims.tid,
+                principal.claims.sub,
+                id,
+                now,
+                &self.revocation_event(principal, "revoked_by_user"),
+            )
             .await?;
         tracing::info!(user_id = %principal.claims.sub, session_id = %id, revoked, "session revoked by its user");
         Ok(revoked)
@@ -110,7 +140,13 @@ impl AuthService {
         let revoked = self
             .deps
             .store
-            .revoke_selected(principal.claims.tid, principal.claims.sub, &selection, now)
+            .revoke_selected(
+                principal.claims.tid,
+                principal.claims.sub,
+                &selection,
+                now,
+                &self.revocation_event(principal, "revoked_by_user"),
+            )
             .await?;
         tracing::info!(user_id = %principal.claims.sub, revoked, "sessions revoked by their user");
         Ok(revoked)

@@ -161,8 +161,7 @@ impl AuthService {
     }
 
     /// Revokes every live session of the account. `None` when the tenant has no such account.
-    /// The revocation and its audit event are two writes: were the event's append to fail,
-    /// the request fails (503) with the sessions revoked.
+    /// The revocation and its audit event (when any session was live) are one transaction.
     pub async fn revoke_user_sessions(
         &self,
         tenant: TenantId,
@@ -173,15 +172,16 @@ impl AuthService {
             return Ok(None);
         }
         let now = self.deps.clock.now();
-        let revoked = self.deps.store.revoke_sessions(tenant, user, None, now).await?;
-        let details = json!({ "actor": actor.name, "revoked_sessions": revoked });
-        let event = self.audit_event(
-            EventType::SessionsRevoked,
-            Subject::user(tenant, user),
-            &actor.client,
-            details,
-        );
-        self.record(event).await?;
+        let event = |revoked: u64| {
+            let details = json!({ "actor": actor.name, "revoked_sessions": revoked });
+            self.audit_event(
+                EventType::SessionsRevoked,
+                Subject::user(tenant, user),
+                &actor.client,
+                details,
+            )
+        };
+        let revoked = self.deps.store.revoke_sessions(tenant, user, None, now, &event).await?;
         tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "every session of the account revoked by an operator");
         Ok(Some(revoked))
     }

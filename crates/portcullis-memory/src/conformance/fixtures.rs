@@ -121,3 +121,12 @@ pub(crate) fn events_query(user: Option<UserId>, types: Vec<EventType>) -> Event
         limit: 100,
     }
 }
+
+/// The `session.revoked` event of ending `n` of `user`'s sessions.
+pub(crate) fn revoked(user: UserId) -> impl Fn(u64) -> AuditEvent + Send + Sync {
+    move |n| {
+        let mut e = event(EventType::SessionsRevoked, Some(user), t0());
+        e.details = serde_json::json!({ "revoked_sessions": n });
+        e
+    }
+}

@@ -1,12 +1,13 @@
 //! Registrations and mail requests, fulfilled by the mail worker.
 
+use portcullis_domain::model::EventType;
 use portcullis_domain::{
     Fulfilling, MailRequest, MailTarget, Purpose, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest,
     SecretLookup, Storage, StoredSecret, TenantId, UserId, Verdict,
 };
 use uuid::Uuid;
 
-use super::fixtures::{email, mail, new_account, new_session, secret, secs, t0, username};
+use super::fixtures::{email, event, events_query, mail, new_account, new_session, secret, secs, t0, username};
 
 fn request(
     address: &str,
@@ -64,6 +65,7 @@ pub async fn registrations_are_fulfilled_oldest_first_into_accounts<S: Storage +
                 RegistrationPlan::Register {
                     new_account: user,
                     verification: Some((s, mail(r.email.as_str()))),
+                    created: Vec::new(),
                 }
             }
         }
@@ -116,9 +118,16 @@ pub async fn verification_activates_the_chosen_registration<S: Storage + Clone +
         RegistrationPlan::Register {
             new_account: user,
             verification: Some((s, mail(r.email.as_str()))),
+            created: vec![event(EventType::UserRegistered, Some(user), r.requested_at)],
         }
     };
     while store.fulfil_registration(&plan).await.expect("fulfil") {}
+    let registered = events_query(None, vec![EventType::UserRegistered]);
+    assert_eq!(
+        store.events(&registered).await.expect("events").len(),
+        1,
+        "the account is created once, and so is its event"
+    );
     let tokens = tokens.into_inner().unwrap_or_default();
     let (_, token) = tokens
         .iter()

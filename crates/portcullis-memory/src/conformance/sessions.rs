@@ -1,8 +1,9 @@
 //! Sessions: refresh rotation, listing and revocation, known networks.
 
+use portcullis_domain::model::EventType;
 use portcullis_domain::{RefreshDecision, RefreshOutcome, SessionSelection, Storage, TenantId, decide_refresh};
 
-use super::fixtures::{mail, new_account, new_session, random_hash, secs, t0};
+use super::fixtures::{events_query, mail, new_account, new_session, random_hash, revoked, secs, t0};
 
 /// A head token rotates to its successor; a superseded one is a replay within the grace window
 /// (answered with the head) and reuse after it (revoking the session); an unknown or dead one is
@@ -137,7 +138,7 @@ pub async fn sessions_are_listed_and_revoked_only_for_their_owner<S: Storage + C
 
     assert!(
         !store
-            .revoke_session(TenantId::DEFAULT, me.id, their_id, now)
+            .revoke_session(TenantId::DEFAULT, me.id, their_id, now, &revoked(me.id))
             .await
             .expect("revoke"),
         "another user's session behaves as one that does not exist"
@@ -150,7 +151,7 @@ pub async fn sessions_are_listed_and_revoked_only_for_their_owner<S: Storage + C
     };
     assert_eq!(
         store
-            .revoke_selected(TenantId::DEFAULT, me.id, &selection, now)
+            .revoke_selected(TenantId::DEFAULT, me.id, &selection, now, &revoked(me.id))
             .await
             .expect("revoke"),
         2
@@ -165,13 +166,13 @@ pub async fn sessions_are_listed_and_revoked_only_for_their_owner<S: Storage + C
     );
     assert!(
         store
-            .revoke_session(TenantId::DEFAULT, me.id, mine[2].0, now)
+            .revoke_session(TenantId::DEFAULT, me.id, mine[2].0, now, &revoked(me.id))
             .await
             .expect("revoke")
     );
     assert!(
         !store
-            .revoke_session(TenantId::DEFAULT, me.id, mine[2].0, now)
+            .revoke_session(TenantId::DEFAULT, me.id, mine[2].0, now, &revoked(me.id))
             .await
             .expect("revoke"),
         "revoking twice reports it was not live"
@@ -182,13 +183,24 @@ pub async fn sessions_are_listed_and_revoked_only_for_their_owner<S: Storage + C
     store.insert_session(new_session(me.id, now)).await.expect("session");
     assert_eq!(
         store
-            .revoke_sessions(TenantId::DEFAULT, me.id, Some(keep_id), now)
+            .revoke_sessions(TenantId::DEFAULT, me.id, Some(keep_id), now, &revoked(me.id))
             .await
             .expect("revoke"),
         1
     );
     let left = store.live_sessions(TenantId::DEFAULT, me.id, now).await.expect("list");
     assert_eq!(left.iter().map(|s| s.id).collect::<Vec<_>>(), vec![keep_id]);
+    // One event per revocation that ended something, written with it; none for the rest.
+    let trail = store
+        .events(&events_query(Some(me.id), vec![EventType::SessionsRevoked]))
+        .await
+        .expect("events");
+    let mut counts: Vec<_> = trail
+        .iter()
+        .filter_map(|e| e.details["revoked_sessions"].as_u64())
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1, 2], "the selection, one session, the others");
 }
 
 /// A session opened from a network makes it known to its account (and no other), with the
