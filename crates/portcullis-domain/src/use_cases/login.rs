@@ -200,13 +200,15 @@ impl AuthService {
         let refused_later = brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
         let mut amr = vec![AMR_EMAIL.to_owned()];
         if account.mfa_enabled {
-            let method = self
-                .check_second_factor_then(&account, factor, !refused_later)
-                .await
-                .map_err(|e| match e {
-                    crate::service::MfaError::Infra(e) => CodeLoginError::Login(LoginError::Infra(e)),
-                    other => CodeLoginError::Login(LoginError::SecondFactor(other)),
-                })?;
+            let method = match self.check_second_factor_then(&account, factor, !refused_later).await {
+                Ok(method) => method,
+                Err(crate::service::MfaError::Infra(e)) => return Err(LoginError::Infra(e).into()),
+                Err(other) => {
+                    self.login_refused(account.tenant.id, Some(account.id), client, mfa_reason(&other))
+                        .await?;
+                    return Err(LoginError::SecondFactor(other).into());
+                }
+            };
             amr.push(method.to_owned());
         }
         let (new_session, refresh) = self.new_session(account.tenant.id, account.id, amr, client);
