@@ -101,6 +101,13 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
         json!({}),
     )
     .await;
+    // The owner sees that it happened, not the operator's notes.
+    let (status, again) = ctx.login("ada@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let token = s(&again["data"], "access_token").to_owned();
+    let (_, own) = get(&ctx, &token, "/v1/account/events?type=account.disabled").await;
+    let seen = &own["data"]["items"][0]["details"];
+    assert_eq!(seen, &json!({ "revoked_sessions": 2 }), "{own}");
 
     // No secret anywhere in the trail.
     let (_, every) = get(&ctx, &key, "/v1/admin/tenants/default/events?limit=200").await;
@@ -108,6 +115,7 @@ async fn logins_and_operator_actions_are_recorded_without_secrets() {
     assert_eq!(
         types(&every),
         [
+            "login.succeeded",
             "account.enabled",
             "login.failed",
             "account.disabled",

@@ -120,6 +120,14 @@ async fn a_tenant_sets_its_own_policies_and_a_null_returns_one_to_the_global_set
     }
     let (_, body) = admin_send(&ctx, Method::GET, &key, "/v1/admin/tenants/acme", json!({})).await;
     assert_eq!(body["data"]["settings"], json!({}));
+
+    // A key bound to the tenant sets its settings, but not the sender of the operator's relay.
+    let bound = admin_key(&ctx, "acme ops", Some("acme"), false).await;
+    let (status, _) = patch_settings(&ctx, &bound, json!({ "product_name": "Acme" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let sender = json!({ "mail_from": "Acme <no-reply@acme.example>" });
+    let (status, body) = patch_settings(&ctx, &bound, sender).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 }
 
 #[tokio::test]

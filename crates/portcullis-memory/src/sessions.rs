@@ -64,6 +64,7 @@ impl SessionStore for MemoryStore {
         successor: TokenHash,
         now: DateTime<Utc>,
         decide: &(dyn Fn(RefreshTokenState) -> RefreshDecision + Send + Sync),
+        reused: &(dyn for<'s> Fn(&'s Session) -> AuditEvent + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError> {
         let mut state = self.lock().await?;
         let Some(token) = state.refresh_tokens.get(&presented).cloned() else {
@@ -92,7 +93,9 @@ impl SessionStore for MemoryStore {
             RefreshDecision::Reuse => {
                 row.session.revoked_at = Some(now);
                 row.revoked_reason = Some("refresh_token_reused");
-                Ok(RefreshOutcome::Reused(row.session.clone()))
+                let session = row.session.clone();
+                state.events.push(reused(&session));
+                Ok(RefreshOutcome::Reused(session))
             }
             RefreshDecision::Replay => {
                 row.session.last_used_at = now;

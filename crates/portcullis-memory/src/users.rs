@@ -120,6 +120,13 @@ impl UserAdminStore for MemoryStore {
         state
             .outbox
             .retain(|o| !(o.mail.tenant_id == tenant && o.mail.to == row.email.as_str()));
+        let address = row.email.normalized();
+        state
+            .mail_requests
+            .retain(|r| !(r.tenant_id == tenant && r.email.normalized() == address));
+        state
+            .registration_requests
+            .retain(|r| !(r.tenant_id == tenant && r.email.normalized() == address));
         for e in &mut state.events {
             if e.tenant_id == tenant && e.user_id == Some(user) {
                 e.user_id = Some(pseudonym);

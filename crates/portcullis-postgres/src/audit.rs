@@ -91,10 +91,15 @@ impl AuditStore for PgStore {
         if let Some(user) = query.user {
             select = select.filter(audit_events::user_id.eq(user.as_uuid()));
         }
-        if !query.types.is_empty() {
-            let names: Vec<&str> = query.types.iter().map(|t| t.name()).collect();
-            select = select.filter(audit_events::event_type.eq_any(names));
-        }
+        // Only types this version knows (a newer one may have written others), filtered before
+        // the limit so a page is never cut short by rows it cannot show.
+        let types: &[EventType] = if query.types.is_empty() {
+            &EventType::ALL
+        } else {
+            &query.types
+        };
+        let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+        select = select.filter(audit_events::event_type.eq_any(names));
         if let Some(since) = query.since {
             select = select.filter(audit_events::at.ge(since));
         }

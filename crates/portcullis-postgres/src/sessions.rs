@@ -170,6 +170,7 @@ impl SessionStore for PgStore {
         successor: TokenHash,
         now: DateTime<Utc>,
         decide: &(dyn Fn(RefreshTokenState) -> RefreshDecision + Send + Sync),
+        reused: &(dyn for<'s> Fn(&'s Session) -> AuditEvent + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -210,6 +211,7 @@ impl SessionStore for PgStore {
                         .execute(conn)
                         .await?;
                     session.revoked_at = Some(now);
+                    crate::audit::insert_events(conn, &[reused(&session)]).await?;
                     Ok(RefreshOutcome::Reused(session))
                 }
                 RefreshDecision::Rotate => {

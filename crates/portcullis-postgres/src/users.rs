@@ -11,7 +11,7 @@ use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{account_with_tenant, accounts_of};
 use crate::rows::{AccountRow, TenantRow};
-use crate::schema::{accounts, audit_events, mail_outbox, sessions};
+use crate::schema::{accounts, audit_events, mail_outbox, mail_requests, registration_requests, sessions};
 
 /// `prefix` as a `LIKE` pattern that matches it literally at the start.
 fn starts_with(prefix: &str) -> String {
@@ -177,18 +177,33 @@ impl UserAdminStore for PgStore {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // Every table of the account refers to it with ON DELETE CASCADE.
-            let email: Option<String> = diesel::delete(
+            let deleted: Option<(String, String)> = diesel::delete(
                 accounts::table
                     .filter(accounts::tenant_id.eq(t))
                     .filter(accounts::id.eq(u)),
             )
-            .returning(accounts::email)
+            .returning((accounts::email, accounts::email_normalized))
             .get_result(conn)
             .await
             .optional()?;
-            let Some(email) = email else {
+            let Some((email, normalized)) = deleted else {
                 return Ok(false);
             };
+            // Requests naming the address that the worker has not taken yet.
+            diesel::delete(
+                mail_requests::table
+                    .filter(mail_requests::tenant_id.eq(t))
+                    .filter(mail_requests::email_normalized.eq(&normalized)),
+            )
+            .execute(conn)
+            .await?;
+            diesel::delete(
+                registration_requests::table
+                    .filter(registration_requests::tenant_id.eq(t))
+                    .filter(registration_requests::email_normalized.eq(&normalized)),
+            )
+            .execute(conn)
+            .await?;
             diesel::delete(
                 mail_outbox::table
                     .filter(mail_outbox::tenant_id.eq(t))

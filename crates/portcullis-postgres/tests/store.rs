@@ -71,9 +71,13 @@ fn new_session(account: &NewAccount, token: &RefreshToken) -> NewSession {
 async fn refresh(store: &PgStore, token: &RefreshToken, key: &ServerKey, at: DateTime<Utc>) -> RefreshOutcome {
     let grace = Duration::seconds(10);
     store
-        .refresh(token.hash(), token.successor(key).hash(), at, &move |s| {
-            decide_refresh(&s, at, grace)
-        })
+        .refresh(
+            token.hash(),
+            token.successor(key).hash(),
+            at,
+            &move |s| decide_refresh(&s, at, grace),
+            &|_| revocation(1),
+        )
         .await
         .unwrap()
 }

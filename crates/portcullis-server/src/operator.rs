@@ -24,7 +24,8 @@ pub enum TenantCommand {
         /// The tenant's own `site_url` template (default: `signup.site_url_template`).
         #[arg(long)]
         site_url_template: Option<String>,
-        /// The tenant's own settings as a JSON object (docs/TENANTS.md lists the keys), e.g.
+        /// The tenant's own settings as a JSON object (docs/CONFIGURATION.md, "Per-tenant
+        /// settings", lists the keys), e.g.
         /// `{"product_name":"Acme","mail_from":"Acme <no-reply@acme.example>"}`.
         #[arg(long)]
         settings: Option<String>,

@@ -223,11 +223,8 @@ pub async fn execute(
             if !store.erase_account(tenant, user, pseudonym, &event).await? {
                 bail!("the account was deleted meanwhile");
             }
-            writeln!(
-                out,
-                "erased {} ({user}); its audit events now name {pseudonym}",
-                who.email
-            )?;
+            // Not the pseudonym: printed beside the address, it would name the erased account.
+            writeln!(out, "erased {}; its audit events stay under a pseudonym", who.email)?;
             return Ok(());
         }
         UserCommand::Disable { user, reason } => (user, true, reason),

@@ -167,7 +167,17 @@ impl TenantSettings {
             }
         };
         text("product_name", &self.product_name, MAX_NAME_CHARS, &mut errors);
-        text("totp_issuer", &self.totp_issuer, MAX_NAME_CHARS, &mut errors);
+        // As `mfa.issuer`: the otpauth label cannot carry a ':' (authenticator apps split on it).
+        match self.totp_issuer.as_deref() {
+            Some(i) if i.contains(':') || i.len() > 100 => {
+                errors.push(invalid(
+                    "totp_issuer",
+                    FieldError::Invalid,
+                    "1 to 100 bytes without ':'",
+                ));
+            }
+            _ => text("totp_issuer", &self.totp_issuer, 100, &mut errors),
+        }
         if let Some(Err(e)) = self.mail_from.as_deref().map(validate_sender) {
             errors.push(invalid("mail_from", FieldError::Invalid, &e));
         }
@@ -366,12 +376,19 @@ mod tests {
                 "mail_from": "Acme <no-reply@acme.example>\r\nBcc: a@b.example",
                 "verify_email_url": "https://acme.example/verify",
                 "site_url_template": "https://{domain}",
+                "totp_issuer": "Acme: EU",
             })))
             .expect("known keys");
         let fields: Vec<_> = bad.problems().iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["product_name", "mail_from", "verify_email_url", "site_url_template"]
+            [
+                "product_name",
+                "totp_issuer",
+                "mail_from",
+                "verify_email_url",
+                "site_url_template"
+            ]
         );
     }
 

@@ -66,7 +66,8 @@ pub trait SessionStore: Send + Sync {
     /// `Rotate` stores `successor` as the head (marking the presented token superseded at `now`),
     /// sets `last_used_at`, and may forget superseded hashes older than the last
     /// [`KEPT_SUPERSEDED_TOKENS`]; `Replay` changes nothing but `last_used_at` and reports the
-    /// head; `Reuse` revokes the session at `now`; `Dead` changes nothing. An unknown `presented`
+    /// head; `Reuse` revokes the session at `now` and stores `reused(session)`, its audit
+    /// event, in the same transaction; `Dead` changes nothing. An unknown `presented`
     /// hash is `Invalid`.
     async fn refresh(
         &self,
@@ -74,6 +75,7 @@ pub trait SessionStore: Send + Sync {
         successor: TokenHash,
         now: DateTime<Utc>,
         decide: &(dyn Fn(RefreshTokenState) -> RefreshDecision + Send + Sync),
+        reused: &(dyn for<'s> Fn(&'s Session) -> AuditEvent + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError>;
 
     /// Revokes one session of this user (no-op if already revoked). Returns whether it was live.

@@ -48,7 +48,8 @@ pub trait UserAdminStore: Send + Sync {
 
     /// Erases the account in one transaction: its row and everything of it (sessions and
     /// refresh tokens, secrets, second factor, known networks, registrations, customer), the
-    /// outbox's mail to its address (sent or not), and the user reference of its audit events,
+    /// outbox's mail to its current address (sent or not) and the pending mail and registration
+    /// requests naming it, and the user reference of its audit events,
     /// which becomes `pseudonym`; then stores `event` (the erasure, under the pseudonym).
     /// `false`, and nothing changed, when the tenant has no such account.
     async fn erase_account(

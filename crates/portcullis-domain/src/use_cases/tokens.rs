@@ -41,7 +41,7 @@ pub enum AuthenticateError {
 
 impl AuthService {
     /// Exchanges a refresh token for a new pair. See [`decide_refresh`] for the rules. A reused
-    /// token (its session revoked) is recorded as `refresh.reused`, right after the revocation.
+    /// token (its session revoked) is recorded as `refresh.reused`, with the revocation.
     pub async fn rotate_refresh_token(
         &self,
         presented: &str,
@@ -54,9 +54,20 @@ impl AuthService {
         let outcome = self
             .deps
             .store
-            .refresh(token.hash(), successor.hash(), now, &move |state| {
-                decide_refresh(&state, now, grace)
-            })
+            .refresh(
+                token.hash(),
+                successor.hash(),
+                now,
+                &move |state| decide_refresh(&state, now, grace),
+                &|session: &Session| {
+                    let subject = Subject {
+                        tenant: session.tenant_id,
+                        user: Some(session.user_id),
+                        session: Some(session.id),
+                    };
+                    self.audit_event(EventType::RefreshReused, subject, client, serde_json::json!({}))
+                },
+            )
             .await
             .map_err(InfraError::from)?;
         match outcome {
@@ -80,13 +91,6 @@ impl AuthService {
                     user_id = %session.user_id, session_id = %session.id,
                     "superseded refresh token presented after the grace window; session revoked"
                 );
-                let subject = Subject {
-                    tenant: session.tenant_id,
-                    user: Some(session.user_id),
-                    session: Some(session.id),
-                };
-                let event = self.audit_event(EventType::RefreshReused, subject, client, serde_json::json!({}));
-                self.record(event).await?;
                 Err(RefreshError::Reused)
             }
             RefreshOutcome::Invalid => {

@@ -322,6 +322,15 @@ pub async fn update_tenant(
     let current = reached(&state, &key, &slug).await?;
     let body = body.0;
     let settings = body.settings.unwrap_or_default();
+    // The sender goes out through the operator's relay (and its DKIM keys): only a key that
+    // reaches every tenant may choose it.
+    if key.tenant.is_some() && settings.contains_key("mail_from") {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "A key bound to a tenant cannot change its mail sender.",
+        ));
+    }
     let updated = state
         .auth
         .update_tenant(&current, body.name.as_deref(), &settings)

@@ -56,6 +56,18 @@ fn query(tenant: TenantId, user: Option<UserId>, search: &EventSearch) -> Result
     })
 }
 
+/// What an operator noted (the reason, the admin key's name) stays out of the owner's view.
+fn owner_view(e: &AuditEvent) -> Value {
+    let mut view = event_view(e);
+    if let Some(details) = view["details"].as_object_mut()
+        && details.get("actor").is_some_and(|a| a != "user")
+    {
+        details.remove("actor");
+        details.remove("reason");
+    }
+    view
+}
+
 fn event_view(e: &AuditEvent) -> Value {
     json!({
         "id": e.id,
@@ -71,9 +83,9 @@ fn event_view(e: &AuditEvent) -> Value {
     })
 }
 
-async fn answer(state: &AppState, query: EventQuery) -> Result<HttpResponse> {
+async fn answer(state: &AppState, query: EventQuery, view: fn(&AuditEvent) -> Value) -> Result<HttpResponse> {
     let found = state.auth.audit_events(query).await?;
-    let items: Vec<Value> = found.items.iter().map(event_view).collect();
+    let items: Vec<Value> = found.items.iter().map(view).collect();
     Ok(page(&items, found.next))
 }
 
@@ -84,7 +96,7 @@ pub async fn my_events(
     search: Query<EventSearch>,
 ) -> Result<HttpResponse> {
     let claims = &caller.0.claims;
-    answer(&state, query(claims.tid, Some(claims.sub), &search)?).await
+    answer(&state, query(claims.tid, Some(claims.sub), &search)?, owner_view).await
 }
 
 /// `GET /v1/admin/tenants/{slug}/events`: the tenant's events, newest first; `user_id`?
@@ -101,5 +113,5 @@ pub async fn tenant_events(
             uuid::Uuid::parse_str(u).map_err(|_| invalid("user_id", "user_id must be a user's id"))?,
         )),
     };
-    answer(&state, query(t.tenant.id, user, &search)?).await
+    answer(&state, query(t.tenant.id, user, &search)?, event_view).await
 }

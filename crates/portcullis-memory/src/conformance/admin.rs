@@ -4,7 +4,7 @@ use portcullis_domain::admin_key::NewAdminKey;
 use portcullis_domain::{Storage, TenantId, TenantWriteError, TokenHash};
 use uuid::Uuid;
 
-use super::fixtures::{new_account, new_session, random_hash, secs, t0};
+use super::fixtures::{new_account, new_session, random_hash, reused, secs, t0};
 
 fn key(name: &str, tenant: Option<TenantId>, hash: TokenHash, at: i64) -> NewAdminKey {
     NewAdminKey {
@@ -78,7 +78,7 @@ pub async fn a_refresh_token_finds_its_session_only_as_the_chain_head<S: Storage
     let next = random_hash();
     let decide = |_: portcullis_domain::RefreshTokenState| portcullis_domain::RefreshDecision::Rotate;
     store
-        .refresh(hash, next, t0() + secs(1), &decide)
+        .refresh(hash, next, t0() + secs(1), &decide, &reused)
         .await
         .expect("rotate");
     assert!(store.session_of_refresh_token(&hash).await.expect("read").is_none());

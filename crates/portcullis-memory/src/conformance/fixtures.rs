@@ -130,3 +130,10 @@ pub(crate) fn revoked(user: UserId) -> impl Fn(u64) -> AuditEvent + Send + Sync 
         e
     }
 }
+
+/// The `refresh.reused` event of a session.
+pub(crate) fn reused(session: &Session) -> AuditEvent {
+    let mut e = event(EventType::RefreshReused, Some(session.user_id), t0());
+    e.session_id = Some(session.id);
+    e
+}

@@ -3,7 +3,7 @@
 use portcullis_domain::model::EventType;
 use portcullis_domain::{RefreshDecision, RefreshOutcome, SessionSelection, Storage, TenantId, decide_refresh};
 
-use super::fixtures::{events_query, mail, new_account, new_session, random_hash, revoked, secs, t0};
+use super::fixtures::{events_query, mail, new_account, new_session, random_hash, reused, revoked, secs, t0};
 
 /// A head token rotates to its successor; a superseded one is a replay within the grace window
 /// (answered with the head) and reuse after it (revoking the session); an unknown or dead one is
@@ -20,7 +20,11 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
     let rules = |now| move |state| decide_refresh(&state, now, grace);
 
     let (h1, now1) = (random_hash(), t0() + secs(60));
-    match store.refresh(h0, h1, now1, &rules(now1)).await.expect("refresh") {
+    match store
+        .refresh(h0, h1, now1, &rules(now1), &reused)
+        .await
+        .expect("refresh")
+    {
         RefreshOutcome::Rotated { session: s, account: a } => {
             assert_eq!(s.id, sid);
             assert_eq!(s.last_used_at, now1, "a rotation touches the session");
@@ -30,7 +34,7 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
     }
     let now2 = now1 + secs(5);
     match store
-        .refresh(h0, random_hash(), now2, &rules(now2))
+        .refresh(h0, random_hash(), now2, &rules(now2), &reused)
         .await
         .expect("refresh")
     {
@@ -47,13 +51,19 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
     }
     let now3 = now1 + secs(60);
     match store
-        .refresh(h0, random_hash(), now3, &rules(now3))
+        .refresh(h0, random_hash(), now3, &rules(now3), &reused)
         .await
         .expect("refresh")
     {
         RefreshOutcome::Reused(s) => assert_eq!(s.revoked_at, Some(now3)),
         other => panic!("a superseded token after the grace window is reuse: {other:?}"),
     }
+    let reuses = store
+        .events(&events_query(Some(account.id), vec![EventType::RefreshReused]))
+        .await
+        .expect("events");
+    assert_eq!(reuses.len(), 1, "recorded with the revocation, once");
+    assert_eq!(reuses[0].session_id, Some(sid));
     let stored = store
         .session(TenantId::DEFAULT, sid)
         .await
@@ -62,14 +72,14 @@ pub async fn refresh_rotates_replays_and_detects_reuse<S: Storage + Clone + 'sta
     assert_eq!(stored.revoked_at, Some(now3), "reuse revokes the session");
     assert!(matches!(
         store
-            .refresh(h1, random_hash(), now3, &rules(now3))
+            .refresh(h1, random_hash(), now3, &rules(now3), &reused)
             .await
             .expect("refresh"),
         RefreshOutcome::Invalid
     ));
     assert!(matches!(
         store
-            .refresh(random_hash(), random_hash(), now3, &rules(now3))
+            .refresh(random_hash(), random_hash(), now3, &rules(now3), &reused)
             .await
             .expect("refresh"),
         RefreshOutcome::Invalid
@@ -97,7 +107,7 @@ pub async fn concurrent_refreshes_of_one_token_rotate_once<S: Storage + Clone + 
                         RefreshDecision::Rotate
                     }
                 };
-                store.refresh(h0, random_hash(), now, &decide).await
+                store.refresh(h0, random_hash(), now, &decide, &reused).await
             })
         })
         .collect();

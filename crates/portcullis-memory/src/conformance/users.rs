@@ -4,7 +4,7 @@ use portcullis_domain::model::EventType;
 use portcullis_domain::{RefreshOutcome, Storage, TenantId, UserId, decide_refresh};
 use uuid::Uuid;
 
-use super::fixtures::{event, events_query, new_account, new_session, random_hash, secs, t0, username};
+use super::fixtures::{event, events_query, new_account, new_session, random_hash, reused, secs, t0, username};
 
 /// Finds accounts by address or username prefix (a `_` or `%` in it matched literally), in id
 /// order after a cursor, within the tenant.
@@ -81,7 +81,7 @@ pub async fn disabling_revokes_and_hides_every_session<S: Storage + Clone + 'sta
     assert!(store.session(TenantId::DEFAULT, sid).await.expect("read").is_none());
     let rules = move |state| decide_refresh(&state, now, secs(10));
     let refreshed = store
-        .refresh(refresh, random_hash(), now, &rules)
+        .refresh(refresh, random_hash(), now, &rules, &reused)
         .await
         .expect("refresh");
     assert!(matches!(refreshed, RefreshOutcome::Invalid), "{refreshed:?}");
