@@ -37,6 +37,7 @@ impl AuthService {
         if let Some(brand) = self.brands.fresh(tenant, now) {
             return Ok(brand);
         }
+        let mark = self.brands.mark();
         let settings = self
             .deps
             .store
@@ -44,7 +45,7 @@ impl AuthService {
             .await?
             .unwrap_or_else(TenantSettings::default);
         let brand = Arc::new(Brand::resolve(tenant, &self.global, &settings));
-        self.brands.keep(brand.clone(), now);
+        self.brands.keep(brand.clone(), now, mark);
         Ok(brand)
     }
 
@@ -53,12 +54,13 @@ impl AuthService {
     /// of the tenants per pass of the worker.
     pub(crate) async fn brand_book(&self) -> Result<BrandBook, InfraError> {
         let now = self.deps.clock.now();
+        let mark = self.brands.mark();
         let tenants = self.deps.store.tenants().await?;
         let brands = tenants
             .into_iter()
             .map(|t| {
                 let brand = Arc::new(Brand::resolve(t.tenant.id, &self.global, &t.settings));
-                self.brands.keep(brand.clone(), now);
+                self.brands.keep(brand.clone(), now, mark);
                 (t.tenant.id, brand)
             })
             .collect();
