@@ -47,6 +47,9 @@ pub enum EventType {
     /// A sign-in from a network the account had not used, let in under policy `notify` (the
     /// owner was mailed). `details`: `{network}`.
     LoginNewIp,
+    /// A right TOTP code came back after its time step was used (a double submit, or someone
+    /// who saw the code); it was refused and the owner mailed.
+    TotpReplayed,
     /// An account was created by a registration (`details`: `{}`; its address is proved by a
     /// later `user.email_verified`, unless verification is off).
     UserRegistered,
@@ -57,7 +60,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
@@ -75,6 +78,7 @@ impl EventType {
         Self::LoginNewIp,
         Self::AccountErased,
         Self::UserRegistered,
+        Self::TotpReplayed,
     ];
 
     /// Its name in the API and in storage.
@@ -97,6 +101,7 @@ impl EventType {
             Self::LoginNewIp => "login.new_ip",
             Self::AccountErased => "account.erased",
             Self::UserRegistered => "user.registered",
+            Self::TotpReplayed => "totp.replayed",
         }
     }
 

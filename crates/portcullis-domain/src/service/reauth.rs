@@ -55,7 +55,8 @@ impl AuthService {
     ) -> Result<AccountCredentials, MfaError> {
         let creds = self.reauthenticate(principal, password).await?;
         if creds.account.mfa_enabled {
-            self.check_second_factor(&creds.account, factor).await?;
+            self.check_second_factor(&creds.account, factor, &principal.client)
+                .await?;
         }
         Ok(creds)
     }

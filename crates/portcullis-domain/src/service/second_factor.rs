@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Account, StepOutcome};
+use crate::model::{Account, ClientInfo, EventType, StepOutcome, Subject};
 use crate::service::base::{AuthService, InfraError};
 use crate::service::budgets::OverBudget;
 use crate::totp::{AMR_RECOVERY, AMR_TOTP, MfaSettings, SecondFactor};
@@ -57,8 +57,9 @@ impl AuthService {
         &self,
         account: &Account,
         factor: Option<&SecondFactor>,
+        client: &ClientInfo,
     ) -> Result<&'static str, MfaError> {
-        self.check_second_factor_then(account, factor, true).await
+        self.check_second_factor_then(account, factor, true, client).await
     }
 
     /// [`Self::check_second_factor`]; with `spend_recovery_code` false a right recovery code
@@ -68,6 +69,7 @@ impl AuthService {
         account: &Account,
         factor: Option<&SecondFactor>,
         spend_recovery_code: bool,
+        client: &ClientInfo,
     ) -> Result<&'static str, MfaError> {
         let (tenant, user) = (account.tenant.id, account.id);
         let factor = factor.ok_or(MfaError::Required)?;
@@ -112,6 +114,10 @@ impl AuthService {
                                 // seen by someone else. Refused and logged, but not a guess:
                                 // storage handed its attempt back.
                                 tracing::warn!(user_id = %user, outcome = "totp_replayed", "a TOTP code was presented again after its step was used");
+                                let subject = Subject::user(tenant, user);
+                                let event =
+                                    self.audit_event(EventType::TotpReplayed, subject, client, serde_json::json!({}));
+                                self.record(event).await?;
                                 self.tell_owner_of_replay(account).await;
                                 return Err(MfaError::InvalidCode);
                             }

@@ -99,7 +99,8 @@ impl AuthService {
             return Err(AccountChangeError::FreshSessionRequired);
         }
         if creds.account.mfa_enabled {
-            self.check_second_factor(&creds.account, factor).await?;
+            self.check_second_factor(&creds.account, factor, &principal.client)
+                .await?;
         }
         Ok(creds)
     }

@@ -154,7 +154,10 @@ impl AuthService {
             // would come back with the next one after authorizing the network).
             let refused_later =
                 brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
-            let method = match self.check_second_factor_then(&account, factor, !refused_later).await {
+            let method = match self
+                .check_second_factor_then(&account, factor, !refused_later, client)
+                .await
+            {
                 Ok(method) => method,
                 Err(crate::service::MfaError::Infra(e)) => return Err(LoginError::Infra(e)),
                 Err(other) => {
@@ -200,7 +203,10 @@ impl AuthService {
         let refused_later = brand.new_ip_policy == crate::network::NewIpPolicy::Require && network.is_some() && !known;
         let mut amr = vec![AMR_EMAIL.to_owned()];
         if account.mfa_enabled {
-            let method = match self.check_second_factor_then(&account, factor, !refused_later).await {
+            let method = match self
+                .check_second_factor_then(&account, factor, !refused_later, client)
+                .await
+            {
                 Ok(method) => method,
                 Err(crate::service::MfaError::Infra(e)) => return Err(LoginError::Infra(e).into()),
                 Err(other) => {

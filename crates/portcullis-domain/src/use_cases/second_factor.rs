@@ -119,11 +119,13 @@ impl AuthService {
         }
         let spend = match factor {
             SecondFactor::Totp(_) => {
-                self.check_second_factor(account, Some(factor)).await?;
+                self.check_second_factor(account, Some(factor), &principal.client)
+                    .await?;
                 None
             }
             SecondFactor::Recovery(code) => {
-                self.check_second_factor_then(account, Some(factor), false).await?;
+                self.check_second_factor_then(account, Some(factor), false, &principal.client)
+                    .await?;
                 Some(self.mfa().recovery_hash(account.id, code))
             }
         };
@@ -162,7 +164,7 @@ impl AuthService {
         if !account.mfa_enabled {
             return Err(MfaError::NotEnabled);
         }
-        self.check_second_factor(&account, Some(&SecondFactor::Totp(code.to_owned())))
+        self.check_second_factor(&account, Some(&SecondFactor::Totp(code.to_owned())), &principal.client)
             .await?;
         let codes = new_recovery_codes(&*self.deps.rng);
         let hashes: Vec<TokenHash> = codes.iter().map(|c| self.mfa().recovery_hash(user, c)).collect();

@@ -66,6 +66,17 @@ async fn a_code_logs_in_once_and_concurrent_uses_of_it_win_once() {
     let (_, logged) = results.into_iter().find_map(Result::ok).unwrap();
     assert_eq!(logged.session.amr, vec!["pwd".to_owned(), "otp".to_owned()]);
     assert_eq!(w.last_mail_to("ada@example.com").await.kind, MailKind::TotpReplayNotice);
+    // Each replay is recorded, with the second factor's own refusal beside it.
+    let query = portcullis_domain::model::EventQuery {
+        tenant: w.tenant.id,
+        user: None,
+        types: vec![portcullis_domain::model::EventType::TotpReplayed],
+        since: None,
+        until: None,
+        before: None,
+        limit: 50,
+    };
+    assert_eq!(w.auth.audit_events(query).await.unwrap().items.len(), 5);
 }
 
 #[tokio::test]
