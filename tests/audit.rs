@@ -177,9 +177,10 @@ async fn pages_filter_and_stay_in_their_tenant_and_user() {
     let (_, none) = get(&ctx, &access, &format!("/v1/account/events?since={future}")).await;
     assert_eq!(types(&none), Vec::<String>::new());
 
-    for bad in ["type=login.maybe", "since=yesterday", "cursor=nope"] {
+    for bad in ["type=login.maybe", "since=yesterday", "cursor=nope", "limit=abc"] {
         let (status, body) = get(&ctx, &access, &format!("/v1/account/events?{bad}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(error_code(&body), "validation_failed", "{bad}: in the envelope");
     }
     let (status, _) = read(ctx.get("/v1/account/events", None).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

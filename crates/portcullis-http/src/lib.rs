@@ -48,7 +48,17 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 .route(route)
                 .default_service(web::to(|| async { routes::method_not_allowed("GET") }))
         };
+        // A query string that does not parse (`limit=abc`) is a 422 in the envelope, like a body.
+        let query = web::QueryConfig::default().error_handler(|err, _| {
+            error::ApiError::validation(vec![error::FieldDetail {
+                field: "query",
+                code: "invalid",
+                message: err.to_string(),
+            }])
+            .into()
+        });
         cfg.app_data(state)
+            .app_data(query)
             .service(limited(
                 "/v1/auth/register",
                 web::post().to(routes::register),
