@@ -206,25 +206,13 @@ async fn erasing_leaves_no_row_of_the_user_but_pseudonymised_events() {
     let kept = before["data"]["items"].as_array().unwrap().len();
 
     let path = format!("/v1/admin/tenants/default/users/{id}");
-    let res = ctx
-        .http
-        .delete(ctx.app.url(&path))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, _) = admin_send(&ctx, Method::DELETE, &key, &path, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(rows_of(&ctx, &id, "ada@example.com").await, 0, "nothing names it");
     let (status, _) = get(&ctx, &key, &path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let res = ctx
-        .http
-        .delete(ctx.app.url(&path))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "gone already");
+    let (status, _) = admin_send(&ctx, Method::DELETE, &key, &path, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone already");
     let (status, body) = ctx.login("ada", PASSWORD).await;
     assert_eq!(
         (status, error_code(&body)),

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use portcullis_domain::model::{AccountOverview, AuditEvent, EventQuery, EventType};
+use portcullis_domain::model::{AccountOverview, AuditEvent, EventQuery, EventType, access_change};
 use portcullis_domain::{Clock, Email, Storage, TenantId, UserId};
 use serde_json::json;
 
@@ -239,12 +239,7 @@ pub async fn execute(
     let (tenant, user) = find(store, &who).await?;
     // Recorded as the admin API records it, with `cli` as the actor and no request.
     let event = |revoked: u64| {
-        let (kind, details) = if disable {
-            let details = json!({ "actor": "cli", "reason": reason, "revoked_sessions": revoked });
-            (EventType::AccountDisabled, details)
-        } else {
-            (EventType::AccountEnabled, json!({ "actor": "cli" }))
-        };
+        let (kind, details) = access_change(disable, "cli", reason.as_deref(), revoked);
         cli_event(kind, tenant, user, now, details)
     };
     let revoked = store

@@ -119,6 +119,25 @@ impl EventType {
     }
 }
 
+/// The type and details of an operator (`actor`) disabling (`disable`, for `reason`, ending
+/// `revoked` sessions) or enabling an account: one shape for the admin API and the CLI.
+///
+/// ```
+/// use portcullis_domain::model::{EventType, access_change};
+/// let (kind, details) = access_change(true, "cli", Some("abuse"), 2);
+/// assert_eq!(kind, EventType::AccountDisabled);
+/// assert_eq!(details["revoked_sessions"], 2);
+/// assert_eq!(access_change(false, "cli", None, 0).0, EventType::AccountEnabled);
+/// ```
+pub fn access_change(disable: bool, actor: &str, reason: Option<&str>, revoked: u64) -> (EventType, serde_json::Value) {
+    if disable {
+        let details = serde_json::json!({ "actor": actor, "reason": reason, "revoked_sessions": revoked });
+        (EventType::AccountDisabled, details)
+    } else {
+        (EventType::AccountEnabled, serde_json::json!({ "actor": actor }))
+    }
+}
+
 /// One audit event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {

@@ -14,7 +14,7 @@ mod tenant_settings;
 
 pub use account::{Account, AccountCredentials, AccountOverview, NewAccount, StoredPassword, Tenant};
 pub(crate) use audit::Subject;
-pub use audit::{AuditEvent, EventQuery, EventType};
+pub use audit::{AuditEvent, EventQuery, EventType, access_change};
 pub use client::{ClientInfo, Principal, TokenPair};
 pub use mail::{MailKind, OutgoingMail};
 pub use registration::{

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::identity::{FieldError, identity_key};
 use crate::ids::{TenantId, UserId};
-use crate::model::{Account, AccountOverview, ClientInfo, EventType, InvalidField, Subject};
+use crate::model::{Account, AccountOverview, ClientInfo, EventType, InvalidField, Subject, access_change};
 use crate::random::random_array;
 use crate::service::base::{AuthService, InfraError};
 use crate::use_cases::admin::MAX_PAGE;
@@ -116,12 +116,7 @@ impl AuthService {
         let now = self.deps.clock.now();
         let store = &self.deps.store;
         let event = |revoked: u64| {
-            let (kind, details) = if disable {
-                let details = json!({ "actor": actor.name, "reason": reason, "revoked_sessions": revoked });
-                (EventType::AccountDisabled, details)
-            } else {
-                (EventType::AccountEnabled, json!({ "actor": actor.name }))
-            };
+            let (kind, details) = access_change(disable, &actor.name, reason, revoked);
             self.audit_event(kind, Subject::user(tenant, user), &actor.client, details)
         };
         let Some(revoked) = store
