@@ -322,6 +322,20 @@ async fn failed_logins_throttle_each_login_name_and_an_unknown_name_alike() {
     // Other accounts are untouched.
     assert_eq!(attempt("bob@example.com", PASSWORD, 2).await.0, StatusCode::OK);
 
+    // Each lockout is in the trail once, when it began: the address's and the unknown name's.
+    let key = common::admin_key(ctx, "support", None, false).await;
+    let (status, trail) = read(
+        ctx.get("/v1/admin/tenants/default/events?type=login.locked", Some(&key))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let locked_events = trail["data"]["items"].as_array().unwrap();
+    assert_eq!(locked_events.len(), 2, "{trail}");
+    assert_eq!(locked_events[0]["user_id"], Value::Null, "the unknown name");
+    assert!(locked_events[1]["user_id"].is_string());
+    assert_eq!(locked_events[1]["details"]["scope"], "login_name");
+
     // Not a lock: one attempt returns after 900 s / 3.
     ctx.app.clock.advance(Span::seconds(300));
     assert_eq!(attempt("ada@example.com", PASSWORD, 2).await.0, StatusCode::OK);

@@ -572,3 +572,99 @@ async fn a_recovery_code_spent_while_disabling_never_ends_in_a_server_error() {
         );
     }
 }
+
+/// Every second-factor step is in the trail once, and none of its secrets is: not the TOTP
+/// secret or its URI, not a code, not a recovery code, not a token.
+#[tokio::test]
+async fn the_second_factor_is_recorded_without_its_secrets() {
+    let ctx = spawn().await;
+    let pair = ctx.register("ada@example.com", None).await;
+    let token = s(&pair, "access_token").to_owned();
+    let (_, setup) = read(ctx.post_bearer("/v1/account/mfa/totp", &token, json!({})).await).await;
+    let secret = s(&setup["data"], "secret").to_owned();
+    let mut codes = vec![code_at(&secret, ctx.app.now())];
+    let (status, body) = read(
+        ctx.post_bearer("/v1/account/mfa/totp/activate", &token, json!({ "code": codes[0] }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut recovery: Vec<String> = body["data"]["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    next_step(&ctx);
+    codes.push(code_at(&secret, ctx.app.now()));
+    let (status, login) = login_with(&ctx, "ada@example.com", json!({ "totp_code": codes[1] })).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let (status, _) = login_with(&ctx, "ada@example.com", json!({ "totp_code": codes[1] })).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a replay");
+    let (status, by_recovery) = login_with(&ctx, "ada@example.com", json!({ "recovery_code": recovery[0] })).await;
+    assert_eq!(status, StatusCode::OK, "{by_recovery}");
+    next_step(&ctx);
+    codes.push(code_at(&secret, ctx.app.now()));
+    let (status, body) = read(
+        ctx.post_bearer("/v1/account/mfa/recovery-codes", &token, json!({ "code": codes[2] }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    recovery.extend(
+        body["data"]["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned()),
+    );
+    next_step(&ctx);
+    codes.push(code_at(&secret, ctx.app.now()));
+    let (status, body) = read(
+        ctx.post_bearer(
+            "/v1/account/mfa/totp/disable",
+            &token,
+            json!({ "current_password": PASSWORD, "code": codes[3] }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, trail) = read(ctx.get("/v1/account/events?limit=200", Some(&token)).await).await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let events = trail["data"]["items"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| s(e, "type")).collect();
+    for once in [
+        "mfa.enabled",
+        "totp.replayed",
+        "mfa.recovery_codes_regenerated",
+        "mfa.disabled",
+    ] {
+        assert_eq!(kinds.iter().filter(|k| **k == once).count(), 1, "{once} in {kinds:?}");
+    }
+    let text = trail.to_string();
+    let uri = s(&setup["data"], "otpauth_uri");
+    let mut secrets: Vec<&str> = vec![
+        secret.as_str(),
+        uri,
+        PASSWORD,
+        &token,
+        s(&pair, "refresh_token"),
+        s(&login["data"], "access_token"),
+        s(&login["data"], "refresh_token"),
+        s(&by_recovery["data"], "refresh_token"),
+    ];
+    secrets.extend(recovery.iter().map(String::as_str));
+    for secret in secrets {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    // Six digits could turn up inside an id by chance; a code could only leak as a value.
+    let details: Vec<String> = events.iter().map(|e| e["details"].to_string()).collect();
+    for code in &codes {
+        assert!(
+            details.iter().all(|d| !d.contains(code.as_str())),
+            "{code} in {details:?}"
+        );
+    }
+}

@@ -53,6 +53,12 @@ pub enum EventType {
     /// An account was created by a registration (`details`: `{}`; its address is proved by a
     /// later `user.email_verified`, unless verification is off).
     UserRegistered,
+    /// Failed passwords for one login name (or, for re-authentication, one account) began a
+    /// lockout: further attempts are refused (429) for a while. Written once per lockout,
+    /// however many refusals follow; `user_id` when an account has the name. `details`:
+    /// `{scope, retry_after_secs}`, `scope` one of `login_name`, `known_network` (the
+    /// failures came from a network the account has used), `reauthentication`.
+    LoginLocked,
     /// An operator erased the account. Its `user_id`, and that of every earlier event of the
     /// account, is a random pseudonym minted at erasure. `details`: `{actor}`.
     AccountErased,
@@ -60,7 +66,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::LoginSucceeded,
         Self::LoginFailed,
         Self::AccountDisabled,
@@ -79,6 +85,7 @@ impl EventType {
         Self::AccountErased,
         Self::UserRegistered,
         Self::TotpReplayed,
+        Self::LoginLocked,
     ];
 
     /// Its name in the API and in storage.
@@ -102,6 +109,7 @@ impl EventType {
             Self::AccountErased => "account.erased",
             Self::UserRegistered => "user.registered",
             Self::TotpReplayed => "totp.replayed",
+            Self::LoginLocked => "login.locked",
         }
     }
 

@@ -46,3 +46,15 @@ pub struct Principal {
     /// which leaves it empty.
     pub client: ClientInfo,
 }
+
+impl Principal {
+    /// The caller as the subject of an audit event: their account, in the session they act
+    /// from.
+    pub(crate) fn subject(&self) -> crate::model::Subject {
+        crate::model::Subject {
+            tenant: self.claims.tid,
+            user: Some(self.claims.sub),
+            session: Some(self.session.id),
+        }
+    }
+}

@@ -7,6 +7,16 @@ use crate::model::{Account, StoredPassword};
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
 
+/// The outcome of [`AuthService::check_password_within_budget`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BudgetedCheck {
+    /// What the hasher said.
+    pub verdict: crate::ports::Verification,
+    /// `Some(wait)` when this failure began a lockout of its key (the key is held back for
+    /// `wait`); `None` otherwise, and always for a match.
+    pub locked_for: Option<std::time::Duration>,
+}
+
 impl AuthService {
     /// Checks `password` against `stored` (`None`: no such account, a dummy hash is checked)
     /// within the failed-password budget and back-off of `key`, and records the outcome there.
@@ -18,7 +28,7 @@ impl AuthService {
         password: &Password,
         stored: Option<&StoredPassword>,
         owner: &HashOwner,
-    ) -> Result<Result<crate::ports::Verification, std::time::Duration>, InfraError> {
+    ) -> Result<Result<BudgetedCheck, std::time::Duration>, InfraError> {
         let limiter = &self.deps.limiter;
         let attempt = match limiter.begin_attempt(Limit::FailedLogin, key).await {
             Ok(permit) => permit,
@@ -29,7 +39,15 @@ impl AuthService {
         limiter
             .end_attempt(Limit::FailedLogin, key, attempt, verdict.matches)
             .await;
-        Ok(Ok(verdict))
+        // The key was not held back when this attempt began, and no other attempt on it ran
+        // meanwhile (the permit excludes them): if it is held back now, this failure began
+        // the lockout. So a lockout is seen once, however many refusals follow it.
+        let locked_for = if verdict.matches {
+            None
+        } else {
+            limiter.held_back(Limit::FailedLogin, key).await
+        };
+        Ok(Ok(BudgetedCheck { verdict, locked_for }))
     }
 
     /// Whether a new password is too common to accept (register, change, reset). Checked before

@@ -3,7 +3,7 @@
 
 use crate::identity::Password;
 use crate::limits::Limit;
-use crate::model::{AccountCredentials, Principal};
+use crate::model::{AccountCredentials, EventType, Principal};
 use crate::ports::HashOwner;
 use crate::service::base::{AuthService, InfraError};
 use crate::service::budgets::OverBudget;
@@ -29,14 +29,20 @@ impl AuthService {
         let key = format!("{}:account:{}", principal.claims.tid, principal.claims.sub);
         let stored = found.as_ref().and_then(|c| c.password.as_ref());
         let owner = HashOwner::account(principal.claims.tid, principal.claims.sub);
-        let verdict = self
+        let checked = self
             .check_password_within_budget(&key, password, stored, &owner)
             .await?
             .map_err(|retry_after| {
                 tracing::warn!(user_id = %principal.claims.sub, outcome = "throttled", "re-authentication refused: too many failed attempts");
                 MfaError::OverBudget(OverBudget::Throttled { retry_after })
             })?;
-        match found.filter(|_| verdict.matches) {
+        if let Some(wait) = checked.locked_for {
+            tracing::warn!(user_id = %principal.claims.sub, "re-authentication locked: too many failed attempts");
+            let details = serde_json::json!({ "scope": "reauthentication", "retry_after_secs": wait.as_secs().max(1) });
+            let event = self.audit_event(EventType::LoginLocked, principal.subject(), &principal.client, details);
+            self.record(event).await?;
+        }
+        match found.filter(|_| checked.verdict.matches) {
             Some(creds) => Ok(creds),
             None => {
                 tracing::info!(user_id = %principal.claims.sub, outcome = "invalid_credentials", "re-authentication refused");

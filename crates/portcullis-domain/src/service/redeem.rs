@@ -176,7 +176,7 @@ impl AuthService {
         let lookup = self.lookup(presented).ok_or(OneTimeError::InvalidOrExpired)?;
         let now = self.deps.clock.now();
         // A right secret of a disabled account opens nothing, and is not a wrong try.
-        let disabled = std::sync::atomic::AtomicBool::new(false);
+        let disabled: std::sync::Mutex<Option<Subject>> = std::sync::Mutex::new(None);
         let judge = |candidates: &[StoredSecret]| {
             // A code entered with an address is a guess at every code mailed to it, so they
             // share one count of wrong tries: the highest among the live ones. However many
@@ -194,7 +194,9 @@ impl AuthService {
             for (index, stored) in candidates.iter().enumerate() {
                 match self.fit(presented, stored, shared.max(stored.failed_code_attempts), now) {
                     Fit::Opens if stored.account.disabled => {
-                        disabled.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let a = &stored.account;
+                        *disabled.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(Subject::user(a.tenant.id, a.id));
                     }
                     Fit::Opens => {
                         if let Some(redemption) = redeem(stored) {
@@ -224,11 +226,19 @@ impl AuthService {
                 account,
                 redemption,
             } => Ok((secret, account, redemption)),
-            RedeemOutcome::Refused if disabled.load(std::sync::atomic::Ordering::Relaxed) => {
-                tracing::info!(?purposes, outcome = "account_disabled", "one-time secret refused");
-                Err(OneTimeError::AccountDisabled)
-            }
             RedeemOutcome::Refused => {
+                let disabled = disabled.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(subject) = disabled {
+                    tracing::info!(?purposes, outcome = "account_disabled", "one-time secret refused");
+                    // A login by mailed code is a login refused like a password one; the other
+                    // purposes would change the account, and nothing changed.
+                    if purposes.contains(&Purpose::LoginCode) {
+                        let details = json!({ "reason": "account_disabled" });
+                        self.record(self.audit_event(EventType::LoginFailed, subject, client, details))
+                            .await?;
+                    }
+                    return Err(OneTimeError::AccountDisabled);
+                }
                 tracing::info!(
                     ?purposes,
                     outcome = "invalid_or_expired_token",

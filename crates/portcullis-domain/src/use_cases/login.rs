@@ -111,22 +111,43 @@ impl AuthService {
         };
         let stored = found.as_ref().and_then(|c| c.password.as_ref());
         let owner = HashOwner::client(client.ip);
-        let verdict = match self
+        let scope = if known { "known_network" } else { "login_name" };
+        let checked = match self
             .check_password_within_budget(&throttle_key, password, stored, &owner)
             .await?
         {
-            Ok(verdict) => verdict,
+            Ok(checked) => checked,
             Err(retry_after) => {
                 tracing::warn!(tenant_id = %tenant.id, outcome = "throttled", "login refused: too many failed logins");
                 return Err(LoginError::Throttled { retry_after });
             }
         };
         let found_id = found.as_ref().map(|c| c.account.id);
+        let verdict = checked.verdict;
         let Some(creds) = found.filter(|_| verdict.matches) else {
             tracing::info!(tenant_id = %tenant.id, outcome = "invalid_credentials", "login refused");
             // Recorded for an unknown name too (without a user), so both cost one write.
-            self.login_refused(tenant.id, found_id, client, "invalid_credentials")
-                .await?;
+            let subject = Subject {
+                tenant: tenant.id,
+                user: found_id,
+                session: None,
+            };
+            let mut events = vec![self.audit_event(
+                EventType::LoginFailed,
+                subject,
+                client,
+                json!({ "reason": "invalid_credentials" }),
+            )];
+            if let Some(wait) = checked.locked_for {
+                tracing::warn!(tenant_id = %tenant.id, scope, "login name locked: too many failed logins");
+                events.push(self.audit_event(
+                    EventType::LoginLocked,
+                    subject,
+                    client,
+                    json!({ "scope": scope, "retry_after_secs": wait.as_secs().max(1) }),
+                ));
+            }
+            self.deps.store.append_events(&events).await.map_err(InfraError::from)?;
             return Err(LoginError::InvalidCredentials);
         };
         if verdict.needs_rehash

@@ -4,7 +4,7 @@ use zeroize::Zeroizing;
 
 use crate::identity::Password;
 use crate::limits::Limit;
-use crate::model::{Account, AuditEvent, Disabled, EventType, Principal, Subject};
+use crate::model::{Account, AuditEvent, Disabled, EventType, Principal};
 use crate::random::random_array;
 use crate::refresh::TokenHash;
 use crate::service::base::{AuthService, InfraError};
@@ -185,11 +185,7 @@ impl AuthService {
 
     /// An event of the caller's second factor, from the caller's request.
     fn mfa_event(&self, kind: EventType, principal: &Principal) -> AuditEvent {
-        let subject = Subject {
-            tenant: principal.claims.tid,
-            user: Some(principal.claims.sub),
-            session: Some(principal.session.id),
-        };
+        let subject = principal.subject();
         self.audit_event(kind, subject, &principal.client, serde_json::json!({}))
     }
 }

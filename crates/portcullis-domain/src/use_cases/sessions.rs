@@ -2,7 +2,7 @@
 //! sessions. Every operation is scoped to the caller's tenant and user by construction; another
 //! user's session id behaves exactly like one that does not exist.
 use crate::ids::SessionId;
-use crate::model::{Account, AuditEvent, EventType, Principal, Session, SessionSelection, Subject};
+use crate::model::{Account, AuditEvent, EventType, Principal, Session, SessionSelection};
 use crate::refresh::RefreshToken;
 use crate::service::base::{AuthService, InfraError};
 
@@ -84,11 +84,7 @@ impl AuthService {
         how: &'a str,
     ) -> impl Fn(u64) -> AuditEvent + Send + Sync + 'a {
         move |n| {
-            let subject = Subject {
-                tenant: principal.claims.tid,
-                user: Some(principal.claims.sub),
-                session: Some(principal.session.id),
-            };
+            let subject = principal.subject();
             let details = serde_json::json!({ "actor": "user", "how": how, "revoked_sessions": n });
             self.audit_event(EventType::SessionsRevoked, subject, &principal.client, details)
         }

@@ -2,7 +2,7 @@
 
 use portcullis_domain::{LoginError, MailKind, OneTimeError, RefreshError, UserAdminError};
 
-use crate::world::{HOME, PASSWORD, Setup, World};
+use crate::world::{AWAY, HOME, PASSWORD, Setup, World};
 
 fn ops() -> portcullis_domain::Actor {
     portcullis_domain::Actor {
@@ -94,6 +94,53 @@ async fn a_mailed_secret_of_a_disabled_account_opens_nothing_and_is_not_spent() 
         .verify_email(&w.token(&token), &World::from(HOME))
         .await
         .expect("the link still works once enabled");
+}
+
+#[tokio::test]
+async fn a_login_code_of_a_disabled_account_is_refused_and_recorded() {
+    use portcullis_domain::CodeLoginError;
+    use portcullis_domain::model::{EventQuery, EventType};
+    let w = World::new();
+    let (account, _) = w.signed_up("ada@example.com").await;
+    w.auth
+        .request_login_code(w.tenant.id, World::email("ada@example.com"), &World::from(HOME))
+        .await
+        .unwrap();
+    w.work().await;
+    let mail = w.last_mail_to("ada@example.com").await;
+    assert_eq!(mail.kind, MailKind::LoginCode);
+    let code = mail
+        .text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| s.len() == 6)
+        .unwrap()
+        .to_owned();
+    w.auth
+        .disable_user(w.tenant.id, account.id, None, &ops())
+        .await
+        .unwrap()
+        .expect("the account");
+    let refused = w
+        .auth
+        .login_with_code(&w.code("ada@example.com", &code), None, &World::from(HOME))
+        .await;
+    assert!(
+        matches!(refused, Err(CodeLoginError::Code(OneTimeError::AccountDisabled))),
+        "{refused:?}"
+    );
+    let query = EventQuery {
+        tenant: w.tenant.id,
+        user: Some(account.id),
+        types: vec![EventType::LoginFailed],
+        since: None,
+        until: None,
+        before: None,
+        limit: 10,
+    };
+    let failed = w.auth.audit_events(query).await.unwrap().items;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].details, serde_json::json!({ "reason": "account_disabled" }));
+    assert!(!failed[0].details.to_string().contains(&code));
 }
 
 #[tokio::test]
@@ -224,4 +271,103 @@ async fn a_new_network_and_a_reused_refresh_token_are_recorded() {
     assert_eq!(events[0].session_id, Some(pair.session.id));
     assert_eq!(events[0].ip.as_deref(), Some("192.0.2.77"));
     assert_eq!(events[1].details["network"], crate::world::AWAY);
+}
+
+#[tokio::test]
+async fn a_lockout_is_recorded_once_when_it_begins_for_known_and_unknown_names() {
+    use portcullis_domain::limits::Backoff;
+    use portcullis_domain::model::{EventQuery, EventType};
+    use portcullis_domain::{Limit, Quota};
+    use std::time::Duration;
+    let w = World::with(Setup {
+        backoff: Some(Backoff {
+            after: 3,
+            first: Duration::from_secs(60),
+            max: Duration::from_secs(900),
+        }),
+        quotas: vec![(Limit::FailedLogin, Quota::new(100, Duration::from_secs(3600)))],
+        ..Setup::default()
+    });
+    let (account, _) = w.signed_up("ada@example.com").await;
+    let locked = || async {
+        let query = EventQuery {
+            tenant: w.tenant.id,
+            user: None,
+            types: vec![EventType::LoginLocked],
+            since: None,
+            until: None,
+            before: None,
+            limit: 10,
+        };
+        w.auth.audit_events(query).await.unwrap().items
+    };
+    for _ in 0..3 {
+        assert!(
+            w.login("ada@example.com", "guess guess guess", None, AWAY)
+                .await
+                .is_err()
+        );
+    }
+    assert!(locked().await.is_empty(), "three failures are free of back-off");
+    assert!(
+        w.login("ada@example.com", "guess guess guess", None, AWAY)
+            .await
+            .is_err()
+    );
+    // Refusals while the lockout runs add nothing.
+    for _ in 0..5 {
+        let refused = w.login("ada@example.com", "guess guess guess", None, AWAY).await;
+        assert!(matches!(refused, Err(LoginError::Throttled { .. })), "{refused:?}");
+    }
+    let events = locked().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].user_id, Some(account.id));
+    assert_eq!(events[0].details["scope"], "login_name");
+    assert_eq!(events[0].details["retry_after_secs"], 60);
+    assert_eq!(events[0].ip.as_deref(), Some(AWAY));
+
+    // The next failure after the wait begins a longer lockout: a second event.
+    w.advance(chrono::Duration::seconds(61));
+    assert!(
+        w.login("ada@example.com", "guess guess guess", None, AWAY)
+            .await
+            .is_err()
+    );
+    let events = locked().await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].details["retry_after_secs"], 120);
+
+    // A name no account has is locked the same way, without a user.
+    for _ in 0..4 {
+        assert!(
+            w.login("nobody@example.com", "guess guess guess", None, AWAY)
+                .await
+                .is_err()
+        );
+    }
+    let events = locked().await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].user_id, None);
+
+    // Wrong current passwords of a signed-in account lock its re-authentication the same way.
+    let (_, pair) = w.login("ada@example.com", PASSWORD, None, HOME).await.unwrap();
+    let p = w.principal(&pair).await;
+    let new = World::password("a brand new passphrase");
+    for _ in 0..4 {
+        let wrong = w
+            .auth
+            .change_password(&p, Some(&World::password("guess guess guess")), &new, None)
+            .await;
+        assert!(wrong.is_err());
+    }
+    let events = locked().await;
+    assert_eq!(events.len(), 4);
+    assert_eq!(events[0].details["scope"], "reauthentication");
+    assert_eq!(events[0].session_id, Some(pair.session.id));
+    assert!(
+        !serde_json::to_string(&events.iter().map(|e| &e.details).collect::<Vec<_>>())
+            .unwrap()
+            .contains("guess"),
+        "no password in the trail"
+    );
 }
