@@ -97,11 +97,42 @@ pub fn client_info(req: &HttpRequest) -> ClientInfo {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        request_id: req
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(ToString::to_string),
+        request_id: Some(request_id(req)),
     }
+}
+
+/// The request's id: the `X-Request-Id` a trusted proxy passed on (1 to 128 characters of
+/// letters, digits and `-._:`), else the one `tracing-actix-web` made. A client that is not a
+/// trusted proxy cannot choose it, so it cannot plant an id in the log or the audit trail.
+///
+/// Chosen once per request (the request log, the response header and the audit events ask)
+/// and kept in the request's extensions.
+pub fn request_id(req: &HttpRequest) -> String {
+    #[derive(Clone)]
+    struct Chosen(String);
+    if let Some(Chosen(id)) = req.extensions().get::<Chosen>() {
+        return id.clone();
+    }
+    let id = passed_on_request_id(req).unwrap_or_else(|| {
+        req.extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToString::to_string)
+    });
+    req.extensions_mut().insert(Chosen(id.clone()));
+    id
+}
+
+fn passed_on_request_id(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get("x-request-id")?.to_str().ok()?.trim();
+    let well_formed = (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'));
+    let peer = req.peer_addr()?.ip().to_canonical();
+    let trusted = req
+        .app_data::<Data<AppState>>()
+        .is_some_and(|s| s.trusted_proxies.iter().any(|net| net.contains(&peer)));
+    (well_formed && trusted).then(|| value.to_owned())
 }
 
 /// The client's IP: the socket peer, unless the peer is a trusted proxy; then the right-most

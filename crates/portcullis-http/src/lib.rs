@@ -13,7 +13,6 @@ mod routes;
 mod span;
 mod state;
 
-use actix_web::HttpMessage;
 use actix_web::Route;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::from_fn;
@@ -212,8 +211,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                 "/v1/admin/tenants/{slug}/users/{id}/sessions/revoke",
                 web::post().to(routes::revoke_user_sessions),
             ))
-            .service(get("/health/live", web::get().to(routes::live)))
-            .service(get("/health/ready", web::get().to(routes::ready)))
+            .service(get("/health/live", web::get().to(routes::live)).route(web::head().to(routes::live)))
+            .service(get("/health/ready", web::get().to(routes::ready)).route(web::head().to(routes::ready)))
             .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));
     }
 }
@@ -223,8 +222,9 @@ pub fn not_found_service() -> actix_web::Route {
     web::to(routes::not_found)
 }
 
-/// Echoes the request id that `tracing-actix-web` assigned as `X-Request-Id`, so a client can
-/// quote it and an operator can find the request's log lines.
+/// Echoes the request's id as `X-Request-Id` (the one a trusted proxy passed on, else the one
+/// `tracing-actix-web` made), so a client can quote it and an operator can find the request's
+/// log lines.
 pub fn request_id<S, B>(
     req: actix_web::dev::ServiceRequest,
     srv: &S,
@@ -236,10 +236,7 @@ where
             Error = actix_web::Error,
         >,
 {
-    let id = req
-        .extensions()
-        .get::<tracing_actix_web::RequestId>()
-        .map(ToString::to_string);
+    let id = Some(extract::request_id(req.request()));
     let fut = srv.call(req);
     async move {
         let mut res = fut.await?;

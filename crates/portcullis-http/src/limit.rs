@@ -20,7 +20,13 @@ pub(crate) async fn per_client(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(state) = req.app_data::<Data<AppState>>().cloned() else {
+    // Only the POST that does the work counts: a browser's CORS preflight (`OPTIONS`) or a
+    // wrong method costs nothing and must not use up the budget of the request it precedes.
+    let Some(state) = req
+        .app_data::<Data<AppState>>()
+        .cloned()
+        .filter(|_| req.method() == actix_web::http::Method::POST)
+    else {
         return next.call(req).await;
     };
     let key = client_ip(req.request()).map_or_else(|| "unknown".to_owned(), client_key);

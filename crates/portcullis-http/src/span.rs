@@ -10,7 +10,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::USER_AGENT;
 use tracing::Span;
 use tracing::field::Empty;
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
+
+/// When the request began, for its access line.
+#[derive(Debug, Clone, Copy)]
+struct Started(std::time::Instant);
 
 /// Root span for `TracingLogger::<RequestSpan>::new()`.
 #[derive(Debug, Clone, Copy)]
@@ -18,11 +22,9 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Started(std::time::Instant::now()));
         let client_ip = crate::extract::client_ip(request.request()).map_or_else(String::new, |ip| ip.to_string());
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map_or_else(String::new, ToString::to_string);
+        let request_id = crate::extract::request_id(request.request());
         let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
         let user_agent = request
             .headers()
@@ -46,6 +48,29 @@ impl RootSpanBuilder for RequestSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
         // Status code and error fields are recorded exactly as the default builder does.
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        // One access line per request, in the request's span (method, route template, client,
+        // request id): its status and latency. No query string, no header value.
+        let started = match outcome {
+            Ok(res) => res.request().extensions().get::<Started>().copied(),
+            Err(_) => None,
+        };
+        let latency_ms = started.map_or(0.0, |s| s.0.elapsed().as_secs_f64() * 1000.0);
+        let status = match outcome {
+            Ok(res) => res.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        let error_code = match outcome {
+            Ok(res) => res
+                .response()
+                .error()
+                .and_then(|e| e.as_error::<crate::ApiError>())
+                .map(|e| e.code()),
+            Err(e) => e.as_error::<crate::ApiError>().map(|e| e.code()),
+        };
+        span.in_scope(|| match error_code {
+            Some(code) => tracing::info!(status, latency_ms, error = code, "request"),
+            None => tracing::info!(status, latency_ms, "request"),
+        });
     }
 }

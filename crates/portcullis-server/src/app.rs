@@ -229,11 +229,14 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         max_header_bytes: config.server.max_header_bytes,
         max_headers: config.server.max_headers,
     };
+    let cors_origins = config.server.cors_allowed_origins.clone();
+    let cors_max_age = usize::try_from(config.server.cors_max_age_secs).unwrap_or(600);
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 portcullis_http::request_limits(request_limits, req, next)
             }))
+            .wrap(cors(&cors_origins, cors_max_age))
             .wrap_fn(portcullis_http::request_id)
             .wrap(tracing_actix_web::TracingLogger::<portcullis_http::RequestSpan>::new())
             .configure(portcullis_http::configure(state.clone()))
@@ -260,6 +263,34 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         mail_worker,
         auth,
     })
+}
+
+/// CORS for the configured origins: exact matches only, no credentials (tokens travel in the
+/// `Authorization` header, which a page sets itself), the methods and headers the API uses,
+/// the headers a client reads exposed. With no origins configured, it adds nothing and a
+/// cross-origin browser call is refused by the browser.
+fn cors(origins: &[String], max_age_secs: usize) -> actix_cors::Cors {
+    use actix_web::http::{Method, header};
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::HEAD])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+        ])
+        .max_age(max_age_secs);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// The captcha requirement, when any provider is configured.

@@ -28,6 +28,12 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Most request headers (431 beyond).
     pub max_headers: usize,
+    /// Origins (`https://app.example.com`, exactly as a browser sends them: scheme, host and
+    /// a port other than the scheme's default) whose pages may call the API. Empty: no CORS
+    /// headers at all, so only same-origin pages and non-browser clients can call it.
+    pub cors_allowed_origins: Vec<String>,
+    /// How long a browser may reuse a preflight's answer (`Access-Control-Max-Age`), seconds.
+    pub cors_max_age_secs: u64,
 }
 
 impl ServerConfig {
@@ -74,6 +80,8 @@ impl Default for ServerConfig {
             max_uri_bytes: 4096,
             max_header_bytes: 16 * 1024,
             max_headers: 64,
+            cors_allowed_origins: Vec::new(),
+            cors_max_age_secs: 600,
         }
     }
 }
@@ -146,6 +154,12 @@ impl ServerConfig {
             return fail("server.body_limit_bytes must be at least 1024");
         }
         self.trusted_proxies()?;
+        for origin in &self.cors_allowed_origins {
+            check_origin(origin)?;
+        }
+        if self.cors_max_age_secs > 86_400 {
+            return fail("server.cors_max_age_secs must be at most 86400 (browsers cap it lower anyway)");
+        }
         let sv = self;
         if !(256..=16 * 1024).contains(&sv.max_uri_bytes)
             || !(1024..=64 * 1024).contains(&sv.max_header_bytes)
@@ -171,4 +185,27 @@ impl DatabaseConfig {
         }
         Ok(())
     }
+}
+
+/// An origin as a browser sends it in `Origin`: `scheme://host[:port]`, lower case, no path,
+/// no default port. Anything else would never match, so it is refused rather than ignored.
+fn check_origin(origin: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| {
+        Err(ConfigError(format!(
+            "server.cors_allowed_origins: {origin:?} {why}; write it as a browser sends it, e.g. https://app.example.com"
+        )))
+    };
+    if origin == "*" || origin == "null" {
+        return bad("would let any page act for a signed-in user");
+    }
+    let Ok(url) = url::Url::parse(origin) else {
+        return bad("is not a URL");
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return bad("is not http or https");
+    }
+    if url.origin().ascii_serialization() != origin {
+        return bad("is not an origin (a path, a trailing slash, upper case or a default port)");
+    }
+    Ok(())
 }
