@@ -16,5 +16,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
   export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/portcullis"
 fi
+# A laptop, not a deployment: keys are generated on first start and kept in the database
+# (a deployment configures them; see docs/OPERATIONS.md, "Keys").
+export PORTCULLIS_SERVER__PROFILE="${PORTCULLIS_SERVER__PROFILE:-development}"
 cargo build -p portcullis-server --bin portcullis
 ./target/debug/portcullis "$@"

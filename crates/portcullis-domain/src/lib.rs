@@ -51,7 +51,9 @@ pub use ports::{
     SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, UserAdminStore, Verification,
 };
 pub use random::{OsRandom, SecureRandom};
-pub use refresh::{RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh};
+pub use refresh::{
+    RefreshDecision, RefreshToken, RefreshTokenState, ServerKey, TokenHash, decide_refresh, key_fingerprint,
+};
 pub use service::{
     AMR_EMAIL, AuthDeps, AuthService, BRAND_CACHE_SECS, InfraError, MAX_USER_AGENT_CHARS, MfaError, OneTimeError,
     OverBudget, Presented,

@@ -122,7 +122,34 @@ impl ServerKey {
     }
 }
 
+/// A one-way fingerprint of a key (the first 16 bytes of a SHA-256 over a label, the purpose
+/// and the key, in hex): safe to store beside what the key protects, and enough to tell at
+/// start-up that a key is not the one the data was made with.
+///
+/// ```
+/// use portcullis_domain::key_fingerprint;
+/// let a = key_fingerprint("mfa", &[1; 32]);
+/// assert_eq!(a.len(), 32);
+/// assert_ne!(a, key_fingerprint("mfa", &[2; 32]));
+/// assert_ne!(a, key_fingerprint("refresh", &[1; 32]), "a purpose of its own");
+/// ```
+pub fn key_fingerprint(purpose: &str, key: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"portcullis key fingerprint v1\0")
+        .chain_update(purpose.as_bytes())
+        .chain_update([0])
+        .chain_update(key)
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl ServerKey {
+    /// This key's [`key_fingerprint`] for `purpose`.
+    pub fn fingerprint(&self, purpose: &str) -> String {
+        key_fingerprint(purpose, &self.0)
+    }
+
     /// The key bytes, for keyed hashes inside the domain.
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0

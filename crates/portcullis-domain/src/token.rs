@@ -155,6 +155,31 @@ impl JwtKeys {
             .map_err(|e| KeyError(format!("previous public key is not an Ed25519 SPKI PEM key: {e}")))
     }
 
+    /// The public key in a PEM: an SPKI public key, or the public half of a PKCS#8 private one
+    /// (a key file given only to be published and accepted).
+    pub fn public_key_from_pem(pem: &str) -> Result<[u8; 32], KeyError> {
+        if pem.contains("PRIVATE KEY") {
+            ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
+                .map(|k| k.verifying_key().to_bytes())
+                .map_err(|e| KeyError(format!("not an Ed25519 PKCS#8 PEM key: {e}")))
+        } else {
+            Self::from_pem_public(pem)
+        }
+    }
+
+    /// The `kid` tokens signed by the key with this public half carry (its RFC 7638
+    /// thumbprint).
+    ///
+    /// ```
+    /// use portcullis_domain::JwtKeys;
+    /// let keys = JwtKeys::from_ed25519_seed(&[7u8; 32], &[]).unwrap();
+    /// let public = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
+    /// assert_eq!(JwtKeys::kid_of(&public), keys.active_kid());
+    /// ```
+    pub fn kid_of(public: &[u8; 32]) -> String {
+        jwk_thumbprint(&URL_SAFE_NO_PAD.encode(public))
+    }
+
     fn from_signing_key(signing: &ed25519_dalek::SigningKey, previous: &[[u8; 32]]) -> Result<Self, KeyError> {
         let der = signing.to_pkcs8_der().map_err(|e| KeyError(e.to_string()))?;
         let encoding = EncodingKey::from_ed_der(der.as_bytes());
@@ -167,6 +192,10 @@ impl JwtKeys {
             let kid = jwk_thumbprint(&x);
             if i == 0 {
                 active_kid.clone_from(&kid);
+            }
+            // A key listed twice (the signing key among the previous ones) is published once.
+            if verification.contains_key(&kid) {
+                continue;
             }
             let decoding = DecodingKey::from_ed_components(&x).map_err(|e| KeyError(e.to_string()))?;
             let jwk = serde_json::json!({

@@ -104,6 +104,12 @@ impl SecretStore for MemoryStore {
             .or_insert_with(|| candidate.to_vec())
             .clone())
     }
+
+    async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut state = self.lock().await?;
+        state.server_secrets.insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
 }
 
 #[async_trait]

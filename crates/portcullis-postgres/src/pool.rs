@@ -112,6 +112,19 @@ impl SecretStore for PgStore {
             .await
             .map_err(query_error)
     }
+
+    async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(server_secrets::table)
+            .values((server_secrets::name.eq(name), server_secrets::secret.eq(value)))
+            .on_conflict(server_secrets::name)
+            .do_update()
+            .set(server_secrets::secret.eq(value))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
 }
 
 #[async_trait]

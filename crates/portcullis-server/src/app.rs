@@ -7,13 +7,11 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use base64::Engine as _;
 use portcullis_argon2::{Argon2Hasher, Argon2Settings};
 use portcullis_domain::MfaSettings;
 use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets};
 use portcullis_domain::{
-    AuthDeps, AuthService, Clock, JwtKeys, OsRandom, PasswordPolicy, SecretStore, SecureRandom, ServerKey, SystemClock,
-    TokenPolicy, UsernamePolicy,
+    AuthDeps, AuthService, Clock, OsRandom, PasswordPolicy, SecureRandom, SystemClock, TokenPolicy, UsernamePolicy,
 };
 use portcullis_http::AppState;
 use portcullis_postgres::{PgSettings, PgStore, run_migrations};
@@ -52,10 +50,6 @@ impl std::fmt::Debug for Running {
     }
 }
 
-const SIGNING_SEED_SECRET: &str = "jwt_ed25519_seed_v1";
-const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
-const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
-
 /// The configured database URL, after applying pending migrations when
 /// `database.migrate_on_start` is set (what `serve` and the operator commands start with).
 pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
@@ -88,17 +82,10 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let rng: Arc<dyn SecureRandom> = Arc::new(OsRandom);
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
 
-    let configured = configured_keys(config)?;
-    let keys = Arc::new(
-        signing_keys(
-            configured.signing,
-            &configured.previous_public,
-            store.as_ref(),
-            rng.as_ref(),
-        )
-        .await?,
-    );
-    let refresh_key = refresh_key(configured.refresh, store.as_ref(), rng.as_ref()).await?;
+    let keys = crate::keys::load(config, store.as_ref(), rng.as_ref()).await?;
+    let refresh_key = keys.refresh;
+    let mfa_key = keys.mfa;
+    let keys = Arc::new(keys.signing);
 
     let p = &config.passwords;
     let hasher = Arc::new(
@@ -173,7 +160,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         },
     );
     let mfa = MfaSettings {
-        key: mfa_key(configured.mfa, store.as_ref(), rng.as_ref()).await?,
+        key: mfa_key,
         hash_key: refresh_key.clone(),
         issuer: config.mfa.issuer.clone(),
         max_failures: config.mfa.max_failures,
@@ -324,181 +311,4 @@ fn spawn_limiter_housekeeping(limiter: Arc<portcullis_ratelimit::GovernorLimiter
             tracing::debug!(keys = held, "rate-limit housekeeping");
         }
     });
-}
-
-/// The keys the configuration names, parsed and checked; `None` where storage must supply one.
-/// `check-config` runs this too, so a bad key fails there rather than at `serve`.
-#[derive(Debug)]
-pub struct ConfiguredKeys {
-    /// The signing key set, when a private key is configured.
-    pub signing: Option<JwtKeys>,
-    /// Earlier public keys still accepted.
-    pub previous_public: Vec<[u8; 32]>,
-    /// The refresh-successor key, when configured.
-    pub refresh: Option<ServerKey>,
-    /// The key encrypting TOTP secrets, when configured.
-    pub mfa: Option<zeroize::Zeroizing<[u8; 32]>>,
-}
-
-/// Reads and parses every configured key.
-pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
-    let t = &config.tokens;
-    let pem = match (&t.signing_key_pem, &t.signing_key_file) {
-        (Some(pem), _) => Some(zeroize::Zeroizing::new(pem.expose_secret().to_owned())),
-        (None, Some(path)) => Some(zeroize::Zeroizing::new(
-            std::fs::read_to_string(path).with_context(|| format!("reading signing key {}", path.display()))?,
-        )),
-        (None, None) => None,
-    };
-    let previous_public = t
-        .previous_public_keys_pem
-        .iter()
-        .map(|pem| JwtKeys::from_pem_public(pem))
-        .collect::<Result<Vec<_>, _>>()
-        .context("tokens.previous_public_keys_pem")?;
-    let signing = pem
-        .map(|pem| JwtKeys::from_pem(&pem, &previous_public))
-        .transpose()
-        .context("tokens.signing_key_pem / tokens.signing_key_file")?;
-    let refresh = t
-        .refresh_key
-        .as_ref()
-        .map(|configured| -> anyhow::Result<ServerKey> {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(configured.expose_secret().trim())
-                .context("tokens.refresh_key must be base64")?;
-            ServerKey::new(bytes).context("tokens.refresh_key")
-        })
-        .transpose()?;
-    let mfa = config
-        .mfa
-        .encryption_key
-        .as_ref()
-        .map(|configured| -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
-            let bytes = zeroize::Zeroizing::new(
-                base64::engine::general_purpose::STANDARD
-                    .decode(configured.expose_secret().trim())
-                    .context("mfa.encryption_key must be base64")?,
-            );
-            let key: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .context("mfa.encryption_key must be 32 bytes")?;
-            Ok(zeroize::Zeroizing::new(key))
-        })
-        .transpose()?;
-    Ok(ConfiguredKeys {
-        signing,
-        previous_public,
-        refresh,
-        mfa,
-    })
-}
-
-async fn signing_keys(
-    configured: Option<JwtKeys>,
-    previous_public: &[[u8; 32]],
-    store: &dyn SecretStore,
-    rng: &dyn SecureRandom,
-) -> anyhow::Result<JwtKeys> {
-    if let Some(keys) = configured {
-        return Ok(keys);
-    }
-    let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
-    rng.fill(&mut candidate[..]);
-    let stored = zeroize::Zeroizing::new(store.get_or_create_secret(SIGNING_SEED_SECRET, &candidate[..]).await?);
-    let seed: [u8; 32] = stored
-        .as_slice()
-        .try_into()
-        .context("stored signing seed is not 32 bytes")?;
-    tracing::warn!(
-        "NO SIGNING KEY CONFIGURED: signing access tokens with a key generated on first start and stored in the \
-         database, so all nodes agree. Anyone who can read the database can forge tokens. Configure \
-         tokens.signing_key_file (Ed25519 PKCS#8 PEM) for production."
-    );
-    Ok(JwtKeys::from_ed25519_seed(&seed, previous_public)?)
-}
-
-async fn mfa_key(
-    configured: Option<zeroize::Zeroizing<[u8; 32]>>,
-    store: &dyn SecretStore,
-    rng: &dyn SecureRandom,
-) -> anyhow::Result<zeroize::Zeroizing<[u8; 32]>> {
-    if let Some(key) = configured {
-        return Ok(key);
-    }
-    let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
-    rng.fill(&mut candidate[..]);
-    let stored = zeroize::Zeroizing::new(store.get_or_create_secret(MFA_KEY_SECRET, &candidate[..]).await?);
-    let key: [u8; 32] = stored.as_slice().try_into().context("stored MFA key is not 32 bytes")?;
-    tracing::warn!(
-        "NO MFA ENCRYPTION KEY CONFIGURED: TOTP secrets are encrypted with a key generated on first start and \
-         stored in the same database. Configure mfa.encryption_key (32 bytes, base64) for production."
-    );
-    Ok(zeroize::Zeroizing::new(key))
-}
-
-async fn refresh_key(
-    configured: Option<ServerKey>,
-    store: &dyn SecretStore,
-    rng: &dyn SecureRandom,
-) -> anyhow::Result<ServerKey> {
-    if let Some(key) = configured {
-        return Ok(key);
-    }
-    let mut candidate = zeroize::Zeroizing::new([0u8; 32]);
-    rng.fill(&mut candidate[..]);
-    Ok(ServerKey::new(
-        store.get_or_create_secret(REFRESH_KEY_SECRET, &candidate[..]).await?,
-    )?)
-}
-
-#[cfg(test)]
-mod tests {
-    use figment::Figment;
-    use figment::providers::Serialized;
-
-    use super::*;
-
-    /// The Ed25519 private key of RFC 8410, section 10.3.
-    const RFC8410_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
-
-    fn config(extra: &[(&str, &str)]) -> Config {
-        let mut figment = Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"));
-        for (k, v) in extra {
-            figment = figment.merge(Serialized::default(k, v));
-        }
-        Config::from_figment(&figment).unwrap()
-    }
-
-    #[test]
-    fn configured_keys_are_parsed_and_bad_ones_refused() {
-        let none = configured_keys(&config(&[])).unwrap();
-        assert!(none.signing.is_none() && none.refresh.is_none());
-
-        let refresh = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-        let some = configured_keys(&config(&[
-            ("tokens.signing_key_pem", RFC8410_KEY),
-            ("tokens.refresh_key", refresh),
-        ]))
-        .unwrap();
-        let keys = some.signing.unwrap();
-        // RFC 8410's public key for this private key.
-        assert_eq!(
-            keys.jwks()["keys"][0]["x"],
-            "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE"
-        );
-        assert!(some.refresh.is_some());
-
-        for bad in [
-            vec![("tokens.signing_key_pem", "not a key")],
-            vec![("tokens.refresh_key", "c2hvcnQ=")],
-            vec![("tokens.refresh_key", "not base64!")],
-            vec![("tokens.previous_public_keys_pem", "x")],
-            vec![("tokens.signing_key_file", "/nonexistent/key.pem")],
-        ] {
-            let result = std::panic::catch_unwind(|| config(&bad)).map(|c| configured_keys(&c).is_err());
-            assert!(result.unwrap_or(true), "{bad:?} should be refused");
-        }
-    }
 }

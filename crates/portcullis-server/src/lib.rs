@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod config;
+pub mod keys;
 pub mod mail;
 pub mod operator;
 pub mod operator_users;
 pub mod telemetry;
 
-pub use app::{ConfiguredKeys, Overrides, Running, configured_keys, start};
+pub use app::{Overrides, Running, start};
 pub use config::Config;
+pub use keys::{ConfiguredKeys, configured_keys};

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::CheckConfig => {
                 let keys = portcullis_server::configured_keys(&config)?;
+                portcullis_server::keys::refuse_missing(&config, &keys)?;
                 tracing::info!(
                     signing_key = if keys.signing.is_some() {
                         "configured"

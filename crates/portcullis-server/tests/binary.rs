@@ -50,6 +50,8 @@ impl Node {
             .env("DATABASE_URL", database_url)
             .env("PORTCULLIS_SERVER__BIND", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_SERVER__WORKERS", "1")
+            // Keys are generated and kept in the database, as on a developer's machine.
+            .env("PORTCULLIS_SERVER__PROFILE", "development")
             .env("PORTCULLIS_MAIL__DIR", &mail_dir)
             .env("PORTCULLIS_PASSWORDS__ARGON2_M_COST_KIB", "1024")
             .env("PORTCULLIS_PASSWORDS__ARGON2_T_COST", "1")
@@ -239,6 +241,13 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
         "the generated-key warning is loud"
     );
     assert!(logs.contains("request_id"), "request ids are logged");
+    // One access line per request, successful ones too, with status and latency.
+    let access_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("latency_ms") && l.contains("http.route=/v1/auth/login"))
+        .collect();
+    assert!(access_lines.iter().any(|l| l.contains("status=200")), "{logs}");
+    assert!(access_lines.iter().any(|l| l.contains("status=401")), "{logs}");
     assert!(
         logs.contains("http.client_ip=127.0.0.1"),
         "the request log records the socket peer"
@@ -274,7 +283,8 @@ async fn two_nodes_share_one_database_and_logs_carry_no_secret() {
         value: Vec<u8>,
     }
     let mut stored: Vec<Vec<u8>> = diesel::sql_query(
-        "SELECT secret AS value FROM server_secrets UNION ALL SELECT convert_to(password_hash, 'UTF8') FROM accounts",
+        "SELECT secret AS value FROM server_secrets WHERE name NOT LIKE 'fingerprint:%' \
+         UNION ALL SELECT convert_to(password_hash, 'UTF8') FROM accounts",
     )
     .load::<Secret>(&mut conn)
     .await

@@ -90,6 +90,8 @@ impl TestApp {
         let mut config = Config::default();
         config.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.server.workers = 1;
+        // Each test database gets keys of its own, generated and kept in it.
+        config.server.profile = portcullis_server::config::Profile::Development;
         config.passwords.argon2_m_cost_kib = 1024;
         config.passwords.argon2_t_cost = 1;
         config.passwords.hashing_threads = 2;

@@ -18,6 +18,10 @@ pub trait SecretStore: Send + Sync {
     /// Returns the secret stored under `name`; if there is none, stores `candidate` and returns
     /// it. Concurrent first calls from several nodes must all get the same value.
     async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Stores `value` under `name`, replacing what was there (a key's fingerprint moving on
+    /// with a rotation).
+    async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
 }
 
 /// Registrations, recorded by `register` and fulfilled by the mail worker, so that register's

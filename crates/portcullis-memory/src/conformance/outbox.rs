@@ -105,5 +105,25 @@ pub async fn a_server_secret_is_created_once<S: Storage + Clone + 'static>(store
             .expect("s"),
         values[0]
     );
+    // A put replaces it, and the next read sees the new value.
+    store.put_secret("conformance_key", &[42; 16]).await.expect("put");
+    assert_eq!(
+        store
+            .get_or_create_secret("conformance_key", &[99; 32])
+            .await
+            .expect("s"),
+        vec![42; 16]
+    );
+    store
+        .put_secret("conformance_fresh", &[1; 4])
+        .await
+        .expect("put a new one");
+    assert_eq!(
+        store
+            .get_or_create_secret("conformance_fresh", &[2; 4])
+            .await
+            .expect("s"),
+        vec![1; 4]
+    );
     store.ping().await.expect("ready");
 }

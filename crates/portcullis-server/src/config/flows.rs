@@ -99,6 +99,8 @@ pub struct MfaConfig {
     /// Base64 key (32 bytes) encrypting TOTP secrets at rest. Generated and stored in the
     /// database when unset (with a warning: then a database dump holds both).
     pub encryption_key: Option<SecretString>,
+    /// A file holding `encryption_key`.
+    pub encryption_key_file: Option<std::path::PathBuf>,
     /// Wrong codes in a row that lock the second factor.
     pub max_failures: u32,
     /// How long such a lock lasts, seconds.
@@ -110,6 +112,7 @@ impl Default for MfaConfig {
         Self {
             issuer: "Portcullis".into(),
             encryption_key: None,
+            encryption_key_file: None,
             max_failures: 5,
             lockout_secs: 15 * 60,
         }

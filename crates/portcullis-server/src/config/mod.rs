@@ -21,7 +21,7 @@ pub use flows::{
 };
 pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
 pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
-pub use server::{DatabaseConfig, LogConfig, LogFormat, ServerConfig};
+pub use server::{DatabaseConfig, LogConfig, LogFormat, Profile, ServerConfig};
 pub use tokens::{PasswordsConfig, TokensConfig, UsernamesConfig};
 
 /// Everything the server reads at start-up.
@@ -239,7 +239,7 @@ mod tests {
             assert!(Config::from_figment(&figment).is_err(), "{key}={value}");
         }
         let bad_key = with_url().merge(Serialized::default("mfa.encryption_key", "c2hvcnQ="));
-        assert!(crate::app::configured_keys(&Config::from_figment(&bad_key).unwrap()).is_err());
+        assert!(crate::keys::configured_keys(&Config::from_figment(&bad_key).unwrap()).is_err());
         let no_token = with_url().merge(Serialized::default(
             "mail.reset_password_url",
             "https://app.example.com/reset",

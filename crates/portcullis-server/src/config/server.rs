@@ -34,6 +34,31 @@ pub struct ServerConfig {
     pub cors_allowed_origins: Vec<String>,
     /// How long a browser may reuse a preflight's answer (`Access-Control-Max-Age`), seconds.
     pub cors_max_age_secs: u64,
+    /// `production` (the default) or `development` (what `scripts/run.sh` uses): the defaults
+    /// that differ between a deployment and a laptop.
+    pub profile: Profile,
+    /// Refuse to start when a signing or MFA key would be generated (rather than read from the
+    /// configuration). Unset: on in `production`, off in `development`.
+    pub require_configured_keys: Option<bool>,
+}
+
+/// Where the service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// A deployment: fail-safe defaults.
+    #[default]
+    Production,
+    /// A developer's machine or a test: keys may be generated and kept in the database.
+    Development,
+}
+
+impl ServerConfig {
+    /// Whether a missing signing or MFA key refuses the start.
+    pub fn requires_configured_keys(&self) -> bool {
+        self.require_configured_keys
+            .unwrap_or(self.profile == Profile::Production)
+    }
 }
 
 impl ServerConfig {
@@ -82,6 +107,8 @@ impl Default for ServerConfig {
             max_headers: 64,
             cors_allowed_origins: Vec::new(),
             cors_max_age_secs: 600,
+            profile: Profile::Production,
+            require_configured_keys: None,
         }
     }
 }

@@ -29,9 +29,18 @@ pub struct TokensConfig {
     pub signing_key_file: Option<PathBuf>,
     /// SPKI PEM public keys of earlier signing keys, still accepted and published (rotation).
     pub previous_public_keys_pem: Vec<String>,
+    /// Files of earlier signing keys (SPKI public or PKCS#8 private PEM), still accepted and
+    /// published until the tokens they signed have expired (rotation, step 3).
+    pub previous_public_key_files: Vec<PathBuf>,
+    /// The next signing key (PKCS#8 PEM file): published in the JWKS and accepted, but not
+    /// signing yet, so every node and verifier knows it before any token carries it
+    /// (rotation, step 1).
+    pub next_signing_key_file: Option<PathBuf>,
     /// Base64 key (≥ 32 bytes) deriving refresh-token successors. Generated and stored in the
     /// database when unset.
     pub refresh_key: Option<SecretString>,
+    /// A file holding `refresh_key`.
+    pub refresh_key_file: Option<PathBuf>,
 }
 
 impl Default for TokensConfig {
@@ -46,7 +55,10 @@ impl Default for TokensConfig {
             signing_key_pem: None,
             signing_key_file: None,
             previous_public_keys_pem: Vec::new(),
+            previous_public_key_files: Vec::new(),
+            next_signing_key_file: None,
             refresh_key: None,
+            refresh_key_file: None,
         }
     }
 }

@@ -1,0 +1,293 @@
+//! The server's keys at start-up: read from the configuration (or generated and kept in the
+//! database, where the profile allows it), and each checked against the fingerprint the
+//! database keeps of the key it was last used with, so a forgotten or wrong key is a start-up
+//! error naming its setting instead of 401s and 500s later.
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use portcullis_domain::{JwtKeys, SecretStore, SecureRandom, ServerKey, key_fingerprint};
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::config::Config;
+
+const SIGNING_SEED_SECRET: &str = "jwt_ed25519_seed_v1";
+const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
+const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
+
+/// Where the fingerprint of each key in use is kept (`server_secrets`; a fingerprint is a
+/// one-way digest, not the key).
+const SIGNING_FINGERPRINT: &str = "fingerprint:signing_key";
+const REFRESH_FINGERPRINT: &str = "fingerprint:refresh_key";
+const MFA_FINGERPRINT: &str = "fingerprint:mfa_encryption_key";
+
+/// The keys the configuration names, parsed and checked; `None` where storage must supply one.
+/// `check-config` runs this too, so a bad key fails there rather than at `serve`.
+#[derive(Debug)]
+pub struct ConfiguredKeys {
+    /// The signing key set, when a private key is configured.
+    pub signing: Option<JwtKeys>,
+    /// Public keys accepted and published besides the signing key: the next key (before it
+    /// signs) and earlier ones (until their tokens expire).
+    pub also_accepted: Vec<[u8; 32]>,
+    /// The refresh-successor key, when configured.
+    pub refresh: Option<ServerKey>,
+    /// The key encrypting TOTP secrets, when configured.
+    pub mfa: Option<Zeroizing<[u8; 32]>>,
+}
+
+/// Every key the server runs with.
+#[derive(Debug)]
+pub struct Keys {
+    /// Signs access tokens; verifies them with the keys accepted besides.
+    pub signing: JwtKeys,
+    /// Derives refresh-token successors and one-time secret hashes.
+    pub refresh: ServerKey,
+    /// Encrypts TOTP secrets.
+    pub mfa: Zeroizing<[u8; 32]>,
+}
+
+fn read_file(setting: &str, path: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
+    // The error names the setting and the path, never the content.
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .with_context(|| format!("{setting}: cannot read {}", path.display()))
+}
+
+fn public_key_of(setting: &str, pem: &str) -> anyhow::Result<[u8; 32]> {
+    JwtKeys::public_key_from_pem(pem).with_context(|| setting.to_owned())
+}
+
+/// Reads and parses every configured key.
+pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
+    let t = &config.tokens;
+    let pem = match (&t.signing_key_pem, &t.signing_key_file) {
+        (Some(pem), _) => Some(Zeroizing::new(pem.expose_secret().to_owned())),
+        (None, Some(path)) => Some(read_file("tokens.signing_key_file", path)?),
+        (None, None) => None,
+    };
+    let mut also_accepted = Vec::new();
+    if let Some(path) = &t.next_signing_key_file {
+        let pem = read_file("tokens.next_signing_key_file", path)?;
+        also_accepted.push(public_key_of("tokens.next_signing_key_file", &pem)?);
+    }
+    for pem in &t.previous_public_keys_pem {
+        also_accepted.push(public_key_of("tokens.previous_public_keys_pem", pem)?);
+    }
+    for path in &t.previous_public_key_files {
+        let pem = read_file("tokens.previous_public_key_files", path)?;
+        also_accepted.push(public_key_of("tokens.previous_public_key_files", &pem)?);
+    }
+    let signing = pem
+        .map(|pem| JwtKeys::from_pem(&pem, &also_accepted))
+        .transpose()
+        .context("tokens.signing_key_pem / tokens.signing_key_file")?;
+    let refresh = t
+        .refresh_key
+        .as_ref()
+        .map(|configured| -> anyhow::Result<ServerKey> {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(configured.expose_secret().trim())
+                .context("tokens.refresh_key must be base64")?;
+            ServerKey::new(bytes).context("tokens.refresh_key")
+        })
+        .transpose()?;
+    let mfa = config
+        .mfa
+        .encryption_key
+        .as_ref()
+        .map(|configured| -> anyhow::Result<Zeroizing<[u8; 32]>> {
+            let bytes = Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(configured.expose_secret().trim())
+                    .context("mfa.encryption_key must be base64")?,
+            );
+            let key: [u8; 32] = bytes
+                .as_slice()
+                .try_into()
+                .context("mfa.encryption_key must be 32 bytes")?;
+            Ok(Zeroizing::new(key))
+        })
+        .transpose()?;
+    Ok(ConfiguredKeys {
+        signing,
+        also_accepted,
+        refresh,
+        mfa,
+    })
+}
+
+/// Refuses keys that would be generated when the configuration requires configured ones
+/// (`server.require_configured_keys`, on in the production profile).
+pub fn refuse_missing(config: &Config, configured: &ConfiguredKeys) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    if configured.signing.is_none() {
+        missing.push("tokens.signing_key_file");
+    }
+    if configured.mfa.is_none() {
+        missing.push("mfa.encryption_key");
+    }
+    if config.server.requires_configured_keys() && !missing.is_empty() {
+        bail!(
+            "refusing to start without {}: a generated key would be kept in the database beside what it protects, \
+             and a key forgotten on a restart would sign users out or break their second factor. Set it \
+             (docs/OPERATIONS.md, \"Keys\"), or server.profile = \"development\" on a machine that is not a deployment",
+            missing.join(" and "),
+        );
+    }
+    Ok(())
+}
+
+/// The keys to run with: the configured ones, else (where the profile allows) ones generated
+/// once and kept in the database; each checked against its stored fingerprint.
+pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRandom) -> anyhow::Result<Keys> {
+    let configured = configured_keys(config)?;
+    refuse_missing(config, &configured)?;
+    let signing = match configured.signing {
+        Some(keys) => keys,
+        None => generated_signing_keys(&configured.also_accepted, store, rng).await?,
+    };
+    let refresh = match configured.refresh {
+        Some(key) => key,
+        None => ServerKey::new(generated(store, rng, REFRESH_KEY_SECRET).await?.to_vec())?,
+    };
+    let mfa = match configured.mfa {
+        Some(key) => key,
+        None => {
+            tracing::warn!(
+                "NO MFA ENCRYPTION KEY CONFIGURED: TOTP secrets are encrypted with a key generated on first start and \
+                 stored in the same database. Configure mfa.encryption_key (32 bytes, base64) for production."
+            );
+            generated(store, rng, MFA_KEY_SECRET).await?
+        }
+    };
+
+    // The signing key: its kid, or any key this node still accepts (a rotation in progress on
+    // other nodes). Moving on to the new key is recorded only when the stored one is an
+    // earlier key, so a node still on the previous step does not move it back.
+    let kid = signing.active_kid().to_owned();
+    let stored = stored_fingerprint(store, SIGNING_FINGERPRINT, &kid).await?;
+    if stored != kid {
+        if signing.jwk(&stored).is_none() {
+            bail!(
+                "tokens.signing_key_file: this key (kid {kid}) is not the one this database's tokens are signed with \
+                 (kid {stored}), nor one this node accepts besides: every signed-in user would get 401. Restore the \
+                 key, or rotate as docs/OPERATIONS.md \"Rotating the signing key\" says (list the old key in \
+                 tokens.previous_public_key_files)"
+            );
+        }
+        if !config.tokens.next_signing_key_file.as_ref().is_some_and(|path| {
+            read_file("", path)
+                .ok()
+                .and_then(|pem| public_key_of("", &pem).ok())
+                .is_some_and(|public| JwtKeys::kid_of(&public) == stored)
+        }) {
+            store.put_secret(SIGNING_FINGERPRINT, kid.as_bytes()).await?;
+            tracing::info!(kid = %kid, previous = %stored, "signing key rotated: this key now signs");
+        }
+    }
+    let refresh_fp = refresh.fingerprint("tokens.refresh_key");
+    check_symmetric(store, REFRESH_FINGERPRINT, "tokens.refresh_key", &refresh_fp).await?;
+    let mfa_fp = key_fingerprint("mfa.encryption_key", &mfa[..]);
+    check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &mfa_fp).await?;
+    Ok(Keys { signing, refresh, mfa })
+}
+
+/// The stored fingerprint under `name`, storing `current` when there is none yet (a new
+/// database, or one from before fingerprints were kept).
+async fn stored_fingerprint(store: &dyn SecretStore, name: &str, current: &str) -> anyhow::Result<String> {
+    let stored = store.get_or_create_secret(name, current.as_bytes()).await?;
+    String::from_utf8(stored).with_context(|| format!("the stored {name} is not text"))
+}
+
+async fn check_symmetric(store: &dyn SecretStore, name: &str, setting: &str, current: &str) -> anyhow::Result<()> {
+    let stored = stored_fingerprint(store, name, current).await?;
+    if stored != current {
+        bail!(
+            "{setting}: this key (fingerprint {current}) is not the one this database was used with (fingerprint \
+             {stored}). Restore the key (docs/OPERATIONS.md, \"Keys\"); starting with another would {}",
+            if setting == "mfa.encryption_key" {
+                "leave every TOTP secret unreadable (500 on every second-factor login)"
+            } else {
+                "invalidate every refresh token and every mailed link and code"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// A 32-byte secret generated once and kept in the database under `name`.
+async fn generated(store: &dyn SecretStore, rng: &dyn SecureRandom, name: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let mut candidate = Zeroizing::new([0u8; 32]);
+    rng.fill(&mut candidate[..]);
+    let stored = Zeroizing::new(store.get_or_create_secret(name, &candidate[..]).await?);
+    let key: [u8; 32] = stored
+        .as_slice()
+        .try_into()
+        .with_context(|| format!("the stored {name} is not 32 bytes"))?;
+    Ok(Zeroizing::new(key))
+}
+
+async fn generated_signing_keys(
+    also_accepted: &[[u8; 32]],
+    store: &dyn SecretStore,
+    rng: &dyn SecureRandom,
+) -> anyhow::Result<JwtKeys> {
+    let seed = generated(store, rng, SIGNING_SEED_SECRET).await?;
+    tracing::warn!(
+        "NO SIGNING KEY CONFIGURED: signing access tokens with a key generated on first start and stored in the \
+         database, so all nodes agree. Anyone who can read the database can forge tokens. Configure \
+         tokens.signing_key_file (Ed25519 PKCS#8 PEM) for production."
+    );
+    Ok(JwtKeys::from_ed25519_seed(&seed, also_accepted)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Figment;
+    use figment::providers::Serialized;
+
+    use super::*;
+
+    /// The Ed25519 private key of RFC 8410, section 10.3.
+    const RFC8410_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut figment = Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"));
+        for (k, v) in extra {
+            figment = figment.merge(Serialized::default(k, v));
+        }
+        Config::from_figment(&figment).unwrap()
+    }
+
+    #[test]
+    fn configured_keys_are_parsed_and_bad_ones_refused() {
+        let none = configured_keys(&config(&[])).unwrap();
+        assert!(none.signing.is_none() && none.refresh.is_none());
+
+        let refresh = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let some = configured_keys(&config(&[
+            ("tokens.signing_key_pem", RFC8410_KEY),
+            ("tokens.refresh_key", refresh),
+        ]))
+        .unwrap();
+        let keys = some.signing.unwrap();
+        // RFC 8410's public key for this private key.
+        assert_eq!(
+            keys.jwks()["keys"][0]["x"],
+            "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE"
+        );
+        assert!(some.refresh.is_some());
+
+        for bad in [
+            vec![("tokens.signing_key_pem", "not a key")],
+            vec![("tokens.refresh_key", "c2hvcnQ=")],
+            vec![("tokens.refresh_key", "not base64!")],
+            vec![("tokens.previous_public_keys_pem", "x")],
+            vec![("tokens.signing_key_file", "/nonexistent/key.pem")],
+        ] {
+            let result = std::panic::catch_unwind(|| config(&bad)).map(|c| configured_keys(&c).is_err());
+            assert!(result.unwrap_or(true), "{bad:?} should be refused");
+        }
+    }
+}

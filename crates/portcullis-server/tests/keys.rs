@@ -1,0 +1,251 @@
+//! Keys at start-up, in-process on a real database: a missing key refuses the start in the
+//! production profile; a key that does not match the database's fingerprint refuses it in any
+//! profile; a signing-key rotation across two nodes (publish, then sign, then retire) never
+//! answers 401 to a token either node signed.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use base64::Engine as _;
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use portcullis_postgres::scratch::ScratchDatabase;
+use portcullis_server::{Config, Overrides, Running};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+/// A fresh Ed25519 private key file, as `openssl genpkey -algorithm ed25519` writes it.
+fn key_file(dir: &std::path::Path, name: &str, seed: u8) -> std::path::PathBuf {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, pem.as_bytes()).unwrap();
+    path
+}
+
+fn mfa_key(byte: u8) -> SecretString {
+    SecretString::from(base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+}
+
+fn config(db: &ScratchDatabase, dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.database.url = Some(SecretString::from(db.url().to_owned()));
+    c.database.migrate_on_start = false;
+    c.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    c.server.workers = 1;
+    c.passwords.argon2_m_cost_kib = 1024;
+    c.passwords.argon2_t_cost = 1;
+    c.registration.require_email_verification = false;
+    c.mail.dir = dir.join("mail");
+    c.limits.disable_all();
+    c
+}
+
+async fn start(config: &Config) -> anyhow::Result<Running> {
+    let overrides = Overrides {
+        clock: None,
+        no_signals: true,
+    };
+    let running = portcullis_server::start(config, overrides).await?;
+    Ok(running)
+}
+
+fn serve(running: Running) -> (String, actix_web::dev::ServerHandle) {
+    let base = format!("http://{}", running.addr);
+    let handle = running.handle.clone();
+    tokio::spawn(running.server);
+    (base, handle)
+}
+
+async fn scratch() -> (ScratchDatabase, std::path::PathBuf) {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create(&admin).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("portcullis-keys-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    (db, dir)
+}
+
+fn refusal(result: anyhow::Result<Running>) -> String {
+    match result {
+        Ok(_) => panic!("the start should have been refused"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_without_its_keys_and_development_generates_them() {
+    let (db, dir) = scratch().await;
+    let mut c = config(&db, &dir);
+    let error = refusal(start(&c).await);
+    assert!(
+        error.contains("tokens.signing_key_file") && error.contains("mfa.encryption_key"),
+        "{error}"
+    );
+    c.tokens.signing_key_file = Some(key_file(&dir, "signing.pem", 1));
+    let error = refusal(start(&c).await);
+    assert!(
+        !error.contains("tokens.signing_key_file") && error.contains("mfa.encryption_key"),
+        "{error}"
+    );
+
+    // The development profile generates what is missing, and keeps it in the database.
+    let mut dev = config(&db, &dir);
+    dev.server.profile = portcullis_server::config::Profile::Development;
+    let (_, stop) = serve(start(&dev).await.unwrap());
+    stop.stop(false).await;
+    // And an explicit setting wins over the profile.
+    dev.server.require_configured_keys = Some(true);
+    assert!(start(&dev).await.is_err());
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_the_databases_refuses_the_start_naming_its_setting() {
+    let (db, dir) = scratch().await;
+    let mut c = config(&db, &dir);
+    c.tokens.signing_key_file = Some(key_file(&dir, "signing.pem", 1));
+    c.mfa.encryption_key = Some(mfa_key(1));
+    let (_, stop) = serve(start(&c).await.unwrap());
+    stop.stop(false).await;
+
+    // Another MFA key: every TOTP secret would be unreadable.
+    c.mfa.encryption_key = Some(mfa_key(2));
+    let error = refusal(start(&c).await);
+    assert!(
+        error.contains("mfa.encryption_key") && error.contains("fingerprint"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&base64::engine::general_purpose::STANDARD.encode([2u8; 32])),
+        "the key itself is never in the message"
+    );
+    c.mfa.encryption_key = Some(mfa_key(1));
+
+    // Another signing key, without the old one listed: every token would be refused.
+    let configured = c.tokens.signing_key_file.replace(key_file(&dir, "other.pem", 2));
+    let error = refusal(start(&c).await);
+    assert!(error.contains("tokens.signing_key_file"), "{error}");
+    c.tokens.signing_key_file = configured;
+
+    // A forgotten key in the development profile: the generated one is not the database's.
+    let mut forgot = config(&db, &dir);
+    forgot.server.profile = portcullis_server::config::Profile::Development;
+    forgot.tokens.signing_key_file = c.tokens.signing_key_file.clone();
+    let error = refusal(start(&forgot).await);
+    assert!(error.contains("mfa.encryption_key"), "{error}");
+
+    // A configured refresh key that differs from the generated one in use.
+    c.tokens.refresh_key = Some(mfa_key(9));
+    let error = refusal(start(&c).await);
+    assert!(error.contains("tokens.refresh_key"), "{error}");
+    c.tokens.refresh_key = None;
+    let (_, stop) = serve(start(&c).await.unwrap());
+    stop.stop(false).await;
+}
+
+async fn account_status(http: &reqwest::Client, base: &str, access: &str) -> u16 {
+    let res = http
+        .get(format!("{base}/v1/account"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+async fn signed_in(http: &reqwest::Client, base: &str, email: &str) -> String {
+    let res = http
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({ "email": email, "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    body["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}
+
+async fn kids(http: &reqwest::Client, base: &str) -> Vec<String> {
+    let jwks: Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut kids: Vec<String> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[tokio::test]
+async fn a_signing_key_rotates_across_two_nodes_without_a_401() {
+    let (db, dir) = scratch().await;
+    let http = reqwest::Client::new();
+    let old = key_file(&dir, "old.pem", 1);
+    let new = key_file(&dir, "new.pem", 2);
+    let mut base = config(&db, &dir);
+    base.mfa.encryption_key = Some(mfa_key(1));
+
+    // Before: both nodes sign with the old key.
+    base.tokens.signing_key_file = Some(old.clone());
+    let (a, stop_a) = serve(start(&base).await.unwrap());
+    let before = signed_in(&http, &a, "before@example.com").await;
+
+    // Step 1, node by node: publish the next key (accepted, not signing).
+    stop_a.stop(false).await;
+    let mut step1 = config(&db, &dir);
+    step1.mfa.encryption_key = Some(mfa_key(1));
+    step1.tokens.signing_key_file = Some(old.clone());
+    step1.tokens.next_signing_key_file = Some(new.clone());
+    let (a, stop_a) = serve(start(&step1).await.unwrap());
+    assert_eq!(
+        kids(&http, &a).await.len(),
+        2,
+        "the next key is published before it signs"
+    );
+    let from_a = signed_in(&http, &a, "step1@example.com").await;
+
+    // Step 2, node by node: the new key signs, the old one is still accepted. While the nodes
+    // are mixed (a still on step 1, b on step 2), each accepts the other's tokens.
+    let mut step2 = config(&db, &dir);
+    step2.mfa.encryption_key = Some(mfa_key(1));
+    step2.tokens.signing_key_file = Some(new.clone());
+    step2.tokens.previous_public_key_files = vec![old.clone()];
+    let (b, stop_b) = serve(start(&step2).await.unwrap());
+    let from_b = signed_in(&http, &b, "step2@example.com").await;
+    assert_eq!(kids(&http, &a).await, kids(&http, &b).await);
+    for token in [&before, &from_a, &from_b] {
+        assert_eq!(account_status(&http, &a, token).await, 200);
+        assert_eq!(account_status(&http, &b, token).await, 200);
+    }
+    // A node restarted on step 1 after another moved to step 2 still starts.
+    stop_a.stop(false).await;
+    let (a, stop_a) = serve(start(&step1).await.unwrap());
+    assert_eq!(account_status(&http, &a, &from_b).await, 200);
+    stop_a.stop(false).await;
+    let (a, stop_a) = serve(start(&step2).await.unwrap());
+    assert_eq!(account_status(&http, &a, &from_a).await, 200);
+
+    // Step 3, once the old key's tokens have expired: retire it. Only the new key is left,
+    // and a node started with the old key alone is refused.
+    stop_a.stop(false).await;
+    stop_b.stop(false).await;
+    let mut step3 = config(&db, &dir);
+    step3.mfa.encryption_key = Some(mfa_key(1));
+    step3.tokens.signing_key_file = Some(new.clone());
+    let (a, stop_a) = serve(start(&step3).await.unwrap());
+    assert_eq!(kids(&http, &a).await.len(), 1);
+    assert_eq!(account_status(&http, &a, &from_b).await, 200);
+    stop_a.stop(false).await;
+    let error = refusal(start(&base).await);
+    assert!(error.contains("tokens.signing_key_file"), "{error}");
+}
