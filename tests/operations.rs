@@ -164,3 +164,27 @@ async fn a_trusted_proxys_request_id_is_kept_and_anyone_elses_is_not() {
     assert_ne!(id, "chosen-by-client");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 }
+
+/// A database whose schema falls behind the build (recreated, restored from an older backup)
+/// makes the node not ready, instead of ready with every call failing.
+#[tokio::test]
+async fn readiness_is_false_while_migrations_are_pending() {
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    let ctx = common::spawn().await;
+    let ready = |ctx: &Ctx| {
+        let req = ctx.http.get(ctx.app.url("/health/ready")).send();
+        async { req.await.unwrap().status() }
+    };
+    assert_eq!(ready(&ctx).await, StatusCode::OK);
+    let mut conn = diesel_async::AsyncPgConnection::establish(ctx.app.database_url())
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (status, body) = read(ctx.get("/health/ready", None).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+}

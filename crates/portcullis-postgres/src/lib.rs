@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod diagnose;
 mod error;
 mod mail_requests;
 mod mfa;
@@ -32,5 +33,6 @@ mod signup;
 mod tenants;
 mod users;
 
-pub use migrate::{MigrateError, run_migrations};
+pub use diagnose::describe_target;
+pub use migrate::{MigrateError, MigrationStatus, migration_status, run_migrations};
 pub use pool::{PgSettings, PgStore};

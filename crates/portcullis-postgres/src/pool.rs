@@ -45,6 +45,8 @@ impl PgSettings {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// The migrations this build expects applied (readiness checks them).
+    expected_versions: std::sync::Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -65,7 +67,14 @@ impl PgStore {
         config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             async move {
-                let mut conn = AsyncPgConnection::establish(&url).await?;
+                let mut conn = match AsyncPgConnection::establish(&url).await {
+                    Ok(conn) => conn,
+                    Err(_) => {
+                        return Err(diesel::ConnectionError::BadConnection(
+                            crate::diagnose::diagnose(&url).await,
+                        ));
+                    }
+                };
                 diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
                     .execute(&mut conn)
                     .await
@@ -83,7 +92,25 @@ impl PgStore {
             .runtime(deadpool_runtime())
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            expected_versions: std::sync::Arc::new(crate::migrate::embedded_versions()),
+        })
+    }
+
+    /// The migrations of this build that the database lacks (none: the schema is current).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        let applied = crate::migrate::applied_versions(&mut conn).await.map_err(|e| match e {
+            crate::MigrateError::Query(e) => query_error(e),
+            other => StoreError::Unavailable(other.to_string()),
+        })?;
+        Ok(self
+            .expected_versions
+            .iter()
+            .filter(|v| !applied.contains(v))
+            .cloned()
+            .collect())
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
@@ -129,12 +156,20 @@ impl SecretStore for PgStore {
 
 #[async_trait]
 impl HealthCheck for PgStore {
+    /// Ready when the database answers and its schema has every migration of this build.
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(query_error)?;
+        let pending = self.pending_migrations().await?;
+        if !pending.is_empty() {
+            tracing::warn!(
+                pending = pending.len(),
+                first = %pending[0],
+                "not ready: the database schema is behind this build; run `portcullis migrate`"
+            );
+            return Err(StoreError::Unavailable(format!(
+                "the database schema is behind this build: {} migration(s) pending",
+                pending.len()
+            )));
+        }
         Ok(())
     }
 }

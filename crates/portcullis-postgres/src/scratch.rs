@@ -26,7 +26,7 @@ impl ScratchDatabase {
     /// Creates the database without migrating it.
     pub async fn create_empty(admin_url: &str) -> Result<Self, MigrateError> {
         let name = format!("portcullis_test_{}", Uuid::now_v7().simple());
-        let mut admin = AsyncPgConnection::establish(admin_url).await?;
+        let mut admin = crate::migrate::connect(admin_url).await?;
         diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .await?;
@@ -40,7 +40,7 @@ impl ScratchDatabase {
 
     /// Drops the database now, terminating every connection to it: an outage, for fault tests.
     pub async fn drop_now(&self) -> Result<(), MigrateError> {
-        let mut admin = AsyncPgConnection::establish(&self.admin_url).await?;
+        let mut admin = crate::migrate::connect(&self.admin_url).await?;
         diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
             .execute(&mut admin)
             .await?;

@@ -79,6 +79,20 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
         statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
     })?);
+    if !config.database.migrate_on_start {
+        let pending = store
+            .pending_migrations()
+            .await
+            .context("checking the database schema")?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database schema is behind this build: {} migration(s) pending (first {}); run `portcullis \
+                 migrate`, or set database.migrate_on_start = true",
+                pending.len(),
+                pending[0]
+            );
+        }
+    }
     let rng: Arc<dyn SecureRandom> = Arc::new(OsRandom);
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
 

@@ -25,8 +25,11 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (the default).
     Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply pending database migrations and exit (`migrate status`: list them, change nothing).
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
     /// Load and validate the configuration, then exit.
     CheckConfig,
     /// Tenants (brands): create, list, show.
@@ -48,6 +51,14 @@ enum Command {
     Events(portcullis_server::operator_users::EventsArgs),
 }
 
+#[derive(Debug, Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations (the default).
+    Apply,
+    /// List applied and pending migrations; exit status 1 when some are pending.
+    Status,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
@@ -67,7 +78,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        let done: anyhow::Result<()> = match cli.command.unwrap_or(Command::Serve) {
             Command::CheckConfig => {
                 let keys = portcullis_server::configured_keys(&config)?;
                 portcullis_server::keys::refuse_missing(&config, &keys)?;
@@ -86,16 +97,36 @@ fn main() -> ExitCode {
                 );
                 Ok(())
             }
-            Command::Migrate => {
+            Command::Migrate { action } => {
                 let url = config
                     .database
                     .url
                     .as_ref()
                     .map(|u| u.expose_secret().to_owned())
                     .unwrap_or_default();
-                let applied = portcullis_postgres::run_migrations(&url).await?;
-                tracing::info!(count = applied.len(), ?applied, "migrations applied");
-                Ok(())
+                match action.unwrap_or(MigrateAction::Apply) {
+                    MigrateAction::Apply => {
+                        let applied = portcullis_postgres::run_migrations(&url).await?;
+                        tracing::info!(count = applied.len(), ?applied, "migrations applied");
+                        Ok(())
+                    }
+                    MigrateAction::Status => {
+                        let status = portcullis_postgres::migration_status(&url).await?;
+                        println!("database: {}", portcullis_postgres::describe_target(&url));
+                        for version in &status.applied {
+                            println!("applied  {version}");
+                        }
+                        for version in &status.pending {
+                            println!("pending  {version}");
+                        }
+                        println!("{} applied, {} pending", status.applied.len(), status.pending.len());
+                        if status.pending.is_empty() {
+                            Ok(())
+                        } else {
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                }
             }
             Command::Tenant(c) => operator::run(&config, operator::Operation::Tenant(c)).await,
             Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,
@@ -114,12 +145,13 @@ fn main() -> ExitCode {
                         .await;
                 }
                 tracing::info!("stopped");
-                Ok::<(), anyhow::Error>(())
+                Ok(())
             }
-        }
+        };
+        done.map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "fatal");
             ExitCode::FAILURE

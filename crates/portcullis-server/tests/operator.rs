@@ -207,3 +207,53 @@ async fn tenants_plans_and_nodes_are_made_and_shown_from_the_command_line() {
     assert!(refused(&portcullis(url, &["admin-key", "revoke", id])).contains("no live admin key"));
     db.drop_now().await.unwrap();
 }
+
+/// `migrate status` lists what an empty database lacks (exit 1), `serve` without
+/// `migrate_on_start` refuses it with a line saying what to run, `migrate` applies, and
+/// `status` then reports nothing pending; a wrong port names host, port and cause.
+#[tokio::test]
+async fn migrate_status_and_a_schema_behind_the_build() {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create_empty(&admin).await.unwrap();
+    let out = portcullis(db.url(), &["migrate", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("pending  20261122000001") && text.contains("0 applied"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("postgres://"),
+        "the URL (and its password) is not printed: {text}"
+    );
+
+    let serve = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db.url())
+        .env("PORTCULLIS_DATABASE__MIGRATE_ON_START", "false")
+        .env("PORTCULLIS_SERVER__PROFILE", "development")
+        .env("PORTCULLIS_SERVER__BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let said = refused(&serve);
+    assert!(
+        said.contains("migration(s) pending") && said.contains("portcullis migrate"),
+        "{said}"
+    );
+
+    stdout(&portcullis(db.url(), &["migrate"]));
+    let text = stdout(&portcullis(db.url(), &["migrate", "status"]));
+    assert!(text.contains(" 0 pending"), "{text}");
+
+    let said = refused(&portcullis(
+        "postgres://u:hunter2hunter2@127.0.0.1:1/auth",
+        &["migrate"],
+    ));
+    assert!(
+        said.contains("127.0.0.1:1/auth") && said.contains("connection refused"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2hunter2"), "{said}");
+}
