@@ -28,9 +28,8 @@ pub fn describe_target(url: &str) -> String {
 pub(crate) async fn diagnose(url: &str) -> String {
     let target = describe_target(url);
     let Ok(u) = url::Url::parse(url) else {
-        return format!(
-            "the database URL does not parse; it must look like postgres://user:password@host:5432/database"
-        );
+        return "the database URL does not parse; it must look like postgres://user:password@host:5432/database"
+            .to_owned();
     };
     let host = u.host_str().unwrap_or("localhost").to_owned();
     let port = u.port().unwrap_or(5432);
