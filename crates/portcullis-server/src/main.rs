@@ -112,14 +112,21 @@ fn main() -> ExitCode {
                     }
                     MigrateAction::Status => {
                         let status = portcullis_postgres::migration_status(&url).await?;
-                        println!("database: {}", portcullis_postgres::describe_target(&url));
+                        use std::io::Write as _;
+                        let mut out = std::io::stdout().lock();
+                        writeln!(out, "database: {}", portcullis_postgres::describe_target(&url))?;
                         for version in &status.applied {
-                            println!("applied  {version}");
+                            writeln!(out, "applied  {version}")?;
                         }
                         for version in &status.pending {
-                            println!("pending  {version}");
+                            writeln!(out, "pending  {version}")?;
                         }
-                        println!("{} applied, {} pending", status.applied.len(), status.pending.len());
+                        writeln!(
+                            out,
+                            "{} applied, {} pending",
+                            status.applied.len(),
+                            status.pending.len()
+                        )?;
                         if status.pending.is_empty() {
                             Ok(())
                         } else {
