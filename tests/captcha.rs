@@ -22,6 +22,7 @@ struct Setup {
 fn turnstile(stub: &SiteverifyStub) -> Option<TurnstileConfig> {
     Some(TurnstileConfig {
         secret: SecretString::from("turnstile-secret"),
+        secret_file: None,
         verify_url: Some(stub.url("turnstile")),
     })
 }
@@ -29,6 +30,7 @@ fn turnstile(stub: &SiteverifyStub) -> Option<TurnstileConfig> {
 fn hcaptcha(stub: &SiteverifyStub) -> Option<HCaptchaConfig> {
     Some(HCaptchaConfig {
         secret: SecretString::from("hcaptcha-secret"),
+        secret_file: None,
         site_key: None,
         verify_url: Some(stub.url("hcaptcha")),
     })
@@ -37,6 +39,7 @@ fn hcaptcha(stub: &SiteverifyStub) -> Option<HCaptchaConfig> {
 fn recaptcha(stub: &SiteverifyStub, min_score: Option<f64>) -> Option<ReCaptchaConfig> {
     Some(ReCaptchaConfig {
         secret: SecretString::from("recaptcha-secret"),
+        secret_file: None,
         min_score,
         expected_action: None,
         verify_url: Some(stub.url("recaptcha")),

@@ -39,8 +39,11 @@ impl Default for CaptchaConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HCaptchaConfig {
-    /// Secret key.
+    /// Secret key (or `secret_file`).
+    #[serde(default = "super::secrets::unset")]
     pub secret: SecretString,
+    /// A file holding the secret key.
+    pub secret_file: Option<std::path::PathBuf>,
     /// Site key; when set, tokens solved for another site key are refused.
     pub site_key: Option<String>,
     /// siteverify URL (default: hCaptcha's).
@@ -51,8 +54,11 @@ pub struct HCaptchaConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReCaptchaConfig {
-    /// Secret key.
+    /// Secret key (or `secret_file`).
+    #[serde(default = "super::secrets::unset")]
     pub secret: SecretString,
+    /// A file holding the secret key.
+    pub secret_file: Option<std::path::PathBuf>,
     /// v3: the lowest accepted score (0.0–1.0); unset = v2.
     pub min_score: Option<f64>,
     /// v3: the action the token must have been made for.
@@ -65,8 +71,11 @@ pub struct ReCaptchaConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TurnstileConfig {
-    /// Secret key.
+    /// Secret key (or `secret_file`).
+    #[serde(default = "super::secrets::unset")]
     pub secret: SecretString,
+    /// A file holding the secret key.
+    pub secret_file: Option<std::path::PathBuf>,
     /// siteverify URL (default: Cloudflare's).
     pub verify_url: Option<String>,
 }

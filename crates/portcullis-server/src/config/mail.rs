@@ -28,6 +28,8 @@ pub struct MailConfig {
     pub smtp_username: Option<String>,
     /// SMTP password.
     pub smtp_password: Option<SecretString>,
+    /// A file holding `smtp_password`.
+    pub smtp_password_file: Option<PathBuf>,
     /// Per-command SMTP timeout, seconds.
     pub smtp_timeout_secs: u64,
     /// Pooled SMTP connections.
@@ -82,6 +84,7 @@ impl Default for MailConfig {
             smtp_security: SmtpSecurity::Starttls,
             smtp_username: None,
             smtp_password: None,
+            smtp_password_file: None,
             smtp_timeout_secs: 15,
             smtp_max_connections: 4,
             deliver: true,
@@ -131,6 +134,7 @@ impl MailConfig {
                 "mail: batch_size, poll_interval_ms and retry_first_secs must be positive, retry_max_secs >= retry_first_secs",
             );
         }
+        portcullis_domain::model::validate_sender(&m.from).map_err(|e| ConfigError(format!("mail.from: {e}")))?;
         if m.smtp_username.is_some() != m.smtp_password.is_some() {
             return fail("mail.smtp_username and mail.smtp_password go together");
         }

@@ -5,13 +5,14 @@
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::Deserialize;
 
 mod common;
 mod flows;
 mod limits;
 mod mail;
+mod secrets;
 mod server;
 mod tokens;
 
@@ -73,38 +74,71 @@ impl Config {
         if let Ok(url) = std::env::var("DATABASE_URL") {
             figment = figment.merge(Serialized::default("database.url", url));
         }
-        // PORTCULLIS_CONFIG names the file; it is not a setting.
-        figment = figment.merge(Env::prefixed("PORTCULLIS_").ignore(&["config"]).split("__"));
-        Self::from_figment(&figment)
+        figment = secrets::merge_environment(figment);
+        Self::from_figment(&figment).map_err(|e| ConfigError(secrets::scrub(&e.0)))
     }
 
-    /// Extracts and validates from any figment (tests build their own).
+    /// Extracts and validates from any figment (tests build their own): every error found, one
+    /// per line, each naming its setting.
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: Self = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        let mut config: Self = figment.extract().map_err(|e| ConfigError(extraction_errors(e)))?;
+        let mut errors = config.read_secret_files();
+        if let Err(e) = config.validate() {
+            errors.push(e.0);
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError(errors.join("\n")))
+        }
     }
 
     /// Checks what serde cannot: ranges and relations between settings, section by section.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.passwords.validate()?;
-        self.tokens.validate()?;
-        self.server.validate()?;
-        self.limits.validate()?;
-        self.captcha.validate()?;
-        self.database.validate()?;
-        self.mail.validate()?;
-        self.one_time.validate()?;
-        self.mfa.validate()?;
-        self.usernames.validate()?;
-        self.signup.validate()?;
-        self.retention.validate()
+        let checks = [
+            self.passwords.validate(),
+            self.tokens.validate(),
+            self.server.validate(),
+            self.limits.validate(),
+            self.captcha.validate(),
+            self.database.validate(),
+            self.mail.validate(),
+            self.one_time.validate(),
+            self.mfa.validate(),
+            self.usernames.validate(),
+            self.signup.validate(),
+            self.retention.validate(),
+            self.log.validate(),
+        ];
+        let errors: Vec<String> = checks.into_iter().filter_map(Result::err).map(|e| e.0).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(errors.join("\n")))
+        }
     }
+}
+
+/// Figment's errors, one per line; a secret setting's is told without its value.
+fn extraction_errors(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if secrets::is_secret(&key) {
+                format!("{key}: not a usable value (a string is expected; the value is not shown)")
+            } else {
+                e.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     fn with_url() -> Figment {
         Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"))
@@ -202,6 +236,115 @@ mod tests {
             assert!(Config::load(Some(Path::new("portcullis.toml"))).is_err());
             Ok(())
         });
+    }
+
+    /// Digit-only and other number-like strings stay strings, secrets may come from files, and
+    /// no error echoes a secret.
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail fixes the error type
+    fn strings_stay_strings_secrets_come_from_files_and_are_never_echoed() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
+            jail.set_env("PORTCULLIS_MAIL__SMTP_USERNAME", "0042");
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD", "0084736251");
+            jail.set_env("PORTCULLIS_MFA__ISSUER", "true");
+            jail.set_env("PORTCULLIS_PASSWORDS__MIN_LENGTH", "12");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.mail.smtp_username.as_deref(), Some("0042"));
+            let password = config.mail.smtp_password.as_ref().map(|p| p.expose_secret().to_owned());
+            assert_eq!(password.as_deref(), Some("0084736251"), "not the number 84736251");
+            assert_eq!(config.mfa.issuer, "true");
+            assert_eq!(config.passwords.min_length, 12, "numbers are still numbers");
+
+            jail.create_file("smtp-password", "from a file 123\n")?;
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD", "");
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD_FILE", "smtp-password");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let password = config.mail.smtp_password.as_ref().map(|p| p.expose_secret().to_owned());
+            assert_eq!(password.as_deref(), Some("from a file 123"), "without its line break");
+
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD", "s3cret-both-set");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("mail.smtp_password or mail.smtp_password_file"), "{err}");
+            assert!(!err.contains("s3cret-both-set"), "{err}");
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD", "");
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD_FILE", "missing-file");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("mail.smtp_password_file: cannot read missing-file"),
+                "{err}"
+            );
+
+            // A TOML secret of the wrong type is named, its value not shown.
+            jail.create_file("p.toml", "[mail]\nsmtp_username = \"u\"\nsmtp_password = 84736251\n")?;
+            jail.set_env("PORTCULLIS_MAIL__SMTP_PASSWORD_FILE", "");
+            let err = Config::load(Some(Path::new("p.toml"))).unwrap_err().to_string();
+            assert!(err.contains("mail.smtp_password"), "{err}");
+            assert!(!err.contains("84736251"), "{err}");
+            Ok(())
+        });
+    }
+
+    /// Every single-string setting is in the list read verbatim from the environment: a new
+    /// one left out would be parsed (and `0123` would become 123).
+    #[test]
+    fn every_string_setting_is_read_verbatim() {
+        let sources = [
+            include_str!("flows.rs"),
+            include_str!("limits.rs"),
+            include_str!("mail.rs"),
+            include_str!("server.rs"),
+            include_str!("tokens.rs"),
+        ];
+        let string_types = [
+            ": String,",
+            ": Option<String>,",
+            ": SecretString,",
+            ": Option<SecretString>,",
+            ": PathBuf,",
+            ": Option<PathBuf>,",
+            ": Option<std::path::PathBuf>,",
+        ];
+        let fields = sources
+            .iter()
+            .flat_map(|s| s.lines())
+            .filter(|l| l.trim_start().starts_with("pub ") && string_types.iter().any(|t| l.ends_with(t)))
+            .count();
+        assert_eq!(
+            fields,
+            secrets::STRING_KEYS.len(),
+            "a string setting is missing from STRING_KEYS"
+        );
+    }
+
+    #[test]
+    fn every_error_is_listed_each_naming_its_setting() {
+        let figment = with_url()
+            .merge(Serialized::default("log.filter", "infoo"))
+            .merge(Serialized::default("database.url", "not a url"))
+            .merge(Serialized::default(
+                "server.cors_allowed_origins",
+                vec!["https://app.example.com/"],
+            ))
+            .merge(Serialized::default("server.trusted_proxies", vec!["proxy.internal"]))
+            .merge(Serialized::default("mail.from", "nobody"))
+            .merge(Serialized::default("passwords.min_length", 0));
+        let err = Config::from_figment(&figment).unwrap_err().to_string();
+        for key in [
+            "log.filter",
+            "database.url",
+            "server.",
+            "mail.from",
+            "passwords.min_length",
+        ] {
+            assert!(err.contains(key), "{key} missing from: {err}");
+        }
+        for fine in ["info", "portcullis=debug,info", "warn,actix_web=error", "off"] {
+            let figment = with_url().merge(Serialized::default("log.filter", fine));
+            assert!(Config::from_figment(&figment).is_ok(), "{fine}");
+        }
+        let figment = with_url().merge(Serialized::default("database.url", "mysql://x@localhost/db"));
+        assert!(Config::from_figment(&figment).is_err());
     }
 
     #[test]

@@ -119,6 +119,8 @@ impl Default for ServerConfig {
 pub struct DatabaseConfig {
     /// `postgres://…`; also read from `DATABASE_URL`.
     pub url: Option<SecretString>,
+    /// A file holding `url` (it carries the database password).
+    pub url_file: Option<std::path::PathBuf>,
     /// Pool size.
     pub max_connections: usize,
     /// Wait for a free connection before answering 503, in ms.
@@ -135,6 +137,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: None,
+            url_file: None,
             max_connections: 16,
             acquire_timeout_ms: 2_000,
             connect_timeout_ms: 5_000,
@@ -207,8 +210,19 @@ impl DatabaseConfig {
         if self.max_connections == 0 {
             return fail("database.max_connections must be at least 1");
         }
-        if self.url.as_ref().is_none_or(|u| u.expose_secret().is_empty()) {
+        let Some(url) = self.url.as_ref().filter(|u| !u.expose_secret().is_empty()) else {
             return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
+        };
+        // Checked without ever quoting it: it carries the database password.
+        match url::Url::parse(url.expose_secret()) {
+            Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") && u.host_str().is_some_and(|h| !h.is_empty()) => {
+            }
+            Ok(_) => return fail("database.url must be postgres://user:password@host:port/database"),
+            Err(e) => {
+                return Err(ConfigError(format!(
+                    "database.url does not parse ({e}); it must be postgres://user:password@host:port/database"
+                )));
+            }
         }
         Ok(())
     }
@@ -235,4 +249,33 @@ fn check_origin(origin: &str) -> Result<(), ConfigError> {
         return bad("is not an origin (a path, a trailing slash, upper case or a default port)");
     }
     Ok(())
+}
+
+impl LogConfig {
+    /// Checks the filter as the logger will read it: a typo is an error, not a silent logger.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        // A bare word is a level, or it is taken as a target to log everything of, so `infoo`
+        // would parse and then log nothing: refuse words that are neither a level nor
+        // `target=level`.
+        const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+        for directive in self.filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            if !directive.contains('=')
+                && !directive.contains('[')
+                && !LEVELS.contains(&directive.to_ascii_lowercase().as_str())
+            {
+                return Err(ConfigError(format!(
+                    "log.filter: {directive:?} is neither a level (trace, debug, info, warn, error, off) nor target=level"
+                )));
+            }
+        }
+        tracing_subscriber::EnvFilter::builder()
+            .parse(&self.filter)
+            .map(drop)
+            .map_err(|e| {
+                ConfigError(format!(
+                    "log.filter {:?} is not a filter ({e}); e.g. info or portcullis=debug,info",
+                    self.filter
+                ))
+            })
+    }
 }
