@@ -55,7 +55,11 @@ impl RootSpanBuilder for RequestSpan {
             Ok(res) => res.request().extensions().get::<Started>().copied(),
             Err(_) => None,
         };
-        let latency_ms = started.map_or(0.0, |s| s.0.elapsed().as_secs_f64() * 1000.0);
+        // Milliseconds with microsecond precision (three decimals), not a float's noise.
+        let latency_ms = started.map_or(0.0, |s| {
+            let micros = u32::try_from(s.0.elapsed().as_micros()).unwrap_or(u32::MAX);
+            f64::from(micros) / 1000.0
+        });
         let status = match outcome {
             Ok(res) => res.status().as_u16(),
             Err(e) => e.as_response_error().status_code().as_u16(),

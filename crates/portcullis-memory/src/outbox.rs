@@ -105,6 +105,10 @@ impl SecretStore for MemoryStore {
             .clone())
     }
 
+    async fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().await?.server_secrets.get(name).cloned())
+    }
+
     async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut state = self.lock().await?;
         state.server_secrets.insert(name.to_owned(), value.to_vec());

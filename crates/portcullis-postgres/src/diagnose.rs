@@ -24,8 +24,9 @@ pub fn describe_target(url: &str) -> String {
     }
 }
 
-/// Why a connection to `url` fails, as far as a plain TCP attempt can tell.
-pub(crate) async fn diagnose(url: &str) -> String {
+/// Why a connection to `url` fails: the driver's word (it never holds the password), and what a
+/// plain TCP attempt tells.
+pub(crate) async fn diagnose(url: &str, driver: &diesel::ConnectionError) -> String {
     let target = describe_target(url);
     let Ok(u) = url::Url::parse(url) else {
         return "the database URL does not parse; it must look like postgres://user:password@host:5432/database"
@@ -46,5 +47,10 @@ pub(crate) async fn diagnose(url: &str) -> String {
         Ok(Err(e)) => format!("{e}"),
         Ok(Ok(_)) => "the server accepts connections but refused the session (check user, password, database name and TLS settings)".to_owned(),
     };
-    format!("cannot connect to the database at {target}: {cause}")
+    // Belt and braces: whatever the driver said, without the URL or its password.
+    let mut driver = driver.to_string().replace(url, "<database url>");
+    if let Some(password) = u.password().filter(|p| !p.is_empty()) {
+        driver = driver.replace(password, "<redacted>");
+    }
+    format!("cannot connect to the database at {target}: {cause} (driver: {driver})")
 }

@@ -65,7 +65,7 @@ pub async fn run_migrations(database_url: &str) -> Result<Vec<String>, MigrateEr
 pub(crate) async fn connect(database_url: &str) -> Result<AsyncPgConnection, MigrateError> {
     match AsyncPgConnection::establish(database_url).await {
         Ok(conn) => Ok(conn),
-        Err(_) => Err(MigrateError::Connect(crate::diagnose::diagnose(database_url).await)),
+        Err(e) => Err(MigrateError::Connect(crate::diagnose::diagnose(database_url, &e).await)),
     }
 }
 

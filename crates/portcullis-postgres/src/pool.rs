@@ -69,9 +69,9 @@ impl PgStore {
             async move {
                 let mut conn = match AsyncPgConnection::establish(&url).await {
                     Ok(conn) => conn,
-                    Err(_) => {
+                    Err(e) => {
                         return Err(diesel::ConnectionError::BadConnection(
-                            crate::diagnose::diagnose(&url).await,
+                            crate::diagnose::diagnose(&url, &e).await,
                         ));
                     }
                 };
@@ -137,6 +137,17 @@ impl SecretStore for PgStore {
             .select(server_secrets::secret)
             .first::<Vec<u8>>(&mut conn)
             .await
+            .map_err(query_error)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn().await?;
+        server_secrets::table
+            .find(name)
+            .select(server_secrets::secret)
+            .first::<Vec<u8>>(&mut conn)
+            .await
+            .optional()
             .map_err(query_error)
     }
 

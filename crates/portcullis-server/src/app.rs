@@ -273,7 +273,14 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
 fn cors(origins: &[String], max_age_secs: usize) -> actix_cors::Cors {
     use actix_web::http::{Method, header};
     let mut cors = actix_cors::Cors::default()
-        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::HEAD])
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+        ])
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -20,6 +20,9 @@ const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
 const SIGNING_FINGERPRINT: &str = "fingerprint:signing_key";
 const REFRESH_FINGERPRINT: &str = "fingerprint:refresh_key";
 const MFA_FINGERPRINT: &str = "fingerprint:mfa_encryption_key";
+/// The `kid` a node last published as `tokens.next_signing_key_file`: the only key the stored
+/// signing fingerprint may move on to.
+const SIGNING_PUBLISHED: &str = "fingerprint:signing_key_published";
 
 /// The keys the configuration names, parsed and checked; `None` where storage must supply one.
 /// `check-config` runs this too, so a bad key fails there rather than at `serve`.
@@ -30,6 +33,8 @@ pub struct ConfiguredKeys {
     /// Public keys accepted and published besides the signing key: the next key (before it
     /// signs) and earlier ones (until their tokens expire).
     pub also_accepted: Vec<[u8; 32]>,
+    /// The `kid` of `tokens.next_signing_key_file`, when one is configured.
+    pub next_kid: Option<String>,
     /// The refresh-successor key, when configured.
     pub refresh: Option<ServerKey>,
     /// The key encrypting TOTP secrets, when configured.
@@ -67,9 +72,12 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
         (None, None) => None,
     };
     let mut also_accepted = Vec::new();
+    let mut next_kid = None;
     if let Some(path) = &t.next_signing_key_file {
         let pem = read_file("tokens.next_signing_key_file", path)?;
-        also_accepted.push(public_key_of("tokens.next_signing_key_file", &pem)?);
+        let public = public_key_of("tokens.next_signing_key_file", &pem)?;
+        next_kid = Some(JwtKeys::kid_of(&public));
+        also_accepted.push(public);
     }
     for pem in &t.previous_public_keys_pem {
         also_accepted.push(public_key_of("tokens.previous_public_keys_pem", pem)?);
@@ -88,7 +96,8 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
         .map(|configured| -> anyhow::Result<ServerKey> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(configured.expose_secret().trim())
-                .context("tokens.refresh_key must be base64")?;
+                // The decoder's error names a character of the key and its offset: not logged.
+                .map_err(|_| anyhow::anyhow!("tokens.refresh_key must be standard base64"))?;
             ServerKey::new(bytes).context("tokens.refresh_key")
         })
         .transpose()?;
@@ -100,7 +109,7 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
             let bytes = Zeroizing::new(
                 base64::engine::general_purpose::STANDARD
                     .decode(configured.expose_secret().trim())
-                    .context("mfa.encryption_key must be base64")?,
+                    .map_err(|_| anyhow::anyhow!("mfa.encryption_key must be standard base64"))?,
             );
             let key: [u8; 32] = bytes
                 .as_slice()
@@ -112,6 +121,7 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
     Ok(ConfiguredKeys {
         signing,
         also_accepted,
+        next_kid,
         refresh,
         mfa,
     })
@@ -162,50 +172,112 @@ pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRand
         }
     };
 
-    // The signing key: its kid, or any key this node still accepts (a rotation in progress on
-    // other nodes). Moving on to the new key is recorded only when the stored one is an
-    // earlier key, so a node still on the previous step does not move it back.
-    let kid = signing.active_kid().to_owned();
-    let stored = stored_fingerprint(store, SIGNING_FINGERPRINT, &kid).await?;
-    if stored != kid {
-        if signing.jwk(&stored).is_none() {
-            bail!(
-                "tokens.signing_key_file: this key (kid {kid}) is not the one this database's tokens are signed with \
-                 (kid {stored}), nor one this node accepts besides: every signed-in user would get 401. Restore the \
-                 key, or rotate as docs/OPERATIONS.md \"Rotating the signing key\" says (list the old key in \
-                 tokens.previous_public_key_files)"
-            );
-        }
-        if !config.tokens.next_signing_key_file.as_ref().is_some_and(|path| {
-            read_file("", path)
-                .ok()
-                .and_then(|pem| public_key_of("", &pem).ok())
-                .is_some_and(|public| JwtKeys::kid_of(&public) == stored)
-        }) {
-            store.put_secret(SIGNING_FINGERPRINT, kid.as_bytes()).await?;
-            tracing::info!(kid = %kid, previous = %stored, "signing key rotated: this key now signs");
-        }
-    }
+    let legacy = legacy_fingerprint(store, REFRESH_KEY_SECRET, |k| {
+        ServerKey::new(k.to_vec())
+            .ok()
+            .map(|k| k.fingerprint("tokens.refresh_key"))
+    })
+    .await?;
     let refresh_fp = refresh.fingerprint("tokens.refresh_key");
-    check_symmetric(store, REFRESH_FINGERPRINT, "tokens.refresh_key", &refresh_fp).await?;
+    check_symmetric(store, REFRESH_FINGERPRINT, "tokens.refresh_key", &refresh_fp, legacy).await?;
+    let legacy = legacy_fingerprint(store, MFA_KEY_SECRET, |k| {
+        Some(key_fingerprint("mfa.encryption_key", k))
+    })
+    .await?;
     let mfa_fp = key_fingerprint("mfa.encryption_key", &mfa[..]);
-    check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &mfa_fp).await?;
+    check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &mfa_fp, legacy).await?;
+    check_signing(store, &signing, configured.next_kid.as_deref()).await?;
     Ok(Keys { signing, refresh, mfa })
 }
 
-/// The stored fingerprint under `name`, storing `current` when there is none yet (a new
-/// database, or one from before fingerprints were kept).
-async fn stored_fingerprint(store: &dyn SecretStore, name: &str, current: &str) -> anyhow::Result<String> {
-    let stored = store.get_or_create_secret(name, current.as_bytes()).await?;
+/// The signing key against the stored `kid`: it passes when it is that key or one this node
+/// accepts besides (a rotation in progress). The stored `kid` moves on only to a key that a
+/// node published first as `tokens.next_signing_key_file`, so one misconfigured node cannot
+/// move it and lock the correctly configured ones out of their next restart.
+async fn check_signing(store: &dyn SecretStore, signing: &JwtKeys, next_kid: Option<&str>) -> anyhow::Result<()> {
+    let kid = signing.active_kid().to_owned();
+    if let Some(next) = next_kid {
+        store.put_secret(SIGNING_PUBLISHED, next.as_bytes()).await?;
+    }
+    // A database from before fingerprints, signing with its generated key: that key's kid.
+    let legacy = legacy_fingerprint(store, SIGNING_SEED_SECRET, |seed| {
+        let seed: [u8; 32] = seed.try_into().ok()?;
+        JwtKeys::from_ed25519_seed(&seed, &[])
+            .ok()
+            .map(|k| k.active_kid().to_owned())
+    })
+    .await?;
+    let stored = stored_fingerprint(store, SIGNING_FINGERPRINT, legacy.as_deref().unwrap_or(&kid)).await?;
+    if stored == kid {
+        return Ok(());
+    }
+    if signing.jwk(&stored).is_none() {
+        bail!(
+            "tokens.signing_key_file: this key (kid {kid}) is not the one this database's tokens are signed with \
+             (kid {stored}), nor one this node accepts besides: every signed-in user would get 401. Restore the \
+             key, or rotate as docs/OPERATIONS.md \"Rotating the signing key\" says (publish the new key as \
+             tokens.next_signing_key_file first, then sign with it listing the old one in \
+             tokens.previous_public_key_files)"
+        );
+    }
+    if next_kid == Some(stored.as_str()) {
+        // This node is still on the publishing step; others already sign with its next key.
+        return Ok(());
+    }
+    let published = store.secret(SIGNING_PUBLISHED).await?;
+    if published.as_deref() == Some(kid.as_bytes()) {
+        store.put_secret(SIGNING_FINGERPRINT, kid.as_bytes()).await?;
+        tracing::info!(kid = %kid, previous = %stored, "signing key rotated: this key now signs");
+    } else {
+        tracing::warn!(
+            kid = %kid,
+            signs_elsewhere = %stored,
+            "this node signs with a key that was never published as tokens.next_signing_key_file: nodes without it \
+             answer 401 to its tokens; publish it on every node first"
+        );
+    }
+    Ok(())
+}
+
+/// The fingerprint of the key a database from before fingerprints was used with, when it kept
+/// a generated one under `generated` (`digest` makes the fingerprint from its bytes).
+async fn legacy_fingerprint(
+    store: &dyn SecretStore,
+    generated: &str,
+    digest: impl Fn(&[u8]) -> Option<String>,
+) -> anyhow::Result<Option<String>> {
+    Ok(store.secret(generated).await?.as_deref().and_then(digest))
+}
+
+/// The stored fingerprint under `name`; when there is none yet, `first` is stored and returned
+/// (every node starting at once agrees on one).
+async fn stored_fingerprint(store: &dyn SecretStore, name: &str, first: &str) -> anyhow::Result<String> {
+    let stored = store.get_or_create_secret(name, first.as_bytes()).await?;
     String::from_utf8(stored).with_context(|| format!("the stored {name} is not text"))
 }
 
-async fn check_symmetric(store: &dyn SecretStore, name: &str, setting: &str, current: &str) -> anyhow::Result<()> {
-    let stored = stored_fingerprint(store, name, current).await?;
+/// A symmetric key against its stored fingerprint. A database from before fingerprints is
+/// held to the generated key it keeps (`legacy`), if any: that is the key its data was made
+/// with.
+async fn check_symmetric(
+    store: &dyn SecretStore,
+    name: &str,
+    setting: &str,
+    current: &str,
+    legacy: Option<String>,
+) -> anyhow::Result<()> {
+    let stored = stored_fingerprint(store, name, legacy.as_deref().unwrap_or(current)).await?;
     if stored != current {
+        let generated = if setting == "mfa.encryption_key" {
+            MFA_KEY_SECRET
+        } else {
+            REFRESH_KEY_SECRET
+        };
         bail!(
             "{setting}: this key (fingerprint {current}) is not the one this database was used with (fingerprint \
-             {stored}). Restore the key (docs/OPERATIONS.md, \"Keys\"); starting with another would {}",
+             {stored}). Restore the key; if the database was used with a generated one, configure that key: \
+             SELECT encode(secret, 'base64') FROM server_secrets WHERE name = '{generated}' (docs/OPERATIONS.md, \
+             \"Keys\"). Starting with another would {}",
             if setting == "mfa.encryption_key" {
                 "leave every TOTP secret unreadable (500 on every second-factor login)"
             } else {

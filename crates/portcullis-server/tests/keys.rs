@@ -249,3 +249,75 @@ async fn a_signing_key_rotates_across_two_nodes_without_a_401() {
     let error = refusal(start(&base).await);
     assert!(error.contains("tokens.signing_key_file"), "{error}");
 }
+
+async fn sql(db: &ScratchDatabase, statement: &str) {
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    let mut conn = diesel_async::AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query(statement).execute(&mut conn).await.unwrap();
+}
+
+/// A database from before fingerprints, used with generated keys: a fresh key in their place is
+/// refused (its TOTP secrets were sealed with the generated one), the generated key configured
+/// is accepted.
+#[tokio::test]
+async fn an_upgraded_database_is_held_to_the_generated_keys_it_keeps() {
+    let (db, dir) = scratch().await;
+    let mut dev = config(&db, &dir);
+    dev.server.profile = portcullis_server::config::Profile::Development;
+    let (_, stop) = serve(start(&dev).await.unwrap());
+    stop.stop(false).await;
+    // As before fingerprints were kept.
+    sql(&db, "DELETE FROM server_secrets WHERE name LIKE 'fingerprint:%'").await;
+
+    let mut prod = config(&db, &dir);
+    prod.tokens.signing_key_file = Some(key_file(&dir, "signing.pem", 1));
+    prod.mfa.encryption_key = Some(mfa_key(7));
+    let error = refusal(start(&prod).await);
+    assert!(
+        error.contains("mfa_encryption_key_v1"),
+        "the message says how to read the key: {error}"
+    );
+
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    #[derive(diesel::QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(db.url()).await.unwrap();
+    let generated = diesel::sql_query(
+        "SELECT encode(secret, 'base64') AS key FROM server_secrets WHERE name = 'mfa_encryption_key_v1'",
+    )
+    .get_result::<Key>(&mut conn)
+    .await
+    .unwrap();
+    prod.mfa.encryption_key = Some(SecretString::from(generated.key));
+    // The signing key is new too: without the generated one listed it is refused, with it listed
+    // (after publishing) it starts.
+    let error = refusal(start(&prod).await);
+    assert!(error.contains("tokens.signing_key_file"), "{error}");
+}
+
+/// A node that signs with a key nobody published starts (its tokens are its own problem) but
+/// cannot move the record: the correctly configured nodes still start afterwards.
+#[tokio::test]
+async fn an_unpublished_signing_key_does_not_move_the_record() {
+    let (db, dir) = scratch().await;
+    let old = key_file(&dir, "old.pem", 1);
+    let stray = key_file(&dir, "stray.pem", 3);
+    let mut good = config(&db, &dir);
+    good.mfa.encryption_key = Some(mfa_key(1));
+    good.tokens.signing_key_file = Some(old.clone());
+    let (_, stop) = serve(start(&good).await.unwrap());
+    stop.stop(false).await;
+
+    let mut wrong = config(&db, &dir);
+    wrong.mfa.encryption_key = Some(mfa_key(1));
+    wrong.tokens.signing_key_file = Some(stray);
+    wrong.tokens.previous_public_key_files = vec![old];
+    let (_, stop) = serve(start(&wrong).await.unwrap());
+    stop.stop(false).await;
+
+    let (_, stop) = serve(start(&good).await.unwrap());
+    stop.stop(false).await;
+}

@@ -19,6 +19,9 @@ pub trait SecretStore: Send + Sync {
     /// it. Concurrent first calls from several nodes must all get the same value.
     async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
 
+    /// The secret stored under `name`, if any (changes nothing).
+    async fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Stores `value` under `name`, replacing what was there (a key's fingerprint moving on
     /// with a rotation).
     async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;

@@ -105,6 +105,11 @@ pub async fn a_server_secret_is_created_once<S: Storage + Clone + 'static>(store
             .expect("s"),
         values[0]
     );
+    assert_eq!(
+        store.secret("conformance_key").await.expect("read"),
+        Some(values[0].clone())
+    );
+    assert_eq!(store.secret("conformance_absent").await.expect("read"), None);
     // A put replaces it, and the next read sees the new value.
     store.put_secret("conformance_key", &[42; 16]).await.expect("put");
     assert_eq!(

@@ -127,6 +127,15 @@ fn extraction_errors(error: figment::Error) -> String {
             let key = e.path.join(".");
             if secrets::is_secret(&key) {
                 format!("{key}: not a usable value (a string is expected; the value is not shown)")
+            } else if key.is_empty() {
+                // A syntax error of the file: the parser quotes the offending line, which may
+                // hold a secret. Keep where it is and what is wrong, not the line.
+                let text = e.to_string();
+                let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                match (lines.first(), lines.last()) {
+                    (Some(first), Some(last)) if lines.len() > 1 => format!("{first}: {last}"),
+                    _ => text,
+                }
             } else {
                 e.to_string()
             }
@@ -281,6 +290,12 @@ mod tests {
             let err = Config::load(Some(Path::new("p.toml"))).unwrap_err().to_string();
             assert!(err.contains("mail.smtp_password"), "{err}");
             assert!(!err.contains("84736251"), "{err}");
+
+            // A syntax error: the parser would quote the line, secret and all.
+            jail.create_file("broken.toml", "[tokens]\nrefresh_key = AAAAsecretBBBB=\n")?;
+            let err = Config::load(Some(Path::new("broken.toml"))).unwrap_err().to_string();
+            assert!(err.contains("line 2"), "where it is: {err}");
+            assert!(!err.contains("AAAAsecretBBBB"), "{err}");
             Ok(())
         });
     }

@@ -186,13 +186,16 @@ impl Config {
 /// `<redacted>`, so no error line can carry one whatever the parser quoted.
 pub(crate) fn scrub(message: &str) -> String {
     let mut scrubbed = message.to_owned();
-    for (name, value) in std::env::vars() {
+    for (name, value) in std::env::vars_os() {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            continue;
+        };
         let secret = name
             .strip_prefix("PORTCULLIS_")
             .is_some_and(|key| SECRET_KEYS.contains(&dotted(key).as_str()))
             || name == "DATABASE_URL";
         if secret && value.len() >= 4 {
-            scrubbed = scrubbed.replace(&value, "<redacted>");
+            scrubbed = scrubbed.replace(value, "<redacted>");
         }
     }
     scrubbed
