@@ -79,10 +79,36 @@ async fn an_allowed_origin_gets_cors_and_another_does_not() {
         "{exposed}"
     );
 
-    // Without configured origins there is no CORS at all.
+    // A request from another origin is served as any other (the browser, not the server,
+    // withholds the answer from the page): CORS is no access control for non-browser clients.
+    let res = ctx
+        .http
+        .post(ctx.app.url("/v1/auth/login"))
+        .header("origin", "https://evil.example.net")
+        .json(&json!({ "login": "nobody@example.com", "password": "whatever it is" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // Without configured origins there is no CORS at all: a preflight is a 405 in the envelope,
+    // and a same-origin browser POST (which carries Origin) works.
     let plain = common::spawn().await;
     let res = preflight(&plain, APP_ORIGIN, "/v1/auth/login").await;
     assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let (_, body) = read(res).await;
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    let res = plain
+        .http
+        .post(plain.app.url("/v1/auth/login"))
+        .header("origin", plain.app.url(""))
+        .json(&json!({ "login": "nobody@example.com", "password": "whatever it is" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -237,7 +237,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 portcullis_http::request_limits(request_limits, req, next)
             }))
-            .wrap(cors(&cors_origins, cors_max_age))
+            // Without origins, no CORS layer at all: a preflight is the plain 405 in the envelope.
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins, cors_max_age),
+            ))
             .wrap_fn(portcullis_http::request_id)
             .wrap(tracing_actix_web::TracingLogger::<portcullis_http::RequestSpan>::new())
             .configure(portcullis_http::configure(state.clone()))
