@@ -39,7 +39,7 @@ pub use limits::{Limit, NoLimits, Quota, RateDecision, RateLimiter};
 pub use model::{
     Account, AccountCredentials, AccountOverview, ClientInfo, Disabled, Fulfilling, MAX_PENDING_REGISTRATIONS,
     MailKind, MailRequest, MailTarget, NewAccount, NewOneTimeSecret, NewSession, OutgoingMail, PasswordChange,
-    Principal, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment,
+    Principal, Purged, RedeemOutcome, Redemption, RegistrationPlan, RegistrationRequest, RequestFulfilment, SealedTotp,
     SecretLookup, Session, SessionSelection, StepOutcome, StoredPassword, StoredSecret, Tenant, TokenPair, TotpRecord,
     Verdict,
 };
@@ -48,7 +48,8 @@ pub use ports::{
     AccountConflict, AccountStore, AdminKeyStore, AuditStore, ClaimedMail, HashError, HashOwner, HealthCheck,
     InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore,
     PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore,
-    SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, UserAdminStore, Verification,
+    SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, TotpResealStore, UserAdminStore,
+    Verification,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{
@@ -59,12 +60,13 @@ pub use service::{
     OverBudget, Presented,
 };
 pub use token::{AccessClaims, JwtKeys, KeyError, TokenError, TokenPolicy};
-pub use totp::{MfaSettings, SecondFactor, TotpEnrollment};
+pub use totp::{MfaKeyring, MfaSettings, SealedWith, SecondFactor, TotpEnrollment};
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
 pub use use_cases::admin::{AdminAuthError, AdminWriteError};
 pub use use_cases::audit::EventPage;
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use use_cases::mfa_keys::ResealReport;
 pub use use_cases::register::{RegisterError, Registered, Registration};
 pub use use_cases::secrets::Verified;
 pub use use_cases::sessions::{LogoutScope, RevokeRequest};

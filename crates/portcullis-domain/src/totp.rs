@@ -38,11 +38,56 @@ const NONCE_LEN: usize = 24;
 /// aloud or copied by hand; on entry O counts as 0 and I or L as 1.
 const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/// Which key of a [`MfaKeyring`] opened a sealed secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SealedWith {
+    /// [`MfaKeyring::key`]: nothing to do.
+    Current,
+    /// [`MfaKeyring::next_key`]: sealed by a node that already seals with the next key.
+    Next,
+    /// One of [`MfaKeyring::previous_keys`]: to be sealed again under the current key.
+    Previous,
+}
+
+/// The keys that encrypt TOTP secrets at rest: one seals, others may open during a rotation.
+#[derive(Clone)]
+pub struct MfaKeyring {
+    /// Seals new secrets and opens them (32 bytes).
+    pub key: Zeroizing<[u8; 32]>,
+    /// A key that opens secrets but seals none yet: the next key of a rotation, published on
+    /// every node before any node seals with it.
+    pub next_key: Option<Zeroizing<[u8; 32]>>,
+    /// Keys that open secrets sealed before a rotation, until they are sealed again under
+    /// [`MfaKeyring::key`] (see [`crate::use_cases::mfa_keys::reseal_totp_secrets`]).
+    pub previous_keys: Vec<Zeroizing<[u8; 32]>>,
+}
+
+impl MfaKeyring {
+    /// One key, no rotation under way.
+    #[must_use]
+    pub fn single(key: [u8; 32]) -> Self {
+        Self {
+            key: Zeroizing::new(key),
+            next_key: None,
+            previous_keys: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for MfaKeyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaKeyring")
+            .field("next_key", &self.next_key.is_some())
+            .field("previous_keys", &self.previous_keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Second-factor settings.
 #[derive(Clone)]
 pub struct MfaSettings {
-    /// Encrypts TOTP secrets at rest (32 bytes).
-    pub key: Zeroizing<[u8; 32]>,
+    /// Encrypt TOTP secrets at rest.
+    pub keys: MfaKeyring,
     /// Keys recovery-code hashes.
     pub hash_key: ServerKey,
     /// `issuer` of `otpauth://` URIs.
@@ -63,19 +108,16 @@ impl std::fmt::Debug for MfaSettings {
     }
 }
 
-impl MfaSettings {
+impl MfaKeyring {
     fn cipher(&self) -> XChaCha20Poly1305 {
-        #[allow(clippy::expect_used)]
-        XChaCha20Poly1305::new_from_slice(&self.key[..]).expect("a 32-byte key fits XChaCha20-Poly1305")
+        cipher(&self.key)
     }
 
     /// Encrypts a TOTP secret for one account: `nonce || ciphertext || tag`.
     ///
     /// ```
-    /// use portcullis_domain::MfaSettings;
-    /// use portcullis_domain::{OsRandom, ServerKey, TenantId, UserId};
-    /// let s = MfaSettings { key: [7; 32].into(), hash_key: ServerKey::new(vec![1; 32]).unwrap(),
-    ///     issuer: "Acme".into(), max_failures: 5, lockout: chrono::Duration::minutes(15) };
+    /// use portcullis_domain::{MfaKeyring, OsRandom, TenantId, UserId};
+    /// let s = MfaKeyring::single([7; 32]);
     /// let (a, b) = (UserId::from_uuid(uuid::Uuid::now_v7()), UserId::from_uuid(uuid::Uuid::now_v7()));
     /// let sealed = s.seal(TenantId::DEFAULT, a, b"0123456789abcdefghij", &OsRandom);
     /// assert_eq!(&s.open(TenantId::DEFAULT, a, &sealed).unwrap()[..], b"0123456789abcdefghij");
@@ -94,17 +136,40 @@ impl MfaSettings {
         out
     }
 
-    /// Decrypts what [`MfaSettings::seal`] made for this account; `None` if it was not.
+    /// Decrypts what [`MfaKeyring::seal`] made for this account, under the current key, the
+    /// next one or a previous one; `None` if none of them made it.
     pub fn open(&self, tenant: TenantId, user: UserId, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        self.open_with(tenant, user, sealed).map(|(secret, _)| secret)
+    }
+
+    /// [`MfaKeyring::open`], and which key opened it.
+    ///
+    /// ```
+    /// use portcullis_domain::{MfaKeyring, OsRandom, SealedWith, TenantId, UserId};
+    /// let old = MfaKeyring::single([7; 32]);
+    /// let new = MfaKeyring { previous_keys: vec![[7; 32].into()], ..MfaKeyring::single([8; 32]) };
+    /// let a = UserId::from_uuid(uuid::Uuid::now_v7());
+    /// let sealed = old.seal(TenantId::DEFAULT, a, b"0123456789abcdefghij", &OsRandom);
+    /// let (_, with) = new.open_with(TenantId::DEFAULT, a, &sealed).unwrap();
+    /// assert_eq!(with, SealedWith::Previous);
+    /// ```
+    pub fn open_with(&self, tenant: TenantId, user: UserId, sealed: &[u8]) -> Option<(Zeroizing<Vec<u8>>, SealedWith)> {
         let (nonce, body) = sealed.split_at_checked(NONCE_LEN)?;
         let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
         let ad = associated_data(tenant, user);
-        self.cipher()
-            .decrypt(&nonce.into(), Payload { msg: body, aad: &ad })
-            .ok()
-            .map(Zeroizing::new)
+        let keys = std::iter::once((&self.key, SealedWith::Current))
+            .chain(self.next_key.iter().map(|k| (k, SealedWith::Next)))
+            .chain(self.previous_keys.iter().map(|k| (k, SealedWith::Previous)));
+        keys.into_iter().find_map(|(key, with)| {
+            cipher(key)
+                .decrypt(&nonce.into(), Payload { msg: body, aad: &ad })
+                .ok()
+                .map(|secret| (Zeroizing::new(secret), with))
+        })
     }
+}
 
+impl MfaSettings {
     /// A TOTP of `secret` for `account_name`, labelled for authenticator apps with `issuer`
     /// (the tenant's, or [`MfaSettings::issuer`]); the label does not change the codes.
     pub(crate) fn totp(&self, secret: &[u8], account_name: &str, issuer: &str) -> Option<totp_rs::Totp> {
@@ -179,6 +244,11 @@ impl std::fmt::Debug for TotpEnrollment {
     }
 }
 
+fn cipher(key: &[u8; 32]) -> XChaCha20Poly1305 {
+    #[allow(clippy::expect_used)]
+    XChaCha20Poly1305::new_from_slice(&key[..]).expect("a 32-byte key fits XChaCha20-Poly1305")
+}
+
 fn associated_data(tenant: TenantId, user: UserId) -> Vec<u8> {
     let mut ad = b"portcullis totp v1\0".to_vec();
     ad.extend_from_slice(tenant.as_uuid().as_bytes());
@@ -207,7 +277,7 @@ mod tests {
 
     fn settings() -> MfaSettings {
         MfaSettings {
-            key: Zeroizing::new([9; 32]),
+            keys: MfaKeyring::single([9; 32]),
             hash_key: ServerKey::new(vec![2; 32]).unwrap(),
             issuer: "Acme".into(),
             max_failures: 5,
@@ -265,12 +335,28 @@ mod tests {
 
     #[test]
     fn sealed_secrets_do_not_open_with_another_key() {
-        let s = settings();
+        let s = settings().keys;
         let user = UserId::from_uuid(uuid::Uuid::now_v7());
         let sealed = s.seal(TenantId::DEFAULT, user, b"01234567890123456789", &OsRandom);
-        let mut other = settings();
-        other.key = Zeroizing::new([1; 32]);
+        let other = MfaKeyring::single([1; 32]);
         assert!(other.open(TenantId::DEFAULT, user, &sealed).is_none());
         assert!(s.open(TenantId::DEFAULT, user, &sealed[..10]).is_none());
+        // During a rotation both the next key and a previous one open, and say which they are.
+        let ahead = MfaKeyring {
+            next_key: Some(Zeroizing::new([9; 32])),
+            ..MfaKeyring::single([1; 32])
+        };
+        assert_eq!(
+            ahead.open_with(TenantId::DEFAULT, user, &sealed).map(|o| o.1),
+            Some(SealedWith::Next)
+        );
+        let behind = MfaKeyring {
+            previous_keys: vec![Zeroizing::new([3; 32]), Zeroizing::new([9; 32])],
+            ..MfaKeyring::single([1; 32])
+        };
+        assert_eq!(
+            behind.open_with(TenantId::DEFAULT, user, &sealed).map(|o| o.1),
+            Some(SealedWith::Previous)
+        );
     }
 }

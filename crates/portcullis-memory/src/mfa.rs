@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId, model::AuditEvent,
+    Disabled, MfaStore, SealedTotp, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord,
+    TotpResealStore, UserId, model::AuditEvent,
 };
 
 use crate::MemoryStore;
@@ -241,5 +242,40 @@ impl MfaStore for MemoryStore {
             now,
             "mfa_disabled",
         )))
+    }
+}
+
+#[async_trait]
+impl TotpResealStore for MemoryStore {
+    async fn sealed_totp_page(
+        &self,
+        after: Option<(TenantId, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<SealedTotp>, StoreError> {
+        let state = self.lock().await?;
+        let mut keys: Vec<&(TenantId, UserId)> = state.totp.keys().filter(|k| after.is_none_or(|a| **k > a)).collect();
+        keys.sort_unstable();
+        Ok(keys
+            .into_iter()
+            .take(limit)
+            .filter_map(|key| {
+                state.totp.get(key).map(|row| SealedTotp {
+                    tenant: key.0,
+                    user: key.1,
+                    sealed: row.sealed.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn reseal_totp(&self, tenant: TenantId, user: UserId, from: &[u8], to: &[u8]) -> Result<bool, StoreError> {
+        let mut state = self.lock().await?;
+        match state.totp.get_mut(&(tenant, user)) {
+            Some(row) if row.sealed == from => {
+                row.sealed = to.to_vec();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

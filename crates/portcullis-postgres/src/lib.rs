@@ -23,6 +23,7 @@ mod queries;
 mod redemption;
 mod registration;
 mod rekey;
+mod reseal;
 mod rows;
 mod schema;
 #[cfg(feature = "testing")]

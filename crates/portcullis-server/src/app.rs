@@ -98,7 +98,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
 
     let keys = crate::keys::load(config, store.as_ref(), rng.as_ref()).await?;
     let refresh_key = keys.refresh;
-    let mfa_key = keys.mfa;
+    let mfa_keys = keys.mfa;
     let keys = Arc::new(keys.signing);
 
     let p = &config.passwords;
@@ -173,8 +173,14 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             max_code_attempts_total: o.max_code_attempts_total,
         },
     );
+    crate::mfa_keys::spawn(
+        store.clone(),
+        mfa_keys.clone(),
+        rng.clone(),
+        Duration::from_secs(config.mfa.reseal_interval_secs),
+    );
     let mfa = MfaSettings {
-        key: mfa_key,
+        keys: mfa_keys,
         hash_key: refresh_key.clone(),
         issuer: config.mfa.issuer.clone(),
         max_failures: config.mfa.max_failures,

@@ -5,7 +5,7 @@
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use portcullis_domain::{JwtKeys, SecretStore, SecureRandom, ServerKey, key_fingerprint};
+use portcullis_domain::{JwtKeys, MfaKeyring, SecretStore, SecureRandom, ServerKey, key_fingerprint};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -23,6 +23,9 @@ const MFA_FINGERPRINT: &str = "fingerprint:mfa_encryption_key";
 /// The `kid` a node last published as `tokens.next_signing_key_file`: the only key the stored
 /// signing fingerprint may move on to.
 const SIGNING_PUBLISHED: &str = "fingerprint:signing_key_published";
+/// The fingerprints (one per line) of MFA keys that rotations retired while TOTP secrets may
+/// still be sealed with them; emptied by a re-encryption pass that finds none left.
+const MFA_RETIRING: &str = "fingerprint:mfa_encryption_key_retiring";
 
 /// The keys the configuration names, parsed and checked; `None` where storage must supply one.
 /// `check-config` runs this too, so a bad key fails there rather than at `serve`.
@@ -39,6 +42,10 @@ pub struct ConfiguredKeys {
     pub refresh: Option<ServerKey>,
     /// The key encrypting TOTP secrets, when configured.
     pub mfa: Option<Zeroizing<[u8; 32]>>,
+    /// The next MFA key of a rotation (opens, does not seal).
+    pub mfa_next: Option<Zeroizing<[u8; 32]>>,
+    /// Earlier MFA keys (open what they sealed until it is sealed again).
+    pub mfa_previous: Vec<Zeroizing<[u8; 32]>>,
 }
 
 /// Every key the server runs with.
@@ -48,8 +55,8 @@ pub struct Keys {
     pub signing: JwtKeys,
     /// Derives refresh-token successors and one-time secret hashes.
     pub refresh: ServerKey,
-    /// Encrypts TOTP secrets.
-    pub mfa: Zeroizing<[u8; 32]>,
+    /// Encrypt TOTP secrets: the current key, and during a rotation the next or previous ones.
+    pub mfa: MfaKeyring,
 }
 
 fn read_file(setting: &str, path: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
@@ -101,30 +108,48 @@ pub fn configured_keys(config: &Config) -> anyhow::Result<ConfiguredKeys> {
             ServerKey::new(bytes).context("tokens.refresh_key")
         })
         .transpose()?;
-    let mfa = config
-        .mfa
+    let m = &config.mfa;
+    let mfa = m
         .encryption_key
         .as_ref()
-        .map(|configured| -> anyhow::Result<Zeroizing<[u8; 32]>> {
-            let bytes = Zeroizing::new(
-                base64::engine::general_purpose::STANDARD
-                    .decode(configured.expose_secret().trim())
-                    .map_err(|_| anyhow::anyhow!("mfa.encryption_key must be standard base64"))?,
-            );
-            let key: [u8; 32] = bytes
-                .as_slice()
-                .try_into()
-                .context("mfa.encryption_key must be 32 bytes")?;
-            Ok(Zeroizing::new(key))
-        })
+        .map(|key| mfa_key("mfa.encryption_key", key.expose_secret()))
         .transpose()?;
+    let mfa_next = m
+        .next_encryption_key
+        .as_ref()
+        .map(|key| mfa_key("mfa.next_encryption_key", key.expose_secret()))
+        .transpose()?;
+    let mut mfa_previous = Vec::new();
+    for key in &m.previous_encryption_keys {
+        mfa_previous.push(mfa_key("mfa.previous_encryption_keys", key.expose_secret())?);
+    }
+    for path in &m.previous_encryption_key_files {
+        let text = read_file("mfa.previous_encryption_key_files", path)?;
+        mfa_previous.push(mfa_key("mfa.previous_encryption_key_files", &text)?);
+    }
     Ok(ConfiguredKeys {
         signing,
         also_accepted,
         next_kid,
         refresh,
         mfa,
+        mfa_next,
+        mfa_previous,
     })
+}
+
+/// A 32-byte MFA key from its base64 text; errors name the setting, never the text.
+fn mfa_key(setting: &str, text: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let bytes = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| anyhow::anyhow!("{setting} must be standard base64"))?,
+    );
+    let key: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{setting} must be 32 bytes"))?;
+    Ok(Zeroizing::new(key))
 }
 
 /// Refuses keys that would be generated when the configuration requires configured ones
@@ -184,10 +209,88 @@ pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRand
         Some(key_fingerprint("mfa.encryption_key", k))
     })
     .await?;
-    let mfa_fp = key_fingerprint("mfa.encryption_key", &mfa[..]);
-    check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &mfa_fp, legacy).await?;
+    let mfa = MfaKeyring {
+        key: mfa,
+        next_key: configured.mfa_next,
+        previous_keys: configured.mfa_previous,
+    };
+    check_mfa(store, &mfa, legacy).await?;
     check_signing(store, &signing, configured.next_kid.as_deref()).await?;
     Ok(Keys { signing, refresh, mfa })
+}
+
+fn mfa_fingerprint(key: &[u8; 32]) -> String {
+    key_fingerprint("mfa.encryption_key", key)
+}
+
+/// The MFA keys against the stored fingerprint of the key that seals. It passes when that is
+/// the current key, or the next one (this node is a step behind in a rotation). When it is a
+/// previous key, this node is the first to seal with the new key: the fingerprint moves on,
+/// and the old one is remembered as retiring until a re-encryption pass finds nothing left
+/// under it; until then every node must keep listing it, or the start is refused.
+async fn check_mfa(store: &dyn SecretStore, keys: &MfaKeyring, legacy: Option<String>) -> anyhow::Result<()> {
+    let current = mfa_fingerprint(&keys.key);
+    let next = keys.next_key.as_deref().map(mfa_fingerprint);
+    let previous: Vec<String> = keys.previous_keys.iter().map(|k| mfa_fingerprint(k)).collect();
+    let stored = stored_fingerprint(store, MFA_FINGERPRINT, legacy.as_deref().unwrap_or(&current)).await?;
+    let mut retiring = retiring_mfa_keys(store).await?;
+    if previous.contains(&stored) {
+        if !retiring.contains(&stored) {
+            retiring.push(stored.clone());
+            store.put_secret(MFA_RETIRING, retiring.join("\n").as_bytes()).await?;
+        }
+        store.put_secret(MFA_FINGERPRINT, current.as_bytes()).await?;
+        tracing::info!(
+            fingerprint = %current,
+            previous = %stored,
+            "MFA encryption key rotated: this key now seals; TOTP secrets under the previous key are sealed again \
+             in the background"
+        );
+    } else if stored != current && next.as_deref() != Some(stored.as_str()) {
+        check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &current, None).await?;
+    }
+    let known = |fp: &String| *fp == current || next.as_ref() == Some(fp) || previous.contains(fp);
+    if let Some(missing) = retiring.iter().find(|fp| !known(fp)) {
+        bail!(
+            "mfa.previous_encryption_key_files: TOTP secrets may still be sealed with a key a rotation retired \
+             (fingerprint {missing}); without it their owners could not log in. Keep that key listed until \
+             `portcullis mfa-keys status` reports none left (docs/OPERATIONS.md, \"Rotating the MFA key\")"
+        );
+    }
+    Ok(())
+}
+
+/// The fingerprints of retired MFA keys that may still seal TOTP secrets.
+async fn retiring_mfa_keys(store: &dyn SecretStore) -> anyhow::Result<Vec<String>> {
+    let stored = store.secret(MFA_RETIRING).await?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&stored)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Records what a re-encryption pass with `keys` found: when nothing is left under its
+/// previous keys, those keys are no longer needed (retired keys it did not hold stay listed).
+pub async fn record_reseal(
+    store: &dyn SecretStore,
+    keys: &MfaKeyring,
+    report: &portcullis_domain::ResealReport,
+) -> anyhow::Result<()> {
+    if !report.done() {
+        return Ok(());
+    }
+    let covered: Vec<String> = keys.previous_keys.iter().map(|k| mfa_fingerprint(k)).collect();
+    let retiring = retiring_mfa_keys(store).await?;
+    let left: Vec<&String> = retiring.iter().filter(|fp| !covered.contains(fp)).collect();
+    if left.len() < retiring.len() {
+        let left: Vec<&str> = left.iter().map(|s| s.as_str()).collect();
+        store.put_secret(MFA_RETIRING, left.join("\n").as_bytes()).await?;
+        tracing::info!(
+            "no TOTP secret is left under the previous MFA keys: they may be removed from the configuration"
+        );
+    }
+    Ok(())
 }
 
 /// The signing key against the stored `kid`: it passes when it is that key or one this node
@@ -360,6 +463,20 @@ mod tests {
         ] {
             let result = std::panic::catch_unwind(|| config(&bad)).map(|c| configured_keys(&c).is_err());
             assert!(result.unwrap_or(true), "{bad:?} should be refused");
+        }
+        // The rotation's keys are parsed as strictly, and named without their value.
+        let short = "c2hvcnQ=";
+        for key in ["mfa.previous_encryption_keys", "mfa.next_encryption_key"] {
+            let figment = Figment::new()
+                .merge(Serialized::default("database.url", "postgres://x@localhost/db"))
+                .merge(if key.ends_with('s') {
+                    Serialized::default(key, figment::value::Value::from(vec![short]))
+                } else {
+                    Serialized::default(key, figment::value::Value::from(short))
+                });
+            let error = configured_keys(&Config::from_figment(&figment).unwrap()).unwrap_err();
+            let error = format!("{error:#}");
+            assert!(error.contains(key) && !error.contains(short), "{error}");
         }
     }
 }

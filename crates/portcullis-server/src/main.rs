@@ -44,6 +44,10 @@ enum Command {
     /// Keys for the admin API and token introspection.
     #[command(subcommand)]
     AdminKey(operator::AdminKeyCommand),
+    /// The MFA encryption keys: `status` counts TOTP secrets by the key that sealed them,
+    /// `reseal` seals those under a previous key again under the current one.
+    #[command(subcommand)]
+    MfaKeys(portcullis_server::mfa_keys::MfaKeysCommand),
     /// One account: show, disable (every session ends at once), enable.
     #[command(subcommand)]
     User(portcullis_server::operator_users::UserCommand),
@@ -139,6 +143,13 @@ fn main() -> ExitCode {
             Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,
             Command::Node(c) => operator::run(&config, operator::Operation::Node(c)).await,
             Command::AdminKey(c) => operator::run(&config, operator::Operation::AdminKey(c)).await,
+            Command::MfaKeys(c) => {
+                if operator::run_mfa_keys(&config, &c).await? {
+                    Ok(())
+                } else {
+                    return Ok(ExitCode::from(1));
+                }
+            }
             Command::User(c) => operator::run(&config, operator::Operation::User(c)).await,
             Command::Events(a) => operator::run(&config, operator::Operation::Events(a)).await,
             Command::Serve => {

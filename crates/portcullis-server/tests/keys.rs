@@ -1,16 +1,20 @@
 //! Keys at start-up, in-process on a real database: a missing key refuses the start in the
 //! production profile; a key that does not match the database's fingerprint refuses it in any
 //! profile; a signing-key rotation across two nodes (publish, then sign, then retire) never
-//! answers 401 to a token either node signed.
+//! answers 401 to a token either node signed; an MFA-key rotation keeps TOTP logins working
+//! while old secrets are sealed again, and refuses to drop the old key too early.
 
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use portcullis_domain::{ManualClock, OsRandom};
 use portcullis_postgres::scratch::ScratchDatabase;
+use portcullis_server::mfa_keys::MfaKeysCommand;
 use portcullis_server::{Config, Overrides, Running};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -319,5 +323,136 @@ async fn an_unpublished_signing_key_does_not_move_the_record() {
     stop.stop(false).await;
 
     let (_, stop) = serve(start(&good).await.unwrap());
+    stop.stop(false).await;
+}
+
+async fn start_at(config: &Config, clock: &Arc<ManualClock>) -> anyhow::Result<Running> {
+    let clock: Arc<dyn portcullis_domain::Clock> = clock.clone();
+    let running = portcullis_server::start(
+        config,
+        Overrides {
+            clock: Some(clock),
+            no_signals: true,
+        },
+    )
+    .await?;
+    Ok(running)
+}
+
+fn totp_at(secret: &str, clock: &ManualClock) -> String {
+    use portcullis_domain::Clock as _;
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    totp.generate(u64::try_from(clock.now().timestamp()).unwrap())
+        .to_string()
+}
+
+async fn totp_login(http: &reqwest::Client, base: &str, email: &str, code: &str) -> (u16, Value) {
+    let res = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({ "email": email, "password": "correct horse battery staple", "totp_code": code }))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn mfa_status(db: &ScratchDatabase, c: &Config, command: MfaKeysCommand) -> (bool, String) {
+    let store =
+        portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url().to_owned())).unwrap();
+    let keys = portcullis_server::keys::load(c, &store, &OsRandom).await.unwrap();
+    let mut out = Vec::new();
+    let done = portcullis_server::mfa_keys::execute(&store, &keys.mfa, &OsRandom, &command, &mut out)
+        .await
+        .unwrap();
+    (done, String::from_utf8(out).unwrap())
+}
+
+/// The runbook's steps: the next key on every node, then the new key with the old one as
+/// previous (secrets are sealed again in the background), then the old key removed. TOTP
+/// logins work at every step, and removing the old key too early is refused at start.
+#[tokio::test]
+async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
+    let (db, dir) = scratch().await;
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let http = reqwest::Client::new();
+    let mut c = config(&db, &dir);
+    c.tokens.signing_key_file = Some(key_file(&dir, "signing.pem", 1));
+    c.mfa.encryption_key = Some(mfa_key(1));
+    let (base, stop) = serve(start_at(&c, &clock).await.unwrap());
+    let access = signed_in(&http, &base, "ada@example.com").await;
+    let enrolled: Value = http
+        .post(format!("{base}/v1/account/mfa/totp"))
+        .bearer_auth(&access)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolled["data"]["secret"].as_str().unwrap().to_owned();
+    let res = http
+        .post(format!("{base}/v1/account/mfa/totp/activate"))
+        .bearer_auth(&access)
+        .json(&json!({ "code": totp_at(&secret, &clock) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    stop.stop(false).await;
+
+    // Step 1: every node opens with the next key before any seals with it.
+    c.mfa.next_encryption_key = Some(mfa_key(2));
+    let (_, stop) = serve(start_at(&c, &clock).await.unwrap());
+    stop.stop(false).await;
+
+    // A node that seals with the new key before the old one is listed as previous: refused.
+    let mut skipped = config(&db, &dir);
+    skipped.tokens.signing_key_file = c.tokens.signing_key_file.clone();
+    skipped.mfa.encryption_key = Some(mfa_key(2));
+    let error = refusal(start_at(&skipped, &clock).await);
+    assert!(error.contains("mfa.encryption_key"), "{error}");
+
+    // Step 2, first without serving: the fingerprint moves on and the old key is retiring.
+    let mut rotated = skipped;
+    rotated.mfa.previous_encryption_keys = vec![mfa_key(1)];
+    let (done, report) = mfa_status(&db, &rotated, MfaKeysCommand::Status).await;
+    assert!(!done && report.contains("previous keys: 1"), "{report}");
+    // Dropping the old key now would strand ada's secret: refused, naming the setting.
+    let mut early = config(&db, &dir);
+    early.tokens.signing_key_file = c.tokens.signing_key_file.clone();
+    early.mfa.encryption_key = Some(mfa_key(2));
+    let error = refusal(start_at(&early, &clock).await);
+    assert!(error.contains("mfa.previous_encryption_key_files"), "{error}");
+    // A node still on step 1 starts: the new key is its next one.
+    let (_, stop) = serve(start_at(&c, &clock).await.unwrap());
+    stop.stop(false).await;
+
+    // Serving with the previous key listed: logins work and the background pass reseals.
+    clock.advance(chrono::Duration::seconds(30));
+    let (base, stop) = serve(start_at(&rotated, &clock).await.unwrap());
+    let (status, body) = totp_login(&http, &base, "ada@example.com", &totp_at(&secret, &clock)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut waited = 0;
+    loop {
+        let (done, report) = mfa_status(&db, &rotated, MfaKeysCommand::Status).await;
+        if done {
+            assert!(report.contains("current key: 1"), "{report}");
+            break;
+        }
+        waited += 1;
+        assert!(waited < 100, "the background pass did not reseal: {report}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop.stop(false).await;
+
+    // Step 3: the old key removed; ada still logs in.
+    clock.advance(chrono::Duration::seconds(30));
+    let (base, stop) = serve(start_at(&early, &clock).await.unwrap());
+    let (status, body) = totp_login(&http, &base, "ada@example.com", &totp_at(&secret, &clock)).await;
+    assert_eq!(status, 200, "{body}");
     stop.stop(false).await;
 }

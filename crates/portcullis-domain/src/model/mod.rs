@@ -21,7 +21,7 @@ pub use registration::{
     Fulfilling, MAX_PENDING_REGISTRATIONS, MailRequest, MailTarget, RegistrationPlan, RegistrationRequest,
     RequestFulfilment,
 };
-pub use second_factor::{Disabled, StepOutcome, TotpRecord};
+pub use second_factor::{Disabled, SealedTotp, StepOutcome, TotpRecord};
 pub use secret::{
     NewOneTimeSecret, PasswordChange, Purged, RedeemOutcome, Redemption, SecretLookup, StoredSecret, Verdict,
 };

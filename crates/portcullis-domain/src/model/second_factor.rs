@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::ids::{TenantId, UserId};
+
 /// What storage keeps of an account's TOTP.
 #[derive(Clone)]
 pub struct TotpRecord {
@@ -18,6 +20,26 @@ impl std::fmt::Debug for TotpRecord {
         f.debug_struct("TotpRecord")
             .field("enabled", &self.enabled)
             .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored TOTP secret (active or pending), as sealed, for re-encryption under a new key.
+#[derive(Clone)]
+pub struct SealedTotp {
+    /// Its account's tenant.
+    pub tenant: TenantId,
+    /// Its account.
+    pub user: UserId,
+    /// The encrypted secret.
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedTotp")
+            .field("tenant", &self.tenant)
+            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }

@@ -23,7 +23,7 @@ pub use audit::AuditStore;
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
 pub use mail::{ClaimedMail, MailTransport, OutboxStore, SendError};
-pub use second_factor::MfaStore;
+pub use second_factor::{MfaStore, TotpResealStore};
 pub use secrets::{MailRequestStore, OneTimeStore, RegistrationStore, SecretStore};
 pub use sessions::{KEPT_SUPERSEDED_TOKENS, RefreshOutcome, SessionStore};
 pub use tenants::{SignupStore, TenantStore, TenantWriteError};
@@ -56,6 +56,7 @@ storage!(
     RegistrationStore,
     MailRequestStore,
     MfaStore,
+    TotpResealStore,
     OutboxStore,
     TenantStore,
     SignupStore,

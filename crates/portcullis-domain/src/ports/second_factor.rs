@@ -4,9 +4,26 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::{AuditEvent, Disabled, StepOutcome, TotpRecord};
+use crate::model::{AuditEvent, Disabled, SealedTotp, StepOutcome, TotpRecord};
 use crate::ports::StoreError;
 use crate::refresh::TokenHash;
+
+/// Stored TOTP secrets in bulk, for sealing them again under a new key after a rotation.
+#[async_trait]
+pub trait TotpResealStore: Send + Sync {
+    /// Up to `limit` TOTP secrets, active and pending, of every tenant, in (tenant, user)
+    /// order, starting after `after`.
+    async fn sealed_totp_page(
+        &self,
+        after: Option<(TenantId, UserId)>,
+        limit: usize,
+    ) -> Result<Vec<SealedTotp>, StoreError>;
+
+    /// Replaces the account's secret `from` by `to`, only if `from` is still what is stored;
+    /// `false`, and nothing written, when it is not (enrolled again or disabled meanwhile).
+    /// Nothing else of the row changes (last step, failures, lock).
+    async fn reseal_totp(&self, tenant: TenantId, user: UserId, from: &[u8], to: &[u8]) -> Result<bool, StoreError>;
+}
 
 /// Second factors.
 ///

@@ -95,11 +95,15 @@ impl AuthService {
         };
         let accepted = match factor {
             SecondFactor::Totp(code) => {
-                let secret = self.mfa().open(tenant, user, &record.secret_sealed).ok_or_else(|| {
-                    InfraError::Internal(
-                        "a stored TOTP secret does not decrypt (was mfa.encryption_key changed?)".into(),
-                    )
-                })?;
+                let secret = self
+                    .mfa()
+                    .keys
+                    .open(tenant, user, &record.secret_sealed)
+                    .ok_or_else(|| {
+                        InfraError::Internal(
+                            "a stored TOTP secret does not decrypt (was mfa.encryption_key changed?)".into(),
+                        )
+                    })?;
                 match self.mfa().matching_step(&secret, code, now) {
                     Some(step) => {
                         let step = i64::try_from(step).map_err(|_| MfaError::InvalidCode)?;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod login;
 pub mod mail_delivery;
 pub mod mail_requests;
+pub mod mfa_keys;
 pub mod register;
 pub mod second_factor;
 pub mod secrets;

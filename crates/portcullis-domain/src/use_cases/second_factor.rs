@@ -32,7 +32,7 @@ impl AuthService {
         }
         let issuer = self.brand(tenant).await?.totp_issuer.clone();
         let secret = Zeroizing::new(random_array::<20>(&*self.deps.rng));
-        let sealed = self.mfa().seal(tenant, user, &secret[..], &*self.deps.rng);
+        let sealed = self.mfa().keys.seal(tenant, user, &secret[..], &*self.deps.rng);
         let now = self.deps.clock.now();
         if !self
             .deps
@@ -70,9 +70,13 @@ impl AuthService {
         if record.enabled {
             return Err(MfaError::AlreadyEnabled);
         }
-        let secret = self.mfa().open(tenant, user, &record.secret_sealed).ok_or_else(|| {
-            InfraError::Internal("a stored TOTP secret does not decrypt (was mfa.encryption_key changed?)".into())
-        })?;
+        let secret = self
+            .mfa()
+            .keys
+            .open(tenant, user, &record.secret_sealed)
+            .ok_or_else(|| {
+                InfraError::Internal("a stored TOTP secret does not decrypt (was mfa.encryption_key changed?)".into())
+            })?;
         let now = self.deps.clock.now();
         let step = self
             .mfa()

@@ -10,6 +10,7 @@ mod brands;
 mod login;
 mod mail_delivery;
 mod mail_requests;
+mod mfa_keys;
 mod outages;
 mod register;
 mod second_factor;

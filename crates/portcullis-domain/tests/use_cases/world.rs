@@ -9,9 +9,9 @@ use portcullis_domain::network::NewIpPolicy;
 use portcullis_domain::one_time::{OneTimePolicy, OneTimeSecrets};
 use portcullis_domain::templates::MailBranding;
 use portcullis_domain::{
-    Account, AuthDeps, AuthService, ClientInfo, Email, JwtKeys, Limit, LoginId, ManualClock, MfaSettings, OsRandom,
-    OutgoingMail, Password, PasswordPolicy, Presented, Principal, Quota, RegisterError, Registered, Registration,
-    SecondFactor, ServerKey, Tenant, TenantId, TokenPair, TokenPolicy, Username, UsernamePolicy,
+    Account, AuthDeps, AuthService, ClientInfo, Email, JwtKeys, Limit, LoginId, ManualClock, MfaKeyring, MfaSettings,
+    OsRandom, OutgoingMail, Password, PasswordPolicy, Presented, Principal, Quota, RegisterError, Registered,
+    Registration, SecondFactor, ServerKey, Tenant, TenantId, TokenPair, TokenPolicy, Username, UsernamePolicy,
 };
 use portcullis_memory::{ListedPasswords, MemoryStore};
 use portcullis_ratelimit::{GovernorLimiter, LimiterSettings};
@@ -31,6 +31,8 @@ pub struct Setup {
     pub hashing: Option<Argon2Settings>,
     /// The key TOTP secrets are sealed with.
     pub mfa_key: [u8; 32],
+    /// Keys that open TOTP secrets sealed before a rotation.
+    pub previous_mfa_keys: Vec<[u8; 32]>,
 }
 
 impl Default for Setup {
@@ -42,6 +44,7 @@ impl Default for Setup {
             backoff: None,
             hashing: None,
             mfa_key: [7u8; 32],
+            previous_mfa_keys: Vec::new(),
         }
     }
 }
@@ -93,7 +96,10 @@ impl World {
         let limiter = GovernorLimiter::with_settings(setup.quotas, &settings, clock.clone());
         let server_key = key(1);
         let mfa = MfaSettings {
-            key: setup.mfa_key.into(),
+            keys: MfaKeyring {
+                previous_keys: setup.previous_mfa_keys.iter().map(|k| (*k).into()).collect(),
+                ..MfaKeyring::single(setup.mfa_key)
+            },
             hash_key: server_key.clone(),
             issuer: "Portcullis".to_owned(),
             max_failures: 5,

@@ -221,3 +221,90 @@ pub async fn disabling_the_second_factor_ends_other_sessions<S: Storage + Clone 
         Disabled::NotEnabled
     );
 }
+
+/// Stored secrets are read in pages in key order, each once; a secret is replaced only while it
+/// is the one that was read, and nothing else of its second factor changes.
+pub async fn totp_secrets_are_paged_and_resealed_only_if_unchanged<S: Storage + Clone + 'static>(store: &S) {
+    let t = TenantId::DEFAULT;
+    let mut users = Vec::new();
+    for i in 0..5 {
+        users.push(enrolled(store, &format!("reseal{i}@example.com")).await);
+    }
+    let pending = store
+        .insert_account(new_account("pending@example.com"), None)
+        .await
+        .expect("account");
+    assert!(
+        store
+            .put_pending_totp(t, pending.id, b"pending", t0())
+            .await
+            .expect("pending")
+    );
+    users.push(pending.id);
+    store
+        .insert_account(new_account("nototp@example.com"), None)
+        .await
+        .expect("account without a second factor");
+    users.sort_unstable();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.sealed_totp_page(after, 2).await.expect("page");
+        assert!(page.len() <= 2, "a page holds at most its limit");
+        seen.extend(page.iter().map(|s| s.user));
+        match page.last() {
+            Some(last) if page.len() == 2 => after = Some((last.tenant, last.user)),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, users, "every secret once, active and pending, in key order");
+
+    let me = users[0];
+    let stored = store.totp(t, me).await.expect("totp").expect("a secret");
+    assert!(
+        !store
+            .reseal_totp(t, me, b"not what is stored", b"new")
+            .await
+            .expect("reseal"),
+        "a secret that changed since it was read stays"
+    );
+    assert_eq!(
+        store.totp(t, me).await.expect("totp").expect("a secret").secret_sealed,
+        stored.secret_sealed
+    );
+    assert!(
+        store
+            .reseal_totp(t, me, &stored.secret_sealed, b"resealed")
+            .await
+            .expect("reseal")
+    );
+    let after_reseal = store.totp(t, me).await.expect("totp").expect("a secret");
+    assert_eq!(after_reseal.secret_sealed, b"resealed");
+    assert_eq!(after_reseal.enabled, stored.enabled, "still active");
+    assert!(
+        !store
+            .reseal_totp(t, me, &stored.secret_sealed, b"again")
+            .await
+            .expect("reseal"),
+        "the old bytes are no longer stored"
+    );
+    if stored.enabled {
+        let _ = store
+            .reserve_mfa_attempt(t, me, 5, t0() + secs(60), t0())
+            .await
+            .expect("reserve");
+        assert_eq!(
+            store.accept_totp_step(t, me, 100, 5, t0()).await.expect("step"),
+            StepOutcome::Replayed,
+            "the last accepted step is kept"
+        );
+    }
+    assert!(
+        !store
+            .reseal_totp(t, UserId::from_uuid(uuid::Uuid::now_v7()), b"x", b"y")
+            .await
+            .expect("reseal"),
+        "no such account"
+    );
+}

@@ -64,6 +64,7 @@ macro_rules! storage_conformance {
             wrong_codes_lock_the_second_factor_and_replays_hand_back,
             recovery_codes_are_spent_once,
             disabling_the_second_factor_ends_other_sessions,
+            totp_secrets_are_paged_and_resealed_only_if_unchanged,
             outbox_claims_never_overlap_and_leases_expire,
             outbox_outcomes_are_recorded,
             a_server_secret_is_created_once,

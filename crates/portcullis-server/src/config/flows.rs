@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::common::ConfigError;
+use super::common::{ConfigError, Problems};
 
 /// `[retention]`.
 #[derive(Debug, Deserialize)]
@@ -101,6 +101,18 @@ pub struct MfaConfig {
     pub encryption_key: Option<SecretString>,
     /// A file holding `encryption_key`.
     pub encryption_key_file: Option<std::path::PathBuf>,
+    /// The next key of a rotation (base64, 32 bytes): opens TOTP secrets, seals none. Set it on
+    /// every node before any node seals with it (docs/OPERATIONS.md, "Rotating the MFA key").
+    pub next_encryption_key: Option<SecretString>,
+    /// A file holding `next_encryption_key`.
+    pub next_encryption_key_file: Option<std::path::PathBuf>,
+    /// Earlier keys (base64, 32 bytes each) that open secrets sealed before a rotation; a node
+    /// with any seals those secrets again under `encryption_key` in the background.
+    pub previous_encryption_keys: Vec<SecretString>,
+    /// Files each holding one earlier key.
+    pub previous_encryption_key_files: Vec<std::path::PathBuf>,
+    /// How often a node with previous keys looks for secrets still sealed under them, seconds.
+    pub reseal_interval_secs: u64,
     /// Wrong codes in a row that lock the second factor.
     pub max_failures: u32,
     /// How long such a lock lasts, seconds.
@@ -113,6 +125,11 @@ impl Default for MfaConfig {
             issuer: "Portcullis".into(),
             encryption_key: None,
             encryption_key_file: None,
+            next_encryption_key: None,
+            next_encryption_key_file: None,
+            previous_encryption_keys: Vec::new(),
+            previous_encryption_key_files: Vec::new(),
+            reseal_interval_secs: 15 * 60,
             max_failures: 5,
             lockout_secs: 15 * 60,
         }
@@ -170,50 +187,53 @@ impl Default for OneTimeConfig {
 impl OneTimeConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         let o = self;
         if !(60..=30 * 86_400).contains(&o.verify_link_ttl_secs) || !(60..=30 * 86_400).contains(&o.reset_link_ttl_secs)
         {
-            return fail("one_time: link lifetimes must be between 60 seconds and 30 days");
+            problems.push("one_time: link lifetimes must be between 60 seconds and 30 days");
         }
         if !(60..=86_400).contains(&o.code_ttl_secs) {
-            return fail("one_time.code_ttl_secs must be between 60 and 86400");
+            problems.push("one_time.code_ttl_secs must be between 60 and 86400");
         }
         if !(1..=20).contains(&o.max_code_attempts) {
-            return fail("one_time.max_code_attempts must be between 1 and 20");
+            problems.push("one_time.max_code_attempts must be between 1 and 20");
         }
         if !(o.max_code_attempts..=1000).contains(&o.max_code_attempts_total) {
-            return fail("one_time.max_code_attempts_total must be between one_time.max_code_attempts and 1000");
+            problems.push("one_time.max_code_attempts_total must be between one_time.max_code_attempts and 1000");
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
 impl RetentionConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         if !(1..=365).contains(&self.unverified_account_days) {
-            return fail("retention.unverified_account_days must be between 1 and 365");
+            problems.push("retention.unverified_account_days must be between 1 and 365");
         }
         if !(1..=36_500).contains(&self.audit_event_days) {
-            return fail("retention.audit_event_days must be between 1 and 36500");
+            problems.push("retention.audit_event_days must be between 1 and 36500");
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
 impl MfaConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         let f = self;
         if f.issuer.trim().is_empty() || f.issuer.contains(':') || f.issuer.len() > 100 {
-            return fail("mfa.issuer must be 1 to 100 characters without ':'");
+            problems.push("mfa.issuer must be 1 to 100 characters without ':'");
         }
         if !(1..=100).contains(&f.max_failures) || !(1..=86_400).contains(&f.lockout_secs) {
-            return fail("mfa.max_failures must be 1 to 100 and mfa.lockout_secs 1 to 86400");
+            problems.push("mfa.max_failures must be 1 to 100 and mfa.lockout_secs 1 to 86400");
         }
-        Ok(())
+        if !(10..=86_400).contains(&f.reseal_interval_secs) {
+            problems.push("mfa.reseal_interval_secs must be 10 to 86400");
+        }
+        problems.into_result()
     }
 }

@@ -3,7 +3,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::common::ConfigError;
+use super::common::{ConfigError, Problems};
 
 /// `[captcha]`: a provider is enabled by its section with a `secret`.
 #[derive(Debug, Deserialize)]
@@ -135,14 +135,16 @@ impl CaptchaConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.required_on()?;
+        let mut problems = Problems::default();
+        problems.add(self.required_on());
         if !(100..=60_000).contains(&self.timeout_ms) {
-            return Err(ConfigError("captcha.timeout_ms must be between 100 and 60000".into()));
+            problems.push("captcha.timeout_ms must be between 100 and 60000");
         }
         if let Some(settings) = self.settings() {
-            portcullis_captcha::HttpCaptcha::new(settings).map_err(|e| ConfigError(format!("captcha: {e}")))?;
+            problems
+                .add(portcullis_captcha::HttpCaptcha::new(settings).map_err(|e| ConfigError(format!("captcha: {e}"))));
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
@@ -330,35 +332,35 @@ impl LimitsConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Problems::default();
         if self.failed_login_backoff_after > 0
             && (self.failed_login_backoff_first_secs == 0
                 || self.failed_login_backoff_max_secs < self.failed_login_backoff_first_secs
                 || self.failed_login_backoff_max_secs > 86_400)
         {
-            return Err(ConfigError(
+            problems.push(
                 "limits: failed_login_backoff_first_secs must be at least 1 and at most failed_login_backoff_max_secs, \
-                 which must be at most 86400"
-                    .into(),
-            ));
+                 which must be at most 86400",
+            );
         }
         if !(1_000..=100_000_000).contains(&self.max_keys) {
-            return Err(ConfigError("limits.max_keys must be between 1000 and 100000000".into()));
+            problems.push("limits.max_keys must be between 1000 and 100000000");
         }
         for (limit, quota) in self.quotas() {
             let secs = quota.period.as_secs();
             if quota.count > 0 && !(1..=30 * 86_400).contains(&secs) {
-                return Err(ConfigError(format!(
+                problems.push(format!(
                     "limits: the period of {} must be between 1 second and 30 days",
                     limit.name()
-                )));
+                ));
             }
             if u64::from(quota.count) > secs.saturating_mul(1000) {
-                return Err(ConfigError(format!(
+                problems.push(format!(
                     "limits: {} allows more than 1000 events per second; use count = 0 to disable it",
                     limit.name()
-                )));
+                ));
             }
         }
-        Ok(())
+        problems.into_result()
     }
 }

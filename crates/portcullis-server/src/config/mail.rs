@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::common::ConfigError;
+use super::common::{ConfigError, Problems};
 
 /// A send may take this many SMTP command timeouts (connect, EHLO, MAIL, RCPT, DATA...).
 pub const SEND_BUDGET_TIMEOUTS: u64 = 4;
@@ -118,10 +118,10 @@ pub enum SmtpSecurity {
 impl MailConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         let m = self;
         if m.smtp_timeout_secs == 0 || m.lease_secs < 2 * SEND_BUDGET_TIMEOUTS * m.smtp_timeout_secs {
-            return fail(
+            problems.push(
                 "mail.lease_secs must be at least 8 x mail.smtp_timeout_secs: a send may take 4 timeouts, and a claim must outlive it",
             );
         }
@@ -130,17 +130,21 @@ impl MailConfig {
             || m.retry_first_secs == 0
             || m.retry_max_secs < m.retry_first_secs
         {
-            return fail(
+            problems.push(
                 "mail: batch_size, poll_interval_ms and retry_first_secs must be positive, retry_max_secs >= retry_first_secs",
             );
         }
-        portcullis_domain::model::validate_sender(&m.from).map_err(|e| ConfigError(format!("mail.from: {e}")))?;
+        problems.add(
+            portcullis_domain::model::validate_sender(&m.from).map_err(|e| ConfigError(format!("mail.from: {e}"))),
+        );
         if m.smtp_username.is_some() != m.smtp_password.is_some() {
-            return fail("mail.smtp_username and mail.smtp_password go together");
+            problems.push("mail.smtp_username and mail.smtp_password go together");
         }
-        self.branding()
-            .validate()
-            .map_err(|e| ConfigError(format!("mail: {e}")))?;
-        Ok(())
+        problems.add(
+            self.branding()
+                .validate()
+                .map_err(|e| ConfigError(format!("mail: {e}"))),
+        );
+        problems.into_result()
     }
 }

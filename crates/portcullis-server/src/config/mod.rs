@@ -343,14 +343,24 @@ mod tests {
             ))
             .merge(Serialized::default("server.trusted_proxies", vec!["proxy.internal"]))
             .merge(Serialized::default("mail.from", "nobody"))
-            .merge(Serialized::default("passwords.min_length", 0));
+            .merge(Serialized::default("mail.batch_size", 0))
+            .merge(Serialized::default("passwords.min_length", 0))
+            .merge(Serialized::default("passwords.pwned_range_url", "ftp://x"))
+            .merge(Serialized::default("tokens.access_ttl_secs", 0))
+            .merge(Serialized::default("tokens.leeway_secs", 999));
         let err = Config::from_figment(&figment).unwrap_err().to_string();
+        // Several errors of one section are all listed too.
         for key in [
             "log.filter",
             "database.url",
-            "server.",
+            "server.cors_allowed_origins",
+            "server.trusted_proxies",
             "mail.from",
+            "mail: batch_size",
             "passwords.min_length",
+            "passwords.pwned_range_url",
+            "tokens.access_ttl_secs",
+            "tokens.leeway_secs",
         ] {
             assert!(err.contains(key), "{key} missing from: {err}");
         }

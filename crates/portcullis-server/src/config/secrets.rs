@@ -42,6 +42,8 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "mfa.issuer",
     "mfa.encryption_key",
     "mfa.encryption_key_file",
+    "mfa.next_encryption_key",
+    "mfa.next_encryption_key_file",
     "captcha.hcaptcha.secret",
     "captcha.hcaptcha.secret_file",
     "captcha.hcaptcha.site_key",
@@ -62,6 +64,8 @@ const SECRET_KEYS: &[&str] = &[
     "tokens.refresh_key",
     "mail.smtp_password",
     "mfa.encryption_key",
+    "mfa.next_encryption_key",
+    "mfa.previous_encryption_keys",
     "captcha.hcaptcha.secret",
     "captcha.recaptcha.secret",
     "captcha.turnstile.secret",
@@ -147,6 +151,12 @@ impl Config {
             "mfa.encryption_key",
             &mut m.encryption_key,
             m.encryption_key_file.as_ref(),
+            &mut errors,
+        );
+        from_file(
+            "mfa.next_encryption_key",
+            &mut m.next_encryption_key,
+            m.next_encryption_key_file.as_ref(),
             &mut errors,
         );
         let mail = &mut self.mail;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::common::ConfigError;
+use super::common::{ConfigError, Problems};
 
 /// `[server]`.
 #[derive(Debug, Deserialize)]
@@ -179,52 +179,51 @@ pub enum LogFormat {
 impl ServerConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         if self.body_limit_bytes < 1024 {
-            return fail("server.body_limit_bytes must be at least 1024");
+            problems.push("server.body_limit_bytes must be at least 1024");
         }
-        self.trusted_proxies()?;
+        problems.add(self.trusted_proxies());
         for origin in &self.cors_allowed_origins {
-            check_origin(origin)?;
+            problems.add(check_origin(origin));
         }
         if self.cors_max_age_secs > 86_400 {
-            return fail("server.cors_max_age_secs must be at most 86400 (browsers cap it lower anyway)");
+            problems.push("server.cors_max_age_secs must be at most 86400 (browsers cap it lower anyway)");
         }
         let sv = self;
         if !(256..=16 * 1024).contains(&sv.max_uri_bytes)
             || !(1024..=64 * 1024).contains(&sv.max_header_bytes)
             || !(8..=90).contains(&sv.max_headers)
         {
-            return fail(
+            problems.push(
                 "server: max_uri_bytes must be 256 to 16384, max_header_bytes 1024 to 65536, max_headers 8 to 90",
             );
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
 impl DatabaseConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         if self.max_connections == 0 {
-            return fail("database.max_connections must be at least 1");
+            problems.push("database.max_connections must be at least 1");
         }
-        let Some(url) = self.url.as_ref().filter(|u| !u.expose_secret().is_empty()) else {
-            return fail("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL");
-        };
         // Checked without ever quoting it: it carries the database password.
-        match url::Url::parse(url.expose_secret()) {
-            Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") && u.host_str().is_some_and(|h| !h.is_empty()) => {
-            }
-            Ok(_) => return fail("database.url must be postgres://user:password@host:port/database"),
-            Err(e) => {
-                return Err(ConfigError(format!(
+        match self.url.as_ref().filter(|u| !u.expose_secret().is_empty()) {
+            None => problems.push("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL"),
+            Some(url) => match url::Url::parse(url.expose_secret()) {
+                Ok(u)
+                    if matches!(u.scheme(), "postgres" | "postgresql")
+                        && u.host_str().is_some_and(|h| !h.is_empty()) => {}
+                Ok(_) => problems.push("database.url must be postgres://user:password@host:port/database"),
+                Err(e) => problems.push(format!(
                     "database.url does not parse ({e}); it must be postgres://user:password@host:port/database"
-                )));
-            }
+                )),
+            },
         }
-        Ok(())
+        problems.into_result()
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::common::ConfigError;
+use super::common::{ConfigError, Problems};
 
 /// `[tokens]`.
 #[derive(Debug, Deserialize)]
@@ -133,57 +133,57 @@ impl Default for UsernamesConfig {
 impl PasswordsConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         let p = self;
         if p.min_length == 0 || p.min_length > p.max_length {
-            return fail("passwords.min_length must be between 1 and passwords.max_length");
+            problems.push("passwords.min_length must be between 1 and passwords.max_length");
         }
         if p.max_length > 1024 {
-            return fail("passwords.max_length must be at most 1024");
+            problems.push("passwords.max_length must be at most 1024");
         }
         if !(1..=16).contains(&p.argon2_p_cost)
             || !(1..=64).contains(&p.argon2_t_cost)
             || p.argon2_m_cost_kib < 8 * p.argon2_p_cost
             || p.argon2_m_cost_kib > 1_048_576
         {
-            return fail(
+            problems.push(
                 "argon2 parameters out of range (8 x p_cost <= m_cost_kib <= 1048576, 1 <= t_cost <= 64, 1 <= p_cost <= 16)",
             );
         }
         if !(p.pwned_range_url.starts_with("https://") || p.pwned_range_url.starts_with("http://")) {
-            return fail("passwords.pwned_range_url must be an http(s) URL");
+            problems.push("passwords.pwned_range_url must be an http(s) URL");
         }
         if !(100..=30_000).contains(&p.pwned_timeout_ms) || p.pwned_min_count == 0 {
-            return fail("passwords.pwned_timeout_ms must be 100 to 30000 and passwords.pwned_min_count at least 1");
+            problems.push("passwords.pwned_timeout_ms must be 100 to 30000 and passwords.pwned_min_count at least 1");
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
 impl TokensConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: &str| Err(ConfigError(m.into()));
+        let mut problems = Problems::default();
         let t = self;
         if !(1..=86_400).contains(&t.access_ttl_secs) {
-            return fail("tokens.access_ttl_secs must be between 1 and 86400 (one day)");
+            problems.push("tokens.access_ttl_secs must be between 1 and 86400 (one day)");
         }
         if !(1..=315_360_000).contains(&t.session_ttl_secs) {
-            return fail("tokens.session_ttl_secs must be between 1 and 315360000 (ten years)");
+            problems.push("tokens.session_ttl_secs must be between 1 and 315360000 (ten years)");
         }
         if t.leeway_secs > 300 {
-            return fail("tokens.leeway_secs must be at most 300");
+            problems.push("tokens.leeway_secs must be at most 300");
         }
         if t.refresh_grace_secs > 300 {
-            return fail("tokens.refresh_grace_secs must be at most 300");
+            problems.push("tokens.refresh_grace_secs must be at most 300");
         }
         if t.issuer.is_empty() || t.audience.is_empty() {
-            return fail("tokens.issuer and tokens.audience must not be empty");
+            problems.push("tokens.issuer and tokens.audience must not be empty");
         }
         if t.signing_key_pem.is_some() && t.signing_key_file.is_some() {
-            return fail("set tokens.signing_key_pem or tokens.signing_key_file, not both");
+            problems.push("set tokens.signing_key_pem or tokens.signing_key_file, not both");
         }
-        Ok(())
+        problems.into_result()
     }
 }
 
