@@ -1,6 +1,7 @@
-//! Password hashing is a login's whole cost. These benchmarks compare the argon2 crate versions we
-//! could ship (0.5 and 0.6), with a freshly allocated memory block per hash against a block reused
-//! by the hashing thread, and measure the pool end to end.
+//! Password hashing is a login's whole cost. These benchmarks compare the argon2 implementations we
+//! could ship (RustCrypto `argon2` 0.5 and 0.6, and `argon2-rust`, the reference implementation
+//! with run-time SIMD), each allocating per hash and reusing its memory, and measure the pool end
+//! to end with each backend.
 //!
 //! Run: `cargo bench -p portcullis-argon2 --bench hashing`
 
@@ -45,22 +46,73 @@ macro_rules! crate_version {
     };
 }
 
+/// `argon2-rust`: one-shot (allocating) and a parked arena (`Hasher`), as the pool uses it.
+fn argon2_rust(c: &mut Criterion) {
+    use argon2_rust::params::{Memory, TagLen};
+    use argon2_rust::{Algorithm, Argon2, Params, Version};
+    let params = Params::builder()
+        .memory(Memory::kib(u64::from(M_KIB)))
+        .passes(T)
+        .lanes(P)
+        .threads(1)
+        .tag_len(TagLen::bytes(32))
+        .build()
+        .expect("params");
+    let a2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut group = c.benchmark_group("argon2id m=19456 t=2 p=1");
+    group.sample_size(30);
+    group.bench_function("argon2-rust allocating", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            a2.hash_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            out
+        })
+    });
+    let mut hasher = a2.hasher();
+    group.bench_function("argon2-rust reused memory", |b| {
+        b.iter(|| {
+            let mut out = [0u8; 32];
+            hasher.hash_into(black_box(PASSWORD), SALT, &mut out).expect("hash");
+            out
+        })
+    });
+    group.finish();
+    eprintln!(
+        "argon2-rust compression backend on this CPU: {:?}",
+        argon2_rust::detected_backend()
+    );
+}
+
 crate_version!(argon2_05, argon2_05, "0.5");
 crate_version!(argon2_06, argon2, "0.6");
 
 /// The shipped hasher end to end: submit, queue, hash on a pool thread, answer. `threads`
 /// concurrent callers keep every pool thread busy, so the figure is per-hash wall time under load.
 fn pool(c: &mut Criterion) {
-    use std::sync::Arc;
-
-    use portcullis_argon2::{Argon2Hasher, Argon2Settings};
-    use portcullis_domain::{HashOwner, PasswordHasher, PasswordPolicy};
+    use portcullis_argon2::Backend;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let hasher = Arc::new(Argon2Hasher::start(Argon2Settings::default()).expect("hasher"));
+    for backend in [Backend::Reference, Backend::RustCrypto] {
+        pool_with(c, &runtime, backend);
+    }
+}
+
+fn pool_with(c: &mut Criterion, runtime: &tokio::runtime::Runtime, backend: portcullis_argon2::Backend) {
+    use std::sync::Arc;
+
+    use portcullis_argon2::{Argon2Hasher, Argon2Settings};
+    use portcullis_domain::{HashOwner, PasswordHasher, PasswordPolicy};
+
+    let hasher = Arc::new(
+        Argon2Hasher::start(Argon2Settings {
+            backend,
+            ..Argon2Settings::default()
+        })
+        .expect("hasher"),
+    );
     let threads = hasher.settings().threads;
     let password = Arc::new(
         PasswordPolicy::default()
@@ -70,7 +122,7 @@ fn pool(c: &mut Criterion) {
     let stored = runtime
         .block_on(hasher.hash(&password, &HashOwner::client(None)))
         .expect("hash");
-    let mut group = c.benchmark_group("pool (default settings)");
+    let mut group = c.benchmark_group(format!("pool (default settings, {})", backend.name()));
     group.sample_size(20);
     group.bench_function(format!("verify x{threads} concurrent"), |b| {
         b.iter(|| {
@@ -89,5 +141,5 @@ fn pool(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(versions, argon2_05, argon2_06, pool);
+criterion_group!(versions, argon2_05, argon2_06, argon2_rust, pool);
 criterion_main!(versions);

@@ -105,6 +105,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let hasher = Arc::new(
         Argon2Hasher::start_with_rng(
             Argon2Settings {
+                backend: p.hash_backend.into(),
                 m_cost_kib: p.argon2_m_cost_kib,
                 t_cost: p.argon2_t_cost,
                 p_cost: p.argon2_p_cost,

@@ -23,7 +23,7 @@ pub use flows::{
 pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
 pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
 pub use server::{DatabaseConfig, LogConfig, LogFormat, Profile, ServerConfig};
-pub use tokens::{PasswordsConfig, TokensConfig, UsernamesConfig};
+pub use tokens::{HashBackendConfig, PasswordsConfig, TokensConfig, UsernamesConfig};
 
 /// Everything the server reads at start-up.
 #[derive(Debug, Default, Deserialize)]

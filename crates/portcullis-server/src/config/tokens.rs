@@ -71,6 +71,9 @@ pub struct PasswordsConfig {
     pub min_length: usize,
     /// Maximum length in characters.
     pub max_length: usize,
+    /// The argon2 implementation: `argon2-rust` (default, SIMD) or `rustcrypto`. Both read and
+    /// write the same PHC strings, so it can change at any time.
+    pub hash_backend: HashBackendConfig,
     /// argon2id memory, KiB.
     pub argon2_m_cost_kib: u32,
     /// argon2id iterations.
@@ -100,6 +103,7 @@ impl Default for PasswordsConfig {
         Self {
             min_length: 8,
             max_length: 128,
+            hash_backend: HashBackendConfig::Argon2Rust,
             argon2_m_cost_kib: 19_456,
             argon2_t_cost: 2,
             argon2_p_cost: 1,
@@ -110,6 +114,26 @@ impl Default for PasswordsConfig {
             pwned_range_url: "https://api.pwnedpasswords.com/range/".into(),
             pwned_timeout_ms: 2_000,
             pwned_min_count: 1,
+        }
+    }
+}
+
+/// `passwords.hash_backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum HashBackendConfig {
+    /// `argon2-rust`.
+    #[serde(rename = "argon2-rust")]
+    Argon2Rust,
+    /// The RustCrypto `argon2` crate.
+    #[serde(rename = "rustcrypto")]
+    RustCrypto,
+}
+
+impl From<HashBackendConfig> for portcullis_argon2::Backend {
+    fn from(b: HashBackendConfig) -> Self {
+        match b {
+            HashBackendConfig::Argon2Rust => Self::Reference,
+            HashBackendConfig::RustCrypto => Self::RustCrypto,
         }
     }
 }
