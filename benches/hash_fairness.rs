@@ -132,7 +132,9 @@ async fn main() {
         defaults.argon2_t_cost,
         defaults.argon2_p_cost,
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-        defaults.hashing_queue,
+        defaults
+            .hashing_queue
+            .map_or_else(|| "8 per thread".to_owned(), |q| q.to_string()),
     );
     let idle = stranger_logins(&http, &app, samples).await;
 

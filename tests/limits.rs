@@ -378,6 +378,11 @@ async fn concurrent_guesses_cannot_outrun_the_account_throttle() {
 async fn consecutive_failures_back_off_growing_to_fifteen_minutes_and_a_success_resets() {
     let ctx = app_with(
         |l| {
+            // The back-off belongs to the failed-login limit: on, with a quota out of the way.
+            l.failed_logins_per_account = portcullis_server::config::LimitConfig {
+                count: 1000,
+                period_secs: 900,
+            };
             l.failed_login_backoff_after = 3;
             l.failed_login_backoff_first_secs = 1;
             l.failed_login_backoff_max_secs = 900;
@@ -680,7 +685,7 @@ async fn a_stranger_logs_in_while_another_account_hammers_re_authentication() {
         |c| {
             c.passwords.argon2_m_cost_kib = 4096;
             c.passwords.hashing_threads = 1;
-            c.passwords.hashing_queue = 8;
+            c.passwords.hashing_queue = Some(8);
             c.passwords.hashing_wait_ms = 150;
             c.server.workers = 2;
         },

@@ -113,7 +113,8 @@ pub struct Argon2Settings {
     pub p_cost: u32,
     /// Hashing threads (default: one per core).
     pub threads: usize,
-    /// Hashes that may wait for a thread, beyond the ones running (default 64).
+    /// Hashes that may wait for a thread, beyond the ones running (default: 8 per thread, so an
+    /// admitted hash waits for at most 8 others on its thread).
     pub queue: usize,
     /// Longest a hash may wait for a thread before it is refused instead (default 2 s).
     pub wait_timeout: Duration,
@@ -122,15 +123,19 @@ pub struct Argon2Settings {
     pub max_verify_m_cost_kib: u32,
 }
 
+/// Hashes that may wait per hashing thread, by default.
+pub const QUEUE_PER_THREAD: usize = 8;
+
 impl Default for Argon2Settings {
     fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Self {
             backend: Backend::default(),
             m_cost_kib: 19_456,
             t_cost: 2,
             p_cost: 1,
-            threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            queue: 64,
+            threads,
+            queue: QUEUE_PER_THREAD * threads,
             wait_timeout: Duration::from_secs(2),
             max_verify_m_cost_kib: 262_144,
         }
@@ -256,6 +261,11 @@ impl Argon2Hasher {
 
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
+    fn has_room(&self, owner: &HashOwner) -> bool {
+        let lines = self.queue.lock();
+        !lines.closed && lines.has_room(owner, self.queue.capacity)
+    }
+
     async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError> {
         let mut salt = [0u8; SALT_LEN];
         self.rng.fill(&mut salt);
@@ -498,8 +508,10 @@ mod tests {
             assert!(lines.admit(&owner(1), j, 4).is_ok());
             hog.push(answer);
         }
-        // Full: the hog itself gets no more room.
+        // Full: the hog itself gets no more room (and is told so before it asks).
+        assert!(!lines.has_room(&owner(1), 4));
         assert!(lines.admit(&owner(1), job().0, 4).is_err());
+        assert!(lines.has_room(&owner(2), 4), "a newcomer would be admitted");
         // A newcomer takes the place of the hog's newest job, which is refused.
         assert!(lines.admit(&owner(2), job().0, 4).is_ok());
         assert!(matches!(hog[3].try_recv(), Ok(Err(HashError::Busy { .. }))));
@@ -507,6 +519,7 @@ mod tests {
         // Another newcomer, again at the hog's expense (3 held > 0 + 1)...
         assert!(lines.admit(&owner(3), job().0, 4).is_ok());
         // ...until the hog holds no more than anyone: two each is as fair as it gets.
+        assert!(!lines.has_room(&owner(2), 4));
         assert!(lines.admit(&owner(2), job().0, 4).is_err());
         assert_eq!(lines.waiting[&owner(1)].len(), 2);
         // Running jobs count against the capacity as well.

@@ -102,6 +102,19 @@ impl Lines {
         Ok(())
     }
 
+    /// Whether [`Lines::admit`] would admit a job of `owner` now.
+    pub(crate) fn has_room(&self, owner: &HashOwner, capacity: usize) -> bool {
+        if self.queued + self.running < capacity {
+            return true;
+        }
+        let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
+        self.waiting
+            .values()
+            .map(VecDeque::len)
+            .max()
+            .is_some_and(|held| held > mine + 1)
+    }
+
     /// The next job in turn, counted as running.
     pub(crate) fn next(&mut self) -> Option<Queued> {
         let owner = self.turns.pop_front()?;

@@ -161,7 +161,7 @@ impl From<InfraError> for ApiError {
                 .retry_after(1)
             }
             InfraError::Busy { retry_after_secs } => {
-                tracing::warn!("password hashing at capacity");
+                crate::capacity::warn_at_capacity();
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_busy",

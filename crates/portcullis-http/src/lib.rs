@@ -3,6 +3,7 @@
 //! [`portcullis_domain::AuthService`], and shape the answer.
 
 mod body;
+mod capacity;
 mod captcha;
 mod command;
 mod dto;
@@ -21,7 +22,7 @@ use portcullis_domain::limits::Limit;
 
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
-pub use limit::{RequestLimits, request_limits};
+pub use limit::{RequestLimits, pace_busy_refusals, request_limits};
 pub use span::RequestSpan;
 pub use state::AppState;
 

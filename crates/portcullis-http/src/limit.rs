@@ -110,6 +110,28 @@ fn advertise(headers: &mut HeaderMap, limit: u32, remaining: u32) {
     );
 }
 
+/// Sends a `server_busy` refusal (503, password hashing at capacity) only after `delay`. The
+/// wait costs a timer, not a thread; a client that retries at once, as a flood does, then asks
+/// a few times a second instead of thousands, and the CPU goes to the hashes that were admitted.
+/// Every other response goes out at once.
+pub async fn pace_busy_refusals(
+    delay: std::time::Duration,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let busy = res.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+        && res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
+            .is_some_and(|e| e.code() == "server_busy");
+    if busy && !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    Ok(res)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{RequestLimits, request_limits};

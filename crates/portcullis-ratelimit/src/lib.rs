@@ -70,8 +70,8 @@ struct KeyState {
     /// Failed attempts in a row, and when the last one was.
     failures: AtomicU32,
     last_failure: AtomicU64,
-    /// An attempt is in progress.
-    busy: AtomicBool,
+    /// Attempts in progress.
+    in_flight: AtomicU32,
 }
 
 impl KeyState {
@@ -131,7 +131,7 @@ impl Keys {
     fn in_use(&self, state: &Arc<KeyState>, drop_below: Nanos, now: u64) -> bool {
         let forget = self.backoff.map_or(Duration::ZERO, |b| b.forget_after());
         Arc::strong_count(state) > 1
-            || state.busy.load(Ordering::Acquire)
+            || state.in_flight.load(Ordering::Acquire) > 0
             || state.gcra_tat().is_some_and(|tat| tat > drop_below)
             || state.exhausted_until.load(Ordering::Acquire) > now
             || (state.failures.load(Ordering::Acquire) > 0
@@ -309,13 +309,21 @@ fn governor_quota(quota: Quota) -> Option<governor::Quota> {
     governor::Quota::with_period(quota.period / quota.count).map(|q| q.allow_burst(burst))
 }
 
-/// Clears the key's in-progress mark when the attempt ends.
+/// Counts one attempt in progress on a key, until the attempt ends.
 struct InProgress(Arc<KeyState>);
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        self.0.busy.store(false, Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// How many attempts on a key may run at once: as many as it has failures left that cost
+/// nothing (before its back-off begins), so a burst of concurrent guesses never gets more
+/// checks than one guess after another would; one at a time once none is left, or when the
+/// limit has a quota and no back-off.
+fn attempt_slots(backoff: Option<&Backoff>, failures: u32) -> u32 {
+    backoff.map_or(1, |b| b.after.saturating_sub(failures).max(1))
 }
 
 #[async_trait]
@@ -371,9 +379,12 @@ impl RateLimiter for GovernorLimiter {
             return Err(wait);
         }
         let state = bucket.keys.state(&key);
+        // A failure is counted before its attempt leaves the count in progress, so failures
+        // plus attempts in progress never undercount what may still fail.
+        let slots = attempt_slots(bucket.keys.backoff.as_ref(), state.failures.load(Ordering::Acquire));
         if state
-            .busy
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < slots).then_some(n + 1))
             .is_err()
         {
             return Err(BUSY_WAIT);
@@ -482,6 +493,53 @@ mod tests {
         // fresh: a period plus period / count.
         clock.advance(TimeDelta::seconds(91));
         assert_eq!(l.housekeeping(), 0);
+    }
+
+    /// With a back-off, as many attempts run at once as the key has free failures left (two
+    /// devices signing in together are both served); never more, so a burst of guesses gets
+    /// no more checks than one guess after another would.
+    #[tokio::test]
+    async fn attempts_run_together_up_to_the_free_failures_left() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let backoff = Backoff {
+            after: 3,
+            first: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        let l = GovernorLimiter::with_settings(
+            [(Limit::FailedLogin, Quota::new(0, Duration::from_secs(60)))],
+            &LimiterSettings {
+                max_keys: 1000,
+                backoffs: vec![(Limit::FailedLogin, backoff)],
+            },
+            clock.clone(),
+        );
+        let key = "ada@example.com";
+        let attempts: Vec<_> = begun(&l, key, 3).await;
+        assert_eq!(attempts.len(), 3, "three free failures: three at once");
+        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
+        // Two of them fail: one free failure is left, so one attempt at a time.
+        let mut attempts = attempts.into_iter();
+        for permit in attempts.by_ref().take(2) {
+            l.end_attempt(Limit::FailedLogin, key, permit, false).await;
+        }
+        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
+        for permit in attempts {
+            l.end_attempt(Limit::FailedLogin, key, permit, true).await;
+        }
+        // A right password clears the streak: three at once again.
+        assert_eq!(begun(&l, key, 3).await.len(), 3);
+    }
+
+    /// Begins up to `n` attempts on `key`, keeping the permits.
+    async fn begun(l: &GovernorLimiter, key: &str, n: usize) -> Vec<AttemptPermit> {
+        let mut permits = Vec::new();
+        for _ in 0..n {
+            if let Ok(p) = l.begin_attempt(Limit::FailedLogin, key).await {
+                permits.push(p);
+            }
+        }
+        permits
     }
 
     #[tokio::test]

@@ -102,6 +102,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     let keys = Arc::new(keys.signing);
 
     let p = &config.passwords;
+    let threads = if p.hashing_threads == 0 {
+        Argon2Settings::default().threads
+    } else {
+        p.hashing_threads
+    };
     let hasher = Arc::new(
         Argon2Hasher::start_with_rng(
             Argon2Settings {
@@ -109,12 +114,8 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 m_cost_kib: p.argon2_m_cost_kib,
                 t_cost: p.argon2_t_cost,
                 p_cost: p.argon2_p_cost,
-                threads: if p.hashing_threads == 0 {
-                    Argon2Settings::default().threads
-                } else {
-                    p.hashing_threads
-                },
-                queue: p.hashing_queue,
+                threads,
+                queue: p.hashing_queue.unwrap_or(portcullis_argon2::QUEUE_PER_THREAD * threads),
                 wait_timeout: Duration::from_millis(p.hashing_wait_ms),
                 max_verify_m_cost_kib: Argon2Settings::default().max_verify_m_cost_kib.max(p.argon2_m_cost_kib),
             },
@@ -239,8 +240,12 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     };
     let cors_origins = config.server.cors_allowed_origins.clone();
     let cors_max_age = usize::try_from(config.server.cors_max_age_secs).unwrap_or(600);
+    let busy_delay = Duration::from_millis(config.passwords.busy_refusal_delay_ms);
     let mut server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                portcullis_http::pace_busy_refusals(busy_delay, req, next)
+            }))
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 portcullis_http::request_limits(request_limits, req, next)
             }))

@@ -82,6 +82,14 @@ pub trait PasswordHasher: Send + Sync + std::fmt::Debug {
         stored: Option<&str>,
         owner: &HashOwner,
     ) -> Result<Verification, HashError>;
+
+    /// Whether a hash for `owner` would be admitted now: a hint, not a reservation, so a
+    /// caller can refuse at once the work it would otherwise do only to be refused by the
+    /// hasher (a login flood then costs no database look-up per refusal). The default says yes.
+    fn has_room(&self, owner: &HashOwner) -> bool {
+        let _ = owner;
+        true
+    }
 }
 
 /// Screens new passwords: refuses ones that are too common to be safe (in a list of the most

@@ -77,6 +77,11 @@ impl AuthService {
         factor: Option<&crate::totp::SecondFactor>,
         client: &ClientInfo,
     ) -> Result<(Account, TokenPair), LoginError> {
+        // Refused before anything is looked up when the hasher has no room: a flood of logins
+        // then costs one check each. Whether the name exists plays no part.
+        if !self.deps.hasher.has_room(&HashOwner::client(client.ip)) {
+            return Err(InfraError::Busy { retry_after_secs: 1 }.into());
+        }
         let store = &self.deps.store;
         let found = match login {
             LoginId::Email(email) => store.credentials_by_email(tenant.id, email).await,

@@ -59,6 +59,10 @@ impl AuthService {
     /// otherwise its email counts as verified and it is logged in at once. The password is
     /// hashed before anything is written, on both paths.
     pub async fn register(&self, reg: Registration, client: &ClientInfo) -> Result<Registered, RegisterError> {
+        // As at login: no room to hash, nothing else done.
+        if !self.deps.hasher.has_room(&HashOwner::client(client.ip)) {
+            return Err(InfraError::Busy { retry_after_secs: 1 }.into());
+        }
         if self.too_common(&reg.password).await {
             return Err(RegisterError::PasswordTooCommon);
         }

@@ -303,7 +303,9 @@ impl LimitsConfig {
         };
         portcullis_ratelimit::LimiterSettings {
             max_keys: self.max_keys,
-            backoffs: if self.failed_login_backoff_after > 0 {
+            // The back-off belongs to the failed-login limit: turning that limit off turns off
+            // every per-name failure measure (quota, back-off, the guard on concurrent guesses).
+            backoffs: if self.failed_login_backoff_after > 0 && self.failed_logins_per_account.count > 0 {
                 vec![(Limit::FailedLogin, backoff)]
             } else {
                 Vec::new()

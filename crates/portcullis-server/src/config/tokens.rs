@@ -82,10 +82,13 @@ pub struct PasswordsConfig {
     pub argon2_p_cost: u32,
     /// Hashing threads; 0 = one per core.
     pub hashing_threads: usize,
-    /// Hashes that may wait beyond the running ones.
-    pub hashing_queue: usize,
+    /// Hashes that may wait beyond the running ones; unset: 8 per hashing thread.
+    pub hashing_queue: Option<usize>,
     /// Longest a hash may wait in the queue before it is refused (503), in ms.
     pub hashing_wait_ms: u64,
+    /// How long a refusal for hashing capacity (503 `server_busy`) is held before it is sent,
+    /// in ms (0: at once), so a flood that retries at once spends less CPU being refused.
+    pub busy_refusal_delay_ms: u64,
     /// Also refuse new passwords that Have I Been Pwned knows from breaches (the embedded list
     /// of common passwords is always checked). Off by default: it sends the first five hex
     /// digits of each new password's SHA-1 to the service.
@@ -108,8 +111,9 @@ impl Default for PasswordsConfig {
             argon2_t_cost: 2,
             argon2_p_cost: 1,
             hashing_threads: 0,
-            hashing_queue: 64,
+            hashing_queue: None,
             hashing_wait_ms: 2_000,
+            busy_refusal_delay_ms: 200,
             pwned_check: false,
             pwned_range_url: "https://api.pwnedpasswords.com/range/".into(),
             pwned_timeout_ms: 2_000,
@@ -176,6 +180,9 @@ impl PasswordsConfig {
         }
         if !(p.pwned_range_url.starts_with("https://") || p.pwned_range_url.starts_with("http://")) {
             problems.push("passwords.pwned_range_url must be an http(s) URL");
+        }
+        if p.busy_refusal_delay_ms > 1_000 {
+            problems.push("passwords.busy_refusal_delay_ms must be at most 1000");
         }
         if !(100..=30_000).contains(&p.pwned_timeout_ms) || p.pwned_min_count == 0 {
             problems.push("passwords.pwned_timeout_ms must be 100 to 30000 and passwords.pwned_min_count at least 1");
