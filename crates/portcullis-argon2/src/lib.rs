@@ -324,20 +324,25 @@ impl Worker {
                 }
             };
             let Queued { job, since } = next;
-            if since.elapsed() > queue.wait_timeout {
-                job.refuse(busy());
-            } else if !job.abandoned() {
+            // The job stops counting as running before its answer goes out, so the caller's
+            // next request never finds it still holding a place.
+            let finished = if since.elapsed() > queue.wait_timeout {
+                Finished::Refused(job)
+            } else if job.abandoned() {
                 // A request that went away does not burn a hash.
-                self.run_job(job);
-            }
+                Finished::Dropped
+            } else {
+                self.run_job(job)
+            };
             queue.lock().running -= 1;
+            finished.send();
         }
     }
 
-    fn run_job(&mut self, job: Job) {
+    fn run_job(&mut self, job: Job) -> Finished {
         match job {
             Job::Hash { password, salt, reply } => {
-                let _ = reply.send(self.engine.hash(&password, &salt).map_err(HashError::Internal));
+                Finished::Hashed(reply, self.engine.hash(&password, &salt).map_err(HashError::Internal))
             }
             Job::Verify {
                 password,
@@ -345,8 +350,27 @@ impl Worker {
                 reply,
             } => {
                 let verdict = self.engine.verify(&password, &stored, &self.settings);
-                let _ = reply.send(verdict.map_err(HashError::Internal));
+                Finished::Verified(reply, verdict.map_err(HashError::Internal))
             }
+        }
+    }
+}
+
+/// A job done (or refused), its answer not yet sent.
+enum Finished {
+    Hashed(Reply<String>, Result<String, HashError>),
+    Verified(Reply<Verification>, Result<Verification, HashError>),
+    Refused(Job),
+    Dropped,
+}
+
+impl Finished {
+    fn send(self) {
+        match self {
+            Self::Hashed(reply, answer) => drop(reply.send(answer)),
+            Self::Verified(reply, answer) => drop(reply.send(answer)),
+            Self::Refused(job) => job.refuse(busy()),
+            Self::Dropped => {}
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod refresh;
 mod service;
 pub mod templates;
 pub mod token;
+mod token_cache;
 pub mod totp;
 pub mod use_cases;
 

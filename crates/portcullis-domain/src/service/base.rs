@@ -132,6 +132,8 @@ pub struct AuthService {
     pub(crate) brands: Arc<BrandCache>,
     /// The last id [`AuthService::new_id`] minted.
     last_id: Arc<std::sync::Mutex<u128>>,
+    /// Access tokens whose signature has been checked.
+    pub(crate) verified: Arc<crate::token_cache::VerifiedTokens>,
 }
 
 impl AuthService {
@@ -141,6 +143,7 @@ impl AuthService {
             global: Arc::new(global_brand(&deps)),
             brands: Arc::default(),
             last_id: Arc::default(),
+            verified: Arc::default(),
             deps,
         }
     }

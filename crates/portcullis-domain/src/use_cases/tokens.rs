@@ -114,13 +114,21 @@ impl AuthService {
     /// revocation take effect at once.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
         let now = self.deps.clock.now();
-        let claims = self
-            .deps
-            .keys
-            .verify(&self.deps.policy, bearer, now)
-            .inspect_err(|reason| {
-                tracing::info!(%reason, outcome = "invalid_token", "access token refused");
-            })?;
+        let leeway = self.deps.policy.leeway.num_seconds();
+        let claims = match self.verified.get(bearer, leeway, now.timestamp()) {
+            Some(claims) => claims,
+            None => {
+                let claims = self
+                    .deps
+                    .keys
+                    .verify(&self.deps.policy, bearer, now)
+                    .inspect_err(|reason| {
+                        tracing::info!(%reason, outcome = "invalid_token", "access token refused");
+                    })?;
+                self.verified.insert(bearer, &claims, leeway, now.timestamp());
+                claims
+            }
+        };
         let session = self
             .deps
             .store

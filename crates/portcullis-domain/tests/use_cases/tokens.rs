@@ -88,6 +88,14 @@ async fn a_bearer_token_is_refused_when_forged_expired_or_its_session_ended() {
     let ended = w.auth.authenticate(&pair.access_token).await;
     assert!(matches!(ended, Err(AuthenticateError::SessionEnded)), "{ended:?}");
     let (_, fresh) = w.login_home().await;
+    // Checked once (its signature is then remembered): a copy with another signature is still
+    // checked, and the remembered one still expires.
+    assert!(w.auth.authenticate(&fresh.access_token).await.is_ok());
+    let mut tampered = fresh.access_token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let refused = w.auth.authenticate(&tampered).await;
+    assert!(matches!(refused, Err(AuthenticateError::Token(_))), "{refused:?}");
     w.advance(Duration::hours(2));
     let expired = w.auth.authenticate(&fresh.access_token).await;
     assert!(matches!(expired, Err(AuthenticateError::Token(_))), "{expired:?}");
