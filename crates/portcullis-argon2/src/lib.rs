@@ -262,7 +262,7 @@ impl Argon2Hasher {
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     fn has_room(&self, owner: &HashOwner) -> bool {
-        let lines = self.queue.lock();
+        let mut lines = self.queue.lock();
         !lines.closed && lines.has_room(owner, self.queue.capacity)
     }
 
@@ -483,6 +483,13 @@ mod tests {
     }
 
     /// A job whose reply says whether it was refused, and a probe for that reply.
+    /// A job whose caller (kept in `alive`) waits for its answer.
+    fn kept(alive: &mut Vec<oneshot::Receiver<Result<String, HashError>>>) -> Job {
+        let (j, answer) = job();
+        alive.push(answer);
+        j
+    }
+
     fn job() -> (Job, oneshot::Receiver<Result<String, HashError>>) {
         let (reply, answer) = oneshot::channel();
         let job = Job::Hash {
@@ -527,6 +534,8 @@ mod tests {
     fn a_full_queue_makes_room_for_a_lighter_owner_only() {
         let mut lines = Lines::default();
         let mut hog = Vec::new();
+        // Callers still waiting for their answers (a job whose caller went away gives up its place).
+        let mut alive = Vec::new();
         for _ in 0..4 {
             let (j, answer) = job();
             assert!(lines.admit(&owner(1), j, 4).is_ok());
@@ -537,11 +546,11 @@ mod tests {
         assert!(lines.admit(&owner(1), job().0, 4).is_err());
         assert!(lines.has_room(&owner(2), 4), "a newcomer would be admitted");
         // A newcomer takes the place of the hog's newest job, which is refused.
-        assert!(lines.admit(&owner(2), job().0, 4).is_ok());
+        assert!(lines.admit(&owner(2), kept(&mut alive), 4).is_ok());
         assert!(matches!(hog[3].try_recv(), Ok(Err(HashError::Busy { .. }))));
         assert!(hog[2].try_recv().is_err(), "older jobs keep their place");
         // Another newcomer, again at the hog's expense (3 held > 0 + 1)...
-        assert!(lines.admit(&owner(3), job().0, 4).is_ok());
+        assert!(lines.admit(&owner(3), kept(&mut alive), 4).is_ok());
         // ...until the hog holds no more than anyone: two each is as fair as it gets.
         assert!(!lines.has_room(&owner(2), 4));
         assert!(lines.admit(&owner(2), job().0, 4).is_err());
@@ -552,6 +561,10 @@ mod tests {
             lines.admit(&owner(4), job().0, 4).is_err(),
             "2/1/1 waiting and 1 running: no owner holds 2 more"
         );
+        // A caller that went away gives up its place: the hog's waiting job's caller leaves.
+        drop(hog.remove(1));
+        assert!(lines.has_room(&owner(4), 4), "an abandoned job no longer holds a place");
+        assert!(lines.admit(&owner(4), kept(&mut alive), 4).is_ok());
     }
 
     #[tokio::test]

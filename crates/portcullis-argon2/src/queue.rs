@@ -70,6 +70,9 @@ impl Lines {
     /// newest job of the owner holding the most; otherwise hands the job back.
     pub(crate) fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
         if self.queued + self.running >= capacity {
+            self.shed_abandoned();
+        }
+        if self.queued + self.running >= capacity {
             let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
             let heaviest = self
                 .waiting
@@ -102,8 +105,25 @@ impl Lines {
         Ok(())
     }
 
+    /// Drops waiting jobs whose requests went away (their client disconnected): they would be
+    /// skipped at their turn anyway, and must not keep a newcomer out meanwhile.
+    fn shed_abandoned(&mut self) {
+        let before = self.queued;
+        for line in self.waiting.values_mut() {
+            line.retain(|q| !q.job.abandoned());
+        }
+        self.waiting.retain(|_, line| !line.is_empty());
+        let waiting = &self.waiting;
+        self.turns.retain(|o| waiting.contains_key(o));
+        self.queued = self.waiting.values().map(VecDeque::len).sum();
+        debug_assert!(self.queued <= before);
+    }
+
     /// Whether [`Lines::admit`] would admit a job of `owner` now.
-    pub(crate) fn has_room(&self, owner: &HashOwner, capacity: usize) -> bool {
+    pub(crate) fn has_room(&mut self, owner: &HashOwner, capacity: usize) -> bool {
+        if self.queued + self.running >= capacity {
+            self.shed_abandoned();
+        }
         if self.queued + self.running < capacity {
             return true;
         }
