@@ -72,6 +72,8 @@ struct KeyState {
     last_failure: AtomicU64,
     /// Attempts in progress.
     in_flight: AtomicU32,
+    /// The quota's events left after the last counted one, plus one (0: none counted yet).
+    quota_left: AtomicU32,
 }
 
 impl KeyState {
@@ -322,8 +324,20 @@ impl Drop for InProgress {
 /// nothing (before its back-off begins), so a burst of concurrent guesses never gets more
 /// checks than one guess after another would; one at a time once none is left, or when the
 /// limit has a quota and no back-off.
-fn attempt_slots(backoff: Option<&Backoff>, failures: u32) -> u32 {
-    backoff.map_or(1, |b| b.after.saturating_sub(failures).max(1))
+/// Never more than the quota had left after the last failure either (the quota only replenishes
+/// meanwhile, so that is a lower bound).
+fn attempt_slots(backoff: Option<&Backoff>, quota: Quota, state: &KeyState) -> u32 {
+    let Some(backoff) = backoff else { return 1 };
+    let failures = state.failures.load(Ordering::Acquire);
+    let mut slots = backoff.after.saturating_sub(failures);
+    if quota.is_enabled() {
+        let left = match state.quota_left.load(Ordering::Acquire) {
+            0 => quota.count,
+            n => n - 1,
+        };
+        slots = slots.min(left);
+    }
+    slots.max(1)
 }
 
 #[async_trait]
@@ -343,6 +357,11 @@ impl RateLimiter for GovernorLimiter {
         match limiter.check_key(&key) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
+                bucket
+                    .keys
+                    .state(&key)
+                    .quota_left
+                    .store(remaining.saturating_add(1), Ordering::Release);
                 if remaining == 0 {
                     // A refused check spends nothing: it only tells when the next event fits.
                     if let Err(not_until) = limiter.check_key(&key) {
@@ -357,6 +376,7 @@ impl RateLimiter for GovernorLimiter {
             Err(not_until) => {
                 let until = not_until.earliest_possible();
                 exhausted(until);
+                bucket.keys.state(&key).quota_left.store(1, Ordering::Release);
                 RateDecision::Limited {
                     limit: bucket.quota.count,
                     retry_after: self.wait(until.into()),
@@ -379,12 +399,15 @@ impl RateLimiter for GovernorLimiter {
             return Err(wait);
         }
         let state = bucket.keys.state(&key);
-        // A failure is counted before its attempt leaves the count in progress, so failures
-        // plus attempts in progress never undercount what may still fail.
-        let slots = attempt_slots(bucket.keys.backoff.as_ref(), state.failures.load(Ordering::Acquire));
+        // A failure is counted before its attempt leaves the count in progress, and the slots
+        // are worked out after the count in progress is read (inside the update, again on every
+        // retry): whoever sees an attempt gone also sees its failure, so failures plus attempts
+        // in progress never undercount what may still fail.
         if state
             .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < slots).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < attempt_slots(bucket.keys.backoff.as_ref(), bucket.quota, &state)).then_some(n + 1)
+            })
             .is_err()
         {
             return Err(BUSY_WAIT);
@@ -529,6 +552,41 @@ mod tests {
         }
         // A right password clears the streak: three at once again.
         assert_eq!(begun(&l, key, 3).await.len(), 3);
+    }
+
+    /// With a quota smaller than the free failures, no more attempts run at once than the quota
+    /// has left: as many as one after another would get checked.
+    #[tokio::test]
+    async fn attempts_run_together_no_more_than_the_quota_has_left() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let l = GovernorLimiter::with_settings(
+            [(Limit::FailedLogin, Quota::new(2, Duration::from_secs(900)))],
+            &LimiterSettings {
+                max_keys: 1000,
+                backoffs: vec![(
+                    Limit::FailedLogin,
+                    Backoff {
+                        after: 3,
+                        first: Duration::from_secs(2),
+                        max: Duration::from_secs(60),
+                    },
+                )],
+            },
+            clock.clone(),
+        );
+        let key = "ada@example.com";
+        let attempts = begun(&l, key, 3).await;
+        assert_eq!(attempts.len(), 2, "a quota of two: two at once");
+        let mut attempts = attempts.into_iter();
+        let first = attempts.next().unwrap();
+        l.end_attempt(Limit::FailedLogin, key, first, false).await;
+        // One event of the quota left, and one attempt still running: no room.
+        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
+        for permit in attempts {
+            l.end_attempt(Limit::FailedLogin, key, permit, false).await;
+        }
+        // The quota is used up: held back by it, not let in.
+        assert!(l.begin_attempt(Limit::FailedLogin, key).await.is_err());
     }
 
     /// Begins up to `n` attempts on `key`, keeping the permits.

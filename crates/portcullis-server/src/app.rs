@@ -240,6 +240,13 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     };
     let cors_origins = config.server.cors_allowed_origins.clone();
     let cors_max_age = usize::try_from(config.server.cors_max_age_secs).unwrap_or(600);
+    let l = &config.limits;
+    if l.failed_login_backoff_after > 0 && l.failed_logins_per_account.count == 0 {
+        tracing::warn!(
+            "limits.failed_login_backoff_after is set but limits.failed_logins_per_account is off: the back-off goes \
+             with that limit, so failed logins of a name are not slowed down at all"
+        );
+    }
     let busy_delay = Duration::from_millis(config.passwords.busy_refusal_delay_ms);
     let mut server = HttpServer::new(move || {
         App::new()

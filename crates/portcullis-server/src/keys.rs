@@ -5,7 +5,7 @@
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use portcullis_domain::{JwtKeys, MfaKeyring, SecretStore, SecureRandom, ServerKey, key_fingerprint};
+use portcullis_domain::{JwtKeys, MfaKeyring, SecretStore, SecureRandom, ServerKey};
 use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
@@ -13,19 +13,14 @@ use crate::config::Config;
 
 const SIGNING_SEED_SECRET: &str = "jwt_ed25519_seed_v1";
 const REFRESH_KEY_SECRET: &str = "refresh_hmac_key_v1";
-const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
 
 /// Where the fingerprint of each key in use is kept (`server_secrets`; a fingerprint is a
 /// one-way digest, not the key).
 const SIGNING_FINGERPRINT: &str = "fingerprint:signing_key";
 const REFRESH_FINGERPRINT: &str = "fingerprint:refresh_key";
-const MFA_FINGERPRINT: &str = "fingerprint:mfa_encryption_key";
 /// The `kid` a node last published as `tokens.next_signing_key_file`: the only key the stored
 /// signing fingerprint may move on to.
 const SIGNING_PUBLISHED: &str = "fingerprint:signing_key_published";
-/// The fingerprints (one per line) of MFA keys that rotations retired while TOTP secrets may
-/// still be sealed with them; emptied by a re-encryption pass that finds none left.
-const MFA_RETIRING: &str = "fingerprint:mfa_encryption_key_retiring";
 
 /// The keys the configuration names, parsed and checked; `None` where storage must supply one.
 /// `check-config` runs this too, so a bad key fails there rather than at `serve`.
@@ -193,7 +188,7 @@ pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRand
                 "NO MFA ENCRYPTION KEY CONFIGURED: TOTP secrets are encrypted with a key generated on first start and \
                  stored in the same database. Configure mfa.encryption_key (32 bytes, base64) for production."
             );
-            generated(store, rng, MFA_KEY_SECRET).await?
+            generated(store, rng, crate::mfa_keys::MFA_KEY_SECRET).await?
         }
     };
 
@@ -205,8 +200,8 @@ pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRand
     .await?;
     let refresh_fp = refresh.fingerprint("tokens.refresh_key");
     check_symmetric(store, REFRESH_FINGERPRINT, "tokens.refresh_key", &refresh_fp, legacy).await?;
-    let legacy = legacy_fingerprint(store, MFA_KEY_SECRET, |k| {
-        Some(key_fingerprint("mfa.encryption_key", k))
+    let legacy = legacy_fingerprint(store, crate::mfa_keys::MFA_KEY_SECRET, |k| {
+        k.try_into().ok().map(crate::mfa_keys::fingerprint)
     })
     .await?;
     let mfa = MfaKeyring {
@@ -214,83 +209,16 @@ pub async fn load(config: &Config, store: &dyn SecretStore, rng: &dyn SecureRand
         next_key: configured.mfa_next,
         previous_keys: configured.mfa_previous,
     };
-    check_mfa(store, &mfa, legacy).await?;
+    crate::mfa_keys::check_at_start(store, &mfa, legacy).await?;
     check_signing(store, &signing, configured.next_kid.as_deref()).await?;
     Ok(Keys { signing, refresh, mfa })
 }
 
-fn mfa_fingerprint(key: &[u8; 32]) -> String {
-    key_fingerprint("mfa.encryption_key", key)
-}
-
-/// The MFA keys against the stored fingerprint of the key that seals. It passes when that is
-/// the current key, or the next one (this node is a step behind in a rotation). When it is a
-/// previous key, this node is the first to seal with the new key: the fingerprint moves on,
-/// and the old one is remembered as retiring until a re-encryption pass finds nothing left
-/// under it; until then every node must keep listing it, or the start is refused.
-async fn check_mfa(store: &dyn SecretStore, keys: &MfaKeyring, legacy: Option<String>) -> anyhow::Result<()> {
-    let current = mfa_fingerprint(&keys.key);
-    let next = keys.next_key.as_deref().map(mfa_fingerprint);
-    let previous: Vec<String> = keys.previous_keys.iter().map(|k| mfa_fingerprint(k)).collect();
-    let stored = stored_fingerprint(store, MFA_FINGERPRINT, legacy.as_deref().unwrap_or(&current)).await?;
-    let mut retiring = retiring_mfa_keys(store).await?;
-    if previous.contains(&stored) {
-        if !retiring.contains(&stored) {
-            retiring.push(stored.clone());
-            store.put_secret(MFA_RETIRING, retiring.join("\n").as_bytes()).await?;
-        }
-        store.put_secret(MFA_FINGERPRINT, current.as_bytes()).await?;
-        tracing::info!(
-            fingerprint = %current,
-            previous = %stored,
-            "MFA encryption key rotated: this key now seals; TOTP secrets under the previous key are sealed again \
-             in the background"
-        );
-    } else if stored != current && next.as_deref() != Some(stored.as_str()) {
-        check_symmetric(store, MFA_FINGERPRINT, "mfa.encryption_key", &current, None).await?;
-    }
-    let known = |fp: &String| *fp == current || next.as_ref() == Some(fp) || previous.contains(fp);
-    if let Some(missing) = retiring.iter().find(|fp| !known(fp)) {
-        bail!(
-            "mfa.previous_encryption_key_files: TOTP secrets may still be sealed with a key a rotation retired \
-             (fingerprint {missing}); without it their owners could not log in. Keep that key listed until \
-             `portcullis mfa-keys status` reports none left (docs/OPERATIONS.md, \"Rotating the MFA key\")"
-        );
-    }
-    Ok(())
-}
-
-/// The fingerprints of retired MFA keys that may still seal TOTP secrets.
-async fn retiring_mfa_keys(store: &dyn SecretStore) -> anyhow::Result<Vec<String>> {
-    let stored = store.secret(MFA_RETIRING).await?.unwrap_or_default();
-    Ok(String::from_utf8_lossy(&stored)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect())
-}
-
-/// Records what a re-encryption pass with `keys` found: when nothing is left under its
-/// previous keys, those keys are no longer needed (retired keys it did not hold stay listed).
-pub async fn record_reseal(
-    store: &dyn SecretStore,
-    keys: &MfaKeyring,
-    report: &portcullis_domain::ResealReport,
-) -> anyhow::Result<()> {
-    if !report.done() {
-        return Ok(());
-    }
-    let covered: Vec<String> = keys.previous_keys.iter().map(|k| mfa_fingerprint(k)).collect();
-    let retiring = retiring_mfa_keys(store).await?;
-    let left: Vec<&String> = retiring.iter().filter(|fp| !covered.contains(fp)).collect();
-    if left.len() < retiring.len() {
-        let left: Vec<&str> = left.iter().map(|s| s.as_str()).collect();
-        store.put_secret(MFA_RETIRING, left.join("\n").as_bytes()).await?;
-        tracing::info!(
-            "no TOTP secret is left under the previous MFA keys: they may be removed from the configuration"
-        );
-    }
-    Ok(())
+/// The MFA keys for `portcullis mfa-keys`, checked against the database's records without
+/// writing anything (no key generated, no record moved).
+pub async fn mfa_keys_for_operator(config: &Config, store: &dyn SecretStore) -> anyhow::Result<MfaKeyring> {
+    let configured = configured_keys(config)?;
+    crate::mfa_keys::checked_for_operator(store, configured.mfa, configured.mfa_next, configured.mfa_previous).await
 }
 
 /// The signing key against the stored `kid`: it passes when it is that key or one this node
@@ -371,21 +299,12 @@ async fn check_symmetric(
 ) -> anyhow::Result<()> {
     let stored = stored_fingerprint(store, name, legacy.as_deref().unwrap_or(current)).await?;
     if stored != current {
-        let generated = if setting == "mfa.encryption_key" {
-            MFA_KEY_SECRET
-        } else {
-            REFRESH_KEY_SECRET
-        };
         bail!(
             "{setting}: this key (fingerprint {current}) is not the one this database was used with (fingerprint \
              {stored}). Restore the key; if the database was used with a generated one, configure that key: \
-             SELECT encode(secret, 'base64') FROM server_secrets WHERE name = '{generated}' (docs/OPERATIONS.md, \
-             \"Keys\"). Starting with another would {}",
-            if setting == "mfa.encryption_key" {
-                "leave every TOTP secret unreadable (500 on every second-factor login)"
-            } else {
-                "invalidate every refresh token and every mailed link and code"
-            }
+             SELECT encode(secret, 'base64') FROM server_secrets WHERE name = '{REFRESH_KEY_SECRET}' \
+             (docs/OPERATIONS.md, \"Keys\"). Starting with another would invalidate every refresh token and every \
+             mailed link and code"
         );
     }
     Ok(())

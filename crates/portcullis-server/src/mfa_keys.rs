@@ -1,12 +1,28 @@
-//! Sealing TOTP secrets again after an MFA key rotation: the background job of a node that
-//! lists previous keys, and what `portcullis mfa-keys status | reseal` runs.
+//! The MFA encryption keys across a rotation: the start-up check against the database's
+//! records, the background job that seals old TOTP secrets again, and what `portcullis
+//! mfa-keys status | reseal` runs.
+//!
+//! Records (`server_secrets`, one-way fingerprints, never keys): the key that seals
+//! (`fingerprint:mfa_encryption_key`), the next key a node has published
+//! (`…_published`), and the keys a rotation retired while secrets may still be sealed with
+//! them (`…_retiring`). The sealing record moves only to a published key, so a node that
+//! skipped the publishing step cannot make the others unable to open what it seals; a retired
+//! key stays recorded until an operator's `mfa-keys reseal` finds nothing left under it, and
+//! until then a node without it is refused.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::bail;
 use portcullis_domain::use_cases::mfa_keys::reseal_totp_secrets;
-use portcullis_domain::{MfaKeyring, ResealReport, SecureRandom, Storage};
+use portcullis_domain::{MfaKeyring, ResealReport, SecretStore, SecureRandom, Storage, key_fingerprint};
+
+/// The generated key of a database that has no configured one (development profile).
+pub(crate) const MFA_KEY_SECRET: &str = "mfa_encryption_key_v1";
+const SEALING: &str = "fingerprint:mfa_encryption_key";
+const PUBLISHED: &str = "fingerprint:mfa_encryption_key_published";
+const RETIRING: &str = "fingerprint:mfa_encryption_key_retiring";
 
 /// `portcullis mfa-keys …`.
 #[derive(Debug, clap::Subcommand)]
@@ -14,24 +30,148 @@ pub enum MfaKeysCommand {
     /// Count TOTP secrets by the key that sealed them; change nothing. Exit status 1 while some
     /// are still under a previous key.
     Status,
-    /// Seal every secret under a previous key again under `mfa.encryption_key` now (the
-    /// serving nodes also do it in the background).
+    /// Seal every secret under a previous key again under `mfa.encryption_key` now, and when
+    /// none is left, record that the previous keys may go. Run it once every node seals with
+    /// the new key (the serving nodes also re-seal in the background).
     Reseal,
 }
 
-/// One pass, and its outcome recorded.
-async fn pass(
-    store: &dyn Storage,
+pub(crate) fn fingerprint(key: &[u8; 32]) -> String {
+    key_fingerprint("mfa.encryption_key", key)
+}
+
+fn fingerprints(keys: &MfaKeyring) -> (String, Option<String>, Vec<String>) {
+    (
+        fingerprint(&keys.key),
+        keys.next_key.as_deref().map(fingerprint),
+        keys.previous_keys.iter().map(|k| fingerprint(k)).collect(),
+    )
+}
+
+/// The fingerprints of retired keys that may still seal TOTP secrets.
+async fn retiring(store: &dyn SecretStore) -> anyhow::Result<Vec<String>> {
+    let stored = store.secret(RETIRING).await?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&stored)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn wrong_key(current: &str, stored: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "mfa.encryption_key: this key (fingerprint {current}) is not the one this database was used with (fingerprint \
+         {stored}), nor listed as mfa.next_encryption_key or mfa.previous_encryption_key_files. Restore the key; if the \
+         database was used with a generated one, configure that key: SELECT encode(secret, 'base64') FROM \
+         server_secrets WHERE name = '{MFA_KEY_SECRET}' (docs/OPERATIONS.md, \"Keys\"). Starting with another would \
+         leave every TOTP secret unreadable (500 on every second-factor login)"
+    )
+}
+
+/// The start-up check of a serving node's keys. Passes when the sealing record is this node's
+/// key, its next key (a step behind in a rotation) or one of its previous keys; in the last
+/// case the record moves to this key if a node published it as `mfa.next_encryption_key`
+/// first, and the old key is recorded as retiring. A retiring key this node does not hold
+/// refuses the start. Everything is checked before anything is written.
+pub(crate) async fn check_at_start(
+    store: &dyn SecretStore,
     keys: &MfaKeyring,
-    rng: &dyn SecureRandom,
-    count_only: bool,
-) -> anyhow::Result<ResealReport> {
-    let report = reseal_totp_secrets(store, keys, rng, count_only).await?;
-    crate::keys::record_reseal(store, keys, &report).await?;
-    Ok(report)
+    legacy: Option<String>,
+) -> anyhow::Result<()> {
+    let (current, next, previous) = fingerprints(keys);
+    if let Some(next) = &next {
+        store.put_secret(PUBLISHED, next.as_bytes()).await?;
+    }
+    // The first start records its key (or, for a database from before fingerprints, the
+    // generated key it kept).
+    let first = legacy.unwrap_or_else(|| current.clone());
+    let stored = String::from_utf8(store.get_or_create_secret(SEALING, first.as_bytes()).await?)
+        .map_err(|_| anyhow::anyhow!("the stored {SEALING} is not text"))?;
+    let rotating = previous.contains(&stored);
+    if !rotating && stored != current && next.as_deref() != Some(stored.as_str()) {
+        return Err(wrong_key(&current, &stored));
+    }
+    let published = store.secret(PUBLISHED).await?.as_deref() == Some(current.as_bytes());
+    let moves = rotating && published;
+    let mut retired = retiring(store).await?;
+    if moves && !retired.contains(&stored) {
+        retired.push(stored.clone());
+    }
+    let known = |fp: &String| *fp == current || next.as_ref() == Some(fp) || previous.contains(fp);
+    if let Some(missing) = retired.iter().find(|fp| !known(fp)) {
+        bail!(
+            "mfa.previous_encryption_key_files: TOTP secrets may still be sealed with a key a rotation retired \
+             (fingerprint {missing}); without it their owners could not log in. Keep that key listed until \
+             `portcullis mfa-keys reseal` reports none left (docs/OPERATIONS.md, \"Rotating the MFA key\")"
+        );
+    }
+    if moves {
+        store.put_secret(RETIRING, retired.join("\n").as_bytes()).await?;
+        store.put_secret(SEALING, current.as_bytes()).await?;
+        tracing::info!(
+            fingerprint = %current,
+            previous = %stored,
+            "MFA encryption key rotated: this key now seals; TOTP secrets under the previous key are sealed again \
+             in the background"
+        );
+    } else if rotating {
+        tracing::warn!(
+            fingerprint = %current,
+            seals_elsewhere = %stored,
+            "this node seals TOTP secrets with a key never published as mfa.next_encryption_key: nodes without it \
+             cannot open what it seals (500 at their TOTP logins); publish it on every node first. Nothing is \
+             sealed again until then"
+        );
+    }
+    Ok(())
+}
+
+/// Whether the database records `keys`' current key as the one that seals (a rotation to it
+/// has been recorded): only then are secrets sealed again under it.
+async fn sealing_with(store: &dyn SecretStore, keys: &MfaKeyring) -> anyhow::Result<bool> {
+    Ok(store.secret(SEALING).await?.as_deref() == Some(fingerprint(&keys.key).as_bytes()))
+}
+
+/// The keys for `mfa-keys`, checked against the records without writing anything: the
+/// configured ones, or the generated key the database keeps.
+pub(crate) async fn checked_for_operator(
+    store: &dyn SecretStore,
+    configured: Option<zeroize::Zeroizing<[u8; 32]>>,
+    next_key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    previous_keys: Vec<zeroize::Zeroizing<[u8; 32]>>,
+) -> anyhow::Result<MfaKeyring> {
+    let key = match configured {
+        Some(key) => key,
+        None => {
+            let kept = store.secret(MFA_KEY_SECRET).await?.ok_or_else(|| {
+                anyhow::anyhow!("mfa.encryption_key is not configured and this database keeps no generated key")
+            })?;
+            let key: [u8; 32] = kept
+                .as_slice()
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("the stored {MFA_KEY_SECRET} is not 32 bytes"))?;
+            zeroize::Zeroizing::new(key)
+        }
+    };
+    let keys = MfaKeyring {
+        key,
+        next_key,
+        previous_keys,
+    };
+    let (current, next, previous) = fingerprints(&keys);
+    if let Some(stored) = store.secret(SEALING).await? {
+        let stored = String::from_utf8_lossy(&stored).into_owned();
+        if stored != current && next.as_deref() != Some(stored.as_str()) && !previous.contains(&stored) {
+            return Err(wrong_key(&current, &stored));
+        }
+    }
+    Ok(keys)
 }
 
 /// Runs `command` with `keys`; `Ok(false)` when secrets are left under a previous key.
+/// `status` writes nothing. `reseal` runs only once a serving node has recorded that `keys`'
+/// current key seals, and when it leaves nothing under the previous keys it forgets them as
+/// retiring, so nodes may start without them.
 pub async fn execute(
     store: &dyn Storage,
     keys: &MfaKeyring,
@@ -40,7 +180,13 @@ pub async fn execute(
     out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let count_only = matches!(command, MfaKeysCommand::Status);
-    let r = pass(store, keys, rng, count_only).await?;
+    if !count_only && !sealing_with(store, keys).await? {
+        bail!(
+            "the database does not record mfa.encryption_key as the key that seals yet: start the nodes with it \
+             (published first as mfa.next_encryption_key on every node), then run this again"
+        );
+    }
+    let r = reseal_totp_secrets(store, keys, rng, count_only).await?;
     writeln!(
         out,
         "current key: {}\nnext key: {}\n{}previous keys: {}\nunreadable (no configured key opens them): {}",
@@ -55,26 +201,55 @@ pub async fn execute(
         r.unreadable
     )?;
     if r.done() {
+        if !count_only {
+            forget_retired(store, keys).await?;
+        }
         writeln!(
             out,
-            "none left under a previous key: mfa.previous_encryption_key_files may be emptied"
+            "none left under a previous key{}",
+            if count_only {
+                ""
+            } else {
+                ": mfa.previous_encryption_key_files may be emptied"
+            }
         )?;
     }
     Ok(r.done())
 }
 
+/// After a pass that left nothing under `keys`' previous keys: they are no longer retiring
+/// (retired keys this pass did not hold stay recorded).
+async fn forget_retired(store: &dyn SecretStore, keys: &MfaKeyring) -> anyhow::Result<()> {
+    let (_, _, covered) = fingerprints(keys);
+    let retired = retiring(store).await?;
+    let left: Vec<&str> = retired
+        .iter()
+        .filter(|fp| !covered.contains(fp))
+        .map(String::as_str)
+        .collect();
+    if left.len() < retired.len() {
+        store.put_secret(RETIRING, left.join("\n").as_bytes()).await?;
+        tracing::info!(
+            "no TOTP secret is left under the previous MFA keys: they may be removed from the configuration"
+        );
+    }
+    Ok(())
+}
+
 /// Re-seals in the background while this node lists previous keys: a pass right away, then
-/// every `interval`, for as long as the process runs (a late secret sealed by a node not yet
-/// restarted with the new key is caught by the next pass). A failed pass is logged and retried
-/// at the next interval.
+/// every `interval`, for as long as the process runs, each only while the database records
+/// this node's key as the one that seals (a late secret sealed by a node not yet restarted
+/// with the new key is caught by the next pass). A failed pass is logged and retried at the
+/// next interval. The background passes never forget a retired key: that is the operator's
+/// `mfa-keys reseal`, once every node seals with the new key.
 pub fn spawn(store: Arc<dyn Storage>, keys: MfaKeyring, rng: Arc<dyn SecureRandom>, interval: Duration) {
     if keys.previous_keys.is_empty() {
         return;
     }
     tokio::spawn(async move {
         loop {
-            match pass(&*store, &keys, &*rng, false).await {
-                Ok(report) if !report.done() => tracing::info!(
+            match background_pass(&*store, &keys, &*rng).await {
+                Ok(Some(report)) if !report.done() => tracing::info!(
                     left = report.previous,
                     "TOTP secrets still under a previous MFA key; the next pass retries them"
                 ),
@@ -87,4 +262,15 @@ pub fn spawn(store: Arc<dyn Storage>, keys: MfaKeyring, rng: Arc<dyn SecureRando
             tokio::time::sleep(interval).await;
         }
     });
+}
+
+async fn background_pass(
+    store: &dyn Storage,
+    keys: &MfaKeyring,
+    rng: &dyn SecureRandom,
+) -> anyhow::Result<Option<ResealReport>> {
+    if !sealing_with(store, keys).await? {
+        return Ok(None);
+    }
+    Ok(Some(reseal_totp_secrets(store, keys, rng, false).await?))
 }

@@ -348,8 +348,8 @@ pub async fn run(config: &crate::Config, op: Operation) -> anyhow::Result<()> {
     execute(&store, &portcullis_domain::SystemClock, op, &mut out).await
 }
 
-/// Runs `command` against the configured database with the configured keys (checked as `serve`
-/// checks them), printing to stdout; `Ok(false)` when secrets are left under a previous key.
+/// Runs `command` against the configured database with the configured keys (checked against
+/// the database's records, nothing written by the check), printing to stdout; `Ok(false)` when secrets are left under a previous key.
 pub async fn run_mfa_keys(config: &crate::Config, command: &crate::mfa_keys::MfaKeysCommand) -> anyhow::Result<bool> {
     let url = crate::app::migrated_database_url(config).await?;
     let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings {
@@ -357,7 +357,7 @@ pub async fn run_mfa_keys(config: &crate::Config, command: &crate::mfa_keys::Mfa
         ..portcullis_postgres::PgSettings::new(url)
     })?;
     let rng = portcullis_domain::OsRandom;
-    let keys = crate::keys::load(config, &store, &rng).await?;
+    let keys = crate::keys::mfa_keys_for_operator(config, &store).await?;
     let mut out = std::io::stdout().lock();
-    crate::mfa_keys::execute(&store, &keys.mfa, &rng, command, &mut out).await
+    crate::mfa_keys::execute(&store, &keys, &rng, command, &mut out).await
 }

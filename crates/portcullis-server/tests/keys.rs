@@ -359,15 +359,20 @@ async fn totp_login(http: &reqwest::Client, base: &str, email: &str, code: &str)
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-async fn mfa_status(db: &ScratchDatabase, c: &Config, command: MfaKeysCommand) -> (bool, String) {
+async fn mfa_keys(db: &ScratchDatabase, c: &Config, command: MfaKeysCommand) -> anyhow::Result<(bool, String)> {
     let store =
         portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url().to_owned())).unwrap();
-    let keys = portcullis_server::keys::load(c, &store, &OsRandom).await.unwrap();
+    let keys = portcullis_server::keys::mfa_keys_for_operator(c, &store).await?;
     let mut out = Vec::new();
-    let done = portcullis_server::mfa_keys::execute(&store, &keys.mfa, &OsRandom, &command, &mut out)
-        .await
-        .unwrap();
-    (done, String::from_utf8(out).unwrap())
+    let done = portcullis_server::mfa_keys::execute(&store, &keys, &OsRandom, &command, &mut out).await?;
+    Ok((done, String::from_utf8(out).unwrap()))
+}
+
+/// A node's start-up key check alone (what `serve` runs before it listens).
+async fn keys_at_start(db: &ScratchDatabase, c: &Config) -> anyhow::Result<()> {
+    let store =
+        portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url().to_owned())).unwrap();
+    portcullis_server::keys::load(c, &store, &OsRandom).await.map(drop)
 }
 
 /// The runbook's steps: the next key on every node, then the new key with the old one as
@@ -415,11 +420,21 @@ async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
     skipped.mfa.encryption_key = Some(mfa_key(2));
     let error = refusal(start_at(&skipped, &clock).await);
     assert!(error.contains("mfa.encryption_key"), "{error}");
+    // A key nobody published as next does not move the record (so it re-seals nothing).
+    let mut unpublished = config(&db, &dir);
+    unpublished.tokens.signing_key_file = c.tokens.signing_key_file.clone();
+    unpublished.mfa.encryption_key = Some(mfa_key(3));
+    unpublished.mfa.previous_encryption_keys = vec![mfa_key(1)];
+    keys_at_start(&db, &unpublished).await.unwrap();
+    let status = mfa_keys(&db, &unpublished, MfaKeysCommand::Reseal).await;
+    assert!(status.is_err(), "no reseal under an unrecorded key");
 
-    // Step 2, first without serving: the fingerprint moves on and the old key is retiring.
+    // Step 2, the start-up check alone: the record moves to the published key, the old one is
+    // retiring. Counting changes nothing.
     let mut rotated = skipped;
     rotated.mfa.previous_encryption_keys = vec![mfa_key(1)];
-    let (done, report) = mfa_status(&db, &rotated, MfaKeysCommand::Status).await;
+    keys_at_start(&db, &rotated).await.unwrap();
+    let (done, report) = mfa_keys(&db, &rotated, MfaKeysCommand::Status).await.unwrap();
     assert!(!done && report.contains("previous keys: 1"), "{report}");
     // Dropping the old key now would strand ada's secret: refused, naming the setting.
     let mut early = config(&db, &dir);
@@ -438,7 +453,7 @@ async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
     assert_eq!(status, 200, "{body}");
     let mut waited = 0;
     loop {
-        let (done, report) = mfa_status(&db, &rotated, MfaKeysCommand::Status).await;
+        let (done, report) = mfa_keys(&db, &rotated, MfaKeysCommand::Status).await.unwrap();
         if done {
             assert!(report.contains("current key: 1"), "{report}");
             break;
@@ -448,6 +463,11 @@ async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     stop.stop(false).await;
+    // The background pass never forgets the retired key: the operator's reseal does.
+    let error = refusal(start_at(&early, &clock).await);
+    assert!(error.contains("mfa.previous_encryption_key_files"), "{error}");
+    let (done, report) = mfa_keys(&db, &rotated, MfaKeysCommand::Reseal).await.unwrap();
+    assert!(done && report.contains("may be emptied"), "{report}");
 
     // Step 3: the old key removed; ada still logs in.
     clock.advance(chrono::Duration::seconds(30));

@@ -91,9 +91,11 @@ async fn a_bearer_token_is_refused_when_forged_expired_or_its_session_ended() {
     // Checked once (its signature is then remembered): a copy with another signature is still
     // checked, and the remembered one still expires.
     assert!(w.auth.authenticate(&fresh.access_token).await.is_ok());
-    let mut tampered = fresh.access_token.clone();
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    // One character in the middle of the signature: still valid base64url, another signature.
+    let mut tampered = fresh.access_token.clone().into_bytes();
+    let at = fresh.access_token.rfind('.').unwrap() + 20;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
     let refused = w.auth.authenticate(&tampered).await;
     assert!(matches!(refused, Err(AuthenticateError::Token(_))), "{refused:?}");
     w.advance(Duration::hours(2));
