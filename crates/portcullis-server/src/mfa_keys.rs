@@ -79,9 +79,6 @@ pub(crate) async fn check_at_start(
     legacy: Option<String>,
 ) -> anyhow::Result<()> {
     let (current, next, previous) = fingerprints(keys);
-    if let Some(next) = &next {
-        store.put_secret(PUBLISHED, next.as_bytes()).await?;
-    }
     // The first start records its key (or, for a database from before fingerprints, the
     // generated key it kept).
     let first = legacy.unwrap_or_else(|| current.clone());
@@ -104,6 +101,9 @@ pub(crate) async fn check_at_start(
              (fingerprint {missing}); without it their owners could not log in. Keep that key listed until \
              `portcullis mfa-keys reseal` reports none left (docs/OPERATIONS.md, \"Rotating the MFA key\")"
         );
+    }
+    if let Some(next) = &next {
+        store.put_secret(PUBLISHED, next.as_bytes()).await?;
     }
     if moves {
         store.put_secret(RETIRING, retired.join("\n").as_bytes()).await?;
