@@ -47,11 +47,18 @@ fn config(db: &ScratchDatabase, dir: &std::path::Path) -> Config {
 }
 
 async fn start(config: &Config) -> anyhow::Result<Running> {
-    let overrides = Overrides {
-        clock: None,
-        no_signals: true,
-    };
-    let running = portcullis_server::start(config, overrides).await?;
+    start_with(config, None).await
+}
+
+async fn start_with(config: &Config, clock: Option<Arc<dyn portcullis_domain::Clock>>) -> anyhow::Result<Running> {
+    let running = portcullis_server::start(
+        config,
+        Overrides {
+            clock,
+            no_signals: true,
+        },
+    )
+    .await?;
     Ok(running)
 }
 
@@ -327,16 +334,15 @@ async fn an_unpublished_signing_key_does_not_move_the_record() {
 }
 
 async fn start_at(config: &Config, clock: &Arc<ManualClock>) -> anyhow::Result<Running> {
-    let clock: Arc<dyn portcullis_domain::Clock> = clock.clone();
-    let running = portcullis_server::start(
-        config,
-        Overrides {
-            clock: Some(clock),
-            no_signals: true,
-        },
-    )
-    .await?;
-    Ok(running)
+    start_with(config, Some(clock.clone())).await
+}
+
+/// A node of the MFA rotation test: the shared signing key, MFA key `key`.
+fn mfa_node(db: &ScratchDatabase, dir: &std::path::Path, signing: &Config, key: u8) -> Config {
+    let mut c = config(db, dir);
+    c.tokens.signing_key_file = signing.tokens.signing_key_file.clone();
+    c.mfa.encryption_key = Some(mfa_key(key));
+    c
 }
 
 fn totp_at(secret: &str, clock: &ManualClock) -> String {
@@ -415,15 +421,11 @@ async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
     stop.stop(false).await;
 
     // A node that seals with the new key before the old one is listed as previous: refused.
-    let mut skipped = config(&db, &dir);
-    skipped.tokens.signing_key_file = c.tokens.signing_key_file.clone();
-    skipped.mfa.encryption_key = Some(mfa_key(2));
+    let skipped = mfa_node(&db, &dir, &c, 2);
     let error = refusal(start_at(&skipped, &clock).await);
     assert!(error.contains("mfa.encryption_key"), "{error}");
     // A key nobody published as next does not move the record (so it re-seals nothing).
-    let mut unpublished = config(&db, &dir);
-    unpublished.tokens.signing_key_file = c.tokens.signing_key_file.clone();
-    unpublished.mfa.encryption_key = Some(mfa_key(3));
+    let mut unpublished = mfa_node(&db, &dir, &c, 3);
     unpublished.mfa.previous_encryption_keys = vec![mfa_key(1)];
     keys_at_start(&db, &unpublished).await.unwrap();
     let status = mfa_keys(&db, &unpublished, MfaKeysCommand::Reseal).await;
@@ -437,9 +439,7 @@ async fn the_mfa_key_rotates_and_old_secrets_are_sealed_again() {
     let (done, report) = mfa_keys(&db, &rotated, MfaKeysCommand::Status).await.unwrap();
     assert!(!done && report.contains("previous keys: 1"), "{report}");
     // Dropping the old key now would strand ada's secret: refused, naming the setting.
-    let mut early = config(&db, &dir);
-    early.tokens.signing_key_file = c.tokens.signing_key_file.clone();
-    early.mfa.encryption_key = Some(mfa_key(2));
+    let early = mfa_node(&db, &dir, &c, 2);
     let error = refusal(start_at(&early, &clock).await);
     assert!(error.contains("mfa.previous_encryption_key_files"), "{error}");
     // A node still on step 1 starts: the new key is its next one.
