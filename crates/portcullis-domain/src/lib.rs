@@ -19,6 +19,7 @@ pub mod clock;
 pub mod identity;
 pub mod ids;
 pub mod limits;
+pub mod liveness;
 pub mod model;
 pub mod network;
 pub mod one_time;

@@ -10,7 +10,7 @@ use actix_web::http::header::{AUTHORIZATION, USER_AGENT};
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use ipnet::IpNet;
-use portcullis_domain::{ClientInfo, Principal};
+use portcullis_domain::{Account, ClientInfo, Principal};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,6 +32,28 @@ impl FromRequest for Authenticated {
             let mut principal = state.auth.authenticate(&token?).await?;
             principal.client = client;
             Ok(Self(principal))
+        })
+    }
+}
+
+/// [`Authenticated`] with the caller's account, read in the same trip to storage as the
+/// session (for endpoints that answer with the account).
+#[derive(Debug, Clone)]
+pub struct CallerAccount(pub Principal, pub Account);
+
+impl FromRequest for CallerAccount {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<Data<AppState>>().cloned();
+        let token = presented_bearer(req);
+        let client = client_info(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(&"application state missing"))?;
+            let (mut principal, account) = state.auth.authenticate_account(&token?).await?;
+            principal.client = client;
+            Ok(Self(principal, account))
         })
     }
 }

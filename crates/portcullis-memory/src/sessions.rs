@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    KEPT_SUPERSEDED_TOKENS, NewSession, OutgoingMail, RefreshDecision, RefreshOutcome, RefreshTokenState, Session,
-    SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
+    Account, KEPT_SUPERSEDED_TOKENS, NewSession, OutgoingMail, RefreshDecision, RefreshOutcome, RefreshTokenState,
+    Session, SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
 };
 
 use crate::MemoryStore;
@@ -29,6 +29,20 @@ impl SessionStore for MemoryStore {
             .find(|s| s.session.tenant_id == tenant && s.session.id == id)
             .filter(|s| !state.is_disabled(s.session.tenant_id, s.session.user_id))
             .map(|s| s.session.clone()))
+    }
+
+    async fn session_with_account(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        let state = self.lock().await?;
+        Ok(state
+            .sessions
+            .iter()
+            .find(|s| s.session.tenant_id == tenant && s.session.id == id)
+            .filter(|s| !state.is_disabled(s.session.tenant_id, s.session.user_id))
+            .and_then(|s| Some((s.session.clone(), state.account(tenant, s.session.user_id)?))))
     }
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {

@@ -14,6 +14,7 @@ mod admin;
 mod audit;
 mod diagnose;
 mod error;
+pub mod liveness;
 mod mail_requests;
 mod mfa;
 mod migrate;
@@ -35,5 +36,6 @@ mod tenants;
 mod users;
 
 pub use diagnose::describe_target;
+pub use liveness::spawn_liveness_feed;
 pub use migrate::{MigrateError, MigrationStatus, migration_status, run_migrations};
 pub use pool::{PgSettings, PgStore};

@@ -5,15 +5,15 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
-    KEPT_SUPERSEDED_TOKENS, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, Session, SessionId,
-    SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
+    Account, KEPT_SUPERSEDED_TOKENS, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, Session,
+    SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
 };
 
 use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{insert_session_rows, remember_network, touch_session};
 use crate::rows::{AccountRow, SessionRow, TenantRow};
-use crate::schema::{accounts, known_networks, refresh_tokens, sessions};
+use crate::schema::{accounts, known_networks, refresh_tokens, sessions, tenants};
 
 /// Whether the account of the `sessions` row at hand is not disabled (a correlated `EXISTS`
 /// on the account's primary key).
@@ -121,6 +121,32 @@ impl SessionStore for PgStore {
             .optional()
             .map_err(query_error)?;
         Ok(row.map(Session::from))
+    }
+
+    async fn session_with_account(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+    ) -> Result<Option<(Session, Account)>, StoreError> {
+        let mut conn = self.conn().await?;
+        // One statement (prepared once per connection): the session, its enabled account and
+        // the account's tenant.
+        let row = sessions::table
+            .inner_join(
+                accounts::table.on(accounts::tenant_id
+                    .eq(sessions::tenant_id)
+                    .and(accounts::id.eq(sessions::user_id))
+                    .and(accounts::disabled_at.is_null())),
+            )
+            .inner_join(tenants::table.on(tenants::id.eq(accounts::tenant_id)))
+            .filter(sessions::tenant_id.eq(tenant.as_uuid()))
+            .filter(sessions::id.eq(id.as_uuid()))
+            .select((SessionRow::as_select(), AccountRow::as_select(), TenantRow::as_select()))
+            .first::<(SessionRow, AccountRow, TenantRow)>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(|(s, a, t)| (Session::from(s), a.into_account(t).account)))
     }
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {

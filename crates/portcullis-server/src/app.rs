@@ -73,7 +73,7 @@ pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
 pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
     let url = migrated_database_url(config).await?;
     let store = Arc::new(PgStore::connect(&PgSettings {
-        url,
+        url: url.clone(),
         max_connections: config.database.max_connections,
         acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
         connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
@@ -216,6 +216,9 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         audit_retention: chrono::Duration::days(i64::try_from(config.retention.audit_event_days).unwrap_or(36_500)),
         site_url_template: config.signup.site_url_template.clone(),
     });
+    if config.database.liveness_cache {
+        portcullis_postgres::spawn_liveness_feed(url, Arc::clone(auth.liveness()));
+    }
     let mail_worker = config
         .mail
         .deliver

@@ -46,6 +46,14 @@ pub trait SessionStore: Send + Sync {
     /// disabled (so a session a login opened while the account was being disabled is dead).
     async fn session(&self, tenant: TenantId, id: SessionId) -> Result<Option<Session>, StoreError>;
 
+    /// [`session`](Self::session) and its account, in one trip to storage (`None` under the
+    /// same conditions, and when the account is gone).
+    async fn session_with_account(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+    ) -> Result<Option<(Session, Account)>, StoreError>;
+
     /// Stores a session for an existing account.
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError>;
 

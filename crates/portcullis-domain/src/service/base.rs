@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::ids::{TenantId, UserId};
 use crate::model::{Brand, Tenant};
 use crate::one_time::OneTimeSecrets;
 use crate::ports::{HashError, PasswordHasher, PasswordScreen, Storage, StoreError};
@@ -134,6 +135,8 @@ pub struct AuthService {
     last_id: Arc<std::sync::Mutex<u128>>,
     /// Access tokens whose signature has been checked.
     pub(crate) verified: Arc<crate::token_cache::VerifiedTokens>,
+    /// Sessions known live, while a feed keeps it true.
+    pub(crate) liveness: Arc<crate::liveness::SessionLiveness>,
 }
 
 impl AuthService {
@@ -144,8 +147,21 @@ impl AuthService {
             brands: Arc::default(),
             last_id: Arc::default(),
             verified: Arc::default(),
+            liveness: Arc::default(),
             deps,
         }
+    }
+
+    /// The session-liveness cache, for the feed that invalidates it (bypassed until the feed
+    /// says it is connected).
+    pub fn liveness(&self) -> &Arc<crate::liveness::SessionLiveness> {
+        &self.liveness
+    }
+
+    /// Forgets what is cached about `user`'s sessions: called after anything that can end them,
+    /// so this node rejects them at once, before the feed's own notice arrives.
+    pub(crate) fn sessions_changed(&self, tenant: TenantId, user: UserId) {
+        self.liveness.account_changed(tenant, user);
     }
 
     /// Token settings in force.

@@ -225,7 +225,11 @@ impl AuthService {
                 secret,
                 account,
                 redemption,
-            } => Ok((secret, account, redemption)),
+            } => {
+                // A redemption can end sessions (a password reset does).
+                self.sessions_changed(account.tenant.id, account.id);
+                Ok((secret, account, redemption))
+            }
             RedeemOutcome::Refused => {
                 let disabled = disabled.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Some(subject) = disabled {

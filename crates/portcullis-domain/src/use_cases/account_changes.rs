@@ -216,6 +216,7 @@ impl AuthService {
             .map_err(InfraError::from)?
             // Changed by someone else since it was checked: the given password is not current.
             .ok_or(AccountChangeError::InvalidCredentials)?;
+        self.sessions_changed(account.tenant.id, account.id);
         tracing::info!(user_id = %account.id, revoked, "password changed; other sessions revoked");
         Ok(revoked)
     }

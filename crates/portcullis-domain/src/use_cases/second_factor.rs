@@ -145,8 +145,9 @@ impl AuthService {
                 now,
                 &[self.mfa_event(EventType::MfaDisabled, principal)],
             )
-            .await
-            .map_err(InfraError::from)?;
+            .await;
+        self.sessions_changed(principal.claims.tid, principal.claims.sub);
+        let disabled = disabled.map_err(InfraError::from)?;
         match disabled {
             Disabled::Done(revoked) => {
                 tracing::info!(user_id = %principal.claims.sub, revoked, "second factor disabled; other sessions revoked");

@@ -72,6 +72,7 @@ impl AuthService {
             LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now, &event).await?,
             LogoutScope::Global => store.revoke_sessions(tid, uid, None, now, &event).await?,
         };
+        self.sessions_changed(tid, uid);
         tracing::info!(user_id = %uid, session_id = %sid, ?scope, revoked, "logout");
         Ok(revoked)
     }
@@ -115,6 +116,7 @@ impl AuthService {
                 &self.revocation_event(principal, "revoked_by_user"),
             )
             .await?;
+        self.liveness.session_ended(id);
         tracing::info!(user_id = %principal.claims.sub, session_id = %id, revoked, "session revoked by its user");
         Ok(revoked)
     }
@@ -144,6 +146,7 @@ impl AuthService {
                 &self.revocation_event(principal, "revoked_by_user"),
             )
             .await?;
+        self.sessions_changed(principal.claims.tid, principal.claims.sub);
         tracing::info!(user_id = %principal.claims.sub, revoked, "sessions revoked by their user");
         Ok(revoked)
     }

@@ -1,10 +1,13 @@
 //! Tokens: rotating a refresh token into a new pair, and authenticating a bearer token against
 //! its live session.
+use chrono::{DateTime, Utc};
+
+use crate::liveness::Lookup;
 use crate::model::{Account, ClientInfo, EventType, Principal, Session, Subject, TokenPair};
 use crate::ports::RefreshOutcome;
 use crate::refresh::{RefreshToken, decide_refresh};
 use crate::service::base::{AuthService, InfraError};
-use crate::token::TokenError;
+use crate::token::{AccessClaims, TokenError};
 
 /// How many rotations a replayed token may lag behind the head and still be answered (within
 /// the grace window).
@@ -87,6 +90,7 @@ impl AuthService {
                 }
             }
             RefreshOutcome::Reused(session) => {
+                self.liveness.session_ended(session.id);
                 tracing::warn!(
                     user_id = %session.user_id, session_id = %session.id,
                     "superseded refresh token presented after the grace window; session revoked"
@@ -111,23 +115,13 @@ impl AuthService {
     }
 
     /// Verifies a bearer token and checks that its session is still live, so logout and
-    /// revocation take effect at once.
+    /// revocation take effect at once. Liveness comes from the cache while its feed is up
+    /// (see [`SessionLiveness`](crate::liveness::SessionLiveness)), from storage otherwise.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthenticateError> {
-        let now = self.deps.clock.now();
-        let leeway = self.deps.policy.leeway.num_seconds();
-        let claims = match self.verified.get(bearer, leeway, now.timestamp()) {
-            Some(claims) => claims,
-            None => {
-                let claims = self
-                    .deps
-                    .keys
-                    .verify(&self.deps.policy, bearer, now)
-                    .inspect_err(|reason| {
-                        tracing::info!(%reason, outcome = "invalid_token", "access token refused");
-                    })?;
-                self.verified.insert(bearer, &claims, leeway, now.timestamp());
-                claims
-            }
+        let (now, claims) = self.verified_claims(bearer)?;
+        let ticket = match self.liveness.lookup(claims.tid, claims.sid, claims.sub, now) {
+            Lookup::Live(session) => return Ok(principal(claims, session)),
+            Lookup::Miss(ticket) => ticket,
         };
         let session = self
             .deps
@@ -135,19 +129,73 @@ impl AuthService {
             .session(claims.tid, claims.sid)
             .await
             .map_err(InfraError::from)?;
-        match session {
-            Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(Principal {
-                claims,
-                session,
-                client: ClientInfo::default(),
-            }),
-            _ => {
-                tracing::info!(
-                    user_id = %claims.sub, session_id = %claims.sid, outcome = "session_ended",
-                    "access token refused"
-                );
-                Err(AuthenticateError::SessionEnded)
-            }
+        let session = live_session_of(&claims, session, now)?;
+        self.liveness.remember(ticket, &session, now);
+        Ok(principal(claims, session))
+    }
+
+    /// [`authenticate`](Self::authenticate), with the caller's account read in the same trip
+    /// to storage (never from the cache: the account is read anyway).
+    pub async fn authenticate_account(&self, bearer: &str) -> Result<(Principal, Account), AuthenticateError> {
+        let (now, claims) = self.verified_claims(bearer)?;
+        let found = self
+            .deps
+            .store
+            .session_with_account(claims.tid, claims.sid)
+            .await
+            .map_err(InfraError::from)?;
+        let (session, account) = match found {
+            Some((session, account)) => (Some(session), Some(account)),
+            None => (None, None),
+        };
+        let session = live_session_of(&claims, session, now)?;
+        let account = account.ok_or(AuthenticateError::SessionEnded)?;
+        Ok((principal(claims, session), account))
+    }
+
+    /// The claims of `bearer` once its signature and times check out (a token seen before
+    /// skips the signature), with the time of the check.
+    fn verified_claims(&self, bearer: &str) -> Result<(DateTime<Utc>, AccessClaims), AuthenticateError> {
+        let now = self.deps.clock.now();
+        let leeway = self.deps.policy.leeway.num_seconds();
+        if let Some(claims) = self.verified.get(bearer, leeway, now.timestamp()) {
+            return Ok((now, claims));
+        }
+        let claims = self
+            .deps
+            .keys
+            .verify(&self.deps.policy, bearer, now)
+            .inspect_err(|reason| {
+                tracing::info!(%reason, outcome = "invalid_token", "access token refused");
+            })?;
+        self.verified.insert(bearer, &claims, leeway, now.timestamp());
+        Ok((now, claims))
+    }
+}
+
+/// The principal of a verified token and its live session.
+fn principal(claims: AccessClaims, session: Session) -> Principal {
+    Principal {
+        claims,
+        session,
+        client: ClientInfo::default(),
+    }
+}
+
+/// `session` if it is the live session the claims name.
+fn live_session_of(
+    claims: &AccessClaims,
+    session: Option<Session>,
+    now: DateTime<Utc>,
+) -> Result<Session, AuthenticateError> {
+    match session {
+        Some(session) if session.user_id == claims.sub && session.is_live(now) => Ok(session),
+        _ => {
+            tracing::info!(
+                user_id = %claims.sub, session_id = %claims.sid, outcome = "session_ended",
+                "access token refused"
+            );
+            Err(AuthenticateError::SessionEnded)
         }
     }
 }

@@ -119,11 +119,9 @@ impl AuthService {
             let (kind, details) = access_change(disable, &actor.name, reason, revoked);
             self.audit_event(kind, Subject::user(tenant, user), &actor.client, details)
         };
-        let Some(revoked) = store
-            .set_disabled(tenant, user, disable, reason, now, &event)
-            .await
-            .map_err(InfraError::from)?
-        else {
+        let changed = store.set_disabled(tenant, user, disable, reason, now, &event).await;
+        self.sessions_changed(tenant, user);
+        let Some(revoked) = changed.map_err(InfraError::from)? else {
             return Ok(None);
         };
         if disable {
@@ -148,7 +146,9 @@ impl AuthService {
             &actor.client,
             json!({ "actor": actor.name }),
         );
-        let erased = self.deps.store.erase_account(tenant, user, pseudonym, &event).await?;
+        let erased = self.deps.store.erase_account(tenant, user, pseudonym, &event).await;
+        self.sessions_changed(tenant, user);
+        let erased = erased?;
         if erased {
             // The erased id and its pseudonym are never written side by side.
             tracing::warn!(tenant_id = %tenant, user_id = %user, "account erased; its audit events pseudonymised");
@@ -177,7 +177,9 @@ impl AuthService {
                 details,
             )
         };
-        let revoked = self.deps.store.revoke_sessions(tenant, user, None, now, &event).await?;
+        let revoked = self.deps.store.revoke_sessions(tenant, user, None, now, &event).await;
+        self.sessions_changed(tenant, user);
+        let revoked = revoked?;
         tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "every session of the account revoked by an operator");
         Ok(Some(revoked))
     }

@@ -6,15 +6,14 @@ use actix_web::web::Data;
 use portcullis_domain::{Email, Password, SecondFactor, Username};
 use serde_json::json;
 
-use super::shared::{Result, caller_account, current_password, ok, password_rule, username_rule};
+use super::shared::{Result, current_password, ok, password_rule, username_rule};
 use crate::command::{Command, Signed};
 use crate::dto::{ChangeEmailRequest, ChangePasswordRequest, UpdateAccountRequest, UserView, Validator, password_text};
-use crate::extract::Authenticated;
+use crate::extract::CallerAccount;
 use crate::state::AppState;
 
 /// `GET /v1/account`.
-pub async fn account(state: Data<AppState>, caller: Authenticated) -> Result<HttpResponse> {
-    let account = caller_account(&state, &caller).await?;
+pub async fn account(CallerAccount(_, account): CallerAccount) -> Result<HttpResponse> {
     Ok(ok(StatusCode::OK, UserView::from(&account)))
 }
 

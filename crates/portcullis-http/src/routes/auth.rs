@@ -6,14 +6,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use portcullis_domain::{Email, LoginId, LogoutScope, Password, Registered, Registration, SecondFactor, Username};
 use serde_json::json;
 
-use super::shared::{Result, caller_account, no_content, ok, password_rule, resolve_tenant, username_rule};
+use super::shared::{Result, no_content, ok, password_rule, resolve_tenant, username_rule};
 use crate::captcha::{CaptchaEndpoint, CaptchaFields};
 use crate::command::{Command, Signed, Valid};
 use crate::dto::{
     LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, SessionView, TokenPairView, UserView, Validator,
     password_text,
 };
-use crate::extract::{Authenticated, client_info};
+use crate::extract::{CallerAccount, client_info};
 use crate::state::AppState;
 
 /// A registration that passed validation.
@@ -177,10 +177,9 @@ pub async fn logout(state: Data<AppState>, Signed(caller, scope): Signed<LogoutS
 }
 
 /// `GET /v1/auth/session`.
-pub async fn session(state: Data<AppState>, caller: Authenticated) -> Result<HttpResponse> {
-    let account = caller_account(&state, &caller).await?;
+pub async fn session(CallerAccount(principal, account): CallerAccount) -> Result<HttpResponse> {
     Ok(ok(
         StatusCode::OK,
-        json!({ "user": UserView::from(&account), "session": SessionView::from(&caller.0.session) }),
+        json!({ "user": UserView::from(&account), "session": SessionView::from(&principal.session) }),
     ))
 }

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::dto::Validator;
 use crate::error::{ApiError, tenant_not_found};
-use crate::extract::Authenticated;
 use crate::state::AppState;
 
 pub(crate) type Result<T> = std::result::Result<T, ApiError>;
@@ -84,13 +83,4 @@ pub(crate) fn no_content() -> HttpResponse {
     HttpResponse::NoContent()
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish()
-}
-
-pub(crate) async fn caller_account(state: &AppState, caller: &Authenticated) -> Result<portcullis_domain::Account> {
-    // A live session whose account is gone: the account was deleted; treat the token as dead.
-    state
-        .auth
-        .account(&caller.0)
-        .await?
-        .ok_or_else(|| ApiError::bearer("invalid_token", "The account no longer exists."))
 }

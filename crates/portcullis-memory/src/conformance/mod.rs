@@ -48,6 +48,7 @@ macro_rules! storage_conformance {
             refresh_rotates_replays_and_detects_reuse,
             concurrent_refreshes_of_one_token_rotate_once,
             sessions_are_listed_and_revoked_only_for_their_owner,
+            a_session_is_read_with_its_account,
             networks_become_known_with_a_session_from_them,
             a_secret_replaces_its_purpose_and_scope_and_keeps_wrong_tries,
             a_live_link_is_not_issued_twice,

@@ -5,6 +5,81 @@ use portcullis_domain::{RefreshDecision, RefreshOutcome, SessionSelection, Stora
 
 use super::fixtures::{events_query, mail, new_account, new_session, random_hash, reused, revoked, secs, t0};
 
+/// A session is read with its account in one step, under the same rules as the session alone:
+/// in its tenant only, revoked or not, and not at all once the account is disabled.
+pub async fn a_session_is_read_with_its_account<S: Storage + Clone + 'static>(store: &S) {
+    let account = store
+        .insert_account(new_account("both@example.com"), None)
+        .await
+        .expect("account");
+    let first = new_session(account.id, t0());
+    let sid = first.session.id;
+    store.insert_session(first).await.expect("session");
+    let (session, read) = store
+        .session_with_account(TenantId::DEFAULT, sid)
+        .await
+        .expect("read")
+        .expect("found");
+    let alone = store
+        .session(TenantId::DEFAULT, sid)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (session.id, session.user_id, session.expires_at),
+        (alone.id, alone.user_id, alone.expires_at)
+    );
+    assert_eq!(
+        (read.id, &read.email, read.tenant.id),
+        (account.id, &account.email, TenantId::DEFAULT)
+    );
+    let other = TenantId::from_uuid(uuid::Uuid::now_v7());
+    assert!(
+        store.session_with_account(other, sid).await.expect("read").is_none(),
+        "another tenant"
+    );
+    let unknown = portcullis_domain::SessionId::from_uuid(uuid::Uuid::now_v7());
+    assert!(
+        store
+            .session_with_account(TenantId::DEFAULT, unknown)
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    let now = t0() + secs(10);
+    assert!(
+        store
+            .revoke_session(TenantId::DEFAULT, account.id, sid, now, &revoked(account.id))
+            .await
+            .expect("revoke")
+    );
+    let (session, _) = store
+        .session_with_account(TenantId::DEFAULT, sid)
+        .await
+        .expect("read")
+        .expect("a revoked session is still read");
+    assert_eq!(session.revoked_at, Some(now));
+
+    let again = new_session(account.id, now);
+    let live = again.session.id;
+    store.insert_session(again).await.expect("session");
+    store
+        .set_disabled(TenantId::DEFAULT, account.id, true, None, now, &|_| {
+            super::fixtures::event(EventType::AccountDisabled, Some(account.id), now)
+        })
+        .await
+        .expect("disable");
+    assert!(
+        store
+            .session_with_account(TenantId::DEFAULT, live)
+            .await
+            .expect("read")
+            .is_none(),
+        "a disabled account's sessions are not read"
+    );
+}
+
 /// A head token rotates to its successor; a superseded one is a replay within the grace window
 /// (answered with the head) and reuse after it (revoking the session); an unknown or dead one is
 /// invalid.

@@ -131,6 +131,9 @@ pub struct DatabaseConfig {
     pub statement_timeout_ms: u64,
     /// Apply pending migrations at start-up (under an advisory lock).
     pub migrate_on_start: bool,
+    /// Keep session liveness in memory, invalidated by the database's notifications (one
+    /// more connection per process, outside the pool); off reads it on every request.
+    pub liveness_cache: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -143,6 +146,7 @@ impl Default for DatabaseConfig {
             connect_timeout_ms: 5_000,
             statement_timeout_ms: 5_000,
             migrate_on_start: true,
+            liveness_cache: true,
         }
     }
 }
