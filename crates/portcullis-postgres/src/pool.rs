@@ -47,6 +47,9 @@ pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// The migrations this build expects applied (readiness checks them).
     expected_versions: std::sync::Arc<Vec<String>>,
+    /// Tenant slugs by id, as read (a slug never changes once its tenant exists), so the hot
+    /// authenticated read need not join `tenants`.
+    tenant_slugs: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, String>>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -95,6 +98,7 @@ impl PgStore {
         Ok(Self {
             pool,
             expected_versions: std::sync::Arc::new(crate::migrate::embedded_versions()),
+            tenant_slugs: std::sync::Arc::default(),
         })
     }
 
@@ -111,6 +115,42 @@ impl PgStore {
             .filter(|v| !applied.contains(v))
             .cloned()
             .collect())
+    }
+
+    /// The slug of tenant `id`, from memory or else the database (`None`: no such tenant).
+    pub(crate) async fn tenant_slug(
+        &self,
+        conn: &mut AsyncPgConnection,
+        id: uuid::Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let known = self
+            .tenant_slugs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if known.is_some() {
+            return Ok(known);
+        }
+        let slug = crate::schema::tenants::table
+            .find(id)
+            .select(crate::schema::tenants::slug)
+            .first::<String>(conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        if let Some(slug) = &slug {
+            let mut slugs = self
+                .tenant_slugs
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Tenants are few; a bound keeps a flood of signups from growing this for ever.
+            if slugs.len() >= 10_000 {
+                slugs.clear();
+            }
+            slugs.insert(id, slug.clone());
+        }
+        Ok(slug)
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {

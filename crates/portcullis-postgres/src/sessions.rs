@@ -13,7 +13,7 @@ use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::queries::{insert_session_rows, remember_network, touch_session};
 use crate::rows::{AccountRow, SessionRow, TenantRow};
-use crate::schema::{accounts, known_networks, refresh_tokens, sessions, tenants};
+use crate::schema::{accounts, known_networks, refresh_tokens, sessions};
 
 /// Whether the account of the `sessions` row at hand is not disabled (a correlated `EXISTS`
 /// on the account's primary key).
@@ -129,8 +129,8 @@ impl SessionStore for PgStore {
         id: SessionId,
     ) -> Result<Option<(Session, Account)>, StoreError> {
         let mut conn = self.conn().await?;
-        // One statement (prepared once per connection): the session, its enabled account and
-        // the account's tenant.
+        // One statement (prepared once per connection): the session and its enabled account;
+        // the tenant's slug comes from memory (read once per tenant).
         let row = sessions::table
             .inner_join(
                 accounts::table.on(accounts::tenant_id
@@ -138,15 +138,24 @@ impl SessionStore for PgStore {
                     .and(accounts::id.eq(sessions::user_id))
                     .and(accounts::disabled_at.is_null())),
             )
-            .inner_join(tenants::table.on(tenants::id.eq(accounts::tenant_id)))
             .filter(sessions::tenant_id.eq(tenant.as_uuid()))
             .filter(sessions::id.eq(id.as_uuid()))
-            .select((SessionRow::as_select(), AccountRow::as_select(), TenantRow::as_select()))
-            .first::<(SessionRow, AccountRow, TenantRow)>(&mut conn)
+            .select((SessionRow::as_select(), AccountRow::as_select()))
+            .first::<(SessionRow, AccountRow)>(&mut conn)
             .await
             .optional()
             .map_err(query_error)?;
-        Ok(row.map(|(s, a, t)| (Session::from(s), a.into_account(t).account)))
+        let Some((s, a)) = row else {
+            return Ok(None);
+        };
+        let Some(slug) = self.tenant_slug(&mut conn, tenant.as_uuid()).await? else {
+            return Ok(None);
+        };
+        let t = TenantRow {
+            id: tenant.as_uuid(),
+            slug,
+        };
+        Ok(Some((Session::from(s), a.into_account(t).account)))
     }
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {
