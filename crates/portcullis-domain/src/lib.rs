@@ -47,11 +47,12 @@ pub use model::{
 };
 pub use one_time::Purpose;
 pub use ports::{
-    AccountConflict, AccountStore, AdminKeyStore, AuditStore, ClaimedMail, HashError, HashOwner, HealthCheck,
-    InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore,
-    PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore,
-    SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, TotpResealStore, UserAdminStore,
-    Verification,
+    AccountConflict, AccountStore, AdminKeyStore, AuditStore, AvatarFormat, AvatarImage, Blob, BlobStore, ClaimedMail,
+    HashError, HashOwner, HealthCheck, ImageProcessor, ImageRejection, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
+    MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher, PasswordScreen,
+    RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, SignupStore, Storage,
+    StoreError, TenantStore, TenantWriteError, TotpResealStore, UploadFormat, UserAdminStore, Verification,
+    valid_blob_key,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{

@@ -16,6 +16,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod blobs;
 pub mod conformance;
 mod mfa;
 mod outbox;
@@ -33,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use portcullis_domain::{Clock, StoreError, SystemClock, Tenant, TenantId};
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use blobs::MemoryBlobs;
 pub use screen::ListedPasswords;
 pub use state::MailStatus;
 pub use transport::MemoryTransport;

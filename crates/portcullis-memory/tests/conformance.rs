@@ -1,4 +1,4 @@
-//! The storage contract, run against the in-memory store.
+//! The storage and blob contracts, run against the in-memory stores.
 
 use portcullis_memory::MemoryStore;
 
@@ -7,3 +7,13 @@ async fn fresh() -> (MemoryStore, ()) {
 }
 
 portcullis_memory::storage_conformance!(fresh);
+
+mod blobs {
+    use portcullis_memory::MemoryBlobs;
+
+    async fn fresh() -> (MemoryBlobs, ()) {
+        (MemoryBlobs::new(), ())
+    }
+
+    portcullis_memory::blob_conformance!(fresh);
+}

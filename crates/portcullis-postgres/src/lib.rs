@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod blobs;
 mod diagnose;
 mod error;
 pub mod liveness;

@@ -116,6 +116,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blobs (key) {
+        key -> Text,
+        content_type -> Text,
+        bytes -> Bytea,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(accounts -> tenants (tenant_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -10,3 +10,15 @@ async fn fresh() -> (PgStore, ScratchDatabase) {
 }
 
 portcullis_memory::storage_conformance!(fresh);
+
+mod blobs {
+    use portcullis_postgres::PgStore;
+    use portcullis_postgres::scratch::ScratchDatabase;
+
+    async fn fresh() -> (PgStore, ScratchDatabase) {
+        let (db, store) = portcullis_postgres::scratch::store_from_env().await;
+        (store, db)
+    }
+
+    portcullis_memory::blob_conformance!(fresh);
+}

@@ -17,6 +17,7 @@
 mod accounts;
 mod admin;
 mod audit;
+pub mod blobs;
 mod fixtures;
 mod mfa;
 mod outbox;

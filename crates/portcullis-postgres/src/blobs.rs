@@ -1,0 +1,69 @@
+//! Blobs on PostgreSQL: the `blobs` table, so every node reads what any node wrote.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::RunQueryDsl;
+use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
+
+use crate::error::query_error;
+use crate::pool::PgStore;
+use crate::schema::blobs;
+
+/// [`StoreError::Internal`] unless `key` is one the domain could have made.
+fn checked(key: &str) -> Result<&str, StoreError> {
+    if valid_blob_key(key) {
+        Ok(key)
+    } else {
+        Err(StoreError::Internal(format!("invalid blob key {key:?}")))
+    }
+}
+
+#[async_trait]
+impl BlobStore for PgStore {
+    async fn put_blob(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let key = checked(key)?;
+        let mut conn = self.conn().await?;
+        diesel::insert_into(blobs::table)
+            .values((
+                blobs::key.eq(key),
+                blobs::content_type.eq(content_type),
+                blobs::bytes.eq(bytes),
+                blobs::updated_at.eq(diesel::dsl::now),
+            ))
+            .on_conflict(blobs::key)
+            .do_update()
+            .set((
+                blobs::content_type.eq(excluded(blobs::content_type)),
+                blobs::bytes.eq(excluded(blobs::bytes)),
+                blobs::updated_at.eq(excluded(blobs::updated_at)),
+            ))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn blob(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        let key = checked(key)?;
+        let mut conn = self.conn().await?;
+        let row = blobs::table
+            .find(key)
+            .select((blobs::content_type, blobs::bytes))
+            .first::<(String, Vec<u8>)>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(|(content_type, bytes)| Blob { content_type, bytes }))
+    }
+
+    async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
+        let key = checked(key)?;
+        let mut conn = self.conn().await?;
+        diesel::delete(blobs::table.find(key))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+}
