@@ -14,6 +14,7 @@
 //!   [`limits`], [`templates`].
 
 pub mod admin_key;
+pub mod avatars;
 pub mod captcha;
 pub mod clock;
 pub mod identity;
@@ -47,12 +48,12 @@ pub use model::{
 };
 pub use one_time::Purpose;
 pub use ports::{
-    AccountConflict, AccountStore, AdminKeyStore, AuditStore, AvatarFormat, AvatarImage, Blob, BlobStore, ClaimedMail,
-    HashError, HashOwner, HealthCheck, ImageProcessor, ImageRejection, InsertAccountError, KEPT_SUPERSEDED_TOKENS,
-    MailRequestStore, MailTransport, MfaStore, OneTimeStore, OutboxStore, PasswordHasher, PasswordScreen,
-    RefreshOutcome, RegistrationStore, SecretStore, SendError, SessionStore, SetUsernameError, SignupStore, Storage,
-    StoreError, TenantStore, TenantWriteError, TotpResealStore, UploadFormat, UserAdminStore, Verification,
-    valid_blob_key,
+    AccountConflict, AccountStore, AdminKeyStore, AuditStore, AvatarFormat, AvatarImage, AvatarRefStore, AvatarStore,
+    AvatarWrite, Blob, BlobStore, ClaimedMail, HashError, HashOwner, HealthCheck, ImageProcessor, ImageRejection,
+    InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, NewAvatar, OneTimeStore,
+    OutboxStore, PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError,
+    SessionStore, SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, TotpResealStore,
+    UploadFormat, UserAdminStore, Verification, avatar_key, valid_blob_key,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{
@@ -67,6 +68,7 @@ pub use totp::{MfaKeyring, MfaSettings, SealedWith, SecondFactor, TotpEnrollment
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
 pub use use_cases::admin::{AdminAuthError, AdminWriteError};
 pub use use_cases::audit::EventPage;
+pub use use_cases::avatars::{AvatarError, AvatarRead};
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::mfa_keys::ResealReport;

@@ -37,11 +37,13 @@ pub enum Limit {
     Reauthentication,
     /// Email-change requests per account.
     EmailChange,
+    /// Avatar uploads per account (each one costs an image decode and a write).
+    AvatarUpload,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Login,
         Self::Register,
         Self::PasswordResetRequest,
@@ -53,6 +55,7 @@ impl Limit {
         Self::MailPerDay,
         Self::Reauthentication,
         Self::EmailChange,
+        Self::AvatarUpload,
     ];
 
     /// A short name for logs and config.
@@ -69,6 +72,7 @@ impl Limit {
             Self::MailPerDay => "mail_per_day",
             Self::Reauthentication => "reauthentication",
             Self::EmailChange => "email_change",
+            Self::AvatarUpload => "avatar_upload",
         }
     }
 }

@@ -114,6 +114,13 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                     .route(web::patch().to(routes::update_account))
                     .default_service(web::to(|| async { routes::method_not_allowed("GET, PATCH") })),
             )
+            .service(
+                web::resource("/v1/account/avatar")
+                    .route(web::put().to(routes::put_avatar))
+                    .route(web::delete().to(routes::delete_avatar))
+                    .default_service(web::to(|| async { routes::method_not_allowed("PUT, DELETE") })),
+            )
+            .service(get("/v1/users/{id}/avatar", web::get().to(routes::get_avatar)))
             .service(post("/v1/account/mfa/totp", web::post().to(routes::enroll_totp)))
             .service(post(
                 "/v1/account/mfa/totp/activate",

@@ -23,4 +23,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// Captcha requirement; `None` when no provider is enabled.
     pub captcha: Option<crate::captcha::CaptchaGate>,
+    /// The base of the absolute URLs handed out (`avatar_url`), without a trailing `/`.
+    pub public_url: String,
+    /// Largest avatar upload in bytes.
+    pub avatar_upload_limit: usize,
 }

@@ -9,6 +9,7 @@ use std::io::Cursor;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::{DynamicImage, ImageFormat, RgbImage};
+use portcullis_images::fixtures::bomb;
 use portcullis_images::{ImageSettings, process};
 
 fn photo(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
@@ -20,41 +21,11 @@ fn photo(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in kind.iter().chain(data) {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    let mut out = (data.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    out.extend_from_slice(&(!crc).to_be_bytes());
-    out
-}
-
-fn bomb() -> Vec<u8> {
-    let mut ihdr = 40_000u32.to_be_bytes().to_vec();
-    ihdr.extend_from_slice(&40_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(&chunk(b"IHDR", &ihdr));
-    png.extend_from_slice(&chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]));
-    png.extend_from_slice(&chunk(b"IEND", b""));
-    png
-}
-
 fn avatars(c: &mut Criterion) {
     let settings = ImageSettings::default();
     let big = photo(4032, 3024, ImageFormat::Jpeg);
     let small = photo(640, 480, ImageFormat::Png);
-    let bomb = bomb();
+    let bomb = bomb(40_000, 40_000);
     let mut group = c.benchmark_group("avatar");
     group.sample_size(10);
     group.bench_function("4032x3024 jpeg (12 MP photo)", |b| {

@@ -16,6 +16,9 @@
 //!
 //! Peak memory is about `workers × max_alloc`.
 
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
+
 use std::io::Cursor;
 use std::sync::Arc;
 
@@ -105,22 +108,27 @@ impl AvatarProcessor {
 #[async_trait]
 impl ImageProcessor for AvatarProcessor {
     async fn avatar(&self, upload: Vec<u8>) -> Result<AvatarImage, ImageRejection> {
-        let Ok(_admitted) = Arc::clone(&self.admitted).try_acquire_owned() else {
+        let Ok(admitted) = Arc::clone(&self.admitted).try_acquire_owned() else {
             tracing::warn!("avatar upload refused: every image worker busy and the queue full");
             return Err(ImageRejection::Busy);
         };
-        let _running = Arc::clone(&self.running)
+        let running = Arc::clone(&self.running)
             .acquire_owned()
             .await
             .map_err(|_| ImageRejection::Busy)?;
         let settings = Arc::clone(&self.settings);
-        tokio::task::spawn_blocking(move || process(&upload, &settings))
-            .await
-            .map_err(|e| {
-                // A decoder panic is a bug in it, not the user's fault; the upload is refused.
-                tracing::error!(error = %e, "image decoding task failed");
-                ImageRejection::Invalid("the image could not be decoded".into())
-            })?
+        // The places go with the work: a caller that gives up (a dropped connection) does not
+        // free them while the decoder still runs.
+        tokio::task::spawn_blocking(move || {
+            let _places = (admitted, running);
+            process(&upload, &settings)
+        })
+        .await
+        .map_err(|e| {
+            // A decoder panic is a bug in it, not the user's fault; the upload is refused.
+            tracing::error!(error = %e, "image decoding task failed");
+            ImageRejection::Invalid("the image could not be decoded".into())
+        })?
     }
 }
 

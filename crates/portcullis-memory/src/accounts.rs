@@ -46,6 +46,7 @@ impl AccountStore for MemoryStore {
             created_at: account.created_at,
             disabled_at: None,
             disabled_reason: None,
+            avatar_version: None,
         };
         state.accounts.push(row.clone());
         if let Some(session) = &first_session {
@@ -181,6 +182,7 @@ impl RegistrationStore for MemoryStore {
                             created_at: request.requested_at,
                             disabled_at: None,
                             disabled_reason: None,
+                            avatar_version: None,
                         });
                         state.events.extend(created);
                         new_account

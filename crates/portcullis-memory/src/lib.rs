@@ -16,6 +16,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod avatars;
 mod blobs;
 pub mod conformance;
 mod mfa;

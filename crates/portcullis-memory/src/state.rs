@@ -24,6 +24,7 @@ pub(crate) struct AccountRow {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) disabled_at: Option<DateTime<Utc>>,
     pub(crate) disabled_reason: Option<String>,
+    pub(crate) avatar_version: Option<String>,
 }
 
 /// A session with why it was revoked.
@@ -206,7 +207,7 @@ impl State {
             email_verified: row.email_verified,
             username: row.username.clone(),
             mfa_enabled: row.mfa_enabled,
-            avatar_url: None,
+            avatar_version: row.avatar_version.clone(),
             created_at: row.created_at,
             disabled: row.disabled_at.is_some(),
         }

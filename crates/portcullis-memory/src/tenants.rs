@@ -76,6 +76,7 @@ impl State {
                     created_at: now,
                     disabled_at: None,
                     disabled_reason: None,
+                    avatar_version: None,
                 });
                 *new_account
             }

@@ -17,3 +17,18 @@ mod blobs {
 
     portcullis_memory::blob_conformance!(fresh);
 }
+
+mod avatars {
+    use std::sync::Arc;
+
+    use portcullis_domain::avatars::BlobAvatars;
+    use portcullis_memory::{MemoryBlobs, MemoryStore};
+
+    async fn fresh() -> (MemoryStore, BlobAvatars, ()) {
+        let store = MemoryStore::new();
+        let avatars = BlobAvatars::new(Arc::new(store.clone()), Arc::new(MemoryBlobs::new()));
+        (store, avatars, ())
+    }
+
+    portcullis_memory::avatar_conformance!(fresh);
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
 
 use crate::error::query_error;
@@ -11,7 +11,7 @@ use crate::pool::PgStore;
 use crate::schema::blobs;
 
 /// [`StoreError::Internal`] unless `key` is one the domain could have made.
-fn checked(key: &str) -> Result<&str, StoreError> {
+pub(crate) fn checked(key: &str) -> Result<&str, StoreError> {
     if valid_blob_key(key) {
         Ok(key)
     } else {
@@ -24,24 +24,7 @@ impl BlobStore for PgStore {
     async fn put_blob(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let key = checked(key)?;
         let mut conn = self.conn().await?;
-        diesel::insert_into(blobs::table)
-            .values((
-                blobs::key.eq(key),
-                blobs::content_type.eq(content_type),
-                blobs::bytes.eq(bytes),
-                blobs::updated_at.eq(diesel::dsl::now),
-            ))
-            .on_conflict(blobs::key)
-            .do_update()
-            .set((
-                blobs::content_type.eq(excluded(blobs::content_type)),
-                blobs::bytes.eq(excluded(blobs::bytes)),
-                blobs::updated_at.eq(excluded(blobs::updated_at)),
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+        upsert(&mut conn, key, content_type, bytes).await.map_err(query_error)
     }
 
     async fn blob(&self, key: &str) -> Result<Option<Blob>, StoreError> {
@@ -60,10 +43,38 @@ impl BlobStore for PgStore {
     async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
         let key = checked(key)?;
         let mut conn = self.conn().await?;
-        diesel::delete(blobs::table.find(key))
-            .execute(&mut conn)
-            .await
-            .map_err(query_error)?;
-        Ok(())
+        delete(&mut conn, key).await.map_err(query_error)
     }
+}
+
+/// Writes (or replaces) the blob under `key`, on `conn` (inside the caller's transaction, if any).
+pub(crate) async fn upsert(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> QueryResult<()> {
+    diesel::insert_into(blobs::table)
+        .values((
+            blobs::key.eq(key),
+            blobs::content_type.eq(content_type),
+            blobs::bytes.eq(bytes),
+            blobs::updated_at.eq(diesel::dsl::now),
+        ))
+        .on_conflict(blobs::key)
+        .do_update()
+        .set((
+            blobs::content_type.eq(excluded(blobs::content_type)),
+            blobs::bytes.eq(excluded(blobs::bytes)),
+            blobs::updated_at.eq(excluded(blobs::updated_at)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the blob under `key`, if any, on `conn`.
+pub(crate) async fn delete(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
+    diesel::delete(blobs::table.find(key)).execute(conn).await?;
+    Ok(())
 }

@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod avatars;
 mod blobs;
 mod diagnose;
 mod error;

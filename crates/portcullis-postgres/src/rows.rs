@@ -39,6 +39,7 @@ pub(crate) struct AccountRow {
     pub mfa_enabled: bool,
     pub password_nfkc: bool,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub avatar_version: Option<String>,
 }
 
 impl AccountRow {
@@ -51,8 +52,7 @@ impl AccountRow {
                 email_verified: self.email_verified,
                 username: self.username.map(Username::from_stored),
                 mfa_enabled: self.mfa_enabled,
-                // Avatars are not stored yet.
-                avatar_url: None,
+                avatar_version: self.avatar_version,
                 created_at: self.created_at,
                 disabled: self.disabled_at.is_some(),
             },

@@ -79,6 +79,7 @@ diesel::table! {
         password_nfkc -> Bool,
         disabled_at -> Nullable<Timestamptz>,
         disabled_reason -> Nullable<Text>,
+        avatar_version -> Nullable<Text>,
     }
 }
 

@@ -50,7 +50,7 @@ const LOCK_CHAIN: &str = "SELECT rt.superseded_at, rt.generation, \
        s.id, s.tenant_id, s.user_id, s.amr, s.ip, s.user_agent, s.created_at, s.last_used_at, \
        s.expires_at, s.revoked_at, \
        a.id AS account_id, a.email, a.email_verified, a.username, a.password_hash, \
-       a.created_at AS account_created_at, a.mfa_enabled, a.password_nfkc, a.disabled_at, \
+       a.created_at AS account_created_at, a.mfa_enabled, a.password_nfkc, a.disabled_at, a.avatar_version, \
        t.slug \
      FROM refresh_tokens rt \
      JOIN sessions s ON s.id = rt.session_id \
@@ -98,6 +98,7 @@ impl diesel::deserialize::QueryableByName<diesel::pg::Pg> for LockedChain {
                 mfa_enabled: NamedRow::get::<Bool, _>(row, "mfa_enabled")?,
                 password_nfkc: NamedRow::get::<Bool, _>(row, "password_nfkc")?,
                 disabled_at: NamedRow::get::<Nullable<Timestamptz>, _>(row, "disabled_at")?,
+                avatar_version: NamedRow::get::<Nullable<Text>, _>(row, "avatar_version")?,
             },
             tenant: TenantRow {
                 id: tenant_id,

@@ -69,6 +69,39 @@ pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
     Ok(url)
 }
 
+/// A listening socket on `addr`, as actix would make it (address reuse, a deep backlog).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Where avatars are kept: beside the accounts in PostgreSQL, or files in a directory with the
+/// version on the account.
+async fn avatar_store(
+    config: &Config,
+    store: &Arc<PgStore>,
+) -> anyhow::Result<Arc<dyn portcullis_domain::AvatarStore>> {
+    use crate::config::AvatarStoreKind;
+    Ok(match (config.avatars.store, &config.avatars.directory) {
+        (AvatarStoreKind::Directory, Some(dir)) => {
+            let blobs = portcullis_files::DirectoryBlobs::open(dir.clone())
+                .await
+                .with_context(|| format!("avatars.directory {}", dir.display()))?;
+            tracing::info!(directory = %dir.display(), "avatars kept in a directory");
+            Arc::new(portcullis_domain::avatars::BlobAvatars::new(
+                store.clone(),
+                Arc::new(blobs),
+            ))
+        }
+        _ => store.clone(),
+    })
+}
+
 /// Migrates (if configured), connects, loads keys, and binds the HTTP server.
 pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
     let url = migrated_database_url(config).await?;
@@ -215,6 +248,8 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         ),
         audit_retention: chrono::Duration::days(i64::try_from(config.retention.audit_event_days).unwrap_or(36_500)),
         site_url_template: config.signup.site_url_template.clone(),
+        images: Arc::new(portcullis_images::AvatarProcessor::new(config.avatars.image_settings())),
+        avatars: avatar_store(config, &store).await?,
     });
     if config.database.liveness_cache {
         portcullis_postgres::spawn_liveness_feed(url, Arc::clone(auth.liveness()));
@@ -223,6 +258,14 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         .mail
         .deliver
         .then(|| crate::mail::MailWorker::spawn(store.clone(), transport, clock.clone(), auth.clone(), &config.mail));
+    // Bound before the state is built: with port 0 (tests), the public URL's default needs
+    // the port the system picked.
+    let listener = listen(config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+    let addr = listener.local_addr().context("the listener's address")?;
+    let public_url = match &config.server.public_url {
+        Some(_) => config.server.public_url(),
+        None => format!("http://{addr}"),
+    };
     let state = web::Data::new(AppState {
         auth: auth.clone(),
         passwords: PasswordPolicy {
@@ -234,7 +277,15 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         limiter,
         trusted_proxies: config.server.trusted_proxies()?,
         captcha: captcha_gate(&config.captcha)?,
+        public_url,
+        avatar_upload_limit: config.avatars.max_upload_bytes,
     });
+    if config.server.public_url.is_none() && config.server.profile == crate::config::Profile::Production {
+        tracing::warn!(
+            public_url = %state.public_url,
+            "server.public_url is not set: avatar URLs point at the listen address; set it to the URL clients use"
+        );
+    }
 
     let request_limits = portcullis_http::RequestLimits {
         max_uri_bytes: config.server.max_uri_bytes,
@@ -276,10 +327,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     if overrides.no_signals {
         server = server.disable_signals();
     }
-    let server = server
-        .bind(config.server.bind)
-        .with_context(|| format!("binding {}", config.server.bind))?;
-    let addr = server.addrs().first().copied().context("the server bound no address")?;
+    let server = server.listen(listener).context("listening")?;
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%addr, "listening");

@@ -29,8 +29,9 @@ pub struct Account {
     pub username: Option<Username>,
     /// Whether a second factor is enabled.
     pub mfa_enabled: bool,
-    /// Public URL of its avatar, if it has one.
-    pub avatar_url: Option<String>,
+    /// The version of its avatar (a digest of the image's bytes, so a new picture gets a new
+    /// URL), if it has one. The HTTP layer makes the public URL from it.
+    pub avatar_version: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Disabled by an operator: no session of it is live, and nothing opens a new one.

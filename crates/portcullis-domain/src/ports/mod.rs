@@ -8,6 +8,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod avatars;
 mod blobs;
 mod error;
 mod hasher;
@@ -22,6 +23,7 @@ mod users;
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use admin::AdminKeyStore;
 pub use audit::AuditStore;
+pub use avatars::{AvatarRefStore, AvatarStore, AvatarWrite, NewAvatar, avatar_key};
 pub use blobs::{Blob, BlobStore, MAX_BLOB_KEY, valid_blob_key};
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
@@ -67,5 +69,6 @@ storage!(
     AdminKeyStore,
     UserAdminStore,
     AuditStore,
+    AvatarRefStore,
     HealthCheck,
 );

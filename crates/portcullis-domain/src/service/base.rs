@@ -113,6 +113,10 @@ pub struct AuthDeps {
     /// Global: template of a signup customer's `site_url` for tenants that set none (see
     /// [`crate::model::site_url`]).
     pub site_url_template: String,
+    /// Makes avatars from uploads.
+    pub images: Arc<dyn crate::ports::ImageProcessor>,
+    /// Where avatars are kept.
+    pub avatars: Arc<dyn crate::ports::AvatarStore>,
 }
 
 impl std::fmt::Debug for AuthDeps {

@@ -5,6 +5,7 @@
 pub mod account_changes;
 pub mod admin;
 pub mod audit;
+pub mod avatars;
 pub mod login;
 pub mod mail_delivery;
 pub mod mail_requests;

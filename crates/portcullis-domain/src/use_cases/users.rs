@@ -146,6 +146,9 @@ impl AuthService {
             &actor.client,
             json!({ "actor": actor.name }),
         );
+        // The picture goes first: an account erased with its avatar left behind would keep
+        // serving it from a store that no longer knows whose it is.
+        self.deps.avatars.remove_avatar(tenant, user).await?;
         let erased = self.deps.store.erase_account(tenant, user, pseudonym, &event).await;
         self.sessions_changed(tenant, user);
         let erased = erased?;

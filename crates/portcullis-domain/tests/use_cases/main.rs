@@ -6,6 +6,7 @@
 mod world;
 
 mod account_changes;
+mod avatars;
 mod brands;
 mod login;
 mod mail_delivery;

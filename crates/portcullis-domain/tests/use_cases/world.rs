@@ -129,6 +129,13 @@ impl World {
             unverified_account_ttl: Duration::days(7),
             audit_retention: Duration::days(180),
             site_url_template: "https://{customer_id}.{domain}".to_owned(),
+            images: Arc::new(portcullis_images::AvatarProcessor::new(
+                portcullis_images::ImageSettings::default(),
+            )),
+            avatars: Arc::new(portcullis_domain::avatars::BlobAvatars::new(
+                Arc::new(store.clone()),
+                Arc::new(portcullis_memory::MemoryBlobs::new()),
+            )),
         };
         Self {
             auth: AuthService::new(deps),

@@ -233,6 +233,11 @@ pub struct TenantView {
     pub slug: String,
 }
 
+/// The URL of `user`'s avatar of `version`, under the public base URL.
+pub(crate) fn avatar_url(base: &str, user: portcullis_domain::UserId, version: &str) -> String {
+    format!("{base}/v1/users/{user}/avatar?v={version}")
+}
+
 /// A user, in responses.
 #[derive(Debug, Serialize)]
 pub struct UserView {
@@ -247,14 +252,15 @@ pub struct UserView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&Account> for UserView {
-    fn from(a: &Account) -> Self {
+impl UserView {
+    /// The account as clients see it; `base` is the public URL its avatar's is made under.
+    pub fn new(a: &Account, base: &str) -> Self {
         Self {
             id: a.id.to_string(),
             email: a.email.as_str().to_owned(),
             email_verified: a.email_verified,
             username: a.username.as_ref().map(|u| u.as_str().to_owned()),
-            avatar_url: a.avatar_url.clone(),
+            avatar_url: a.avatar_version.as_deref().map(|v| avatar_url(base, a.id, v)),
             mfa_enabled: a.mfa_enabled,
             tenant: TenantView {
                 id: a.tenant.id.to_string(),
@@ -305,13 +311,13 @@ pub struct TokenPairView {
 }
 
 impl TokenPairView {
-    pub fn new(pair: &TokenPair, account: &Account) -> Self {
+    pub fn new(pair: &TokenPair, account: &Account, base: &str) -> Self {
         Self {
             access_token: pair.access_token.clone(),
             refresh_token: pair.refresh_token.expose().to_owned(),
             token_type: "Bearer",
             expires_in: pair.expires_in,
-            user: account.into(),
+            user: UserView::new(account, base),
         }
     }
 }

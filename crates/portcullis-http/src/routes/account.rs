@@ -13,8 +13,8 @@ use crate::extract::CallerAccount;
 use crate::state::AppState;
 
 /// `GET /v1/account`.
-pub async fn account(CallerAccount(_, account): CallerAccount) -> Result<HttpResponse> {
-    Ok(ok(StatusCode::OK, UserView::from(&account)))
+pub async fn account(state: Data<AppState>, CallerAccount(_, account): CallerAccount) -> Result<HttpResponse> {
+    Ok(ok(StatusCode::OK, UserView::new(&account, &state.public_url)))
 }
 
 /// A password change: the current password (optional: an account without one sets its
@@ -112,5 +112,5 @@ impl Command for Username {
 /// `PATCH /v1/account`: sets or changes the username.
 pub async fn update_account(state: Data<AppState>, Signed(caller, username): Signed<Username>) -> Result<HttpResponse> {
     let account = state.auth.set_username(&caller.0, &username).await?;
-    Ok(ok(StatusCode::OK, UserView::from(&account)))
+    Ok(ok(StatusCode::OK, UserView::new(&account, &state.public_url)))
 }

@@ -35,8 +35,8 @@ fn rfc3339(at: Option<chrono::DateTime<chrono::Utc>>) -> Value {
 }
 
 /// The user object with what operators see besides.
-fn overview_view(o: &AccountOverview) -> Value {
-    let mut view = json!(UserView::from(&o.account));
+fn overview_view(o: &AccountOverview, base: &str) -> Value {
+    let mut view = json!(UserView::new(&o.account, base));
     view["disabled"] = json!(o.account.disabled);
     view["disabled_at"] = rfc3339(o.disabled_at);
     view["disabled_reason"] = json!(o.disabled_reason);
@@ -79,7 +79,7 @@ pub async fn list_users(
         .items
         .iter()
         .map(|a| {
-            let mut view = json!(UserView::from(a));
+            let mut view = json!(UserView::new(a, &state.public_url));
             view["disabled"] = json!(a.disabled);
             view
         })
@@ -95,7 +95,7 @@ pub async fn show_user(state: Data<AppState>, key: Admin, path: Path<(String, St
         .user_overview(tenant, user)
         .await?
         .ok_or_else(user_not_found)?;
-    Ok(ok(StatusCode::OK, overview_view(&found)))
+    Ok(ok(StatusCode::OK, overview_view(&found, &state.public_url)))
 }
 
 /// `POST /v1/admin/tenants/{slug}/users/{id}/disable`: `reason`?; every session ends at once.
@@ -112,7 +112,7 @@ pub async fn disable_user(
         .disable_user(tenant, user, body.0.reason.as_deref(), &actor(&key, &req))
         .await?
         .ok_or_else(user_not_found)?;
-    Ok(ok(StatusCode::OK, overview_view(&done)))
+    Ok(ok(StatusCode::OK, overview_view(&done, &state.public_url)))
 }
 
 /// `POST /v1/admin/tenants/{slug}/users/{id}/enable`.
@@ -128,7 +128,7 @@ pub async fn enable_user(
         .enable_user(tenant, user, &actor(&key, &req))
         .await?
         .ok_or_else(user_not_found)?;
-    Ok(ok(StatusCode::OK, overview_view(&done)))
+    Ok(ok(StatusCode::OK, overview_view(&done, &state.public_url)))
 }
 
 /// `POST /v1/admin/tenants/{slug}/users/{id}/sessions/revoke`: `{revoked: n}`.

@@ -66,7 +66,10 @@ pub async fn register(
         username: cmd.username,
     };
     match state.auth.register(registration, &client_info(&req)).await? {
-        Registered::Active(account, pair) => Ok(ok(StatusCode::CREATED, TokenPairView::new(&pair, &account))),
+        Registered::Active(account, pair) => Ok(ok(
+            StatusCode::CREATED,
+            TokenPairView::new(&pair, &account, &state.public_url),
+        )),
         // The same answer whether the address was new or had an account (its owner got a notice).
         Registered::MailSent => Ok(ok(
             StatusCode::ACCEPTED,
@@ -125,7 +128,10 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Valid(cmd): Valid<Lo
             &client_info(&req),
         )
         .await?;
-    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
+    Ok(ok(
+        StatusCode::OK,
+        TokenPairView::new(&pair, &account, &state.public_url),
+    ))
 }
 
 /// A refresh token, present.
@@ -147,7 +153,10 @@ pub async fn refresh(
     Valid(cmd): Valid<RefreshCommand>,
 ) -> Result<HttpResponse> {
     let (account, pair) = state.auth.rotate_refresh_token(&cmd.0, &client_info(&req)).await?;
-    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
+    Ok(ok(
+        StatusCode::OK,
+        TokenPairView::new(&pair, &account, &state.public_url),
+    ))
 }
 
 impl Command for LogoutScope {
@@ -177,9 +186,9 @@ pub async fn logout(state: Data<AppState>, Signed(caller, scope): Signed<LogoutS
 }
 
 /// `GET /v1/auth/session`.
-pub async fn session(CallerAccount(principal, account): CallerAccount) -> Result<HttpResponse> {
+pub async fn session(state: Data<AppState>, CallerAccount(principal, account): CallerAccount) -> Result<HttpResponse> {
     Ok(ok(
         StatusCode::OK,
-        json!({ "user": UserView::from(&account), "session": SessionView::from(&principal.session) }),
+        json!({ "user": UserView::new(&account, &state.public_url), "session": SessionView::from(&principal.session) }),
     ))
 }

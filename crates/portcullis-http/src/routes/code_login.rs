@@ -64,5 +64,8 @@ pub async fn login_with_code(
         .auth
         .login_with_code(&presented, cmd.factor.as_ref(), &client_info(&req))
         .await?;
-    Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account)))
+    Ok(ok(
+        StatusCode::OK,
+        TokenPairView::new(&pair, &account, &state.public_url),
+    ))
 }

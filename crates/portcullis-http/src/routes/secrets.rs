@@ -212,8 +212,14 @@ pub async fn verify_email(
 ) -> Result<HttpResponse> {
     let presented = cmd.presented(&state, &req).await?;
     match state.auth.verify_email(&presented, &client_info(&req)).await? {
-        Verified::SignedUp(account, pair) => Ok(ok(StatusCode::OK, TokenPairView::new(&pair, &account))),
-        Verified::EmailChanged(account) => Ok(ok(StatusCode::OK, json!({ "user": UserView::from(&account) }))),
+        Verified::SignedUp(account, pair) => Ok(ok(
+            StatusCode::OK,
+            TokenPairView::new(&pair, &account, &state.public_url),
+        )),
+        Verified::EmailChanged(account) => Ok(ok(
+            StatusCode::OK,
+            json!({ "user": UserView::new(&account, &state.public_url) }),
+        )),
     }
 }
 
@@ -282,7 +288,7 @@ pub async fn reset_password(
         StatusCode::OK,
         json!({
             "message": "Password reset. Every session was signed out; log in with the new password.",
-            "user": UserView::from(&account),
+            "user": UserView::new(&account, &state.public_url),
         }),
     ))
 }

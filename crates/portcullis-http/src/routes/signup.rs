@@ -182,7 +182,7 @@ pub async fn verify_signup(
         code: cmd.code,
     };
     let done = state.auth.verify_signup(&presented, &client_info(&req)).await?;
-    let pair = TokenPairView::new(&done.pair, &done.account);
+    let pair = TokenPairView::new(&done.pair, &done.account, &state.public_url);
     Ok(ok(
         StatusCode::OK,
         json!({

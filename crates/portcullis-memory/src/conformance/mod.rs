@@ -17,6 +17,7 @@
 mod accounts;
 mod admin;
 mod audit;
+pub mod avatars;
 pub mod blobs;
 mod fixtures;
 mod mfa;

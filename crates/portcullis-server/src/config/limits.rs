@@ -241,6 +241,8 @@ pub struct LimitsConfig {
     pub reauthentication_per_account: LimitConfig,
     /// Email-change requests per account.
     pub email_change_per_account: LimitConfig,
+    /// Avatar uploads per account.
+    pub avatar_upload_per_account: LimitConfig,
     /// Most keys (client networks, login names, recipients, accounts) each limit tracks;
     /// beyond, new keys share one budget, so invented keys neither grow memory nor buy budget.
     pub max_keys: usize,
@@ -267,6 +269,7 @@ impl Default for LimitsConfig {
             mails_per_recipient_per_day: LimitConfig::new(10, 86_400),
             reauthentication_per_account: LimitConfig::new(10, 3600),
             email_change_per_account: LimitConfig::new(3, 3600),
+            avatar_upload_per_account: LimitConfig::new(10, 3600),
             max_keys: 100_000,
         }
     }
@@ -290,6 +293,7 @@ impl LimitsConfig {
             (Limit::MailPerDay, quota(self.mails_per_recipient_per_day)),
             (Limit::Reauthentication, quota(self.reauthentication_per_account)),
             (Limit::EmailChange, quota(self.email_change_per_account)),
+            (Limit::AvatarUpload, quota(self.avatar_upload_per_account)),
         ]
     }
 
@@ -327,6 +331,7 @@ impl LimitsConfig {
             &mut self.mails_per_recipient_per_day,
             &mut self.reauthentication_per_account,
             &mut self.email_change_per_account,
+            &mut self.avatar_upload_per_account,
         ] {
             l.count = 0;
         }

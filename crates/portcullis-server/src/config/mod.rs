@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::Deserialize;
 
+mod avatars;
 mod common;
 mod flows;
 mod limits;
@@ -16,6 +17,7 @@ mod secrets;
 mod server;
 mod tokens;
 
+pub use avatars::{AvatarFormatConfig, AvatarShape, AvatarStoreKind, AvatarsConfig};
 pub use common::{ConfigError, seconds};
 pub use flows::{
     LoginConfig, MfaConfig, NewIpPolicyConfig, OneTimeConfig, RegistrationConfig, RetentionConfig, SignupConfig,
@@ -59,6 +61,8 @@ pub struct Config {
     pub captcha: CaptchaConfig,
     /// How long stale data is kept.
     pub retention: RetentionConfig,
+    /// Avatar uploads and storage.
+    pub avatars: AvatarsConfig,
 }
 
 impl Config {
@@ -109,6 +113,7 @@ impl Config {
             self.signup.validate(),
             self.retention.validate(),
             self.log.validate(),
+            self.avatars.validate(),
         ];
         let errors: Vec<String> = checks.into_iter().filter_map(Result::err).map(|e| e.0).collect();
         if errors.is_empty() {
@@ -305,6 +310,7 @@ mod tests {
     #[test]
     fn every_string_setting_is_read_verbatim() {
         let sources = [
+            include_str!("avatars.rs"),
             include_str!("flows.rs"),
             include_str!("limits.rs"),
             include_str!("mail.rs"),

@@ -55,6 +55,8 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "captcha.turnstile.secret",
     "captcha.turnstile.secret_file",
     "captcha.turnstile.verify_url",
+    "server.public_url",
+    "avatars.directory",
 ];
 
 /// The settings that hold a secret (scrubbed from every error message).

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     /// `production` (the default) or `development` (what `scripts/run.sh` uses): the defaults
     /// that differ between a deployment and a laptop.
     pub profile: Profile,
+    /// The URL clients reach this service at (`https://auth.example.com`, or with a path
+    /// prefix), for the absolute URLs it hands out (`avatar_url`). Unset: `http://` + `bind`.
+    pub public_url: Option<String>,
     /// Refuse to start when a signing or MFA key would be generated (rather than read from the
     /// configuration). Unset: on in `production`, off in `development`.
     pub require_configured_keys: Option<bool>,
@@ -54,6 +57,14 @@ pub enum Profile {
 }
 
 impl ServerConfig {
+    /// The public base URL, without a trailing `/`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
     /// Whether a missing signing or MFA key refuses the start.
     pub fn requires_configured_keys(&self) -> bool {
         self.require_configured_keys
@@ -108,6 +119,7 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             cors_max_age_secs: 600,
             profile: Profile::Production,
+            public_url: None,
             require_configured_keys: None,
         }
     }
@@ -188,6 +200,20 @@ impl ServerConfig {
             problems.push("server.body_limit_bytes must be at least 1024");
         }
         problems.add(self.trusted_proxies());
+        if let Some(url) = &self.public_url {
+            match url::Url::parse(url) {
+                Ok(u)
+                    if matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some_and(|h| !h.is_empty())
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                        && u.username().is_empty() => {}
+                _ => problems.push(format!(
+                    "server.public_url {url:?} must be an http(s) URL without query or fragment, \
+                     such as https://auth.example.com"
+                )),
+            }
+        }
         for origin in &self.cors_allowed_origins {
             problems.add(check_origin(origin));
         }

@@ -1,0 +1,104 @@
+//! Avatars: a signed-in user sets or removes their picture; anyone reads a user's current one.
+
+use crate::avatars::avatar_version;
+use crate::ids::UserId;
+use crate::limits::Limit;
+use crate::model::Principal;
+use crate::ports::{AvatarWrite, Blob, ImageRejection, NewAvatar};
+use crate::service::base::{AuthService, InfraError};
+use crate::service::budgets::OverBudget;
+
+/// Failures of [`AuthService::set_avatar`].
+#[derive(Debug, thiserror::Error)]
+pub enum AvatarError {
+    /// 422 `invalid_image` (or 503 when the image workers are saturated).
+    #[error(transparent)]
+    Image(#[from] ImageRejection),
+    /// 401: the account behind the token is gone.
+    #[error("no such account")]
+    NoAccount,
+    /// 429 `rate_limited`: too many uploads for this account lately.
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
+    /// Infrastructure.
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// What [`AuthService::avatar`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AvatarRead {
+    /// No such account, a disabled one, or one without an avatar.
+    Missing,
+    /// The caller already has the current version.
+    Unchanged {
+        /// The current version.
+        version: String,
+    },
+    /// The current avatar.
+    Image {
+        /// Its version.
+        version: String,
+        /// Its bytes and media type.
+        blob: Blob,
+    },
+}
+
+impl AuthService {
+    /// Makes `upload` the caller's avatar (decoded and re-encoded by the image port, within its
+    /// limits) and returns its version. Counted against the account's upload limit before any
+    /// decoding.
+    pub async fn set_avatar(&self, principal: &Principal, upload: Vec<u8>) -> Result<String, AvatarError> {
+        self.account_request(Limit::AvatarUpload, principal).await?;
+        let image = self.deps.images.avatar(upload).await?;
+        let avatar = NewAvatar {
+            version: avatar_version(&image.bytes),
+            content_type: image.format.content_type().to_owned(),
+            bytes: image.bytes,
+        };
+        let (tenant, user) = (principal.claims.tid, principal.claims.sub);
+        match self
+            .deps
+            .avatars
+            .set_avatar(tenant, user, &avatar)
+            .await
+            .map_err(InfraError::from)?
+        {
+            AvatarWrite::NoAccount => Err(AvatarError::NoAccount),
+            AvatarWrite::Stored { .. } => {
+                tracing::info!(user_id = %user, version = %avatar.version, source = ?image.source, "avatar set");
+                Ok(avatar.version)
+            }
+        }
+    }
+
+    /// Removes the caller's avatar, if they have one.
+    pub async fn remove_avatar(&self, principal: &Principal) -> Result<(), InfraError> {
+        let (tenant, user) = (principal.claims.tid, principal.claims.sub);
+        if self.deps.avatars.remove_avatar(tenant, user).await?.is_some() {
+            tracing::info!(user_id = %user, "avatar removed");
+        }
+        Ok(())
+    }
+
+    /// `user`'s current avatar, for anyone: [`AvatarRead::Unchanged`] when `known` (the
+    /// versions the caller holds: its `If-None-Match`) has the current version or `*`,
+    /// without reading the bytes.
+    pub async fn avatar(&self, user: UserId, known: &[&str]) -> Result<AvatarRead, InfraError> {
+        let avatars = &self.deps.avatars;
+        // A replacement between reading the version and reading its bytes removes those
+        // bytes: read the new version once more then.
+        for _ in 0..2 {
+            let Some(version) = avatars.current_avatar(user).await? else {
+                return Ok(AvatarRead::Missing);
+            };
+            if known.iter().any(|k| *k == "*" || *k == version) {
+                return Ok(AvatarRead::Unchanged { version });
+            }
+            if let Some(blob) = avatars.avatar_blob(user, &version).await? {
+                return Ok(AvatarRead::Image { version, blob });
+            }
+        }
+        Ok(AvatarRead::Missing)
+    }
+}

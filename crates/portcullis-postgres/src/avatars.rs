@@ -1,0 +1,118 @@
+//! Avatars on PostgreSQL: the account's version and the blob's bytes change in one
+//! transaction, so every node sees a current version with its bytes, or the previous one.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use portcullis_domain::{
+    AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, TenantId, UserId, avatar_key,
+};
+
+use crate::blobs::{checked, delete, upsert};
+use crate::error::query_error;
+use crate::pool::PgStore;
+use crate::schema::accounts;
+
+/// Locks the account's row and reads its avatar version; `None` when the tenant has no such
+/// account.
+async fn lock_version(
+    conn: &mut AsyncPgConnection,
+    tenant: TenantId,
+    user: UserId,
+) -> QueryResult<Option<Option<String>>> {
+    accounts::table
+        .filter(accounts::tenant_id.eq(tenant.as_uuid()))
+        .filter(accounts::id.eq(user.as_uuid()))
+        .select(accounts::avatar_version)
+        .for_update()
+        .first::<Option<String>>(conn)
+        .await
+        .optional()
+}
+
+/// Points the (locked) account at `version`.
+async fn point_at(conn: &mut AsyncPgConnection, user: UserId, version: Option<&str>) -> QueryResult<()> {
+    diesel::update(accounts::table.filter(accounts::id.eq(user.as_uuid())))
+        .set(accounts::avatar_version.eq(version))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl AvatarRefStore for PgStore {
+    async fn swap_avatar_version(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        version: Option<&str>,
+    ) -> Result<Option<Option<String>>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let previous = lock_version(conn, tenant, user).await?;
+            if previous.is_some() {
+                point_at(conn, user, version).await?;
+            }
+            Ok(previous)
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn avatar_version(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        let found = accounts::table
+            .filter(accounts::id.eq(user.as_uuid()))
+            .filter(accounts::disabled_at.is_null())
+            .select(accounts::avatar_version)
+            .first::<Option<String>>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(found.flatten())
+    }
+}
+
+#[async_trait]
+impl AvatarStore for PgStore {
+    async fn set_avatar(&self, tenant: TenantId, user: UserId, avatar: &NewAvatar) -> Result<AvatarWrite, StoreError> {
+        let key = avatar_key(user, &avatar.version);
+        checked(&key)?;
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let Some(previous) = lock_version(conn, tenant, user).await? else {
+                return Ok(AvatarWrite::NoAccount);
+            };
+            upsert(conn, &key, &avatar.content_type, &avatar.bytes).await?;
+            point_at(conn, user, Some(&avatar.version)).await?;
+            if let Some(old) = previous.as_deref().filter(|old| *old != avatar.version) {
+                delete(conn, &avatar_key(user, old)).await?;
+            }
+            Ok(AvatarWrite::Stored { previous })
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn remove_avatar(&self, tenant: TenantId, user: UserId) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            let Some(Some(old)) = lock_version(conn, tenant, user).await? else {
+                return Ok(None);
+            };
+            point_at(conn, user, None).await?;
+            delete(conn, &avatar_key(user, &old)).await?;
+            Ok(Some(old))
+        })
+        .await
+        .map_err(query_error)
+    }
+
+    async fn current_avatar(&self, user: UserId) -> Result<Option<String>, StoreError> {
+        self.avatar_version(user).await
+    }
+
+    async fn avatar_blob(&self, user: UserId, version: &str) -> Result<Option<Blob>, StoreError> {
+        self.blob(&avatar_key(user, version)).await
+    }
+}
