@@ -111,10 +111,14 @@ async fn a_photo_is_uploaded_shown_fetched_with_its_etag_and_deleted() {
     let headers = res.headers().clone();
     assert_eq!(headers[CONTENT_TYPE], "image/jpeg");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(
+        headers[CACHE_CONTROL],
+        "public, max-age=31536000, s-maxage=3600, immutable"
+    );
     let etag = headers[ETAG].to_str().unwrap().to_owned();
     let version = url.rsplit("v=").next().unwrap();
-    assert_eq!(etag, format!("\"{version}\""), "a strong ETag from the content hash");
+    let (tag, _) = version.split_once('-').unwrap();
+    assert_eq!(etag, format!("\"{tag}\""), "a strong ETag from the content hash");
     let bytes = res.bytes().await.unwrap();
     let decoded = image::load_from_memory(&bytes).unwrap();
     assert_eq!(image::guess_format(&bytes).unwrap(), ImageFormat::Jpeg);
@@ -150,6 +154,9 @@ async fn a_photo_is_uploaded_shown_fetched_with_its_etag_and_deleted() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK, "an old ETag gets the picture");
+    let res = ctx.http.head(ctx.app.url(&plain)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "HEAD works too");
+    assert_eq!(res.headers()[ETAG], etag.as_str());
 
     // A new picture: a new version; the old URL is no longer the current one.
     let (_, body) = upload(&ctx, &token, png(100, 300)).await;
@@ -234,6 +241,16 @@ async fn multipart_takes_the_avatar_part_whatever_it_claims_to_be() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = read(put_raw(&ctx, Some(&token), "multipart/form-data", picture.clone()).await).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "no boundary: {body}");
+    // Any multipart type with a boundary, quoted or not.
+    let mixed = multipart(&[("avatar", "application/octet-stream", "a", &picture)]);
+    let res = put_raw(
+        &ctx,
+        Some(&token),
+        &format!("multipart/mixed; charset=utf-8; boundary=\"{BOUNDARY}\""),
+        mixed,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
 
     // An SVG in the avatar part is sniffed, not trusted.
     let svg = multipart(&[(
@@ -542,4 +559,48 @@ async fn avatar_urls_use_the_public_url_and_a_directory_can_hold_the_bytes() {
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(!file.exists(), "the file goes with it");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn slow_uploads_time_out_and_bodies_in_flight_are_bounded() {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.registration.require_email_verification = false;
+            c.avatars.max_concurrent_uploads = 1;
+            c.avatars.upload_timeout_secs = 1;
+        })
+        .spawn()
+        .await
+        .unwrap();
+    let ctx = Ctx::new(app, false);
+    let ada = user(&ctx, "ada@example.com").await;
+    let bob = user(&ctx, "bob@example.com").await;
+    // A body that trickles: a byte, then nothing for longer than the timeout.
+    let trickle = futures::stream::unfold(0u8, |n| async move {
+        if n > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        }
+        (n < 2).then_some((Ok::<_, std::io::Error>(vec![0x89u8]), n + 1))
+    });
+    let slow = ctx
+        .http
+        .put(ctx.app.url("/v1/account/avatar"))
+        .bearer_auth(&ada)
+        .header(CONTENT_TYPE, "image/png")
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send();
+    let other = async {
+        // While the slow body holds the only place, another upload is refused before its body
+        // is read.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        read(put_raw(&ctx, Some(&bob), "image/png", png(8, 8)).await).await
+    };
+    let (slow, (status, body)) = tokio::join!(slow, other);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(error_code(&body), "server_busy");
+    let (status, body) = read(slow.unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert_eq!(error_code(&body), "request_timeout");
+    let (status, body) = upload(&ctx, &bob, png(8, 8)).await;
+    assert_eq!(status, StatusCode::OK, "the place is free again: {body}");
 }

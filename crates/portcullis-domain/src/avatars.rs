@@ -9,13 +9,30 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::ids::{TenantId, UserId};
-use crate::ports::{AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, avatar_key};
+use crate::ports::{
+    AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, avatar_folder, avatar_key,
+};
 
-/// The version of an avatar with these bytes: the first 16 bytes of their SHA-256, in hex (the
-/// same picture has the same version, and so the same URL and `ETag`, on every node).
-pub fn avatar_version(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+/// The content tag of a picture: the first 16 bytes of its SHA-256, in hex (its `ETag`: the
+/// same picture has the same tag on every node).
+pub fn content_tag(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes)[..16])
+}
+
+/// The version of a newly stored picture: its content tag, `-`, and 8 random bytes in hex. Each
+/// write gets a blob key of its own, so no write can remove or overwrite the bytes another
+/// write (or a removal racing it) depends on, even for the same picture.
+pub fn new_version(bytes: &[u8], random: [u8; 8]) -> String {
+    format!("{}-{}", content_tag(bytes), hex(&random))
+}
+
+/// The content tag a version carries (its `ETag`).
+pub fn tag_of(version: &str) -> &str {
+    version.split_once('-').map_or(version, |(tag, _)| tag)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// [`AvatarStore`] on an account store and a separate blob store (a directory on a shared
@@ -85,22 +102,39 @@ impl AvatarStore for BlobAvatars {
         self.refs.avatar_version(user).await
     }
 
-    async fn avatar_blob(&self, user: UserId, version: &str) -> Result<Option<Blob>, StoreError> {
-        self.blobs.blob(&avatar_key(user, version)).await
+    async fn forget_avatars(&self, user: UserId) -> Result<(), StoreError> {
+        self.blobs.delete_folder(&avatar_folder(user)).await
+    }
+
+    async fn avatar(&self, user: UserId) -> Result<Option<(String, Blob)>, StoreError> {
+        // A replacement between reading the version and reading its bytes removes those
+        // bytes: read the new version once more then.
+        for _ in 0..2 {
+            let Some(version) = self.refs.avatar_version(user).await? else {
+                return Ok(None);
+            };
+            if let Some(blob) = self.blobs.blob(&avatar_key(user, &version)).await? {
+                return Ok(Some((version, blob)));
+            }
+        }
+        Ok(None)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::avatar_version;
+    use super::{content_tag, new_version, tag_of};
 
     #[test]
-    fn versions_are_short_hex_digests_of_the_bytes() {
-        let v = avatar_version(b"picture");
-        assert_eq!(v.len(), 32);
-        assert!(v.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-        assert_eq!(v, avatar_version(b"picture"));
-        assert_ne!(v, avatar_version(b"picture2"));
+    fn versions_carry_the_content_tag_and_are_unique_per_write() {
+        let tag = content_tag(b"picture");
+        assert_eq!(tag.len(), 32);
+        assert!(tag.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert_ne!(tag, content_tag(b"picture2"));
+        let v = new_version(b"picture", [1; 8]);
+        assert_eq!(v, format!("{tag}-0101010101010101"));
+        assert_eq!(tag_of(&v), tag);
+        assert_ne!(v, new_version(b"picture", [2; 8]), "the same picture, another write");
         assert!(crate::ports::valid_blob_key(&crate::ports::avatar_key(
             crate::UserId::from_uuid(uuid::Uuid::from_u128(7)),
             &v

@@ -53,7 +53,7 @@ pub use ports::{
     InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, NewAvatar, OneTimeStore,
     OutboxStore, PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError,
     SessionStore, SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, TotpResealStore,
-    UploadFormat, UserAdminStore, Verification, avatar_key, valid_blob_key,
+    UploadFormat, UserAdminStore, Verification, avatar_folder, avatar_key, valid_blob_key,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{
@@ -68,7 +68,7 @@ pub use totp::{MfaKeyring, MfaSettings, SealedWith, SecondFactor, TotpEnrollment
 pub use use_cases::account_changes::{AccountChangeError, FRESH_SESSION, UsernameError};
 pub use use_cases::admin::{AdminAuthError, AdminWriteError};
 pub use use_cases::audit::EventPage;
-pub use use_cases::avatars::{AvatarError, AvatarRead};
+pub use use_cases::avatars::{AvatarError, AvatarRead, AvatarUpload};
 pub use use_cases::login::{CodeLoginError, LoginError};
 pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::mfa_keys::ResealReport;

@@ -6,7 +6,6 @@
 //! read or written outside the directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
@@ -16,10 +15,9 @@ use tokio::io::AsyncWriteExt;
 const MAX_CONTENT_TYPE: usize = 100;
 
 /// A [`BlobStore`] in a directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DirectoryBlobs {
     root: PathBuf,
-    temp_counter: AtomicU64,
 }
 
 impl DirectoryBlobs {
@@ -29,10 +27,7 @@ impl DirectoryBlobs {
         tokio::fs::create_dir_all(&root)
             .await
             .map_err(|e| io_error(&root, &e))?;
-        let store = Self {
-            root,
-            temp_counter: AtomicU64::new(0),
-        };
+        let store = Self { root };
         // Fail at start, not at the first upload, when the directory is read-only.
         let probe = store.temp_path(&store.root);
         tokio::fs::write(&probe, b"").await.map_err(|e| io_error(&probe, &e))?;
@@ -52,11 +47,11 @@ impl DirectoryBlobs {
         Ok(self.root.join(key))
     }
 
-    /// A fresh temporary name in `dir` (dot-prefixed, so it never looks like a key: keys
-    /// cannot start a segment with `.tmp-` followed by this process's id and a counter).
+    /// A fresh temporary name in `dir`, unique across the nodes sharing the volume (a random
+    /// UUID: containers often all run as process 1). Keys could name it, but the domain makes
+    /// none that starts with `.tmp-`.
     fn temp_path(&self, dir: &Path) -> PathBuf {
-        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
-        dir.join(format!(".tmp-{}-{n}", std::process::id()))
+        dir.join(format!(".tmp-{}", uuid::Uuid::now_v7().simple()))
     }
 }
 
@@ -81,13 +76,19 @@ impl BlobStore for DirectoryBlobs {
         tokio::fs::create_dir_all(&dir).await.map_err(|e| io_error(&dir, &e))?;
         let temp = self.temp_path(&dir);
         let written = async {
-            let mut file = tokio::fs::File::create(&temp).await?;
+            let mut file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+                .await?;
             file.write_all(content_type.as_bytes()).await?;
             file.write_all(b"\n").await?;
             file.write_all(bytes).await?;
             file.sync_all().await?;
             drop(file);
-            tokio::fs::rename(&temp, &path).await
+            tokio::fs::rename(&temp, &path).await?;
+            // The rename itself is durable once the directory is.
+            tokio::fs::File::open(&dir).await?.sync_all().await
         }
         .await;
         if let Err(e) = written {
@@ -132,6 +133,26 @@ impl BlobStore for DirectoryBlobs {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(&path, &e)),
+        }
+    }
+
+    async fn delete_folder(&self, folder: &str) -> Result<(), StoreError> {
+        let path = self.path(folder)?;
+        match tokio::fs::symlink_metadata(&path).await {
+            // Only a real directory: a blob named `folder` stays, and a link is not followed.
+            Ok(meta) if meta.is_dir() => tokio::fs::remove_dir_all(&path)
+                .await
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| io_error(&path, &e)),
+            Ok(_) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(&path, &e)),
         }

@@ -33,10 +33,11 @@ mod avatars {
     use portcullis_domain::avatars::BlobAvatars;
     use portcullis_memory::MemoryStore;
 
-    async fn fresh() -> (MemoryStore, BlobAvatars, ScratchDir) {
+    async fn fresh() -> (MemoryStore, BlobAvatars, DirectoryBlobs, ScratchDir) {
         let (blobs, dir) = super::fresh().await;
         let store = MemoryStore::new();
-        (store.clone(), BlobAvatars::new(Arc::new(store), Arc::new(blobs)), dir)
+        let avatars = BlobAvatars::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+        (store, avatars, blobs, dir)
     }
 
     portcullis_memory::avatar_conformance!(fresh);

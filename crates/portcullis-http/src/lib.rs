@@ -23,6 +23,7 @@ use portcullis_domain::limits::Limit;
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use limit::{RequestLimits, pace_busy_refusals, request_limits};
+pub use routes::AvatarUploads;
 pub use span::RequestSpan;
 pub use state::AppState;
 
@@ -120,7 +121,10 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
                     .route(web::delete().to(routes::delete_avatar))
                     .default_service(web::to(|| async { routes::method_not_allowed("PUT, DELETE") })),
             )
-            .service(get("/v1/users/{id}/avatar", web::get().to(routes::get_avatar)))
+            .service(
+                get("/v1/users/{id}/avatar", web::get().to(routes::get_avatar))
+                    .route(web::head().to(routes::get_avatar)),
+            )
             .service(post("/v1/account/mfa/totp", web::post().to(routes::enroll_totp)))
             .service(post(
                 "/v1/account/mfa/totp/activate",

@@ -25,6 +25,6 @@ pub struct AppState {
     pub captcha: Option<crate::captcha::CaptchaGate>,
     /// The base of the absolute URLs handed out (`avatar_url`), without a trailing `/`.
     pub public_url: String,
-    /// Largest avatar upload in bytes.
-    pub avatar_upload_limit: usize,
+    /// Avatar uploads: their limits, and the places for bodies being read.
+    pub avatar_uploads: crate::AvatarUploads,
 }

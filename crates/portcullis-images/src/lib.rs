@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage, RgbaImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage, RgbaImage};
 use portcullis_domain::{AvatarFormat, AvatarImage, ImageProcessor, ImageRejection, UploadFormat};
 use tokio::sync::Semaphore;
 
@@ -142,10 +143,10 @@ pub fn process(upload: &[u8], settings: &ImageSettings) -> Result<AvatarImage, I
         )));
     }
     let source = sniff(upload)?;
-    if source == UploadFormat::Jpeg && !ends_like_jpeg(upload) {
+    if source == UploadFormat::Jpeg && !jpeg_is_whole(upload) {
         // The JPEG decoder fills in missing data; a file cut short is refused here instead.
         return Err(ImageRejection::Invalid(
-            "the JPEG is truncated (no end-of-image marker)".into(),
+            "the JPEG is truncated (no end-of-image marker after its image data)".into(),
         ));
     }
     let format = match source {
@@ -158,14 +159,16 @@ pub fn process(upload: &[u8], settings: &ImageSettings) -> Result<AvatarImage, I
     let invalid = |e: image::ImageError| classify(&e);
 
     // The header alone first: its declared size decides before any pixel buffer exists.
-    let mut header = ImageReader::with_format(Cursor::new(upload), format);
-    header.limits(limits.clone());
-    let (width, height) = header.into_dimensions().map_err(invalid)?;
-    check_size(width, height, settings)?;
-
     let mut reader = ImageReader::with_format(Cursor::new(upload), format);
     reader.limits(limits);
-    let decoded = reader.decode().map_err(invalid)?;
+    let mut decoder = reader.into_decoder().map_err(invalid)?;
+    let (width, height) = decoder.dimensions();
+    check_size(width, height, settings)?;
+    // Phones store portrait photos as landscape pixels plus an EXIF orientation; the EXIF is
+    // not kept, so the rotation is applied to the pixels (an unreadable tag means none).
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut decoded = DynamicImage::from_decoder(decoder).map_err(invalid)?;
+    decoded.apply_orientation(orientation);
     let shaped = shape(&decoded, settings);
     let (bytes, format) = encode(&shaped, settings)?;
     Ok(AvatarImage {
@@ -191,10 +194,34 @@ fn sniff(upload: &[u8]) -> Result<UploadFormat, ImageRejection> {
     }
 }
 
-/// Whether a JPEG ends with its end-of-image marker (zero padding after it allowed).
-fn ends_like_jpeg(upload: &[u8]) -> bool {
-    let end = upload.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    upload[..end].ends_with(&[0xFF, 0xD9])
+/// Whether a JPEG's image data is followed by its end-of-image marker: the segments before the
+/// first scan are walked by their lengths (an EXIF thumbnail inside them does not count), then
+/// an end-of-image marker must follow. Bytes after it (phone makers' trailers, a motion
+/// photo's video) are allowed: the avatar is made from the pixels alone.
+fn jpeg_is_whole(upload: &[u8]) -> bool {
+    let mut at = 2; // after SOI
+    loop {
+        let (Some(&0xFF), Some(&marker)) = (upload.get(at), upload.get(at + 1)) else {
+            return false;
+        };
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => at += 1,
+            // Start of scan: the image data follows.
+            0xDA => break,
+            // Markers without a length.
+            0x01 | 0xD0..=0xD7 => at += 2,
+            // End of image before any scan.
+            0xD9 => return false,
+            _ => {
+                let Some(len) = upload.get(at + 2..at + 4) else {
+                    return false;
+                };
+                at += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+            }
+        }
+    }
+    upload[at..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 fn limits(settings: &ImageSettings) -> Limits {

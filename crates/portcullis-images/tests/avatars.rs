@@ -188,3 +188,38 @@ async fn futures_join(
     // any of them can finish.
     futures_util::future::join_all((0..n).map(|_| processor.avatar(upload.to_vec()))).await
 }
+
+/// An EXIF block (big-endian TIFF) with one tag: Orientation = `value`.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0*\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01]);
+    tiff.extend_from_slice(&value.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    tiff
+}
+
+#[test]
+fn a_phone_photo_keeps_its_orientation_and_its_trailer_does_not_matter() {
+    let fit = ImageSettings {
+        shape: Shape::Fit,
+        size: 64,
+        ..settings()
+    };
+    let landscape = encoded(&picture(300, 100), ImageFormat::Jpeg);
+    let plain = process(&landscape, &fit).unwrap();
+    assert_eq!((plain.width, plain.height), (64, 21));
+    // Stored landscape, shown portrait: "rotate 90° clockwise" (6).
+    let rotated = process(&with_exif(&landscape, &exif_orientation(6)), &fit).unwrap();
+    assert_eq!((rotated.width, rotated.height), (21, 64), "the rotation is applied");
+    assert!(!contains(&rotated.bytes, b"Exif"), "and the tag is gone");
+    // Phone makers append data after the end-of-image marker; it is not the picture.
+    let mut trailer = landscape.clone();
+    trailer.extend_from_slice(b"SEFHmotion-photo-trailer\x00\x01\x02");
+    let made = process(&trailer, &fit).unwrap();
+    assert!(!contains(&made.bytes, b"motion-photo"));
+    // An EXIF thumbnail (a whole JPEG inside APP1) does not make a truncated photo whole.
+    let thumbnail = encoded(&picture(16, 16), ImageFormat::Jpeg);
+    let cut = with_exif(&landscape[..landscape.len() / 2], &thumbnail);
+    assert!(matches!(process(&cut, &fit), Err(ImageRejection::Invalid(_))));
+}

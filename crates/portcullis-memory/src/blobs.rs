@@ -64,4 +64,10 @@ impl BlobStore for MemoryBlobs {
         self.lock().remove(checked(key)?);
         Ok(())
     }
+
+    async fn delete_folder(&self, folder: &str) -> Result<(), StoreError> {
+        let prefix = format!("{}/", checked(folder)?);
+        self.lock().retain(|key, _| !key.starts_with(&prefix));
+        Ok(())
+    }
 }

@@ -323,7 +323,7 @@ impl OneTimeStore for MemoryStore {
         state.code_attempts.retain(|_, c| c.last_failure_at >= stale_before);
         Ok(Purged {
             secrets: secrets as u64,
-            unverified_accounts: stale.len() as u64,
+            unverified_accounts: stale.iter().map(|(_, user)| *user).collect(),
         })
     }
 }

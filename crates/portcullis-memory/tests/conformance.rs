@@ -24,10 +24,11 @@ mod avatars {
     use portcullis_domain::avatars::BlobAvatars;
     use portcullis_memory::{MemoryBlobs, MemoryStore};
 
-    async fn fresh() -> (MemoryStore, BlobAvatars, ()) {
+    async fn fresh() -> (MemoryStore, BlobAvatars, MemoryBlobs, ()) {
         let store = MemoryStore::new();
-        let avatars = BlobAvatars::new(Arc::new(store.clone()), Arc::new(MemoryBlobs::new()));
-        (store, avatars, ())
+        let blobs = MemoryBlobs::new();
+        let avatars = BlobAvatars::new(Arc::new(store.clone()), Arc::new(blobs.clone()));
+        (store, avatars, blobs, ())
     }
 
     portcullis_memory::avatar_conformance!(fresh);

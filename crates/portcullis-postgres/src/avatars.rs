@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
-    AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, TenantId, UserId, avatar_key,
+    AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, TenantId, UserId, avatar_folder,
+    avatar_key,
 };
 
 use crate::blobs::{checked, delete, upsert};
@@ -112,7 +113,38 @@ impl AvatarStore for PgStore {
         self.avatar_version(user).await
     }
 
-    async fn avatar_blob(&self, user: UserId, version: &str) -> Result<Option<Blob>, StoreError> {
-        self.blob(&avatar_key(user, version)).await
+    async fn forget_avatars(&self, user: UserId) -> Result<(), StoreError> {
+        self.delete_folder(&avatar_folder(user)).await
+    }
+
+    async fn avatar(&self, user: UserId) -> Result<Option<(String, Blob)>, StoreError> {
+        #[derive(QueryableByName)]
+        struct Current {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            avatar_version: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            content_type: String,
+            #[diesel(sql_type = diesel::sql_types::Bytea)]
+            bytes: Vec<u8>,
+        }
+        let mut conn = self.conn().await?;
+        // One statement, one snapshot: the version and its bytes always match.
+        let found = diesel::sql_query(
+            "SELECT a.avatar_version, b.content_type, b.bytes \
+             FROM accounts a JOIN blobs b ON b.key = 'avatars/' || a.id::text || '/' || a.avatar_version \
+             WHERE a.id = $1 AND a.disabled_at IS NULL",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user.as_uuid())
+        .get_result::<Current>(&mut conn)
+        .await
+        .optional()
+        .map_err(query_error)?;
+        Ok(found.map(|c| {
+            let blob = Blob {
+                content_type: c.content_type,
+                bytes: c.bytes,
+            };
+            (c.avatar_version, blob)
+        }))
     }
 }

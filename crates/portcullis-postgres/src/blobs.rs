@@ -45,6 +45,22 @@ impl BlobStore for PgStore {
         let mut conn = self.conn().await?;
         delete(&mut conn, key).await.map_err(query_error)
     }
+
+    async fn delete_folder(&self, folder: &str) -> Result<(), StoreError> {
+        let folder = checked(folder)?;
+        let mut conn = self.conn().await?;
+        // `folder/` ≤ key < `folder0` ('0' follows '/'): a range on the "C"-collated key, so
+        // the index finds it and no LIKE wildcard (`_` is a key character) over-matches.
+        diesel::delete(
+            blobs::table
+                .filter(blobs::key.ge(format!("{folder}/")))
+                .filter(blobs::key.lt(format!("{folder}0"))),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(())
+    }
 }
 
 /// Writes (or replaces) the blob under `key`, on `conn` (inside the caller's transaction, if any).

@@ -229,7 +229,8 @@ impl OneTimeStore for PgStore {
                 .filter(accounts::id.ne_all(recent))
                 .filter(accounts::id.ne_all(held)),
         )
-        .execute(&mut conn)
+        .returning(accounts::id)
+        .get_results::<Uuid>(&mut conn)
         .await
         .map_err(query_error)?;
         // A customer never verified whose hold ended long ago (its owner verified some other
@@ -248,7 +249,7 @@ impl OneTimeStore for PgStore {
             .map_err(query_error)?;
         Ok(Purged {
             secrets: u64::try_from(secrets).unwrap_or(u64::MAX),
-            unverified_accounts: u64::try_from(accounts).unwrap_or(u64::MAX),
+            unverified_accounts: accounts.into_iter().map(portcullis_domain::UserId::from_uuid).collect(),
         })
     }
 }

@@ -27,9 +27,9 @@ mod avatars {
     use portcullis_postgres::PgStore;
     use portcullis_postgres::scratch::ScratchDatabase;
 
-    async fn fresh() -> (PgStore, PgStore, ScratchDatabase) {
+    async fn fresh() -> (PgStore, PgStore, PgStore, ScratchDatabase) {
         let (db, store) = portcullis_postgres::scratch::store_from_env().await;
-        (store.clone(), store, db)
+        (store.clone(), store.clone(), store, db)
     }
 
     portcullis_memory::avatar_conformance!(fresh);
@@ -43,7 +43,7 @@ mod avatars {
             AccountStore, AvatarStore, BlobStore, Email, NewAccount, NewAvatar, TenantId, UserAdminStore, UserId,
             avatar_key,
         };
-        let (store, _, _db) = fresh().await;
+        let (store, _, _, _db) = fresh().await;
         let account = |address: &str| NewAccount {
             id: UserId::from_uuid(uuid::Uuid::now_v7()),
             tenant_id: TenantId::DEFAULT,
@@ -62,7 +62,7 @@ mod avatars {
             .insert_account(account("bob@example.com"), None)
             .await
             .expect("bob");
-        let version = "0123456789abcdef0123456789abcdef";
+        let version = "0123456789abcdef0123456789abcdef-0123456789abcdef";
         for user in [ada.id, bob.id] {
             let avatar = NewAvatar {
                 version: version.to_owned(),

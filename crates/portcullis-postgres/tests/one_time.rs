@@ -186,7 +186,7 @@ async fn purging_deletes_dead_secrets_and_accounts_left_unverified() {
         store.purge(t0() + Duration::hours(1), long_ago).await.unwrap(),
         Purged {
             secrets: 1,
-            unverified_accounts: 0
+            unverified_accounts: Vec::new()
         }
     );
     assert_eq!(count(&db, "SELECT count(*) AS n FROM one_time_secrets").await, 1);
@@ -196,12 +196,7 @@ async fn purging_deletes_dead_secrets_and_accounts_left_unverified() {
     );
     // A week on, the account that never verified goes; the verified one stays.
     let week = t0() + Duration::days(8);
-    assert_eq!(
-        store.purge(week, week - Duration::days(7)).await.unwrap(),
-        Purged {
-            secrets: 0,
-            unverified_accounts: 1
-        }
-    );
+    let purged = store.purge(week, week - Duration::days(7)).await.unwrap();
+    assert_eq!((purged.secrets, purged.unverified_accounts.len()), (0, 1));
     assert_eq!(count(&db, "SELECT count(*) AS n FROM accounts").await, 1);
 }

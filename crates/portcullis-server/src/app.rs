@@ -278,7 +278,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         trusted_proxies: config.server.trusted_proxies()?,
         captcha: captcha_gate(&config.captcha)?,
         public_url,
-        avatar_upload_limit: config.avatars.max_upload_bytes,
+        avatar_uploads: portcullis_http::AvatarUploads::new(
+            config.avatars.max_upload_bytes,
+            Duration::from_secs(config.avatars.upload_timeout_secs),
+            config.avatars.max_concurrent_uploads,
+        ),
     });
     if config.server.public_url.is_none() && config.server.profile == crate::config::Profile::Production {
         tracing::warn!(

@@ -10,10 +10,10 @@ CREATE TABLE blobs (
 -- Images arrive compressed: store them out of line without trying to compress them again.
 ALTER TABLE blobs ALTER COLUMN bytes SET STORAGE EXTERNAL;
 
--- An account's current avatar: the version (a digest of its bytes) names the blob
--- `avatars/<account id>/<version>`.
+-- An account's current avatar: the version (a digest of its bytes, `-`, a random part of each
+-- write) names the blob `avatars/<account id>/<version>`.
 ALTER TABLE accounts ADD COLUMN avatar_version text
-    CHECK (avatar_version ~ '^[0-9a-f]{32}$');
+    CHECK (avatar_version ~ '^[0-9a-f]{32}-[0-9a-f]{16}$');
 
 -- However an account goes (erasure, the unverified-account sweep, a tenant's removal), its
 -- avatars go with it, in the same transaction.

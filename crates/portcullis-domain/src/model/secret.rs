@@ -167,12 +167,13 @@ pub enum RedeemOutcome {
 }
 
 /// What [`OneTimeStore::purge`](crate::ports::OneTimeStore::purge) deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Purged {
     /// Dead one-time secrets.
     pub secrets: u64,
-    /// Accounts that never verified their address.
-    pub unverified_accounts: u64,
+    /// The accounts deleted because they never verified their address (their ids, so what is
+    /// kept outside storage, such as pictures in a directory, can go with them).
+    pub unverified_accounts: Vec<crate::ids::UserId>,
 }
 
 /// A change of password, for [`OneTimeStore::change_password`](crate::ports::OneTimeStore::change_password).

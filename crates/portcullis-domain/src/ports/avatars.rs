@@ -10,13 +10,19 @@ use crate::ports::{Blob, StoreError};
 
 /// The blob key of `user`'s avatar of `version`.
 pub fn avatar_key(user: UserId, version: &str) -> String {
-    format!("avatars/{user}/{version}")
+    format!("{}/{version}", avatar_folder(user))
+}
+
+/// The blob folder holding every avatar of `user`.
+pub fn avatar_folder(user: UserId) -> String {
+    format!("avatars/{user}")
 }
 
 /// An avatar to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAvatar {
-    /// Its version (a digest of `bytes`; lowercase hex).
+    /// Its version: the digest of `bytes` and a random part, so every write has a key of its
+    /// own (see [`crate::avatars::new_version`]).
     pub version: String,
     /// Its media type.
     pub content_type: String,
@@ -65,6 +71,10 @@ pub trait AvatarStore: Send + Sync {
     /// The current avatar version of a live (not disabled) account.
     async fn current_avatar(&self, user: UserId) -> Result<Option<String>, StoreError>;
 
-    /// The bytes of `user`'s avatar of `version`, if they are stored.
-    async fn avatar_blob(&self, user: UserId, version: &str) -> Result<Option<Blob>, StoreError>;
+    /// Removes every stored picture of `user`, whatever its account says (after an erasure, so
+    /// no picture outlives its account, even one stored while the erasure ran).
+    async fn forget_avatars(&self, user: UserId) -> Result<(), StoreError>;
+
+    /// The current avatar of a live account, version and bytes as one consistent read.
+    async fn avatar(&self, user: UserId) -> Result<Option<(String, Blob)>, StoreError>;
 }

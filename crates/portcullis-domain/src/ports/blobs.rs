@@ -44,6 +44,10 @@ pub trait BlobStore: Send + Sync {
 
     /// Removes the blob under `key`, if any.
     async fn delete_blob(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Removes every blob whose key starts with `folder` and `/` (`folder` is a valid key; a
+    /// blob named `folder` itself, or keys that merely start with the same letters, stay).
+    async fn delete_folder(&self, folder: &str) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ mod users;
 pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernameError};
 pub use admin::AdminKeyStore;
 pub use audit::AuditStore;
-pub use avatars::{AvatarRefStore, AvatarStore, AvatarWrite, NewAvatar, avatar_key};
+pub use avatars::{AvatarRefStore, AvatarStore, AvatarWrite, NewAvatar, avatar_folder, avatar_key};
 pub use blobs::{Blob, BlobStore, MAX_BLOB_KEY, valid_blob_key};
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};

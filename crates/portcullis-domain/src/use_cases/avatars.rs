@@ -1,10 +1,11 @@
 //! Avatars: a signed-in user sets or removes their picture; anyone reads a user's current one.
 
-use crate::avatars::avatar_version;
+use crate::avatars::{new_version, tag_of};
 use crate::ids::UserId;
 use crate::limits::Limit;
 use crate::model::Principal;
 use crate::ports::{AvatarWrite, Blob, ImageRejection, NewAvatar};
+use crate::random::random_array;
 use crate::service::base::{AuthService, InfraError};
 use crate::service::budgets::OverBudget;
 
@@ -23,6 +24,13 @@ pub enum AvatarError {
     /// Infrastructure.
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+/// One upload let through the account's limit ([`AuthService::begin_avatar_upload`]); spent by
+/// [`AuthService::finish_avatar_upload`].
+#[derive(Debug)]
+pub struct AvatarUpload {
+    _counted: (),
 }
 
 /// What [`AuthService::avatar`] found.
@@ -45,14 +53,30 @@ pub enum AvatarRead {
 }
 
 impl AuthService {
-    /// Makes `upload` the caller's avatar (decoded and re-encoded by the image port, within its
-    /// limits) and returns its version. Counted against the account's upload limit before any
-    /// decoding.
+    /// Makes `upload` the caller's avatar: [`Self::begin_avatar_upload`], then
+    /// [`Self::finish_avatar_upload`].
     pub async fn set_avatar(&self, principal: &Principal, upload: Vec<u8>) -> Result<String, AvatarError> {
+        let admitted = self.begin_avatar_upload(principal).await?;
+        self.finish_avatar_upload(principal, admitted, upload).await
+    }
+
+    /// Counts an upload against the account's limit, before its body is read.
+    pub async fn begin_avatar_upload(&self, principal: &Principal) -> Result<AvatarUpload, AvatarError> {
         self.account_request(Limit::AvatarUpload, principal).await?;
+        Ok(AvatarUpload { _counted: () })
+    }
+
+    /// Makes `upload` the caller's avatar (decoded and re-encoded by the image port, within its
+    /// limits) and returns its version.
+    pub async fn finish_avatar_upload(
+        &self,
+        principal: &Principal,
+        _admitted: AvatarUpload,
+        upload: Vec<u8>,
+    ) -> Result<String, AvatarError> {
         let image = self.deps.images.avatar(upload).await?;
         let avatar = NewAvatar {
-            version: avatar_version(&image.bytes),
+            version: new_version(&image.bytes, random_array::<8>(&*self.deps.rng)),
             content_type: image.format.content_type().to_owned(),
             bytes: image.bytes,
         };
@@ -82,23 +106,22 @@ impl AuthService {
     }
 
     /// `user`'s current avatar, for anyone: [`AvatarRead::Unchanged`] when `known` (the
-    /// versions the caller holds: its `If-None-Match`) has the current version or `*`,
-    /// without reading the bytes.
+    /// content tags the caller holds: its `If-None-Match`) has the current one's or `*`,
+    /// without reading the bytes. One read of storage either way, unless the caller's tags are
+    /// stale.
     pub async fn avatar(&self, user: UserId, known: &[&str]) -> Result<AvatarRead, InfraError> {
         let avatars = &self.deps.avatars;
-        // A replacement between reading the version and reading its bytes removes those
-        // bytes: read the new version once more then.
-        for _ in 0..2 {
+        if !known.is_empty() {
             let Some(version) = avatars.current_avatar(user).await? else {
                 return Ok(AvatarRead::Missing);
             };
-            if known.iter().any(|k| *k == "*" || *k == version) {
+            if known.iter().any(|k| *k == "*" || *k == tag_of(&version)) {
                 return Ok(AvatarRead::Unchanged { version });
             }
-            if let Some(blob) = avatars.avatar_blob(user, &version).await? {
-                return Ok(AvatarRead::Image { version, blob });
-            }
         }
-        Ok(AvatarRead::Missing)
+        Ok(match avatars.avatar(user).await? {
+            Some((version, blob)) => AvatarRead::Image { version, blob },
+            None => AvatarRead::Missing,
+        })
     }
 }

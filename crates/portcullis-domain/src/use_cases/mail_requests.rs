@@ -119,9 +119,14 @@ impl AuthService {
         if purged != Purged::default() {
             tracing::info!(
                 secrets = purged.secrets,
-                unverified_accounts = purged.unverified_accounts,
+                unverified_accounts = purged.unverified_accounts.len(),
                 "stale one-time secrets and unverified accounts deleted"
             );
+        }
+        for user in &purged.unverified_accounts {
+            if let Err(e) = self.deps.avatars.forget_avatars(*user).await {
+                tracing::warn!(user_id = %user, error = %e, "pictures of a purged account could not be removed");
+            }
         }
         Ok(purged)
     }

@@ -153,6 +153,10 @@ impl AuthService {
         self.sessions_changed(tenant, user);
         let erased = erased?;
         if erased {
+            // A picture stored while the erasure ran would outlive the account otherwise.
+            if let Err(e) = self.deps.avatars.forget_avatars(user).await {
+                tracing::error!(tenant_id = %tenant, error = %e, "pictures of an erased account could not be removed");
+            }
             // The erased id and its pseudonym are never written side by side.
             tracing::warn!(tenant_id = %tenant, user_id = %user, "account erased; its audit events pseudonymised");
         }

@@ -1,5 +1,6 @@
 //! `avatars`: a signed-in user sets and removes their picture; anyone reads the current one.
 
+use portcullis_domain::avatars::tag_of;
 use portcullis_domain::{AvatarError, AvatarRead, ImageRejection, Limit, OverBudget, Quota};
 use portcullis_images::fixtures::{encoded, picture};
 
@@ -43,11 +44,19 @@ async fn an_avatar_is_set_read_by_anyone_replaced_and_removed() {
         "the account names it"
     );
 
+    let tag = tag_of(&v1);
     assert_eq!(
-        w.auth.avatar(account.id, &[v1.as_str()]).await.unwrap(),
+        w.auth.avatar(account.id, &["\"stale\"", tag]).await.unwrap(),
         AvatarRead::Unchanged { version: v1.clone() },
-        "a caller with the current version gets no bytes"
+        "a caller with the current picture's tag gets no bytes"
     );
+    assert_eq!(
+        w.auth.avatar(account.id, &["*"]).await.unwrap(),
+        AvatarRead::Unchanged { version: v1.clone() }
+    );
+    let again = w.auth.set_avatar(&p, png(400, 300)).await.unwrap();
+    assert_ne!(again, v1, "every write has a version of its own");
+    assert_eq!(tag_of(&again), tag, "the same picture keeps its tag");
     let v2 = w.auth.set_avatar(&p, png(50, 80)).await.unwrap();
     assert_ne!(v1, v2, "a new picture, a new version");
     assert!(
@@ -138,4 +147,30 @@ async fn disabling_hides_the_avatar_and_erasing_removes_it() {
         matches!(w.auth.avatar(bob.id, &[]).await.unwrap(), AvatarRead::Image { version, .. } if version == bobs),
         "another account's avatar is untouched"
     );
+}
+
+#[tokio::test]
+async fn the_pictures_of_a_purged_account_go_with_it() {
+    use portcullis_domain::{AccountStore, BlobStore, avatar_key};
+    let w = World::with(Setup {
+        verify_email: true,
+        ..Setup::default()
+    });
+    w.registered("late@example.com", crate::world::PASSWORD, None, crate::world::HOME)
+        .await;
+    let late = w
+        .store
+        .credentials_by_email(w.tenant.id, &World::email("late@example.com"))
+        .await
+        .unwrap()
+        .expect("the account")
+        .account
+        .id;
+    // A picture under the account's folder, as one stored while the account lived would be.
+    let key = avatar_key(late, "0123456789abcdef0123456789abcdef-0123456789abcdef");
+    w.blobs.put_blob(&key, "image/jpeg", b"picture").await.unwrap();
+    w.advance(chrono::Duration::days(8));
+    let purged = w.auth.purge_stale().await.unwrap();
+    assert_eq!(purged.unverified_accounts, [late], "never verified, so purged");
+    assert_eq!(w.blobs.len(), 0, "its pictures are gone too");
 }

@@ -53,6 +53,8 @@ impl Default for Setup {
 pub struct World {
     pub auth: AuthService,
     pub store: MemoryStore,
+    /// Where the avatars' bytes are.
+    pub blobs: portcullis_memory::MemoryBlobs,
     pub clock: Arc<ManualClock>,
     pub tenant: Tenant,
 }
@@ -105,6 +107,7 @@ impl World {
             max_failures: 5,
             lockout: Duration::minutes(15),
         };
+        let blobs = portcullis_memory::MemoryBlobs::new();
         let deps = AuthDeps {
             store: Arc::new(store.clone()),
             hasher: Arc::new(hasher),
@@ -134,12 +137,13 @@ impl World {
             )),
             avatars: Arc::new(portcullis_domain::avatars::BlobAvatars::new(
                 Arc::new(store.clone()),
-                Arc::new(portcullis_memory::MemoryBlobs::new()),
+                Arc::new(blobs.clone()),
             )),
         };
         Self {
             auth: AuthService::new(deps),
             store,
+            blobs,
             clock,
             tenant: Tenant {
                 id: TenantId::DEFAULT,

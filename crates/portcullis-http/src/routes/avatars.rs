@@ -21,8 +21,36 @@ use crate::state::AppState;
 /// picture itself.
 const MULTIPART_OVERHEAD: usize = 16 * 1024;
 
-/// How long a versioned avatar URL may be cached: its bytes never change.
-const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// How long a versioned avatar URL may be cached: its bytes never change, so browsers keep it a
+/// year; shared caches (a CDN) check back hourly, so a disabled or erased account's picture
+/// leaves them within the hour.
+const IMMUTABLE: &str = "public, max-age=31536000, s-maxage=3600, immutable";
+
+/// Most bytes reserved for a body before they arrive (a declared length is a claim).
+const INITIAL_RESERVATION: usize = 64 * 1024;
+
+/// What bounds avatar uploads in the HTTP layer: the size of one, how long reading one may take,
+/// and how many bodies may be read at once (so bodies in memory are at most `places × limit`).
+#[derive(Debug, Clone)]
+pub struct AvatarUploads {
+    /// Largest upload in bytes.
+    pub limit: usize,
+    /// How long reading a body may take.
+    pub read_timeout: std::time::Duration,
+    /// Places for bodies being read.
+    pub places: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl AvatarUploads {
+    /// Bounds of `limit` bytes, `read_timeout`, and `concurrent` bodies at once.
+    pub fn new(limit: usize, read_timeout: std::time::Duration, concurrent: usize) -> Self {
+        Self {
+            limit,
+            read_timeout,
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))),
+        }
+    }
+}
 
 /// How the upload is sent.
 enum Upload {
@@ -30,6 +58,15 @@ enum Upload {
     Raw,
     /// A `multipart/*` body with the image in its `avatar` part.
     Multipart { boundary: String },
+}
+
+/// The `boundary` parameter of a `multipart/*` media type (quoted or not).
+fn boundary_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        (name.trim().eq_ignore_ascii_case("boundary") && (1..=70).contains(&value.len())).then(|| value.to_owned())
+    })
 }
 
 fn upload_kind(req: &HttpRequest) -> Result<Upload> {
@@ -40,8 +77,8 @@ fn upload_kind(req: &HttpRequest) -> Result<Upload> {
         .unwrap_or("");
     let mime = declared.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if mime.starts_with("multipart/") {
-        let boundary = multer::parse_boundary(declared)
-            .map_err(|_| ApiError::malformed("The multipart body has no boundary in its Content-Type."))?;
+        let boundary = boundary_of(declared)
+            .ok_or_else(|| ApiError::malformed("The multipart body has no boundary in its Content-Type."))?;
         Ok(Upload::Multipart { boundary })
     } else if mime.starts_with("image/") {
         Ok(Upload::Raw)
@@ -74,7 +111,7 @@ async fn read_capped(req: &HttpRequest, payload: &mut Payload, cap: usize, limit
     if declared.is_some_and(|n| n > cap) {
         return Err(too_large(limit));
     }
-    let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0).min(cap));
+    let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0).min(cap).min(INITIAL_RESERVATION));
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::malformed(format!("Could not read the body: {e}")))?;
         if bytes.len() + chunk.len() > cap {
@@ -114,22 +151,25 @@ fn avatar_error(e: AvatarError) -> ApiError {
             "invalid_image",
             format!("The upload is not a usable PNG, JPEG, WebP or GIF picture: {why}."),
         ),
-        AvatarError::Image(ImageRejection::Busy) => {
-            crate::capacity::warn_at_capacity();
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_busy",
-                "The server is busy; try again shortly.",
-            )
-            .retry_after(1)
-        }
+        AvatarError::Image(ImageRejection::Busy) => busy(),
         AvatarError::NoAccount => ApiError::bearer("invalid_token", "The account no longer exists."),
         AvatarError::OverBudget(b) => b.into(),
         AvatarError::Infra(e) => e.into(),
     }
 }
 
-/// `PUT /v1/account/avatar`.
+fn busy() -> ApiError {
+    crate::capacity::warn_at_capacity();
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_busy",
+        "The server is busy; try again shortly.",
+    )
+    .retry_after(1)
+}
+
+/// `PUT /v1/account/avatar`: the token, the media type, a place for the body and the account's
+/// limit are all settled before a byte of the body is read.
 pub async fn put_avatar(
     Authenticated(principal): Authenticated,
     state: Data<AppState>,
@@ -137,17 +177,32 @@ pub async fn put_avatar(
     mut payload: Payload,
 ) -> Result<HttpResponse> {
     let kind = upload_kind(&req)?;
-    let limit = state.avatar_upload_limit;
-    let picture = match kind {
-        Upload::Raw => read_capped(&req, &mut payload, limit, limit).await?,
-        Upload::Multipart { boundary } => {
-            let body = read_capped(&req, &mut payload, limit + MULTIPART_OVERHEAD, limit).await?;
-            avatar_part(body, boundary, limit).await?
+    let uploads = &state.avatar_uploads;
+    let limit = uploads.limit;
+    let Ok(_place) = uploads.places.clone().try_acquire_owned() else {
+        tracing::warn!("avatar upload refused: every place for an upload body is taken");
+        return Err(busy());
+    };
+    let admitted = state.auth.begin_avatar_upload(&principal).await.map_err(avatar_error)?;
+    let read = async {
+        match kind {
+            Upload::Raw => read_capped(&req, &mut payload, limit, limit).await,
+            Upload::Multipart { boundary } => {
+                let body = read_capped(&req, &mut payload, limit + MULTIPART_OVERHEAD, limit).await?;
+                avatar_part(body, boundary, limit).await
+            }
         }
     };
+    let picture = tokio::time::timeout(uploads.read_timeout, read).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The upload took too long to arrive.",
+        )
+    })??;
     let version = state
         .auth
-        .set_avatar(&principal, picture.to_vec())
+        .finish_avatar_upload(&principal, admitted, Vec::from(picture))
         .await
         .map_err(avatar_error)?;
     let url = avatar_url(&state.public_url, principal.claims.sub, &version);
@@ -203,7 +258,7 @@ pub async fn get_avatar(
             "public, no-cache"
         }
     };
-    let etag = |version: &str| format!("\"{version}\"");
+    let etag = |version: &str| format!("\"{}\"", portcullis_domain::avatars::tag_of(version));
     match read {
         AvatarRead::Missing => Err(not_found()),
         AvatarRead::Unchanged { version } => Ok(HttpResponse::NotModified()

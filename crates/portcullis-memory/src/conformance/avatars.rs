@@ -4,7 +4,7 @@
 //! [`BlobAvatars`]: portcullis_domain::avatars::BlobAvatars
 
 use portcullis_domain::model::EventType;
-use portcullis_domain::{AvatarStore, AvatarWrite, NewAvatar, Storage, TenantId, UserId};
+use portcullis_domain::{AvatarStore, AvatarWrite, BlobStore, NewAvatar, Storage, TenantId, UserId, avatar_key};
 
 use super::fixtures::{event, new_account, t0};
 
@@ -16,12 +16,16 @@ fn avatar(version: &str, bytes: &[u8]) -> NewAvatar {
     }
 }
 
-const V1: &str = "0123456789abcdef0123456789abcdef";
-const V2: &str = "fedcba9876543210fedcba9876543210";
+const V1: &str = "0123456789abcdef0123456789abcdef-0000000000000001";
+const V2: &str = "fedcba9876543210fedcba9876543210-0000000000000002";
 
 /// An avatar is stored and read back by version; a new one replaces it and the old bytes go;
 /// the account shows the current version; removal leaves nothing.
-pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore>(store: &S, avatars: &A) {
+pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore, B: BlobStore>(
+    store: &S,
+    avatars: &A,
+    blobs: &B,
+) {
     let t = TenantId::DEFAULT;
     let ada = store
         .insert_account(new_account("ada@example.com"), None)
@@ -33,7 +37,16 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore>(s
     let first = avatars.set_avatar(t, ada.id, &avatar(V1, b"one")).await.expect("set");
     assert_eq!(first, AvatarWrite::Stored { previous: None });
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V1));
-    let blob = avatars.avatar_blob(ada.id, V1).await.expect("read").expect("stored");
+    let blob = blobs
+        .blob(&avatar_key(ada.id, V1))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        avatars.avatar(ada.id).await.expect("read"),
+        Some((V1.to_owned(), blob.clone())),
+        "version and bytes read together"
+    );
     assert_eq!(
         (blob.content_type.as_str(), blob.bytes.as_slice()),
         ("image/jpeg", &b"one"[..])
@@ -57,7 +70,7 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore>(s
     );
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V2));
     assert_eq!(
-        avatars.avatar_blob(ada.id, V1).await.expect("read"),
+        blobs.blob(&avatar_key(ada.id, V1)).await.expect("read"),
         None,
         "the old bytes are gone"
     );
@@ -72,7 +85,7 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore>(s
         }
     );
     assert!(
-        avatars.avatar_blob(ada.id, V2).await.expect("read").is_some(),
+        blobs.blob(&avatar_key(ada.id, V2)).await.expect("read").is_some(),
         "setting the same one keeps it"
     );
 
@@ -81,14 +94,18 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore>(s
         Some(V2)
     );
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read"), None);
-    assert_eq!(avatars.avatar_blob(ada.id, V2).await.expect("read"), None);
+    assert_eq!(blobs.blob(&avatar_key(ada.id, V2)).await.expect("read"), None);
     assert_eq!(avatars.remove_avatar(t, ada.id).await.expect("again"), None);
     let seen = store.account(t, ada.id).await.expect("read").expect("account");
     assert_eq!(seen.avatar_version, None);
 }
 
 /// Only the account's own tenant can set it; an unknown account stores nothing.
-pub async fn only_an_existing_account_gets_an_avatar<S: Storage, A: AvatarStore>(store: &S, avatars: &A) {
+pub async fn only_an_existing_account_gets_an_avatar<S: Storage, A: AvatarStore, B: BlobStore>(
+    store: &S,
+    avatars: &A,
+    blobs: &B,
+) {
     let ada = store
         .insert_account(new_account("ada@example.com"), None)
         .await
@@ -101,7 +118,7 @@ pub async fn only_an_existing_account_gets_an_avatar<S: Storage, A: AvatarStore>
     assert_eq!(write, AvatarWrite::NoAccount);
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read"), None);
     assert_eq!(
-        avatars.avatar_blob(ada.id, V1).await.expect("read"),
+        blobs.blob(&avatar_key(ada.id, V1)).await.expect("read"),
         None,
         "nothing left behind"
     );
@@ -113,11 +130,44 @@ pub async fn only_an_existing_account_gets_an_avatar<S: Storage, A: AvatarStore>
         .await
         .expect("set");
     assert_eq!(write, AvatarWrite::NoAccount);
-    assert_eq!(avatars.avatar_blob(nobody, V1).await.expect("read"), None);
+    assert_eq!(blobs.blob(&avatar_key(nobody, V1)).await.expect("read"), None);
+}
+
+/// Forgetting a user's avatars removes every picture stored under it, current or not, and
+/// touches no other user's.
+pub async fn forgetting_a_user_removes_every_picture_of_it<S: Storage, A: AvatarStore, B: BlobStore>(
+    store: &S,
+    avatars: &A,
+    blobs: &B,
+) {
+    let t = TenantId::DEFAULT;
+    let ada = store
+        .insert_account(new_account("ada@example.com"), None)
+        .await
+        .expect("account");
+    let bob = store
+        .insert_account(new_account("bob@example.com"), None)
+        .await
+        .expect("account");
+    avatars.set_avatar(t, ada.id, &avatar(V1, b"one")).await.expect("set");
+    avatars.set_avatar(t, bob.id, &avatar(V1, b"bob")).await.expect("set");
+    // A stray picture, as one stored while an erasure ran would be.
+    blobs
+        .put_blob(&avatar_key(ada.id, V2), "image/jpeg", b"stray")
+        .await
+        .expect("put");
+    avatars.forget_avatars(ada.id).await.expect("forget");
+    assert_eq!(blobs.blob(&avatar_key(ada.id, V1)).await.expect("read"), None);
+    assert_eq!(blobs.blob(&avatar_key(ada.id, V2)).await.expect("read"), None);
+    assert!(blobs.blob(&avatar_key(bob.id, V1)).await.expect("read").is_some());
 }
 
 /// A disabled account's avatar is hidden, and shown again once it is enabled.
-pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore>(store: &S, avatars: &A) {
+pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore, B: BlobStore>(
+    store: &S,
+    avatars: &A,
+    _blobs: &B,
+) {
     let t = TenantId::DEFAULT;
     let ada = store
         .insert_account(new_account("ada@example.com"), None)
@@ -132,6 +182,7 @@ pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore>(stor
         .await
         .expect("disable");
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read"), None);
+    assert_eq!(avatars.avatar(ada.id).await.expect("read"), None);
     store
         .set_disabled(t, ada.id, false, None, now, &|_| {
             event(EventType::AccountEnabled, Some(ada.id), now)
@@ -141,8 +192,8 @@ pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore>(stor
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V1));
 }
 
-/// Runs the avatar contract against `$fresh().await` (the storage, the avatar store on it, and
-/// a guard to keep alive).
+/// Runs the avatar contract against `$fresh().await` (the storage, the avatar store on it, the
+/// blob store under that, and a guard to keep alive).
 #[macro_export]
 macro_rules! avatar_conformance {
     ($fresh:path) => {
@@ -150,14 +201,15 @@ macro_rules! avatar_conformance {
             an_avatar_is_set_replaced_and_removed,
             only_an_existing_account_gets_an_avatar,
             a_disabled_account_shows_no_avatar,
+            forgetting_a_user_removes_every_picture_of_it,
         );
     };
     (@each $fresh:path; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let (store, avatars, _guard) = $fresh().await;
-                $crate::conformance::avatars::$name(&store, &avatars).await;
+                let (store, avatars, blobs, _guard) = $fresh().await;
+                $crate::conformance::avatars::$name(&store, &avatars, &blobs).await;
             }
         )*
     };

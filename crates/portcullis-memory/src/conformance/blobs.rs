@@ -42,6 +42,30 @@ pub async fn blobs_are_written_read_replaced_and_deleted<B: BlobStore>(store: &B
     assert!(store.blob(other).await.expect("read").is_some(), "the other stays");
 }
 
+/// Deleting a folder removes the keys under it and nothing else: not a blob of the folder's own
+/// name elsewhere, not a folder whose name merely starts the same, not one with a wildcard
+/// character in place of a letter.
+pub async fn a_folder_is_deleted_with_everything_under_it_and_nothing_else<B: BlobStore>(store: &B) {
+    let keep = ["a/bxc/y", "a/b_cd/z", "a/b_c0", "other/b_c/x"];
+    let gone = ["a/b_c/1", "a/b_c/deeper/2"];
+    for key in keep.iter().chain(&gone) {
+        store.put_blob(key, "image/jpeg", key.as_bytes()).await.expect("put");
+    }
+    store.delete_folder("a/b_c").await.expect("delete the folder");
+    for key in gone {
+        assert_eq!(store.blob(key).await.expect("read"), None, "{key}");
+    }
+    for key in keep {
+        assert!(store.blob(key).await.expect("read").is_some(), "{key} stays");
+    }
+    store.delete_folder("a/b_c").await.expect("again is fine");
+    store
+        .delete_folder("nothing/here")
+        .await
+        .expect("a missing folder is fine");
+    assert!(store.delete_folder("../a").await.is_err());
+}
+
 /// Megabytes of arbitrary bytes come back identical.
 pub async fn large_binary_blobs_round_trip<B: BlobStore>(store: &B) {
     let bytes: Vec<u8> = (0..5 * 1024 * 1024u32)
@@ -78,6 +102,7 @@ macro_rules! blob_conformance {
     ($fresh:path) => {
         $crate::blob_conformance!(@each $fresh;
             blobs_are_written_read_replaced_and_deleted,
+            a_folder_is_deleted_with_everything_under_it_and_nothing_else,
             large_binary_blobs_round_trip,
             keys_that_could_escape_are_refused,
         );

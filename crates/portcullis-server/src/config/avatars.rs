@@ -66,6 +66,11 @@ pub struct AvatarsConfig {
     pub workers: usize,
     /// Uploads waiting for a worker beyond those (503 beyond).
     pub queue: usize,
+    /// Upload bodies read at once (503 beyond); bodies in memory are at most this many times
+    /// `max_upload_bytes`.
+    pub max_concurrent_uploads: usize,
+    /// Seconds an upload's body may take to arrive (408 beyond).
+    pub upload_timeout_secs: u64,
     /// `database` or `directory`.
     pub store: AvatarStoreKind,
     /// The directory, when `store = "directory"`.
@@ -86,6 +91,8 @@ impl Default for AvatarsConfig {
             max_decode_bytes: image.max_alloc,
             workers: image.workers,
             queue: image.queue,
+            max_concurrent_uploads: 8,
+            upload_timeout_secs: 60,
             store: AvatarStoreKind::Database,
             directory: None,
         }
@@ -137,6 +144,9 @@ impl AvatarsConfig {
         if !(1..=64).contains(&self.workers) || self.queue > 10_000 {
             problems.push("avatars: workers must be 1 to 64 and queue at most 10000");
         }
+        if !(1..=10_000).contains(&self.max_concurrent_uploads) || !(1..=3600).contains(&self.upload_timeout_secs) {
+            problems.push("avatars: max_concurrent_uploads must be 1 to 10000 and upload_timeout_secs 1 to 3600");
+        }
         match (self.store, &self.directory) {
             (AvatarStoreKind::Directory, None) => {
                 problems.push("avatars.directory is required when avatars.store = \"directory\"");
@@ -147,5 +157,39 @@ impl AvatarsConfig {
             _ => {}
         }
         problems.into_result()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_hold_and_a_directory_store_needs_its_directory() {
+        assert!(AvatarsConfig::default().validate().is_ok());
+        let directory = AvatarsConfig {
+            store: AvatarStoreKind::Directory,
+            ..AvatarsConfig::default()
+        };
+        assert!(
+            directory
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("avatars.directory is required")
+        );
+        let stray = AvatarsConfig {
+            directory: Some("/tmp/x".into()),
+            ..AvatarsConfig::default()
+        };
+        assert!(stray.validate().is_err(), "a directory the database store would ignore");
+        let tiny = AvatarsConfig {
+            size: 0,
+            jpeg_quality: 0,
+            workers: 0,
+            ..AvatarsConfig::default()
+        };
+        let problems = tiny.validate().unwrap_err().0;
+        assert_eq!(problems.lines().count(), 3, "{problems}");
     }
 }
