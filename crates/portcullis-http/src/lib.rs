@@ -23,9 +23,8 @@ use portcullis_domain::limits::Limit;
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use limit::{RequestLimits, pace_busy_refusals, request_limits};
-pub use routes::AvatarUploads;
 pub use span::RequestSpan;
-pub use state::AppState;
+pub use state::{AppState, AvatarUploads};
 
 /// Registers every route. The composition root wraps this in an `App` with [`request_id`] and
 /// the tracing logger.

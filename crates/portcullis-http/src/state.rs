@@ -26,5 +26,28 @@ pub struct AppState {
     /// The base of the absolute URLs handed out (`avatar_url`), without a trailing `/`.
     pub public_url: String,
     /// Avatar uploads: their limits, and the places for bodies being read.
-    pub avatar_uploads: crate::AvatarUploads,
+    pub avatar_uploads: AvatarUploads,
+}
+
+/// What bounds avatar uploads in the HTTP layer: the size of one, how long reading one may take,
+/// and how many bodies may be read at once (so bodies in memory are at most `places × limit`).
+#[derive(Debug, Clone)]
+pub struct AvatarUploads {
+    /// Largest upload in bytes.
+    pub limit: usize,
+    /// How long reading a body may take.
+    pub read_timeout: std::time::Duration,
+    /// Places for bodies being read.
+    pub places: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl AvatarUploads {
+    /// Bounds of `limit` bytes, `read_timeout`, and `concurrent` bodies at once.
+    pub fn new(limit: usize, read_timeout: std::time::Duration, concurrent: usize) -> Self {
+        Self {
+            limit,
+            read_timeout,
+            places: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))),
+        }
+    }
 }

@@ -29,29 +29,6 @@ const IMMUTABLE: &str = "public, max-age=31536000, s-maxage=3600, immutable";
 /// Most bytes reserved for a body before they arrive (a declared length is a claim).
 const INITIAL_RESERVATION: usize = 64 * 1024;
 
-/// What bounds avatar uploads in the HTTP layer: the size of one, how long reading one may take,
-/// and how many bodies may be read at once (so bodies in memory are at most `places × limit`).
-#[derive(Debug, Clone)]
-pub struct AvatarUploads {
-    /// Largest upload in bytes.
-    pub limit: usize,
-    /// How long reading a body may take.
-    pub read_timeout: std::time::Duration,
-    /// Places for bodies being read.
-    pub places: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
-impl AvatarUploads {
-    /// Bounds of `limit` bytes, `read_timeout`, and `concurrent` bodies at once.
-    pub fn new(limit: usize, read_timeout: std::time::Duration, concurrent: usize) -> Self {
-        Self {
-            limit,
-            read_timeout,
-            places: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))),
-        }
-    }
-}
-
 /// How the upload is sent.
 enum Upload {
     /// The body is the image.
