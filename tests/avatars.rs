@@ -73,6 +73,11 @@ async fn upload(ctx: &Ctx, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     read(put_raw(ctx, Some(token), "image/png", bytes).await).await
 }
 
+async fn delete_avatar(ctx: &Ctx, token: &str) -> StatusCode {
+    let req = ctx.http.delete(ctx.app.url("/v1/account/avatar")).bearer_auth(token);
+    req.send().await.unwrap().status()
+}
+
 async fn account(ctx: &Ctx, token: &str) -> Value {
     let (status, body) = read(ctx.get("/v1/account", Some(token)).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -170,14 +175,7 @@ async fn a_photo_is_uploaded_shown_fetched_with_its_etag_and_deleted() {
         "but not cached for a year"
     );
 
-    let res = ctx
-        .http
-        .delete(ctx.app.url("/v1/account/avatar"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(delete_avatar(&ctx, &token).await, StatusCode::NO_CONTENT);
     let (status, body) = read(ctx.get(&plain, None).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(error_code(&body), "not_found");
@@ -414,14 +412,7 @@ async fn uploading_needs_a_token_and_changes_only_the_callers_avatar() {
     let adas = s(&body["data"], "avatar_url").to_owned();
     let (_, body) = upload(&ctx, &bob, png(48, 16)).await;
     assert_ne!(s(&body["data"], "avatar_url"), adas);
-    let res = ctx
-        .http
-        .delete(ctx.app.url("/v1/account/avatar"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(delete_avatar(&ctx, &bob).await, StatusCode::NO_CONTENT);
     assert_eq!(
         account(&ctx, &ada).await["avatar_url"],
         json!(adas),
@@ -549,14 +540,7 @@ async fn avatar_urls_use_the_public_url_and_a_directory_can_hold_the_bytes() {
     let decoded = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 64));
 
-    let res = ctx
-        .http
-        .delete(ctx.app.url("/v1/account/avatar"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(delete_avatar(&ctx, &token).await, StatusCode::NO_CONTENT);
     assert!(!file.exists(), "the file goes with it");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -53,7 +53,7 @@ pub use ports::{
     InsertAccountError, KEPT_SUPERSEDED_TOKENS, MailRequestStore, MailTransport, MfaStore, NewAvatar, OneTimeStore,
     OutboxStore, PasswordHasher, PasswordScreen, RefreshOutcome, RegistrationStore, SecretStore, SendError,
     SessionStore, SetUsernameError, SignupStore, Storage, StoreError, TenantStore, TenantWriteError, TotpResealStore,
-    UploadFormat, UserAdminStore, Verification, avatar_folder, avatar_key, valid_blob_key,
+    UploadFormat, UserAdminStore, Verification, avatar_folder, avatar_key, checked_blob_key, valid_blob_key,
 };
 pub use random::{OsRandom, SecureRandom};
 pub use refresh::{

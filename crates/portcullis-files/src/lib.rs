@@ -2,13 +2,13 @@
 //! media type on the first line and its bytes after. A write goes to a temporary file in the
 //! same directory, is flushed to disk, and is renamed over the old one, so a reader (on this
 //! node or another one sharing the volume) sees the old blob or the new one, never a part.
-//! Keys are checked with [`valid_blob_key`] before any path is made from them, so nothing is
+//! Keys are checked with [`checked_blob_key`] before any path is made from them, so nothing is
 //! read or written outside the directory.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
+use portcullis_domain::{Blob, BlobStore, StoreError, checked_blob_key};
 use tokio::io::AsyncWriteExt;
 
 /// Longest media type stored (they are ours, `image/jpeg` and the like).
@@ -41,10 +41,7 @@ impl DirectoryBlobs {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        if !valid_blob_key(key) {
-            return Err(StoreError::Internal(format!("invalid blob key {key:?}")));
-        }
-        Ok(self.root.join(key))
+        Ok(self.root.join(checked_blob_key(key)?))
     }
 
     /// A fresh temporary name in `dir`, unique across the nodes sharing the volume (a random

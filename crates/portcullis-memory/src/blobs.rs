@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
+use portcullis_domain::{Blob, BlobStore, StoreError, checked_blob_key};
 
 /// A [`BlobStore`] in a map: for tests, and nothing durable.
 #[derive(Debug, Clone, Default)]
@@ -33,19 +33,10 @@ impl MemoryBlobs {
     }
 }
 
-/// [`StoreError::Internal`] unless `key` is one the domain could have made.
-pub(crate) fn checked(key: &str) -> Result<&str, StoreError> {
-    if valid_blob_key(key) {
-        Ok(key)
-    } else {
-        Err(StoreError::Internal(format!("invalid blob key {key:?}")))
-    }
-}
-
 #[async_trait]
 impl BlobStore for MemoryBlobs {
     async fn put_blob(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = checked(key)?;
+        let key = checked_blob_key(key)?;
         self.lock().insert(
             key.to_owned(),
             Blob {
@@ -57,16 +48,16 @@ impl BlobStore for MemoryBlobs {
     }
 
     async fn blob(&self, key: &str) -> Result<Option<Blob>, StoreError> {
-        Ok(self.lock().get(checked(key)?).cloned())
+        Ok(self.lock().get(checked_blob_key(key)?).cloned())
     }
 
     async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(checked(key)?);
+        self.lock().remove(checked_blob_key(key)?);
         Ok(())
     }
 
     async fn delete_folder(&self, folder: &str) -> Result<(), StoreError> {
-        let prefix = format!("{}/", checked(folder)?);
+        let prefix = format!("{}/", checked_blob_key(folder)?);
         self.lock().retain(|key, _| !key.starts_with(&prefix));
         Ok(())
     }

@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use portcullis_domain::{
     AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, TenantId, UserId, avatar_folder,
-    avatar_key,
+    avatar_key, checked_blob_key,
 };
 
-use crate::blobs::{checked, delete, upsert};
+use crate::blobs::{delete, upsert};
 use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::schema::accounts;
@@ -78,7 +78,7 @@ impl AvatarRefStore for PgStore {
 impl AvatarStore for PgStore {
     async fn set_avatar(&self, tenant: TenantId, user: UserId, avatar: &NewAvatar) -> Result<AvatarWrite, StoreError> {
         let key = avatar_key(user, &avatar.version);
-        checked(&key)?;
+        checked_blob_key(&key)?;
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let Some(previous) = lock_version(conn, tenant, user).await? else {

@@ -4,31 +4,22 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use portcullis_domain::{Blob, BlobStore, StoreError, valid_blob_key};
+use portcullis_domain::{Blob, BlobStore, StoreError, checked_blob_key};
 
 use crate::error::query_error;
 use crate::pool::PgStore;
 use crate::schema::blobs;
 
-/// [`StoreError::Internal`] unless `key` is one the domain could have made.
-pub(crate) fn checked(key: &str) -> Result<&str, StoreError> {
-    if valid_blob_key(key) {
-        Ok(key)
-    } else {
-        Err(StoreError::Internal(format!("invalid blob key {key:?}")))
-    }
-}
-
 #[async_trait]
 impl BlobStore for PgStore {
     async fn put_blob(&self, key: &str, content_type: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = checked(key)?;
+        let key = checked_blob_key(key)?;
         let mut conn = self.conn().await?;
         upsert(&mut conn, key, content_type, bytes).await.map_err(query_error)
     }
 
     async fn blob(&self, key: &str) -> Result<Option<Blob>, StoreError> {
-        let key = checked(key)?;
+        let key = checked_blob_key(key)?;
         let mut conn = self.conn().await?;
         let row = blobs::table
             .find(key)
@@ -41,13 +32,13 @@ impl BlobStore for PgStore {
     }
 
     async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
-        let key = checked(key)?;
+        let key = checked_blob_key(key)?;
         let mut conn = self.conn().await?;
         delete(&mut conn, key).await.map_err(query_error)
     }
 
     async fn delete_folder(&self, folder: &str) -> Result<(), StoreError> {
-        let folder = checked(folder)?;
+        let folder = checked_blob_key(folder)?;
         let mut conn = self.conn().await?;
         // `folder/` ≤ key < `folder0` ('0' follows '/'): a range on the "C"-collated key, so
         // the index finds it and no LIKE wildcard (`_` is a key character) over-matches.

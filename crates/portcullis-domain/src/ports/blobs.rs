@@ -23,6 +23,16 @@ pub fn valid_blob_key(key: &str) -> bool {
             .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
 }
 
+/// `key`, or [`StoreError::Internal`] when it is not one the domain could have made (what every
+/// adapter checks before it uses a key).
+pub fn checked_blob_key(key: &str) -> Result<&str, StoreError> {
+    if valid_blob_key(key) {
+        Ok(key)
+    } else {
+        Err(StoreError::Internal(format!("invalid blob key {key:?}")))
+    }
+}
+
 /// A stored blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {

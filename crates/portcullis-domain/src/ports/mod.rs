@@ -24,7 +24,7 @@ pub use accounts::{AccountConflict, AccountStore, InsertAccountError, SetUsernam
 pub use admin::AdminKeyStore;
 pub use audit::AuditStore;
 pub use avatars::{AvatarRefStore, AvatarStore, AvatarWrite, NewAvatar, avatar_folder, avatar_key};
-pub use blobs::{Blob, BlobStore, MAX_BLOB_KEY, valid_blob_key};
+pub use blobs::{Blob, BlobStore, MAX_BLOB_KEY, checked_blob_key, valid_blob_key};
 pub use error::StoreError;
 pub use hasher::{HashError, HashOwner, PasswordHasher, PasswordScreen, Verification};
 pub use images::{AvatarFormat, AvatarImage, ImageProcessor, ImageRejection, UploadFormat};
