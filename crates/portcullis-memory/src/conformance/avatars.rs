@@ -16,6 +16,21 @@ fn avatar(version: &str, bytes: &[u8]) -> NewAvatar {
     }
 }
 
+/// Sets `user`'s avatar of `version` in the built-in tenant.
+async fn set<A: AvatarStore>(avatars: &A, user: UserId, version: &str, bytes: &[u8]) -> AvatarWrite {
+    avatars
+        .set_avatar(TenantId::DEFAULT, user, &avatar(version, bytes))
+        .await
+        .expect("set")
+}
+
+/// What storing over `previous` answers.
+fn stored(previous: Option<&str>) -> AvatarWrite {
+    AvatarWrite::Stored {
+        previous: previous.map(str::to_owned),
+    }
+}
+
 const V1: &str = "0123456789abcdef0123456789abcdef-0000000000000001";
 const V2: &str = "fedcba9876543210fedcba9876543210-0000000000000002";
 
@@ -34,8 +49,7 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore, B
     assert_eq!(ada.avatar_version, None);
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read"), None);
 
-    let first = avatars.set_avatar(t, ada.id, &avatar(V1, b"one")).await.expect("set");
-    assert_eq!(first, AvatarWrite::Stored { previous: None });
+    assert_eq!(set(avatars, ada.id, V1, b"one").await, stored(None));
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V1));
     let blob = blobs
         .blob(&avatar_key(ada.id, V1))
@@ -58,31 +72,17 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore, B
         "the account carries the version"
     );
 
-    let second = avatars
-        .set_avatar(t, ada.id, &avatar(V2, b"two"))
-        .await
-        .expect("replace");
-    assert_eq!(
-        second,
-        AvatarWrite::Stored {
-            previous: Some(V1.to_owned())
-        }
-    );
+    assert_eq!(set(avatars, ada.id, V2, b"two").await, stored(Some(V1)));
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V2));
     assert_eq!(
         blobs.blob(&avatar_key(ada.id, V1)).await.expect("read"),
         None,
         "the old bytes are gone"
     );
-    let again = avatars
-        .set_avatar(t, ada.id, &avatar(V2, b"two"))
-        .await
-        .expect("same picture");
     assert_eq!(
-        again,
-        AvatarWrite::Stored {
-            previous: Some(V2.to_owned())
-        }
+        set(avatars, ada.id, V2, b"two").await,
+        stored(Some(V2)),
+        "the same one again"
     );
     assert!(
         blobs.blob(&avatar_key(ada.id, V2)).await.expect("read").is_some(),
@@ -140,7 +140,6 @@ pub async fn forgetting_a_user_removes_every_picture_of_it<S: Storage, A: Avatar
     avatars: &A,
     blobs: &B,
 ) {
-    let t = TenantId::DEFAULT;
     let ada = store
         .insert_account(new_account("ada@example.com"), None)
         .await
@@ -149,8 +148,8 @@ pub async fn forgetting_a_user_removes_every_picture_of_it<S: Storage, A: Avatar
         .insert_account(new_account("bob@example.com"), None)
         .await
         .expect("account");
-    avatars.set_avatar(t, ada.id, &avatar(V1, b"one")).await.expect("set");
-    avatars.set_avatar(t, bob.id, &avatar(V1, b"bob")).await.expect("set");
+    set(avatars, ada.id, V1, b"one").await;
+    set(avatars, bob.id, V1, b"bob").await;
     // A stray picture, as one stored while an erasure ran would be.
     blobs
         .put_blob(&avatar_key(ada.id, V2), "image/jpeg", b"stray")
@@ -173,7 +172,7 @@ pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore, B: B
         .insert_account(new_account("ada@example.com"), None)
         .await
         .expect("account");
-    avatars.set_avatar(t, ada.id, &avatar(V1, b"one")).await.expect("set");
+    set(avatars, ada.id, V1, b"one").await;
     let now = t0();
     store
         .set_disabled(t, ada.id, true, Some("abuse"), now, &|_| {
