@@ -114,6 +114,15 @@ impl SecretStore for MemoryStore {
         state.server_secrets.insert(name.to_owned(), value.to_vec());
         Ok(())
     }
+
+    async fn replace_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError> {
+        let mut state = self.lock().await?;
+        if state.server_secrets.get(name).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        state.server_secrets.insert(name.to_owned(), value.to_vec());
+        Ok(true)
+    }
 }
 
 #[async_trait]

@@ -203,6 +203,31 @@ impl SecretStore for PgStore {
             .map_err(query_error)?;
         Ok(())
     }
+
+    async fn replace_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let written = match expected {
+            None => {
+                diesel::insert_into(server_secrets::table)
+                    .values((server_secrets::name.eq(name), server_secrets::secret.eq(value)))
+                    .on_conflict_do_nothing()
+                    .execute(&mut conn)
+                    .await
+            }
+            Some(expected) => {
+                diesel::update(
+                    server_secrets::table
+                        .filter(server_secrets::name.eq(name))
+                        .filter(server_secrets::secret.eq(expected)),
+                )
+                .set(server_secrets::secret.eq(value))
+                .execute(&mut conn)
+                .await
+            }
+        }
+        .map_err(query_error)?;
+        Ok(written == 1)
+    }
 }
 
 #[async_trait]

@@ -50,12 +50,38 @@ fn fingerprints(keys: &MfaKeyring) -> (String, Option<String>, Vec<String>) {
 
 /// The fingerprints of retired keys that may still seal TOTP secrets.
 async fn retiring(store: &dyn SecretStore) -> anyhow::Result<Vec<String>> {
-    let stored = store.secret(RETIRING).await?.unwrap_or_default();
-    Ok(String::from_utf8_lossy(&stored)
+    Ok(parse_retiring(&store.secret(RETIRING).await?.unwrap_or_default()))
+}
+
+fn parse_retiring(stored: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stored)
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
-        .collect())
+        .collect()
+}
+
+/// Changes the list of retiring keys with `change`, from the list as stored: a node starting
+/// and an operator's reseal may both change it at once, and neither change may be lost (a
+/// retired key dropped from the list would let a node start without it). Read, change, and
+/// write only if nothing changed since; otherwise read again.
+async fn update_retiring(store: &dyn SecretStore, change: impl Fn(&mut Vec<String>)) -> anyhow::Result<Vec<String>> {
+    for _ in 0..64 {
+        let stored = store.secret(RETIRING).await?;
+        let mut list = parse_retiring(stored.as_deref().unwrap_or_default());
+        let before = list.clone();
+        change(&mut list);
+        if list == before {
+            return Ok(list);
+        }
+        if store
+            .replace_secret(RETIRING, stored.as_deref(), list.join("\n").as_bytes())
+            .await?
+        {
+            return Ok(list);
+        }
+    }
+    bail!("the list of retiring MFA keys kept changing under this node; try again")
 }
 
 fn wrong_key(current: &str, stored: &str) -> anyhow::Error {
@@ -106,7 +132,12 @@ pub(crate) async fn check_at_start(
         store.put_secret(PUBLISHED, next.as_bytes()).await?;
     }
     if moves {
-        store.put_secret(RETIRING, retired.join("\n").as_bytes()).await?;
+        update_retiring(store, |list| {
+            if !list.contains(&stored) {
+                list.push(stored.clone());
+            }
+        })
+        .await?;
         store.put_secret(SEALING, current.as_bytes()).await?;
         tracing::info!(
             fingerprint = %current,
@@ -221,14 +252,9 @@ pub async fn execute(
 /// (retired keys this pass did not hold stay recorded).
 async fn forget_retired(store: &dyn SecretStore, keys: &MfaKeyring) -> anyhow::Result<()> {
     let (_, _, covered) = fingerprints(keys);
-    let retired = retiring(store).await?;
-    let left: Vec<&str> = retired
-        .iter()
-        .filter(|fp| !covered.contains(fp))
-        .map(String::as_str)
-        .collect();
-    if left.len() < retired.len() {
-        store.put_secret(RETIRING, left.join("\n").as_bytes()).await?;
+    let before = retiring(store).await?.len();
+    let left = update_retiring(store, |list| list.retain(|fp| !covered.contains(fp))).await?;
+    if left.len() < before {
         tracing::info!(
             "no TOTP secret is left under the previous MFA keys: they may be removed from the configuration"
         );
@@ -273,4 +299,42 @@ async fn background_pass(
         return Ok(None);
     }
     Ok(Some(reseal_totp_secrets(store, keys, rng, false).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nodes adding retired keys and an operator's reseal forgetting one, all at once on one
+    /// database: every change is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_changes_of_the_retiring_list_are_all_kept() {
+        let (_db, store) = portcullis_postgres::scratch::store_from_env().await;
+        let store: Arc<dyn SecretStore> = Arc::new(store);
+        store.put_secret(RETIRING, b"old").await.unwrap();
+        let tasks: Vec<_> = (0..6)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    if i == 0 {
+                        update_retiring(store.as_ref(), |list| list.retain(|fp| fp != "old")).await
+                    } else {
+                        let fp = format!("k{i}");
+                        update_retiring(store.as_ref(), move |list| {
+                            if !list.contains(&fp) {
+                                list.push(fp.clone());
+                            }
+                        })
+                        .await
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let mut list = retiring(store.as_ref()).await.unwrap();
+        list.sort();
+        assert_eq!(list, ["k1", "k2", "k3", "k4", "k5"]);
+    }
 }

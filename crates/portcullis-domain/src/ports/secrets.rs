@@ -25,6 +25,11 @@ pub trait SecretStore: Send + Sync {
     /// Stores `value` under `name`, replacing what was there (a key's fingerprint moving on
     /// with a rotation).
     async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Stores `value` under `name` only if what is there is still `expected` (`None`: nothing
+    /// is there); `false`, changing nothing, when another writer got there first. For values
+    /// several nodes read, change and write back (the list of retiring keys).
+    async fn replace_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError>;
 }
 
 /// Registrations, recorded by `register` and fulfilled by the mail worker, so that register's

@@ -71,6 +71,7 @@ macro_rules! storage_conformance {
             outbox_claims_never_overlap_and_leases_expire,
             outbox_outcomes_are_recorded,
             a_server_secret_is_created_once,
+            a_secret_is_replaced_only_from_what_was_read,
             tenants_plans_and_nodes_are_kept_per_tenant,
             signup_places_on_the_freest_node_and_holds_the_slot,
             concurrent_signups_take_the_last_slot_once,

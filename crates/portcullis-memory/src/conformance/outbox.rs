@@ -86,6 +86,39 @@ pub async fn outbox_outcomes_are_recorded<S: Storage + Clone + 'static>(store: &
 }
 
 /// Concurrent first calls for one server secret all get the same value.
+/// A secret replaced only from what the writer read: of concurrent read-change-write rounds
+/// retried on a lost race, none is lost.
+pub async fn a_secret_is_replaced_only_from_what_was_read<S: Storage + Clone + 'static>(store: &S) {
+    assert!(store.replace_secret("list", None, b"a").await.expect("create"));
+    assert!(
+        !store.replace_secret("list", None, b"b").await.expect("taken"),
+        "it exists now"
+    );
+    assert!(!store.replace_secret("list", Some(b"x"), b"b").await.expect("stale"));
+    assert_eq!(store.secret("list").await.expect("read").as_deref(), Some(&b"a"[..]));
+    let tasks: Vec<_> = (0..8u8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                loop {
+                    let read = store.secret("list").await.expect("read").expect("the list");
+                    let mut next = read.clone();
+                    next.push(b'0' + i);
+                    if store.replace_secret("list", Some(&read), &next).await.expect("replace") {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let mut list = store.secret("list").await.expect("read").expect("the list");
+    list.sort_unstable();
+    assert_eq!(list, b"01234567a", "every writer's change is there once");
+}
+
 pub async fn a_server_secret_is_created_once<S: Storage + Clone + 'static>(store: &S) {
     let tasks: Vec<_> = (0..8u8)
         .map(|i| {
