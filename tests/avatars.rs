@@ -21,6 +21,19 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     encoded(&picture(width, height), ImageFormat::Png)
 }
 
+/// An app without email verification, configured by `configure` beyond that.
+async fn spawn_configured(configure: impl FnOnce(&mut portcullis_server::config::Config)) -> Ctx {
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.registration.require_email_verification = false;
+            configure(c);
+        })
+        .spawn()
+        .await
+        .unwrap();
+    Ctx::new(app, false)
+}
+
 /// A signed-up user's access token.
 async fn user(ctx: &Ctx, email: &str) -> String {
     s(&ctx.register(email, None).await, "access_token").to_owned()
@@ -472,18 +485,13 @@ async fn disabling_hides_the_avatar_and_erasing_removes_it() {
 
 #[tokio::test]
 async fn uploads_are_limited_per_account() {
-    let app = TestApp::builder()
-        .configure(|c| {
-            c.registration.require_email_verification = false;
-            c.limits.avatar_upload_per_account = portcullis_server::config::LimitConfig {
-                count: 2,
-                period_secs: 3600,
-            };
-        })
-        .spawn()
-        .await
-        .unwrap();
-    let ctx = Ctx::new(app, false);
+    let ctx = spawn_configured(|c| {
+        c.limits.avatar_upload_per_account = portcullis_server::config::LimitConfig {
+            count: 2,
+            period_secs: 3600,
+        };
+    })
+    .await;
     let token = user(&ctx, "ada@example.com").await;
     assert_eq!(upload(&ctx, &token, png(8, 8)).await.0, StatusCode::OK);
     assert_eq!(
@@ -505,19 +513,14 @@ async fn uploads_are_limited_per_account() {
 async fn avatar_urls_use_the_public_url_and_a_directory_can_hold_the_bytes() {
     let dir = std::env::temp_dir().join(format!("portcullis-avatars-{}", uuid::Uuid::now_v7()));
     let dir_for_config = dir.clone();
-    let app = TestApp::builder()
-        .configure(move |c| {
-            c.registration.require_email_verification = false;
-            c.server.public_url = Some("https://auth.example.com/base/".into());
-            c.avatars.store = portcullis_server::config::AvatarStoreKind::Directory;
-            c.avatars.directory = Some(dir_for_config);
-            c.avatars.format = portcullis_server::config::AvatarFormatConfig::Png;
-            c.avatars.size = 64;
-        })
-        .spawn()
-        .await
-        .unwrap();
-    let ctx = Ctx::new(app, false);
+    let ctx = spawn_configured(move |c| {
+        c.server.public_url = Some("https://auth.example.com/base/".into());
+        c.avatars.store = portcullis_server::config::AvatarStoreKind::Directory;
+        c.avatars.directory = Some(dir_for_config);
+        c.avatars.format = portcullis_server::config::AvatarFormatConfig::Png;
+        c.avatars.size = 64;
+    })
+    .await;
     let token = user(&ctx, "ada@example.com").await;
     let id = s(&account(&ctx, &token).await, "id").to_owned();
     let (status, body) = upload(&ctx, &token, png(300, 100)).await;
@@ -547,16 +550,11 @@ async fn avatar_urls_use_the_public_url_and_a_directory_can_hold_the_bytes() {
 
 #[tokio::test]
 async fn slow_uploads_time_out_and_bodies_in_flight_are_bounded() {
-    let app = TestApp::builder()
-        .configure(|c| {
-            c.registration.require_email_verification = false;
-            c.avatars.max_concurrent_uploads = 1;
-            c.avatars.upload_timeout_secs = 1;
-        })
-        .spawn()
-        .await
-        .unwrap();
-    let ctx = Ctx::new(app, false);
+    let ctx = spawn_configured(|c| {
+        c.avatars.max_concurrent_uploads = 1;
+        c.avatars.upload_timeout_secs = 1;
+    })
+    .await;
     let ada = user(&ctx, "ada@example.com").await;
     let bob = user(&ctx, "bob@example.com").await;
     // A body that trickles: a byte, then nothing for longer than the timeout.

@@ -16,6 +16,11 @@ fn avatar(version: &str, bytes: &[u8]) -> NewAvatar {
     }
 }
 
+/// A new account of the built-in tenant at `address`.
+async fn account<S: Storage>(store: &S, address: &str) -> portcullis_domain::Account {
+    store.insert_account(new_account(address), None).await.expect("account")
+}
+
 /// Sets `user`'s avatar of `version` in the built-in tenant.
 async fn set<A: AvatarStore>(avatars: &A, user: UserId, version: &str, bytes: &[u8]) -> AvatarWrite {
     avatars
@@ -42,10 +47,7 @@ pub async fn an_avatar_is_set_replaced_and_removed<S: Storage, A: AvatarStore, B
     blobs: &B,
 ) {
     let t = TenantId::DEFAULT;
-    let ada = store
-        .insert_account(new_account("ada@example.com"), None)
-        .await
-        .expect("account");
+    let ada = account(store, "ada@example.com").await;
     assert_eq!(ada.avatar_version, None);
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read"), None);
 
@@ -106,10 +108,7 @@ pub async fn only_an_existing_account_gets_an_avatar<S: Storage, A: AvatarStore,
     avatars: &A,
     blobs: &B,
 ) {
-    let ada = store
-        .insert_account(new_account("ada@example.com"), None)
-        .await
-        .expect("account");
+    let ada = account(store, "ada@example.com").await;
     let other_tenant = TenantId::from_uuid(uuid::Uuid::now_v7());
     let write = avatars
         .set_avatar(other_tenant, ada.id, &avatar(V1, b"x"))
@@ -140,14 +139,8 @@ pub async fn forgetting_a_user_removes_every_picture_of_it<S: Storage, A: Avatar
     avatars: &A,
     blobs: &B,
 ) {
-    let ada = store
-        .insert_account(new_account("ada@example.com"), None)
-        .await
-        .expect("account");
-    let bob = store
-        .insert_account(new_account("bob@example.com"), None)
-        .await
-        .expect("account");
+    let ada = account(store, "ada@example.com").await;
+    let bob = account(store, "bob@example.com").await;
     set(avatars, ada.id, V1, b"one").await;
     set(avatars, bob.id, V1, b"bob").await;
     // A stray picture, as one stored while an erasure ran would be.
@@ -168,10 +161,7 @@ pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore, B: B
     _blobs: &B,
 ) {
     let t = TenantId::DEFAULT;
-    let ada = store
-        .insert_account(new_account("ada@example.com"), None)
-        .await
-        .expect("account");
+    let ada = account(store, "ada@example.com").await;
     set(avatars, ada.id, V1, b"one").await;
     let now = t0();
     store
