@@ -1,8 +1,11 @@
 //! Session liveness remembered between requests, so an endpoint that needs only "is this
-//! session still live" skips its trip to storage.
+//! session still live" skips its trip to storage; and, beside it, the account as read with the
+//! session, so an endpoint that answers with the caller's account (`GET /v1/account`) skips it
+//! too.
 //!
 //! It is only as good as its invalidation, so it is used only while something tells it, at
-//! once, about every session that ends and every account that is disabled or erased, on every
+//! once, about every session that ends and every account that changes (disabled, erased, or any
+//! field the account shows: email, verification, username, second factor, avatar), on every
 //! node and from every process (the PostgreSQL adapter's `LISTEN` on notifications its
 //! triggers raise inside the revoking transaction). Until such a feed says
 //! [`connected`](SessionLiveness::connected), and from the moment it says
@@ -21,7 +24,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::model::Session;
+use crate::model::{Account, Session};
 
 /// Sessions kept, at most.
 pub const DEFAULT_CAPACITY: usize = 16_384;
@@ -29,10 +32,11 @@ pub const DEFAULT_CAPACITY: usize = 16_384;
 /// How long an entry is trusted, at most, without a new read.
 pub const DEFAULT_MAX_AGE: chrono::Duration = chrono::Duration::seconds(30);
 
-/// A live session as read, and when.
+/// A live session as read (with its account when it was read too), and when.
 #[derive(Debug, Clone)]
 struct Entry {
     session: Session,
+    account: Option<Account>,
     read_at: DateTime<Utc>,
 }
 
@@ -54,6 +58,16 @@ pub enum Lookup {
     /// A live session of this user and tenant, kept from an earlier read.
     Live(Session),
     /// Read it from storage; pass the ticket to [`SessionLiveness::remember`].
+    Miss(ReadTicket),
+}
+
+/// What [`SessionLiveness::lookup_with_account`] found.
+#[derive(Debug)]
+pub enum AccountLookup {
+    /// A live session of this user and tenant and its enabled account, kept from an earlier
+    /// read.
+    Live(Session, Box<Account>),
+    /// Read both from storage; pass the ticket to [`SessionLiveness::remember_with_account`].
     Miss(ReadTicket),
 }
 
@@ -122,8 +136,8 @@ impl SessionLiveness {
         });
     }
 
-    /// The account changed in a way that can end its sessions (disabled, erased, password or
-    /// second factor changed): forgets all of its sessions.
+    /// The account changed (disabled, erased, password, second factor, or anything it shows):
+    /// forgets all of its sessions and the account kept with them.
     pub fn account_changed(&self, tenant: TenantId, user: UserId) {
         self.invalidate(|s| {
             s.entries
@@ -139,25 +153,71 @@ impl SessionLiveness {
     /// The session `id` of `user` in `tenant` if it was read live earlier, is still live at `now`,
     /// and the read is recent enough; otherwise a ticket for reading it.
     pub fn lookup(&self, tenant: TenantId, id: SessionId, user: UserId, now: DateTime<Utc>) -> Lookup {
+        match self.find(tenant, id, user, now, |e| Some(e.session.clone())) {
+            Ok(session) => Lookup::Live(session),
+            Err(ticket) => Lookup::Miss(ticket),
+        }
+    }
+
+    /// [`lookup`](Self::lookup), hitting only when the account was kept with the session.
+    pub fn lookup_with_account(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> AccountLookup {
+        let found = self.find(tenant, id, user, now, |e| {
+            e.account.as_ref().map(|a| (e.session.clone(), a.clone()))
+        });
+        match found {
+            Ok((session, account)) => AccountLookup::Live(session, Box::new(account)),
+            Err(ticket) => AccountLookup::Miss(ticket),
+        }
+    }
+
+    /// What `take` makes of a usable entry for session `id`, or a ticket for reading it.
+    fn find<T>(
+        &self,
+        tenant: TenantId,
+        id: SessionId,
+        user: UserId,
+        now: DateTime<Utc>,
+        take: impl FnOnce(&Entry) -> Option<T>,
+    ) -> Result<T, ReadTicket> {
         let state = self.lock();
         if !state.online {
-            return Lookup::Miss(ReadTicket(None));
+            return Err(ReadTicket(None));
         }
-        let hit = state.entries.get(&id).filter(|e| {
-            e.session.tenant_id == tenant
-                && e.session.user_id == user
-                && e.session.is_live(now)
-                && now < e.read_at + self.max_age
-        });
-        match hit {
-            Some(e) => Lookup::Live(e.session.clone()),
-            None => Lookup::Miss(ReadTicket(Some(state.generation))),
-        }
+        state
+            .entries
+            .get(&id)
+            .filter(|e| {
+                e.session.tenant_id == tenant
+                    && e.session.user_id == user
+                    && e.session.is_live(now)
+                    && now < e.read_at + self.max_age
+            })
+            .and_then(take)
+            .ok_or(ReadTicket(Some(state.generation)))
     }
 
     /// Keeps `session`, read from storage at `now` after `ticket` was taken, if it is live and
     /// nothing was invalidated meanwhile.
     pub fn remember(&self, ticket: ReadTicket, session: &Session, now: DateTime<Utc>) {
+        self.keep(ticket, session, None, now);
+    }
+
+    /// [`remember`](Self::remember), with the session's account read in the same trip (kept
+    /// only if it belongs to the session and is enabled).
+    pub fn remember_with_account(&self, ticket: ReadTicket, session: &Session, account: &Account, now: DateTime<Utc>) {
+        if account.id != session.user_id || account.tenant.id != session.tenant_id || account.disabled {
+            return;
+        }
+        self.keep(ticket, session, Some(account.clone()), now);
+    }
+
+    fn keep(&self, ticket: ReadTicket, session: &Session, account: Option<Account>, now: DateTime<Utc>) {
         let mut state = self.lock();
         if !state.online || ticket.0 != Some(state.generation) || !session.is_live(now) {
             return;
@@ -175,6 +235,7 @@ impl SessionLiveness {
             session.id,
             Entry {
                 session: session.clone(),
+                account,
                 read_at: now,
             },
         );
@@ -308,6 +369,57 @@ mod tests {
         cache.connected();
         cache.remember(ticket, &s, at(0));
         assert!(cache.is_empty());
+    }
+
+    fn account_of(s: &Session) -> Account {
+        Account {
+            id: s.user_id,
+            tenant: crate::model::Tenant {
+                id: s.tenant_id,
+                slug: "default".into(),
+            },
+            email: crate::Email::parse("ada@example.com").expect("valid"),
+            email_verified: true,
+            username: None,
+            mfa_enabled: false,
+            avatar_version: None,
+            created_at: at(0),
+            disabled: false,
+        }
+    }
+
+    fn read_account(cache: &SessionLiveness, s: &Session, now: DateTime<Utc>) -> Option<Account> {
+        match cache.lookup_with_account(s.tenant_id, s.id, s.user_id, now) {
+            AccountLookup::Live(_, a) => Some(*a),
+            AccountLookup::Miss(_) => None,
+        }
+    }
+
+    #[test]
+    fn the_account_is_kept_only_when_read_with_its_session_and_goes_with_it() {
+        let cache = SessionLiveness::default();
+        cache.connected();
+        let s = session(user(), 3600);
+        keep(&cache, &s, at(0));
+        assert!(read(&cache, &s, at(1)).is_some());
+        assert!(read_account(&cache, &s, at(1)).is_none(), "liveness alone");
+        let AccountLookup::Miss(ticket) = cache.lookup_with_account(s.tenant_id, s.id, s.user_id, at(1)) else {
+            panic!("expected a miss");
+        };
+        let mut stranger = account_of(&s);
+        stranger.id = user();
+        cache.remember_with_account(ticket, &s, &stranger, at(1));
+        assert!(read_account(&cache, &s, at(2)).is_none(), "another user's account");
+        let mut disabled = account_of(&s);
+        disabled.disabled = true;
+        cache.remember_with_account(ticket, &s, &disabled, at(1));
+        assert!(read_account(&cache, &s, at(2)).is_none(), "a disabled account");
+        cache.remember_with_account(ticket, &s, &account_of(&s), at(1));
+        assert_eq!(read_account(&cache, &s, at(2)), Some(account_of(&s)));
+        assert!(read(&cache, &s, at(2)).is_some(), "liveness from the same entry");
+        assert!(read_account(&cache, &s, at(31)).is_none(), "read too long ago");
+        cache.account_changed(s.tenant_id, s.user_id);
+        assert!(read_account(&cache, &s, at(3)).is_none() && cache.is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! "Revoked means rejected at once" across two nodes that cache session liveness, in-process on
 //! one real database: a session ended on one node, by plain SQL (as the CLI or an operator
-//! would), or while a node's listener is down, is refused by the other node on the next request.
+//! would), or while a node's listener is down, is refused by the other node on the next request;
+//! and the account each node keeps beside a session follows changes made anywhere.
 
 #![allow(clippy::unwrap_used)]
 
@@ -194,6 +195,87 @@ async fn a_session_ended_anywhere_is_refused_by_the_other_node_at_once() {
     eventually("B's listener is back", || b.auth.liveness().is_online()).await;
     let access = login(&http, &a, "ada@example.com").await;
     cached_on(&http, &b, &access).await;
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `GET /v1/account` on `node`: the account it shows.
+async fn shown_on(http: &reqwest::Client, node: &Node, access: &str) -> Value {
+    let res = http
+        .get(format!("{}/v1/account", node.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    res.json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// Polls `GET /v1/account` on `node` (up to 10 s) until `field` reads `want`.
+async fn shows(http: &reqwest::Client, node: &Node, access: &str, field: &str, want: Value) {
+    for _ in 0..200 {
+        if shown_on(http, node, access).await[field] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{field} never became {want}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_each_node_keeps_follows_changes_made_anywhere() {
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create(&admin).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("portcullis-liveness-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = config(&db, &dir);
+    let (a, b) = (node(&c).await, node(&c).await);
+    eventually("both listeners connect", || {
+        a.auth.liveness().is_online() && b.auth.liveness().is_online()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{}/v1/auth/register", a.base))
+        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery staple" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let access = login(&http, &a, "ada@example.com").await;
+    for node in [&a, &b] {
+        assert_eq!(shown_on(&http, node, &access).await["username"], Value::Null);
+        assert_eq!(node.auth.liveness().len(), 1, "kept with its session");
+    }
+
+    // Changed through A: A shows it on the next read, B once the notice arrives.
+    let res = http
+        .patch(format!("{}/v1/account", a.base))
+        .bearer_auth(&access)
+        .json(&json!({ "username": "ada" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(shown_on(&http, &a, &access).await["username"], json!("ada"));
+    shows(&http, &b, &access, "username", json!("ada")).await;
+
+    // Changed by plain SQL in another process: both nodes follow.
+    let mut sql = AsyncPgConnection::establish(db.url()).await.unwrap();
+    diesel::sql_query("UPDATE accounts SET email = 'ada@example.net' WHERE email = 'ada@example.com'")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    for node in [&a, &b] {
+        shows(&http, node, &access, "email", json!("ada@example.net")).await;
+    }
+    // A password rehash or a touch of `updated_at` raises nothing: the kept copies stay.
+    diesel::sql_query("UPDATE accounts SET updated_at = now()")
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!((a.auth.liveness().len(), b.auth.liveness().len()), (1, 1));
 
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -162,9 +162,10 @@ impl AuthService {
         &self.liveness
     }
 
-    /// Forgets what is cached about `user`'s sessions: called after anything that can end them,
-    /// so this node rejects them at once, before the feed's own notice arrives.
-    pub(crate) fn sessions_changed(&self, tenant: TenantId, user: UserId) {
+    /// Forgets what is cached about `user`'s sessions and account: called after anything that
+    /// can end them or change what the account shows (whether the write went through or not),
+    /// so this node answers from storage at once, before the feed's own notice arrives.
+    pub(crate) fn account_changed(&self, tenant: TenantId, user: UserId) {
         self.liveness.account_changed(tenant, user);
     }
 

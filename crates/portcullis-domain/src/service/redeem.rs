@@ -226,8 +226,9 @@ impl AuthService {
                 account,
                 redemption,
             } => {
-                // A redemption can end sessions (a password reset does).
-                self.sessions_changed(account.tenant.id, account.id);
+                // A redemption can end sessions (a password reset does) or change what the
+                // account shows (a verification, an email change).
+                self.account_changed(account.tenant.id, account.id);
                 Ok((secret, account, redemption))
             }
             RedeemOutcome::Refused => {

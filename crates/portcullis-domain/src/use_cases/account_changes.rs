@@ -216,7 +216,7 @@ impl AuthService {
             .map_err(InfraError::from)?
             // Changed by someone else since it was checked: the given password is not current.
             .ok_or(AccountChangeError::InvalidCredentials)?;
-        self.sessions_changed(account.tenant.id, account.id);
+        self.account_changed(account.tenant.id, account.id);
         tracing::info!(user_id = %account.id, revoked, "password changed; other sessions revoked");
         Ok(revoked)
     }
@@ -224,16 +224,17 @@ impl AuthService {
     /// Sets or changes the caller's username.
     pub async fn set_username(&self, principal: &Principal, username: &Username) -> Result<Account, UsernameError> {
         let now = self.deps.clock.now();
-        let account = self
+        let set = self
             .deps
             .store
             .set_username(principal.claims.tid, principal.claims.sub, username, now)
-            .await
-            .map_err(|e| match e {
-                SetUsernameError::Taken => UsernameError::Taken,
-                SetUsernameError::NoAccount => UsernameError::NoAccount,
-                SetUsernameError::Store(e) => UsernameError::Infra(e.into()),
-            })?;
+            .await;
+        self.account_changed(principal.claims.tid, principal.claims.sub);
+        let account = set.map_err(|e| match e {
+            SetUsernameError::Taken => UsernameError::Taken,
+            SetUsernameError::NoAccount => UsernameError::NoAccount,
+            SetUsernameError::Store(e) => UsernameError::Infra(e.into()),
+        })?;
         tracing::info!(user_id = %account.id, "username set");
         Ok(account)
     }

@@ -81,13 +81,9 @@ impl AuthService {
             bytes: image.bytes,
         };
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
-        match self
-            .deps
-            .avatars
-            .set_avatar(tenant, user, &avatar)
-            .await
-            .map_err(InfraError::from)?
-        {
+        let written = self.deps.avatars.set_avatar(tenant, user, &avatar).await;
+        self.account_changed(tenant, user);
+        match written.map_err(InfraError::from)? {
             AvatarWrite::NoAccount => Err(AvatarError::NoAccount),
             AvatarWrite::Stored { .. } => {
                 tracing::info!(user_id = %user, version = %avatar.version, source = ?image.source, "avatar set");
@@ -99,7 +95,9 @@ impl AuthService {
     /// Removes the caller's avatar, if they have one.
     pub async fn remove_avatar(&self, principal: &Principal) -> Result<(), InfraError> {
         let (tenant, user) = (principal.claims.tid, principal.claims.sub);
-        if self.deps.avatars.remove_avatar(tenant, user).await?.is_some() {
+        let removed = self.deps.avatars.remove_avatar(tenant, user).await;
+        self.account_changed(tenant, user);
+        if removed?.is_some() {
             tracing::info!(user_id = %user, "avatar removed");
         }
         Ok(())

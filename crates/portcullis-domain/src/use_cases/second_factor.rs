@@ -85,7 +85,7 @@ impl AuthService {
         let codes = new_recovery_codes(&*self.deps.rng);
         let hashes: Vec<TokenHash> = codes.iter().map(|c| self.mfa().recovery_hash(user, c)).collect();
         let step = i64::try_from(step).map_err(|_| MfaError::InvalidCode)?;
-        if !self
+        let activated = self
             .deps
             .store
             .activate_totp(
@@ -97,9 +97,9 @@ impl AuthService {
                 now,
                 &[self.mfa_event(EventType::MfaEnabled, principal)],
             )
-            .await
-            .map_err(InfraError::from)?
-        {
+            .await;
+        self.account_changed(tenant, user);
+        if !activated.map_err(InfraError::from)? {
             return Err(MfaError::InvalidCode);
         }
         tracing::info!(user_id = %user, "TOTP enabled");
@@ -146,7 +146,7 @@ impl AuthService {
                 &[self.mfa_event(EventType::MfaDisabled, principal)],
             )
             .await;
-        self.sessions_changed(principal.claims.tid, principal.claims.sub);
+        self.account_changed(principal.claims.tid, principal.claims.sub);
         let disabled = disabled.map_err(InfraError::from)?;
         match disabled {
             Disabled::Done(revoked) => {

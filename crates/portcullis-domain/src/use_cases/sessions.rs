@@ -72,7 +72,7 @@ impl AuthService {
             LogoutScope::Others => store.revoke_sessions(tid, uid, Some(sid), now, &event).await?,
             LogoutScope::Global => store.revoke_sessions(tid, uid, None, now, &event).await?,
         };
-        self.sessions_changed(tid, uid);
+        self.account_changed(tid, uid);
         tracing::info!(user_id = %uid, session_id = %sid, ?scope, revoked, "logout");
         Ok(revoked)
     }
@@ -146,7 +146,7 @@ impl AuthService {
                 &self.revocation_event(principal, "revoked_by_user"),
             )
             .await?;
-        self.sessions_changed(principal.claims.tid, principal.claims.sub);
+        self.account_changed(principal.claims.tid, principal.claims.sub);
         tracing::info!(user_id = %principal.claims.sub, revoked, "sessions revoked by their user");
         Ok(revoked)
     }

@@ -2,7 +2,7 @@
 //! its live session.
 use chrono::{DateTime, Utc};
 
-use crate::liveness::Lookup;
+use crate::liveness::{AccountLookup, Lookup};
 use crate::model::{Account, ClientInfo, EventType, Principal, Session, Subject, TokenPair};
 use crate::ports::RefreshOutcome;
 use crate::refresh::{RefreshToken, decide_refresh};
@@ -135,9 +135,18 @@ impl AuthService {
     }
 
     /// [`authenticate`](Self::authenticate), with the caller's account read in the same trip
-    /// to storage (never from the cache: the account is read anyway).
+    /// to storage, or kept with the session in the cache (which forgets it on every change of
+    /// the account, on every node, the same way it forgets ended sessions). For endpoints that
+    /// only show the account: a use case that changes it reads it from storage.
     pub async fn authenticate_account(&self, bearer: &str) -> Result<(Principal, Account), AuthenticateError> {
         let (now, claims) = self.verified_claims(bearer)?;
+        let ticket = match self
+            .liveness
+            .lookup_with_account(claims.tid, claims.sid, claims.sub, now)
+        {
+            AccountLookup::Live(session, account) => return Ok((principal(claims, session), *account)),
+            AccountLookup::Miss(ticket) => ticket,
+        };
         let found = self
             .deps
             .store
@@ -150,6 +159,7 @@ impl AuthService {
         };
         let session = live_session_of(&claims, session, now)?;
         let account = account.ok_or(AuthenticateError::SessionEnded)?;
+        self.liveness.remember_with_account(ticket, &session, &account, now);
         Ok((principal(claims, session), account))
     }
 

@@ -120,7 +120,7 @@ impl AuthService {
             self.audit_event(kind, Subject::user(tenant, user), &actor.client, details)
         };
         let changed = store.set_disabled(tenant, user, disable, reason, now, &event).await;
-        self.sessions_changed(tenant, user);
+        self.account_changed(tenant, user);
         let Some(revoked) = changed.map_err(InfraError::from)? else {
             return Ok(None);
         };
@@ -150,7 +150,7 @@ impl AuthService {
         // serving it from a store that no longer knows whose it is.
         self.deps.avatars.remove_avatar(tenant, user).await?;
         let erased = self.deps.store.erase_account(tenant, user, pseudonym, &event).await;
-        self.sessions_changed(tenant, user);
+        self.account_changed(tenant, user);
         let erased = erased?;
         if erased {
             // A picture stored while the erasure ran would outlive the account otherwise.
@@ -185,7 +185,7 @@ impl AuthService {
             )
         };
         let revoked = self.deps.store.revoke_sessions(tenant, user, None, now, &event).await;
-        self.sessions_changed(tenant, user);
+        self.account_changed(tenant, user);
         let revoked = revoked?;
         tracing::warn!(tenant_id = %tenant, user_id = %user, revoked, "every session of the account revoked by an operator");
         Ok(Some(revoked))

@@ -1,9 +1,9 @@
 //! Refresh-token rotation and bearer authentication.
 
 use chrono::Duration;
-use portcullis_domain::{AuthenticateError, LogoutScope, RefreshError, SessionStore};
+use portcullis_domain::{AccountStore, AuthenticateError, LogoutScope, RefreshError, SessionStore, Username};
 
-use crate::world::{HOME, World};
+use crate::world::{HOME, PASSWORD, World};
 
 #[tokio::test]
 async fn a_refresh_rotates_and_a_replay_within_the_grace_window_gets_the_same_head() {
@@ -266,6 +266,50 @@ async fn the_account_is_read_with_the_session_and_only_for_a_live_one() {
     w.auth.enable_user(w.tenant.id, account.id, &ops()).await.unwrap();
     let revoked = w.auth.authenticate_account(&pair.access_token).await;
     assert!(matches!(revoked, Err(AuthenticateError::SessionEnded)), "{revoked:?}");
+}
+
+#[tokio::test]
+async fn the_account_kept_with_a_session_follows_every_change_made_on_this_node() {
+    let w = World::new();
+    let (account, pair) = w.signed_up("ada@example.com").await;
+    let p = w.principal(&pair).await;
+    let cache = w.auth.liveness().clone();
+    cache.connected();
+    let shown = async || w.auth.authenticate_account(&pair.access_token).await.unwrap().1;
+    assert_eq!(shown().await.id, account.id);
+    assert_eq!(cache.len(), 1, "kept with its session");
+
+    // Changed behind this node's back: the kept copy answers until the feed's notice arrives.
+    w.store
+        .set_username(w.tenant.id, account.id, &World::username("elsewhere"), w.clock_now())
+        .await
+        .unwrap();
+    assert_eq!(shown().await.username, None, "served from the cache");
+    cache.account_changed(w.tenant.id, account.id);
+    assert_eq!(shown().await.username.as_ref().map(Username::as_str), Some("elsewhere"));
+
+    // Changed by a use case here: seen by the very next read, with no notice needed.
+    w.auth.set_username(&p, &World::username("ada")).await.unwrap();
+    assert_eq!(shown().await.username.as_ref().map(Username::as_str), Some("ada"));
+    let png =
+        portcullis_images::fixtures::encoded(&portcullis_images::fixtures::picture(8, 8), image::ImageFormat::Png);
+    let version = w.auth.set_avatar(&p, png).await.unwrap();
+    assert_eq!(shown().await.avatar_version, Some(version));
+    w.auth.remove_avatar(&p).await.unwrap();
+    assert_eq!(shown().await.avatar_version, None);
+    w.auth
+        .request_email_change(&p, World::email("new@example.com"), &World::password(PASSWORD), None)
+        .await
+        .unwrap();
+    let (_, code) = World::secrets_in(&w.last_mail_to("new@example.com").await);
+    w.auth
+        .verify_email(&w.code("new@example.com", &code), &World::from(HOME))
+        .await
+        .unwrap();
+    assert_eq!(shown().await.email.as_str(), "new@example.com");
+    crate::second_factor::enable_totp(&w, &pair).await;
+    assert!(shown().await.mfa_enabled);
+    assert_eq!(cache.len(), 1, "and kept again after each change");
 }
 
 /// The event a revocation outside the service (another node, the CLI) records.
