@@ -18,6 +18,12 @@
 //!   would still hold more than the newcomer. That job, and a newcomer that cannot take a place,
 //!   get [`HashError::Busy`] (503 with `Retry-After`) at once: nobody is held open waiting for
 //!   room.
+//! - **Bursts, not floods.** The full `queue` is there for bursts: while the queue keeps
+//!   draining (a request finds a thread idle with nothing waiting), and no request was turned
+//!   away in the last second, it is in force. Once it has held a backlog for `standing_after` (100 ms), only
+//!   `standing_queue` jobs may wait (one per thread by default) until it drains again, so under
+//!   a flood the admitted jobs wait for about one hash instead of a full queue's worth, and the
+//!   rest get `Busy` at once.
 //! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
 //!   answered `Busy` instead of being run: its client has likely given up.
 
@@ -33,7 +39,7 @@ use portcullis_domain::{HashError, HashOwner, OsRandom, Password, PasswordHasher
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use crate::queue::{Job, Lines, Queue, Queued, Reply, SALT_LEN, busy};
+use crate::queue::{Capacity, Job, Lines, Queue, Queued, Reply, SALT_LEN, busy};
 
 /// Hash output length in bytes.
 const OUTPUT_LEN: usize = 32;
@@ -113,9 +119,22 @@ pub struct Argon2Settings {
     pub p_cost: u32,
     /// Hashing threads (default: one per core).
     pub threads: usize,
-    /// Hashes that may wait for a thread, beyond the ones running (default: 8 per thread, so an
-    /// admitted hash waits for at most 8 others on its thread).
+    /// Hashes that may wait for a thread, beyond the ones running, while the queue drains now
+    /// and then (default: 8 per thread, so a burst is admitted and waits for at most 8 others
+    /// on its thread).
     pub queue: usize,
+    /// Hashes that may wait once the queue has had a backlog for `standing_after` (no request
+    /// found a thread idle with nothing waiting meanwhile): a flood, not a burst. Default
+    /// 1 per thread, so every thread has its next job ready and an admitted hash waits for at
+    /// most one other. Never more than `queue`.
+    pub standing_queue: usize,
+    /// How long a backlog lasts before the standing queue applies (default 100 ms).
+    pub standing_after: Duration,
+    /// Niceness the hashing threads add to the process's on Linux (default 10, at most 19; 0
+    /// keeps the process's): a hash is long CPU work, request handling is short, so on a busy
+    /// core the requests whose hash is done (and the refusals) run first instead of waiting
+    /// behind the next hash. Ignored on other systems.
+    pub nice: u8,
     /// Longest a hash may wait for a thread before it is refused instead (default 2 s).
     pub wait_timeout: Duration,
     /// Largest memory cost a *stored* hash may ask for when verified (default 256 MiB): a
@@ -125,6 +144,15 @@ pub struct Argon2Settings {
 
 /// Hashes that may wait per hashing thread, by default.
 pub const QUEUE_PER_THREAD: usize = 8;
+
+/// Hashes that may wait per hashing thread under a standing backlog, by default.
+pub const STANDING_QUEUE_PER_THREAD: usize = 1;
+
+/// How long a backlog lasts before it counts as standing, by default.
+pub const STANDING_AFTER: Duration = Duration::from_millis(100);
+
+/// Niceness of the hashing threads, by default.
+pub const HASHING_NICE: u8 = 10;
 
 impl Default for Argon2Settings {
     fn default() -> Self {
@@ -136,6 +164,9 @@ impl Default for Argon2Settings {
             p_cost: 1,
             threads,
             queue: QUEUE_PER_THREAD * threads,
+            standing_queue: STANDING_QUEUE_PER_THREAD * threads,
+            standing_after: STANDING_AFTER,
+            nice: HASHING_NICE,
             wait_timeout: Duration::from_secs(2),
             max_verify_m_cost_kib: 262_144,
         }
@@ -182,6 +213,9 @@ impl Argon2Hasher {
         if settings.threads == 0 {
             return Err(SettingsError("threads must be at least 1".into()));
         }
+        if settings.nice > 19 {
+            return Err(SettingsError("nice must be at most 19".into()));
+        }
         if settings.max_verify_m_cost_kib < settings.m_cost_kib {
             return Err(SettingsError(
                 "max_verify_m_cost_kib must be at least m_cost_kib".into(),
@@ -204,7 +238,12 @@ impl Argon2Hasher {
         let queue = Arc::new(Queue {
             lines: Mutex::new(Lines::default()),
             work: Condvar::new(),
-            capacity: settings.threads + settings.queue,
+            capacity: Capacity {
+                threads: settings.threads,
+                burst_queue: settings.queue,
+                standing_queue: settings.standing_queue,
+                standing_after: settings.standing_after,
+            },
             wait_timeout: settings.wait_timeout,
         });
         for i in 0..settings.threads {
@@ -242,7 +281,8 @@ impl Argon2Hasher {
             if lines.closed {
                 return Err(HashError::Internal("hashing pool stopped".into()));
             }
-            if let Err(job) = lines.admit(owner, make(reply), self.queue.capacity) {
+            let capacity = lines.capacity(self.queue.capacity);
+            if let Err(job) = lines.admit(owner, make(reply), capacity) {
                 drop(job);
                 return Err(busy());
             }
@@ -263,7 +303,8 @@ impl Argon2Hasher {
 impl PasswordHasher for Argon2Hasher {
     fn has_room(&self, owner: &HashOwner) -> bool {
         let mut lines = self.queue.lock();
-        !lines.closed && lines.has_room(owner, self.queue.capacity)
+        let capacity = lines.capacity(self.queue.capacity);
+        !lines.closed && lines.has_room(owner, capacity)
     }
 
     async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError> {
@@ -307,6 +348,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, queue: &Queue) {
+        lower_priority(self.settings.nice);
         loop {
             let next = {
                 let mut lines = queue.lock();
@@ -375,10 +417,29 @@ impl Finished {
     }
 }
 
+/// Lowers this thread's scheduling priority by `nice` (Linux: niceness is per thread, and
+/// raising it needs no privilege).
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: u8) {
+    if nice == 0 {
+        return;
+    }
+    let thread = Some(rustix::thread::gettid());
+    let lowered = rustix::process::getpriority_process(thread)
+        .and_then(|now| rustix::process::setpriority_process(thread, (now + i32::from(nice)).min(19)));
+    if let Err(e) = lowered {
+        tracing::warn!(error = %e, nice, "cannot lower the hashing thread's priority; hashing runs at the process's");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: u8) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use portcullis_domain::PasswordPolicy;
+    use std::time::Instant;
 
     fn fast() -> Argon2Settings {
         Argon2Settings {
@@ -508,6 +569,72 @@ mod tests {
             Some(usize::from(salt[0]))
         })
         .collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_hashing_thread_runs_at_a_lower_priority_than_the_process() {
+        let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let (before, after) = std::thread::spawn(move || {
+            let before = niceness();
+            lower_priority(3);
+            (before, niceness())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(after, (before + 3).min(19));
+        assert!(niceness() <= before, "the calling thread keeps its own");
+        assert!(Argon2Hasher::start(Argon2Settings { nice: 20, ..fast() }).is_err());
+    }
+
+    #[test]
+    fn a_backlog_that_stands_shrinks_the_queue_until_it_drains() {
+        let c = Capacity {
+            threads: 1,
+            burst_queue: 8,
+            standing_queue: 1,
+            standing_after: Duration::from_millis(100),
+        };
+        let mut lines = Lines::default();
+        assert_eq!(lines.capacity(c), 9, "idle: the whole burst queue");
+        let mut answers = Vec::new();
+        for _ in 0..9 {
+            let (j, answer) = job();
+            answers.push(answer);
+            let room = lines.capacity(c);
+            assert!(lines.admit(&anyone(), j, room).is_ok());
+            if lines.running == 0 {
+                assert!(lines.next().is_some(), "the first starts at once");
+            }
+        }
+        // The thread is busy and nothing has started at once for longer than `standing_after`.
+        lines.calm_at = Instant::now() - Duration::from_millis(150);
+        assert_eq!(lines.capacity(c), 2, "a standing backlog: one waiting job");
+        let (j, _) = job();
+        let room = lines.capacity(c);
+        assert!(lines.admit(&anyone(), j, room).is_err());
+        // A thread taking its next job keeps it standing, even one that waited for no time.
+        lines.running -= 1;
+        assert_eq!(lines.capacity(c), 2, "between two jobs, with jobs waiting");
+        assert!(lines.next().is_some());
+        assert_eq!(lines.capacity(c), 2);
+        // The queue drains and a thread goes idle, but within a second of a refusal: that
+        // queue is overloaded, not calm.
+        while lines.next().is_some() {}
+        lines.running = 0;
+        assert_eq!(lines.capacity(c), 2);
+        // A second on, the burst queue is back.
+        lines.refused_at = lines.refused_at.map(|at| at - Duration::from_millis(1_100));
+        assert_eq!(lines.capacity(c), 9);
+        // The standing queue is never larger than the burst one.
+        let odd = Capacity {
+            standing_queue: 20,
+            ..c
+        };
+        lines.running = 1;
+        lines.calm_at = Instant::now() - Duration::from_secs(5);
+        assert_eq!(lines.capacity(odd), 9);
+        drop(answers);
     }
 
     #[test]

@@ -55,7 +55,6 @@ pub(crate) fn busy() -> HashError {
 pub(crate) const SALT_LEN: usize = 16;
 
 /// The lines of waiting jobs, one per owner, and the turn order between them.
-#[derive(Default)]
 pub(crate) struct Lines {
     pub(crate) waiting: HashMap<HashOwner, VecDeque<Queued>>,
     /// Owners with jobs waiting, in the order they are next served.
@@ -63,9 +62,62 @@ pub(crate) struct Lines {
     pub(crate) queued: usize,
     pub(crate) running: usize,
     pub(crate) closed: bool,
+    /// The last time the queue was seen without a backlog: a thread idle with nothing waiting.
+    /// (How long a started job waited says nothing here: with one job waiting per thread, the
+    /// one a thread takes may have waited for any part of a hash.)
+    pub(crate) calm_at: Instant,
+    /// The last time a job was turned away for want of room.
+    pub(crate) refused_at: Option<Instant>,
+}
+
+/// How long after a refusal the standing queue stays in force, whatever else is seen: a
+/// queue that turns requests away is overloaded, and a thread idle for a moment between two
+/// waves of retries does not make it calm.
+pub(crate) const REFUSAL_HOLD: Duration = Duration::from_secs(1);
+
+impl Default for Lines {
+    fn default() -> Self {
+        Self {
+            waiting: HashMap::new(),
+            turns: VecDeque::new(),
+            queued: 0,
+            running: 0,
+            closed: false,
+            calm_at: Instant::now(),
+            refused_at: None,
+        }
+    }
+}
+
+/// How many jobs may be held (running and waiting): one running per thread, plus the burst
+/// queue while the queue drains now and then, or the standing queue once it has had a backlog
+/// for `standing_after`, so a flood cannot keep admitted requests waiting behind a full queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Capacity {
+    pub(crate) threads: usize,
+    pub(crate) burst_queue: usize,
+    pub(crate) standing_queue: usize,
+    pub(crate) standing_after: Duration,
 }
 
 impl Lines {
+    /// The capacity in force now.
+    pub(crate) fn capacity(&mut self, c: Capacity) -> usize {
+        let now = Instant::now();
+        // An idle thread with nothing waiting (not the moment between a thread finishing one
+        // job and taking the next).
+        if self.running < c.threads && self.queued == 0 {
+            self.calm_at = now;
+        }
+        let overloaded = self.refused_at.is_some_and(|at| now.duration_since(at) < REFUSAL_HOLD);
+        let queue = if overloaded || now.duration_since(self.calm_at) > c.standing_after {
+            c.standing_queue.min(c.burst_queue)
+        } else {
+            c.burst_queue
+        };
+        c.threads + queue
+    }
+
     /// Admits `job` for `owner` if there is room, or room can be made by turning away the
     /// newest job of the owner holding the most; otherwise hands the job back.
     pub(crate) fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
@@ -83,6 +135,7 @@ impl Lines {
                 Some((heavy, held)) if held > mine + 1 => {
                     if let Some(pushed_out) = self.waiting.get_mut(&heavy).and_then(VecDeque::pop_back) {
                         self.queued -= 1;
+                        self.refused_at = Some(Instant::now());
                         pushed_out.job.refuse(busy());
                     }
                     if self.waiting.get(&heavy).is_some_and(VecDeque::is_empty) {
@@ -90,7 +143,10 @@ impl Lines {
                         self.turns.retain(|o| *o != heavy);
                     }
                 }
-                _ => return Err(job),
+                _ => {
+                    self.refused_at = Some(Instant::now());
+                    return Err(job);
+                }
             }
         }
         let line = self.waiting.entry(owner.clone()).or_default();
@@ -128,11 +184,17 @@ impl Lines {
             return true;
         }
         let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
-        self.waiting
+        let room = self
+            .waiting
             .values()
             .map(VecDeque::len)
             .max()
-            .is_some_and(|held| held > mine + 1)
+            .is_some_and(|held| held > mine + 1);
+        if !room {
+            // The caller turns its request away.
+            self.refused_at = Some(Instant::now());
+        }
+        room
     }
 
     /// The next job in turn, counted as running.
@@ -154,7 +216,7 @@ impl Lines {
 pub(crate) struct Queue {
     pub(crate) lines: Mutex<Lines>,
     pub(crate) work: Condvar,
-    pub(crate) capacity: usize,
+    pub(crate) capacity: Capacity,
     pub(crate) wait_timeout: Duration,
 }
 

@@ -84,6 +84,12 @@ pub struct PasswordsConfig {
     pub hashing_threads: usize,
     /// Hashes that may wait beyond the running ones; unset: 8 per hashing thread.
     pub hashing_queue: Option<usize>,
+    /// Hashes that may wait once the queue has held a backlog for 100 ms (a flood rather than
+    /// a burst); unset: 1 per hashing thread. Never more than `hashing_queue`.
+    pub hashing_queue_standing: Option<usize>,
+    /// Niceness the hashing threads add to the process's (Linux; 0 to 19): request handling
+    /// runs before the next hash on a busy core.
+    pub hashing_nice: u8,
     /// Longest a hash may wait in the queue before it is refused (503), in ms.
     pub hashing_wait_ms: u64,
     /// How long a refusal for hashing capacity (503 `server_busy`) is held before it is sent,
@@ -112,6 +118,8 @@ impl Default for PasswordsConfig {
             argon2_p_cost: 1,
             hashing_threads: 0,
             hashing_queue: None,
+            hashing_queue_standing: None,
+            hashing_nice: portcullis_argon2::HASHING_NICE,
             hashing_wait_ms: 2_000,
             busy_refusal_delay_ms: 200,
             pwned_check: false,
@@ -180,6 +188,9 @@ impl PasswordsConfig {
         }
         if !(p.pwned_range_url.starts_with("https://") || p.pwned_range_url.starts_with("http://")) {
             problems.push("passwords.pwned_range_url must be an http(s) URL");
+        }
+        if p.hashing_nice > 19 {
+            problems.push("passwords.hashing_nice must be at most 19");
         }
         if p.busy_refusal_delay_ms > 1_000 {
             problems.push("passwords.busy_refusal_delay_ms must be at most 1000");
