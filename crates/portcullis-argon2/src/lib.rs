@@ -18,12 +18,11 @@
 //!   would still hold more than the newcomer. That job, and a newcomer that cannot take a place,
 //!   get [`HashError::Busy`] (503 with `Retry-After`) at once: nobody is held open waiting for
 //!   room.
-//! - **Bursts, not floods.** The full `queue` is there for bursts: while the queue keeps
-//!   draining (a request finds a thread idle with nothing waiting), and no request was turned
-//!   away in the last second, it is in force. Once it has held a backlog for `standing_after` (100 ms), only
-//!   `standing_queue` jobs may wait (one per thread by default) until it drains again, so under
-//!   a flood the admitted jobs wait for about one hash instead of a full queue's worth, and the
-//!   rest get `Busy` at once.
+//! - **Bursts, not floods.** The full `queue` is there for bursts and for steady load from
+//!   a bounded number of clients: as long as it fits, nothing is refused, however long the
+//!   backlog lasts. Once a job has been turned away (the queue overflowed: a flood), only
+//!   `overload_queue` jobs may wait (one per thread by default) until a second passes without
+//!   a refusal, so the admitted jobs wait for about one hash instead of a full queue's worth.
 //! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
 //!   answered `Busy` instead of being run: its client has likely given up.
 
@@ -123,13 +122,10 @@ pub struct Argon2Settings {
     /// and then (default: 8 per thread, so a burst is admitted and waits for at most 8 others
     /// on its thread).
     pub queue: usize,
-    /// Hashes that may wait once the queue has had a backlog for `standing_after` (no request
-    /// found a thread idle with nothing waiting meanwhile): a flood, not a burst. Default
-    /// 1 per thread, so every thread has its next job ready and an admitted hash waits for at
-    /// most one other. Never more than `queue`.
-    pub standing_queue: usize,
-    /// How long a backlog lasts before the standing queue applies (default 100 ms).
-    pub standing_after: Duration,
+    /// Hashes that may wait within a second of a refusal (default 1 per thread, so every
+    /// thread has its next job ready and an admitted hash waits for about one other). Never
+    /// more than `queue`.
+    pub overload_queue: usize,
     /// Niceness the hashing threads add to the process's on Linux (default 10, at most 19; 0
     /// keeps the process's): a hash is long CPU work, request handling is short, so on a busy
     /// core the requests whose hash is done (and the refusals) run first instead of waiting
@@ -145,11 +141,8 @@ pub struct Argon2Settings {
 /// Hashes that may wait per hashing thread, by default.
 pub const QUEUE_PER_THREAD: usize = 8;
 
-/// Hashes that may wait per hashing thread under a standing backlog, by default.
-pub const STANDING_QUEUE_PER_THREAD: usize = 1;
-
-/// How long a backlog lasts before it counts as standing, by default.
-pub const STANDING_AFTER: Duration = Duration::from_millis(100);
+/// Hashes that may wait per hashing thread within a second of a refusal, by default.
+pub const OVERLOAD_QUEUE_PER_THREAD: usize = 1;
 
 /// Niceness of the hashing threads, by default.
 pub const HASHING_NICE: u8 = 10;
@@ -164,8 +157,7 @@ impl Default for Argon2Settings {
             p_cost: 1,
             threads,
             queue: QUEUE_PER_THREAD * threads,
-            standing_queue: STANDING_QUEUE_PER_THREAD * threads,
-            standing_after: STANDING_AFTER,
+            overload_queue: OVERLOAD_QUEUE_PER_THREAD * threads,
             nice: HASHING_NICE,
             wait_timeout: Duration::from_secs(2),
             max_verify_m_cost_kib: 262_144,
@@ -240,9 +232,8 @@ impl Argon2Hasher {
             work: Condvar::new(),
             capacity: Capacity {
                 threads: settings.threads,
-                burst_queue: settings.queue,
-                standing_queue: settings.standing_queue,
-                standing_after: settings.standing_after,
+                queue: settings.queue,
+                overload_queue: settings.overload_queue,
             },
             wait_timeout: settings.wait_timeout,
         });
@@ -588,53 +579,53 @@ mod tests {
     }
 
     #[test]
-    fn a_backlog_that_stands_shrinks_the_queue_until_it_drains() {
+    fn after_a_refusal_only_the_overload_queue_admits_for_a_second() {
         let c = Capacity {
             threads: 1,
-            burst_queue: 8,
-            standing_queue: 1,
-            standing_after: Duration::from_millis(100),
+            queue: 8,
+            overload_queue: 1,
         };
         let mut lines = Lines::default();
-        assert_eq!(lines.capacity(c), 9, "idle: the whole burst queue");
+        // Callers that wait for their answers (an abandoned job gives its place up).
         let mut answers = Vec::new();
-        for _ in 0..9 {
+        let mut job = || {
             let (j, answer) = job();
             answers.push(answer);
-            let room = lines.capacity(c);
-            assert!(lines.admit(&anyone(), j, room).is_ok());
-            if lines.running == 0 {
-                assert!(lines.next().is_some(), "the first starts at once");
-            }
+            j
+        };
+        // Steady load that fits: the whole queue, however long it stays full.
+        for _ in 0..9 {
+            let j = job();
+            assert!(lines.admit(&anyone(), j, lines.capacity(c)).is_ok());
         }
-        // The thread is busy and nothing has started at once for longer than `standing_after`.
-        lines.calm_at = Instant::now() - Duration::from_millis(150);
-        assert_eq!(lines.capacity(c), 2, "a standing backlog: one waiting job");
-        let (j, _) = job();
+        assert!(lines.next().is_some());
+        assert_eq!(lines.capacity(c), 9);
+        assert!(lines.refused_at.is_none(), "full, but nobody turned away");
+        // One more overflows it: refused, and from then on one job may wait.
+        let j = job();
         let room = lines.capacity(c);
         assert!(lines.admit(&anyone(), j, room).is_err());
-        // A thread taking its next job keeps it standing, even one that waited for no time.
-        lines.running -= 1;
-        assert_eq!(lines.capacity(c), 2, "between two jobs, with jobs waiting");
-        assert!(lines.next().is_some());
         assert_eq!(lines.capacity(c), 2);
-        // The queue drains and a thread goes idle, but within a second of a refusal: that
-        // queue is overloaded, not calm.
         while lines.next().is_some() {}
-        lines.running = 0;
-        assert_eq!(lines.capacity(c), 2);
-        // A second on, the burst queue is back.
+        lines.running = 1;
+        let j = job();
+        assert!(lines.admit(&anyone(), j, lines.capacity(c)).is_ok());
+        assert!(
+            !lines.has_room(&anyone(), lines.capacity(c)),
+            "asking counts as a refusal too"
+        );
+        // A second without a refusal: the whole queue again.
         lines.refused_at = lines.refused_at.map(|at| at - Duration::from_millis(1_100));
         assert_eq!(lines.capacity(c), 9);
-        // The standing queue is never larger than the burst one.
-        let odd = Capacity {
-            standing_queue: 20,
-            ..c
-        };
-        lines.running = 1;
-        lines.calm_at = Instant::now() - Duration::from_secs(5);
-        assert_eq!(lines.capacity(odd), 9);
-        drop(answers);
+        // The overload queue is never larger than the queue.
+        lines.refused_at = Some(Instant::now());
+        assert_eq!(
+            lines.capacity(Capacity {
+                overload_queue: 20,
+                ..c
+            }),
+            9
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub(crate) fn busy() -> HashError {
 pub(crate) const SALT_LEN: usize = 16;
 
 /// The lines of waiting jobs, one per owner, and the turn order between them.
+#[derive(Default)]
 pub(crate) struct Lines {
     pub(crate) waiting: HashMap<HashOwner, VecDeque<Queued>>,
     /// Owners with jobs waiting, in the order they are next served.
@@ -62,60 +63,36 @@ pub(crate) struct Lines {
     pub(crate) queued: usize,
     pub(crate) running: usize,
     pub(crate) closed: bool,
-    /// The last time the queue was seen without a backlog: a thread idle with nothing waiting.
-    /// (How long a started job waited says nothing here: with one job waiting per thread, the
-    /// one a thread takes may have waited for any part of a hash.)
-    pub(crate) calm_at: Instant,
     /// The last time a job was turned away for want of room.
     pub(crate) refused_at: Option<Instant>,
 }
 
-/// How long after a refusal the standing queue stays in force, whatever else is seen: a
-/// queue that turns requests away is overloaded, and a thread idle for a moment between two
-/// waves of retries does not make it calm.
+/// How long after a refusal the overload queue stays in force.
 pub(crate) const REFUSAL_HOLD: Duration = Duration::from_secs(1);
 
-impl Default for Lines {
-    fn default() -> Self {
-        Self {
-            waiting: HashMap::new(),
-            turns: VecDeque::new(),
-            queued: 0,
-            running: 0,
-            closed: false,
-            calm_at: Instant::now(),
-            refused_at: None,
-        }
-    }
-}
-
-/// How many jobs may be held (running and waiting): one running per thread, plus the burst
-/// queue while the queue drains now and then, or the standing queue once it has had a backlog
-/// for `standing_after`, so a flood cannot keep admitted requests waiting behind a full queue.
+/// How many jobs may be held (running and waiting): one running per thread, plus the queue;
+/// within [`REFUSAL_HOLD`] of a refusal, only the overload queue. A queue that had to turn a
+/// request away is facing more than it can take (a flood, not a burst it can absorb), and
+/// admitting fewer then keeps the admitted ones from waiting behind a full queue. Steady load
+/// from a bounded number of clients that fits the queue is never refused, however long it
+/// lasts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Capacity {
     pub(crate) threads: usize,
-    pub(crate) burst_queue: usize,
-    pub(crate) standing_queue: usize,
-    pub(crate) standing_after: Duration,
+    pub(crate) queue: usize,
+    pub(crate) overload_queue: usize,
 }
 
 impl Lines {
     /// The capacity in force now.
-    pub(crate) fn capacity(&mut self, c: Capacity) -> usize {
-        let now = Instant::now();
-        // An idle thread with nothing waiting (not the moment between a thread finishing one
-        // job and taking the next).
-        if self.running < c.threads && self.queued == 0 {
-            self.calm_at = now;
-        }
-        let overloaded = self.refused_at.is_some_and(|at| now.duration_since(at) < REFUSAL_HOLD);
-        let queue = if overloaded || now.duration_since(self.calm_at) > c.standing_after {
-            c.standing_queue.min(c.burst_queue)
-        } else {
-            c.burst_queue
-        };
-        c.threads + queue
+    pub(crate) fn capacity(&self, c: Capacity) -> usize {
+        let overloaded = self.refused_at.is_some_and(|at| at.elapsed() < REFUSAL_HOLD);
+        c.threads
+            + if overloaded {
+                c.overload_queue.min(c.queue)
+            } else {
+                c.queue
+            }
     }
 
     /// Admits `job` for `owner` if there is room, or room can be made by turning away the

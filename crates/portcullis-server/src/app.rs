@@ -149,10 +149,9 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 p_cost: p.argon2_p_cost,
                 threads,
                 queue: p.hashing_queue.unwrap_or(portcullis_argon2::QUEUE_PER_THREAD * threads),
-                standing_queue: p
-                    .hashing_queue_standing
-                    .unwrap_or(portcullis_argon2::STANDING_QUEUE_PER_THREAD * threads),
-                standing_after: portcullis_argon2::STANDING_AFTER,
+                overload_queue: p
+                    .hashing_queue_overloaded
+                    .unwrap_or(portcullis_argon2::OVERLOAD_QUEUE_PER_THREAD * threads),
                 nice: p.hashing_nice,
                 wait_timeout: Duration::from_millis(p.hashing_wait_ms),
                 max_verify_m_cost_kib: Argon2Settings::default().max_verify_m_cost_kib.max(p.argon2_m_cost_kib),

@@ -84,9 +84,9 @@ pub struct PasswordsConfig {
     pub hashing_threads: usize,
     /// Hashes that may wait beyond the running ones; unset: 8 per hashing thread.
     pub hashing_queue: Option<usize>,
-    /// Hashes that may wait once the queue has held a backlog for 100 ms (a flood rather than
+    /// Hashes that may wait within a second of a refusal (the queue overflowed: a flood, not
     /// a burst); unset: 1 per hashing thread. Never more than `hashing_queue`.
-    pub hashing_queue_standing: Option<usize>,
+    pub hashing_queue_overloaded: Option<usize>,
     /// Niceness the hashing threads add to the process's (Linux; 0 to 19): request handling
     /// runs before the next hash on a busy core.
     pub hashing_nice: u8,
@@ -118,7 +118,7 @@ impl Default for PasswordsConfig {
             argon2_p_cost: 1,
             hashing_threads: 0,
             hashing_queue: None,
-            hashing_queue_standing: None,
+            hashing_queue_overloaded: None,
             hashing_nice: portcullis_argon2::HASHING_NICE,
             hashing_wait_ms: 2_000,
             busy_refusal_delay_ms: 200,
