@@ -20,9 +20,10 @@
 //!   room.
 //! - **Bursts, not floods.** The full `queue` is there for bursts and for steady load from
 //!   a bounded number of clients: as long as it fits, nothing is refused, however long the
-//!   backlog lasts. Once a job has been turned away (the queue overflowed: a flood), only
-//!   `overload_queue` jobs may wait (one per thread by default) until a second passes without
-//!   a refusal, so the admitted jobs wait for about one hash instead of a full queue's worth.
+//!   backlog lasts. Once a job has been turned away (the queue overflowed: a flood), each
+//!   owner may have only `overload_queue` jobs waiting (one per thread by default) until a
+//!   second passes without a refusal, so a flooding owner's admitted jobs wait for about one
+//!   hash instead of a full queue's worth, and other owners still get in and take turns.
 //! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
 //!   answered `Busy` instead of being run: its client has likely given up.
 
@@ -122,9 +123,9 @@ pub struct Argon2Settings {
     /// and then (default: 8 per thread, so a burst is admitted and waits for at most 8 others
     /// on its thread).
     pub queue: usize,
-    /// Hashes that may wait within a second of a refusal (default 1 per thread, so every
-    /// thread has its next job ready and an admitted hash waits for about one other). Never
-    /// more than `queue`.
+    /// Hashes one owner may have waiting within a second of a refusal (default 1 per thread,
+    /// so every thread has its next job ready and an admitted hash waits for about one of its
+    /// owner's). Never more than `queue`.
     pub overload_queue: usize,
     /// Niceness the hashing threads add to the process's on Linux (default 10, at most 19; 0
     /// keeps the process's): a hash is long CPU work, request handling is short, so on a busy
@@ -272,8 +273,11 @@ impl Argon2Hasher {
             if lines.closed {
                 return Err(HashError::Internal("hashing pool stopped".into()));
             }
-            let capacity = lines.capacity(self.queue.capacity);
-            if let Err(job) = lines.admit(owner, make(reply), capacity) {
+            let room = lines.room(self.queue.capacity);
+            if lines.over_share(owner, room) {
+                return Err(busy());
+            }
+            if let Err(job) = lines.admit(owner, make(reply), room.total) {
                 drop(job);
                 return Err(busy());
             }
@@ -294,8 +298,8 @@ impl Argon2Hasher {
 impl PasswordHasher for Argon2Hasher {
     fn has_room(&self, owner: &HashOwner) -> bool {
         let mut lines = self.queue.lock();
-        let capacity = lines.capacity(self.queue.capacity);
-        !lines.closed && lines.has_room(owner, capacity)
+        let room = lines.room(self.queue.capacity);
+        !lines.closed && !lines.over_share(owner, room) && lines.has_room(owner, room.total)
     }
 
     async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError> {
@@ -429,6 +433,7 @@ fn lower_priority(_nice: u8) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Room;
     use portcullis_domain::PasswordPolicy;
     use std::time::Instant;
 
@@ -579,7 +584,7 @@ mod tests {
     }
 
     #[test]
-    fn after_a_refusal_only_the_overload_queue_admits_for_a_second() {
+    fn after_a_refusal_each_owner_may_have_only_the_overload_queue_waiting_for_a_second() {
         let c = Capacity {
             threads: 1,
             queue: 8,
@@ -593,39 +598,43 @@ mod tests {
             answers.push(answer);
             j
         };
+        let unlimited = Room {
+            total: 9,
+            per_owner: usize::MAX,
+        };
         // Steady load that fits: the whole queue, however long it stays full.
         for _ in 0..9 {
-            let j = job();
-            assert!(lines.admit(&anyone(), j, lines.capacity(c)).is_ok());
+            let room = lines.room(c);
+            assert_eq!(room, unlimited);
+            assert!(!lines.over_share(&owner(1), room));
+            assert!(lines.admit(&owner(1), job(), room.total).is_ok());
         }
         assert!(lines.next().is_some());
-        assert_eq!(lines.capacity(c), 9);
         assert!(lines.refused_at.is_none(), "full, but nobody turned away");
-        // One more overflows it: refused, and from then on one job may wait.
-        let j = job();
-        let room = lines.capacity(c);
-        assert!(lines.admit(&anyone(), j, room).is_err());
-        assert_eq!(lines.capacity(c), 2);
+        // One more overflows it: refused, and from then on an owner may have one job waiting.
+        assert!(lines.admit(&owner(1), job(), lines.room(c).total).is_err());
+        let room = lines.room(c);
+        assert_eq!(room.per_owner, 1);
+        assert!(lines.over_share(&owner(1), room), "owner 1 holds 8");
         while lines.next().is_some() {}
         lines.running = 1;
-        let j = job();
-        assert!(lines.admit(&anyone(), j, lines.capacity(c)).is_ok());
-        assert!(
-            !lines.has_room(&anyone(), lines.capacity(c)),
-            "asking counts as a refusal too"
-        );
-        // A second without a refusal: the whole queue again.
+        assert!(!lines.over_share(&owner(1), room));
+        assert!(lines.admit(&owner(1), job(), room.total).is_ok());
+        assert!(lines.over_share(&owner(1), room), "its one place is taken");
+        // Another owner still gets in, and is served next in turn.
+        assert!(!lines.over_share(&owner(2), room));
+        assert!(lines.has_room(&owner(2), room.total));
+        assert!(lines.admit(&owner(2), job(), room.total).is_ok());
+        // A second without a refusal: no share any more.
         lines.refused_at = lines.refused_at.map(|at| at - Duration::from_millis(1_100));
-        assert_eq!(lines.capacity(c), 9);
+        assert_eq!(lines.room(c), unlimited);
         // The overload queue is never larger than the queue.
         lines.refused_at = Some(Instant::now());
-        assert_eq!(
-            lines.capacity(Capacity {
-                overload_queue: 20,
-                ..c
-            }),
-            9
-        );
+        let odd = Capacity {
+            overload_queue: 20,
+            ..c
+        };
+        assert_eq!(lines.room(odd).per_owner, 8);
     }
 
     #[test]

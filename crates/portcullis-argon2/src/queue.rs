@@ -70,12 +70,13 @@ pub(crate) struct Lines {
 /// How long after a refusal the overload queue stays in force.
 pub(crate) const REFUSAL_HOLD: Duration = Duration::from_secs(1);
 
-/// How many jobs may be held (running and waiting): one running per thread, plus the queue;
-/// within [`REFUSAL_HOLD`] of a refusal, only the overload queue. A queue that had to turn a
-/// request away is facing more than it can take (a flood, not a burst it can absorb), and
-/// admitting fewer then keeps the admitted ones from waiting behind a full queue. Steady load
-/// from a bounded number of clients that fits the queue is never refused, however long it
-/// lasts.
+/// How many jobs may be held: one running per thread plus the queue, and within
+/// [`REFUSAL_HOLD`] of a refusal, at most the overload queue's worth waiting for any one owner.
+/// A queue that had to turn a request away is facing more than it can take (a flood, not a
+/// burst it can absorb); holding each owner to a short line then keeps its admitted jobs from
+/// waiting behind a full queue of its own, while another owner still gets in and is served in
+/// turn. Steady load from a bounded number of clients that fits the queue is never refused,
+/// however long it lasts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Capacity {
     pub(crate) threads: usize,
@@ -83,16 +84,36 @@ pub(crate) struct Capacity {
     pub(crate) overload_queue: usize,
 }
 
+/// The room in force now: jobs in all, and jobs waiting per owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Room {
+    pub(crate) total: usize,
+    pub(crate) per_owner: usize,
+}
+
 impl Lines {
-    /// The capacity in force now.
-    pub(crate) fn capacity(&self, c: Capacity) -> usize {
+    /// The room in force now.
+    pub(crate) fn room(&self, c: Capacity) -> Room {
         let overloaded = self.refused_at.is_some_and(|at| at.elapsed() < REFUSAL_HOLD);
-        c.threads
-            + if overloaded {
+        Room {
+            total: c.threads + c.queue,
+            per_owner: if overloaded {
                 c.overload_queue.min(c.queue)
             } else {
-                c.queue
-            }
+                usize::MAX
+            },
+        }
+    }
+
+    /// Whether `owner` already has its share of waiting jobs under `room` (counted as a
+    /// refusal: the caller turns its job away).
+    pub(crate) fn over_share(&mut self, owner: &HashOwner, room: Room) -> bool {
+        let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
+        let over = mine >= room.per_owner;
+        if over {
+            self.refused_at = Some(Instant::now());
+        }
+        over
     }
 
     /// Admits `job` for `owner` if there is room, or room can be made by turning away the

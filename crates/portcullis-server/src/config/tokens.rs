@@ -84,8 +84,8 @@ pub struct PasswordsConfig {
     pub hashing_threads: usize,
     /// Hashes that may wait beyond the running ones; unset: 8 per hashing thread.
     pub hashing_queue: Option<usize>,
-    /// Hashes that may wait within a second of a refusal (the queue overflowed: a flood, not
-    /// a burst); unset: 1 per hashing thread. Never more than `hashing_queue`.
+    /// Hashes one owner may have waiting within a second of a refusal (the queue overflowed: a
+    /// flood, not a burst); unset: 1 per hashing thread. Never more than `hashing_queue`.
     pub hashing_queue_overloaded: Option<usize>,
     /// Niceness the hashing threads add to the process's (Linux; 0 to 19): request handling
     /// runs before the next hash on a busy core.
