@@ -275,12 +275,15 @@ impl Argon2Hasher {
             }
             let room = lines.room(self.queue.capacity);
             if lines.over_share(owner, room) {
+                record_rejected();
                 return Err(busy());
             }
             if let Err(job) = lines.admit(owner, make(reply), room.total) {
                 drop(job);
+                record_rejected();
                 return Err(busy());
             }
+            record_in_flight(&lines);
         }
         self.queue.work.notify_one();
         answer
@@ -299,7 +302,11 @@ impl PasswordHasher for Argon2Hasher {
     fn has_room(&self, owner: &HashOwner) -> bool {
         let mut lines = self.queue.lock();
         let room = lines.room(self.queue.capacity);
-        !lines.closed && !lines.over_share(owner, room) && lines.has_room(owner, room.total)
+        let room = !lines.closed && !lines.over_share(owner, room) && lines.has_room(owner, room.total);
+        if !room {
+            record_rejected();
+        }
+        room
     }
 
     async fn hash(&self, password: &Password, owner: &HashOwner) -> Result<String, HashError> {
@@ -371,12 +378,17 @@ impl Worker {
             } else {
                 self.run_job(job)
             };
-            queue.lock().running -= 1;
+            {
+                let mut lines = queue.lock();
+                lines.running -= 1;
+                record_in_flight(&lines);
+            }
             finished.send();
         }
     }
 
     fn run_job(&mut self, job: Job) -> Finished {
+        let _timer = HashTimer(std::time::Instant::now());
         match job {
             Job::Hash { password, salt, reply } => {
                 Finished::Hashed(reply, self.engine.hash(&password, &salt).map_err(HashError::Internal))
@@ -391,6 +403,34 @@ impl Worker {
             }
         }
     }
+}
+
+/// Records how long the engine took for one job, when dropped.
+struct HashTimer(std::time::Instant);
+
+impl Drop for HashTimer {
+    fn drop(&mut self) {
+        metrics::histogram!(metrics_names::HASH_DURATION).record(self.0.elapsed().as_secs_f64());
+    }
+}
+
+/// The metrics this adapter records (through the `metrics` facade).
+pub mod metrics_names {
+    /// Time argon2 took for one hash or verification, on its thread.
+    pub const HASH_DURATION: &str = "portcullis_hash_duration_seconds";
+    /// Hashes admitted and not finished (running and waiting).
+    pub const HASHES_IN_FLIGHT: &str = "portcullis_hashes_in_flight";
+    /// Hashes turned away for want of room (each one a 503 `server_busy`).
+    pub const HASHES_REJECTED: &str = "portcullis_hashes_rejected_total";
+}
+
+fn record_in_flight(lines: &Lines) {
+    #[allow(clippy::cast_precision_loss)]
+    metrics::gauge!(metrics_names::HASHES_IN_FLIGHT).set((lines.queued + lines.running) as f64);
+}
+
+fn record_rejected() {
+    metrics::counter!(metrics_names::HASHES_REJECTED).increment(1);
 }
 
 /// A job done (or refused), its answer not yet sent.

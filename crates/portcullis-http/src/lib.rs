@@ -10,6 +10,7 @@ mod dto;
 mod error;
 mod extract;
 mod limit;
+pub mod metrics;
 mod routes;
 mod span;
 mod state;
@@ -24,7 +25,7 @@ pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use limit::{RequestLimits, pace_busy_refusals, request_limits};
 pub use span::RequestSpan;
-pub use state::{AppState, AvatarUploads};
+pub use state::{AppState, AvatarUploads, MetricsText};
 
 /// Registers every route. The composition root wraps this in an `App` with [`request_id`] and
 /// the tracing logger.
@@ -224,7 +225,8 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
             ))
             .service(get("/health/live", web::get().to(routes::live)).route(web::head().to(routes::live)))
             .service(get("/health/ready", web::get().to(routes::ready)).route(web::head().to(routes::ready)))
-            .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)));
+            .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)))
+            .service(get("/metrics", web::get().to(routes::metrics)));
     }
 }
 

@@ -27,6 +27,31 @@ pub struct AppState {
     pub public_url: String,
     /// Avatar uploads: their limits, and the places for bodies being read.
     pub avatar_uploads: AvatarUploads,
+    /// What `GET /metrics` answers with (the Prometheus text); `None`: that path is 404 here
+    /// (metrics off, or served on their own address).
+    pub metrics: Option<MetricsText>,
+}
+
+/// Renders the current metrics in the Prometheus text format.
+#[derive(Clone)]
+pub struct MetricsText(std::sync::Arc<dyn Fn() -> String + Send + Sync>);
+
+impl MetricsText {
+    /// Rendered by `render`.
+    pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(render))
+    }
+
+    /// The metrics now.
+    pub fn render(&self) -> String {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for MetricsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsText")
+    }
 }
 
 /// What bounds avatar uploads in the HTTP layer: the size of one, how long reading one may take,

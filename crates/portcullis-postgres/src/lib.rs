@@ -40,4 +40,5 @@ mod users;
 pub use diagnose::describe_target;
 pub use liveness::spawn_liveness_feed;
 pub use migrate::{MigrateError, MigrationStatus, migration_status, run_migrations};
-pub use pool::{PgSettings, PgStore};
+pub use outbox::OutboxBacklog;
+pub use pool::{POOL_WAIT, PgSettings, PgStore, PoolStatus};

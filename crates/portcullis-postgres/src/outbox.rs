@@ -45,6 +45,40 @@ fn clip(error: &str) -> String {
     error.chars().take(MAX_ERROR_CHARS).collect()
 }
 
+/// The mails still to send: how many, and when the oldest was enqueued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Pending mails (due now or later, leased or not).
+    pub pending: u64,
+    /// When the oldest of them was enqueued.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct BacklogRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pending: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Timestamptz>)]
+    oldest: Option<DateTime<Utc>>,
+}
+
+impl PgStore {
+    /// The outbox's backlog, for metrics (one indexed read of the pending rows).
+    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        let mut conn = self.conn().await?;
+        let row: BacklogRow = diesel::sql_query(
+            "SELECT count(*) AS pending, min(created_at) AS oldest FROM mail_outbox WHERE status = 'pending'",
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(OutboxBacklog {
+            pending: u64::try_from(row.pending).unwrap_or(0),
+            oldest: row.oldest,
+        })
+    }
+}
+
 #[async_trait]
 impl OutboxStore for PgStore {
     async fn enqueue(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), StoreError> {

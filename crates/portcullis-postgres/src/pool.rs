@@ -41,6 +41,22 @@ impl PgSettings {
     }
 }
 
+/// Time a caller waited for a pooled connection (a metric).
+pub const POOL_WAIT: &str = "portcullis_db_pool_wait_seconds";
+
+/// The connection pool as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections it may open.
+    pub max: usize,
+    /// Connections open.
+    pub open: usize,
+    /// Open and idle.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
 /// The PostgreSQL implementation of every storage port.
 #[derive(Clone)]
 pub struct PgStore {
@@ -154,7 +170,21 @@ impl PgStore {
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StoreError> {
-        self.pool.get().await.map_err(pool_error)
+        let asked = std::time::Instant::now();
+        let conn = self.pool.get().await;
+        metrics::histogram!(POOL_WAIT).record(asked.elapsed().as_secs_f64());
+        conn.map_err(pool_error)
+    }
+
+    /// The pool as it stands: connections open, idle, and callers waiting for one.
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = self.pool.status();
+        PoolStatus {
+            max: s.max_size,
+            open: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+        }
     }
 }
 

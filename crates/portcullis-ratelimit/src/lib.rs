@@ -16,6 +16,10 @@
 //! invents names by the million therefore neither grows memory nor buys fresh budgets, and the
 //! keys already tracked (a victim's among them) keep their counts.
 
+mod metered;
+
+pub use metered::{Metered, RATE_LIMITED};
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::num::NonZeroU32;

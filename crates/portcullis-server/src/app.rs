@@ -40,6 +40,8 @@ pub struct Running {
     pub mail_worker: Option<crate::mail::MailWorker>,
     /// The use cases the server runs (for harnesses that drive background work themselves).
     pub auth: AuthService,
+    /// Where `GET /metrics` is served on its own (`metrics.bind`), if it is.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Running {
@@ -231,7 +233,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         clock.clone(),
     ));
     spawn_limiter_housekeeping(governor.clone());
-    let limiter: Arc<dyn portcullis_domain::RateLimiter> = governor;
+    let limiter: Arc<dyn portcullis_domain::RateLimiter> = Arc::new(portcullis_ratelimit::Metered(governor));
     let auth = AuthService::new(AuthDeps {
         store: store.clone(),
         hasher,
@@ -270,6 +272,8 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         Some(_) => config.server.public_url(),
         None => format!("http://{addr}"),
     };
+    let (metrics, metrics_addr) = crate::metrics::start(&config.metrics, &store)?;
+    let observe = config.metrics.enabled;
     let state = web::Data::new(AppState {
         auth: auth.clone(),
         passwords: PasswordPolicy {
@@ -287,6 +291,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             Duration::from_secs(config.avatars.upload_timeout_secs),
             config.avatars.max_concurrent_uploads,
         ),
+        metrics,
     });
     if config.server.public_url.is_none() && config.server.profile == crate::config::Profile::Production {
         tracing::warn!(
@@ -323,6 +328,10 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
                 !cors_origins.is_empty(),
                 cors(&cors_origins, cors_max_age),
             ))
+            .wrap(actix_web::middleware::Condition::new(
+                observe,
+                actix_web::middleware::from_fn(portcullis_http::metrics::observe),
+            ))
             .wrap_fn(portcullis_http::request_id)
             .wrap(tracing_actix_web::TracingLogger::<portcullis_http::RequestSpan>::new())
             .configure(portcullis_http::configure(state.clone()))
@@ -345,6 +354,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         server,
         mail_worker,
         auth,
+        metrics_addr,
     })
 }
 

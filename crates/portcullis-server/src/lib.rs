@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod mfa_keys;
 pub mod operator;
 pub mod operator_users;

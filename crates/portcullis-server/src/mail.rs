@@ -105,8 +105,11 @@ impl MailWorker {
                 // Drain: a full batch means more may be due.
                 loop {
                     match delivery.run_once(batch).await {
-                        Ok(report) if report.handled() == batch => {}
-                        Ok(_) => break,
+                        Ok(report) if report.handled() == batch => crate::metrics::record_delivery(&report),
+                        Ok(report) => {
+                            crate::metrics::record_delivery(&report);
+                            break;
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "mail delivery pass failed; will try again");
                             break;

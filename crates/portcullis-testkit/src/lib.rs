@@ -38,6 +38,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The SMTP server its mail goes to (unless a test configured another transport).
     pub mail: SmtpSink,
+    /// Where `GET /metrics` is served on its own (`metrics.bind`), if it is.
+    pub metrics_addr: Option<SocketAddr>,
     auth: portcullis_domain::AuthService,
     _stop: StopOnDrop,
     // Kept for the app's life: dropping it stops the mail worker.
@@ -217,6 +219,7 @@ impl Builder {
         tokio::spawn(running.server);
         Ok(TestApp {
             addr: running.addr,
+            metrics_addr: running.metrics_addr,
             clock,
             mail,
             auth: running.auth.clone(),

@@ -118,7 +118,7 @@ impl Command for LoginCommand {
 /// `POST /v1/auth/login`.
 pub async fn login(state: Data<AppState>, req: HttpRequest, Valid(cmd): Valid<LoginCommand>) -> Result<HttpResponse> {
     let tenant = resolve_tenant(&state, &req, cmd.tenant_slug.as_deref()).await?;
-    let (account, pair) = state
+    let result = state
         .auth
         .login(
             &tenant,
@@ -127,7 +127,9 @@ pub async fn login(state: Data<AppState>, req: HttpRequest, Valid(cmd): Valid<Lo
             cmd.factor.as_ref(),
             &client_info(&req),
         )
-        .await?;
+        .await;
+    crate::metrics::login(crate::metrics::login_outcome(&result));
+    let (account, pair) = result?;
     Ok(ok(
         StatusCode::OK,
         TokenPairView::new(&pair, &account, &state.public_url),

@@ -60,10 +60,12 @@ pub async fn login_with_code(
         email: cmd.email,
         code: cmd.code,
     };
-    let (account, pair) = state
+    let result = state
         .auth
         .login_with_code(&presented, cmd.factor.as_ref(), &client_info(&req))
-        .await?;
+        .await;
+    crate::metrics::login(crate::metrics::code_login_outcome(&result));
+    let (account, pair) = result?;
     Ok(ok(
         StatusCode::OK,
         TokenPairView::new(&pair, &account, &state.public_url),

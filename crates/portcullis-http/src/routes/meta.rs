@@ -21,6 +21,18 @@ pub async fn ready(state: Data<AppState>) -> Result<HttpResponse> {
     Ok(ok(StatusCode::OK, json!({ "status": "ok", "database": "ok" })))
 }
 
+/// `GET /metrics`: the Prometheus text format (no envelope: scrapers read it as is). 404 in
+/// the envelope where this server does not serve metrics.
+pub async fn metrics(state: Data<AppState>) -> HttpResponse {
+    match &state.metrics {
+        Some(render) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(render.render()),
+        None => not_found().await,
+    }
+}
+
 /// `GET /.well-known/jwks.json`: the keys that verify our access tokens (no envelope: JWKS is a
 /// standard document that verifiers fetch as is).
 pub async fn jwks(state: Data<AppState>) -> HttpResponse {

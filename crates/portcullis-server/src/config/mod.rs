@@ -13,6 +13,7 @@ mod common;
 mod flows;
 mod limits;
 mod mail;
+mod metrics;
 mod secrets;
 mod server;
 mod tokens;
@@ -24,6 +25,7 @@ pub use flows::{
 };
 pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
 pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
+pub use metrics::MetricsConfig;
 pub use server::{DatabaseConfig, LogConfig, LogFormat, Profile, ServerConfig};
 pub use tokens::{HashBackendConfig, PasswordsConfig, TokensConfig, UsernamesConfig};
 
@@ -63,6 +65,8 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Avatar uploads and storage.
     pub avatars: AvatarsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -114,6 +118,7 @@ impl Config {
             self.retention.validate(),
             self.log.validate(),
             self.avatars.validate(),
+            self.metrics.validate(self.server.bind),
         ];
         let errors: Vec<String> = checks.into_iter().filter_map(Result::err).map(|e| e.0).collect();
         if errors.is_empty() {
