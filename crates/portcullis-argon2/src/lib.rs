@@ -30,6 +30,7 @@
 mod queue;
 mod reference;
 mod rustcrypto;
+mod worker;
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -39,7 +40,7 @@ use portcullis_domain::{HashError, HashOwner, OsRandom, Password, PasswordHasher
 use tokio::sync::oneshot;
 use zeroize::Zeroizing;
 
-use crate::queue::{Capacity, Job, Lines, Queue, Queued, Reply, SALT_LEN, busy};
+use crate::queue::{Capacity, Job, Lines, Queue, Reply, SALT_LEN, busy};
 
 /// Hash output length in bytes.
 const OUTPUT_LEN: usize = 32;
@@ -243,7 +244,7 @@ impl Argon2Hasher {
                 Some(engine) => engine,
                 None => engine(&settings)?,
             };
-            let worker = Worker {
+            let worker = worker::Worker {
                 engine,
                 settings: settings.clone(),
             };
@@ -275,15 +276,15 @@ impl Argon2Hasher {
             }
             let room = lines.room(self.queue.capacity);
             if lines.over_share(owner, room) {
-                record_rejected();
+                worker::record_rejected();
                 return Err(busy());
             }
             if let Err(job) = lines.admit(owner, make(reply), room.total) {
                 drop(job);
-                record_rejected();
+                worker::record_rejected();
                 return Err(busy());
             }
-            record_in_flight(&lines);
+            worker::record_in_flight(&lines);
         }
         self.queue.work.notify_one();
         answer
@@ -304,7 +305,7 @@ impl PasswordHasher for Argon2Hasher {
         let room = lines.room(self.queue.capacity);
         let room = !lines.closed && !lines.over_share(owner, room) && lines.has_room(owner, room.total);
         if !room {
-            record_rejected();
+            worker::record_rejected();
         }
         room
     }
@@ -343,77 +344,6 @@ impl PasswordHasher for Argon2Hasher {
     }
 }
 
-struct Worker {
-    engine: Box<dyn Engine>,
-    settings: Argon2Settings,
-}
-
-impl Worker {
-    fn run(mut self, queue: &Queue) {
-        lower_priority(self.settings.nice);
-        loop {
-            let next = {
-                let mut lines = queue.lock();
-                loop {
-                    if lines.closed {
-                        return;
-                    }
-                    if let Some(job) = lines.next() {
-                        break job;
-                    }
-                    lines = queue
-                        .work
-                        .wait(lines)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-            };
-            let Queued { job, since } = next;
-            // The job stops counting as running before its answer goes out, so the caller's
-            // next request never finds it still holding a place.
-            let finished = if since.elapsed() > queue.wait_timeout {
-                Finished::Refused(job)
-            } else if job.abandoned() {
-                // A request that went away does not burn a hash.
-                Finished::Dropped
-            } else {
-                self.run_job(job)
-            };
-            {
-                let mut lines = queue.lock();
-                lines.running -= 1;
-                record_in_flight(&lines);
-            }
-            finished.send();
-        }
-    }
-
-    fn run_job(&mut self, job: Job) -> Finished {
-        let _timer = HashTimer(std::time::Instant::now());
-        match job {
-            Job::Hash { password, salt, reply } => {
-                Finished::Hashed(reply, self.engine.hash(&password, &salt).map_err(HashError::Internal))
-            }
-            Job::Verify {
-                password,
-                stored,
-                reply,
-            } => {
-                let verdict = self.engine.verify(&password, &stored, &self.settings);
-                Finished::Verified(reply, verdict.map_err(HashError::Internal))
-            }
-        }
-    }
-}
-
-/// Records how long the engine took for one job, when dropped.
-struct HashTimer(std::time::Instant);
-
-impl Drop for HashTimer {
-    fn drop(&mut self) {
-        metrics::histogram!(metrics_names::HASH_DURATION).record(self.0.elapsed().as_secs_f64());
-    }
-}
-
 /// The metrics this adapter records (through the `metrics` facade).
 pub mod metrics_names {
     /// Time argon2 took for one hash or verification, on its thread.
@@ -423,52 +353,6 @@ pub mod metrics_names {
     /// Hashes turned away for want of room (each one a 503 `server_busy`).
     pub const HASHES_REJECTED: &str = "portcullis_hashes_rejected_total";
 }
-
-fn record_in_flight(lines: &Lines) {
-    #[allow(clippy::cast_precision_loss)]
-    metrics::gauge!(metrics_names::HASHES_IN_FLIGHT).set((lines.queued + lines.running) as f64);
-}
-
-fn record_rejected() {
-    metrics::counter!(metrics_names::HASHES_REJECTED).increment(1);
-}
-
-/// A job done (or refused), its answer not yet sent.
-enum Finished {
-    Hashed(Reply<String>, Result<String, HashError>),
-    Verified(Reply<Verification>, Result<Verification, HashError>),
-    Refused(Job),
-    Dropped,
-}
-
-impl Finished {
-    fn send(self) {
-        match self {
-            Self::Hashed(reply, answer) => drop(reply.send(answer)),
-            Self::Verified(reply, answer) => drop(reply.send(answer)),
-            Self::Refused(job) => job.refuse(busy()),
-            Self::Dropped => {}
-        }
-    }
-}
-
-/// Lowers this thread's scheduling priority by `nice` (Linux: niceness is per thread, and
-/// raising it needs no privilege).
-#[cfg(target_os = "linux")]
-fn lower_priority(nice: u8) {
-    if nice == 0 {
-        return;
-    }
-    let thread = Some(rustix::thread::gettid());
-    let lowered = rustix::process::getpriority_process(thread)
-        .and_then(|now| rustix::process::setpriority_process(thread, (now + i32::from(nice)).min(19)));
-    if let Err(e) = lowered {
-        tracing::warn!(error = %e, nice, "cannot lower the hashing thread's priority; hashing runs at the process's");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority(_nice: u8) {}
 
 #[cfg(test)]
 mod tests {
@@ -613,7 +497,7 @@ mod tests {
         let niceness = || rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
         let (before, after) = std::thread::spawn(move || {
             let before = niceness();
-            lower_priority(3);
+            worker::lower_priority(3);
             (before, niceness())
         })
         .join()
