@@ -129,6 +129,17 @@ async fn metrics_on_their_own_address_are_not_on_the_public_one() {
     let (status, _, text) = scrape(&ctx, &format!("http://{own}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.contains("portcullis_db_pool_max_connections"), "{text}");
+    // The metrics address serves nothing else.
+    let health = ctx.http.get(format!("http://{own}/health/live")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::NOT_FOUND);
+    let login = ctx
+        .http
+        .post(format!("http://{own}/v1/auth/login"))
+        .json(&serde_json::json!({ "login": "a@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -137,4 +148,12 @@ async fn metrics_can_be_turned_off() {
     assert_eq!(ctx.app.metrics_addr, None);
     let (status, _, _) = scrape(&ctx, &format!("http://{}", ctx.app.addr)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn on_the_service_address_only_allowed_networks_read_them() {
+    let ctx = app(|c| c.metrics.allowed_networks = vec!["10.0.0.0/8".parse().unwrap()]).await;
+    let (status, _, body) = scrape(&ctx, &format!("http://{}", ctx.app.addr)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "127.0.0.1 is not in 10.0.0.0/8");
+    assert!(body.contains(r#""code":"not_found""#), "{body}");
 }

@@ -22,8 +22,9 @@
 //!   a bounded number of clients: as long as it fits, nothing is refused, however long the
 //!   backlog lasts. Once a job has been turned away (the queue overflowed: a flood), each
 //!   owner may have only `overload_queue` jobs waiting (one per thread by default) until a
-//!   second passes without a refusal, so a flooding owner's admitted jobs wait for about one
-//!   hash instead of a full queue's worth, and other owners still get in and take turns.
+//!   second passes without a refusal, and its waiting jobs beyond that are turned away at
+//!   once (newest first), so a flooding owner's admitted jobs wait for about one hash instead
+//!   of a full queue's worth, and other owners still get in and take turns.
 //! - **Bounded waiting.** A job that has waited longer than `wait_timeout` when its turn comes is
 //!   answered `Busy` instead of being run: its client has likely given up.
 
@@ -279,10 +280,16 @@ impl Argon2Hasher {
                 worker::record_rejected();
                 return Err(busy());
             }
-            if let Err(job) = lines.admit(owner, make(reply), room.total) {
-                drop(job);
-                worker::record_rejected();
-                return Err(busy());
+            match lines.admit(owner, make(reply), room.total) {
+                // Another owner's newest job made room, and was refused.
+                Ok(true) => worker::record_rejected(),
+                Ok(false) => {}
+                Err(job) => {
+                    drop(job);
+                    worker::record_rejected();
+                    self.overloaded(&mut lines);
+                    return Err(busy());
+                }
             }
             worker::record_in_flight(&lines);
         }
@@ -290,6 +297,16 @@ impl Argon2Hasher {
         answer
             .await
             .map_err(|_| HashError::Internal("hashing thread dropped the job".into()))?
+    }
+
+    /// A request was just turned away: the overload share applies from now, to the jobs
+    /// already waiting too.
+    fn overloaded(&self, lines: &mut Lines) {
+        let per_owner = lines.room(self.queue.capacity).per_owner;
+        for _ in 0..lines.shed_beyond_share(per_owner) {
+            worker::record_rejected();
+        }
+        worker::record_in_flight(lines);
     }
 
     #[cfg(test)]
@@ -306,6 +323,7 @@ impl PasswordHasher for Argon2Hasher {
         let room = !lines.closed && !lines.over_share(owner, room) && lines.has_room(owner, room.total);
         if !room {
             worker::record_rejected();
+            self.overloaded(&mut lines);
         }
         room
     }
@@ -523,6 +541,7 @@ mod tests {
             j
         };
         let unlimited = Room {
+            threads: 1,
             total: 9,
             per_owner: usize::MAX,
         };
@@ -545,6 +564,11 @@ mod tests {
         assert!(!lines.over_share(&owner(1), room));
         assert!(lines.admit(&owner(1), job(), room.total).is_ok());
         assert!(lines.over_share(&owner(1), room), "its one place is taken");
+        // With two threads, one idle: the waiting job is about to start, a new one would not wait.
+        lines.running = 0;
+        let two = Room { threads: 2, ..room };
+        assert!(!lines.over_share(&owner(1), two), "a thread is idle");
+        lines.running = 1;
         // Another owner still gets in, and is served next in turn.
         assert!(!lines.over_share(&owner(2), room));
         assert!(lines.has_room(&owner(2), room.total));
@@ -559,6 +583,33 @@ mod tests {
             ..c
         };
         assert_eq!(lines.room(odd).per_owner, 8);
+        // And never none, whatever is configured.
+        let none = Capacity {
+            overload_queue: 0,
+            queue: 0,
+            ..c
+        };
+        assert_eq!(lines.room(none).per_owner, 1);
+    }
+
+    #[test]
+    fn the_first_refusal_turns_away_what_waits_beyond_each_owners_share() {
+        let mut lines = Lines::default();
+        let mut answers = Vec::new();
+        for who in [1, 1, 1, 1, 2, 2] {
+            let (j, answer) = job();
+            answers.push(answer);
+            assert!(lines.admit(&owner(who), j, 100).is_ok());
+        }
+        assert_eq!(lines.shed_beyond_share(1), 4);
+        assert_eq!(lines.queued, 2);
+        let refused: Vec<bool> = answers
+            .iter_mut()
+            .map(|a| matches!(a.try_recv(), Ok(Err(HashError::Busy { .. }))))
+            .collect();
+        assert_eq!(refused, [false, true, true, true, false, true], "the newest go");
+        assert!(lines.next().is_some() && lines.next().is_some() && lines.next().is_none());
+        assert!(lines.waiting.is_empty() && lines.turns.is_empty());
     }
 
     #[test]

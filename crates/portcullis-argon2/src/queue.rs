@@ -87,6 +87,7 @@ pub(crate) struct Capacity {
 /// The room in force now: jobs in all, and jobs waiting per owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Room {
+    pub(crate) threads: usize,
     pub(crate) total: usize,
     pub(crate) per_owner: usize,
 }
@@ -96,29 +97,54 @@ impl Lines {
     pub(crate) fn room(&self, c: Capacity) -> Room {
         let overloaded = self.refused_at.is_some_and(|at| at.elapsed() < REFUSAL_HOLD);
         Room {
+            threads: c.threads,
             total: c.threads + c.queue,
+            // At least one: a share of none would refuse every job of everyone, each refusal
+            // holding the overload on.
             per_owner: if overloaded {
-                c.overload_queue.min(c.queue)
+                c.overload_queue.min(c.queue).max(1)
             } else {
                 usize::MAX
             },
         }
     }
 
-    /// Whether `owner` already has its share of waiting jobs under `room` (counted as a
-    /// refusal: the caller turns its job away).
-    pub(crate) fn over_share(&mut self, owner: &HashOwner, room: Room) -> bool {
+    /// Whether `owner` already has its share of waiting jobs under `room`, with no thread
+    /// idle (a job a thread has not picked up yet does not wait). Only a refusal for want of
+    /// room in all starts or prolongs the overload, not this one: an owner whose steady load
+    /// fits the queue gets the whole queue back a second after the flood that crowded it.
+    pub(crate) fn over_share(&self, owner: &HashOwner, room: Room) -> bool {
         let mine = self.waiting.get(owner).map_or(0, VecDeque::len);
-        let over = mine >= room.per_owner;
-        if over {
-            self.refused_at = Some(Instant::now());
+        mine >= room.per_owner && self.queued + self.running >= room.threads
+    }
+
+    /// Turns away, newest first, every waiting job beyond `per_owner` of its owner (called on
+    /// a refusal: the overload share starts now, and jobs admitted under the burst queue would
+    /// otherwise keep their owner's next ones waiting behind a full queue). The number turned
+    /// away.
+    pub(crate) fn shed_beyond_share(&mut self, per_owner: usize) -> usize {
+        let mut shed = 0;
+        for line in self.waiting.values_mut() {
+            while line.len() > per_owner {
+                if let Some(q) = line.pop_back() {
+                    q.job.refuse(busy());
+                    shed += 1;
+                }
+            }
         }
-        over
+        if shed > 0 {
+            self.waiting.retain(|_, line| !line.is_empty());
+            let waiting = &self.waiting;
+            self.turns.retain(|o| waiting.contains_key(o));
+            self.queued -= shed;
+        }
+        shed
     }
 
     /// Admits `job` for `owner` if there is room, or room can be made by turning away the
-    /// newest job of the owner holding the most; otherwise hands the job back.
-    pub(crate) fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<(), Job> {
+    /// newest job of the owner holding the most (then `Ok(true)`); otherwise hands the job back.
+    pub(crate) fn admit(&mut self, owner: &HashOwner, job: Job, capacity: usize) -> Result<bool, Job> {
+        let mut pushed = false;
         if self.queued + self.running >= capacity {
             self.shed_abandoned();
         }
@@ -135,6 +161,7 @@ impl Lines {
                         self.queued -= 1;
                         self.refused_at = Some(Instant::now());
                         pushed_out.job.refuse(busy());
+                        pushed = true;
                     }
                     if self.waiting.get(&heavy).is_some_and(VecDeque::is_empty) {
                         self.waiting.remove(&heavy);
@@ -156,7 +183,7 @@ impl Lines {
             since: Instant::now(),
         });
         self.queued += 1;
-        Ok(())
+        Ok(pushed)
     }
 
     /// Drops waiting jobs whose requests went away (their client disconnected): they would be

@@ -34,6 +34,7 @@ impl Worker {
             // The job stops counting as running before its answer goes out, so the caller's
             // next request never finds it still holding a place.
             let finished = if since.elapsed() > queue.wait_timeout {
+                record_rejected();
                 Finished::Refused(job)
             } else if job.abandoned() {
                 // A request that went away does not burn a hash.

@@ -136,6 +136,12 @@ impl SessionLiveness {
         });
     }
 
+    /// Session `id` changed in a way its user sees (`last_used_at` after a refresh): the next
+    /// read goes to storage.
+    pub fn session_changed(&self, id: SessionId) {
+        self.session_ended(id);
+    }
+
     /// The account changed (disabled, erased, password, second factor, or anything it shows):
     /// forgets all of its sessions and the account kept with them.
     pub fn account_changed(&self, tenant: TenantId, user: UserId) {

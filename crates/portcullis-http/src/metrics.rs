@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use portcullis_domain::{CodeLoginError, InfraError, LoginError, MfaError};
+use portcullis_domain::{CodeLoginError, InfraError, LoginError, MfaError, OneTimeError};
 
 /// Requests answered, by `route`, `method` and `status`.
 pub const HTTP_REQUESTS: &str = "portcullis_http_requests_total";
@@ -41,6 +41,20 @@ pub async fn observe(
     res
 }
 
+/// On the metrics listener (`metrics.bind`), everything but `GET /metrics` is 404: the
+/// service's endpoints are not reachable through the address meant for scrapers.
+pub async fn fence(
+    metrics_addr: std::net::SocketAddr,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.app_config().local_addr() == metrics_addr && req.path() != "/metrics" {
+        let (req, _) = req.into_parts();
+        return Ok(ServiceResponse::new(req, crate::routes::not_found().await));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -68,6 +82,9 @@ pub fn login_outcome<T>(result: &Result<T, LoginError>) -> &'static str {
 pub fn code_login_outcome<T>(result: &Result<T, CodeLoginError>) -> &'static str {
     match result {
         Ok(_) => "success",
+        Err(CodeLoginError::Code(OneTimeError::AccountDisabled)) => "account_disabled",
+        Err(CodeLoginError::Code(OneTimeError::Infra(InfraError::Busy { .. }))) => "busy",
+        Err(CodeLoginError::Code(OneTimeError::Infra(_))) => "error",
         Err(CodeLoginError::Code(_)) => "invalid_code",
         Err(CodeLoginError::Login(e)) => login_error(e),
     }

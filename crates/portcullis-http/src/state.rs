@@ -27,9 +27,21 @@ pub struct AppState {
     pub public_url: String,
     /// Avatar uploads: their limits, and the places for bodies being read.
     pub avatar_uploads: AvatarUploads,
-    /// What `GET /metrics` answers with (the Prometheus text); `None`: that path is 404 here
-    /// (metrics off, or served on their own address).
-    pub metrics: Option<MetricsText>,
+    /// What `GET /metrics` answers with, and where; `None`: that path is 404 (metrics off).
+    pub metrics: Option<MetricsEndpoint>,
+}
+
+/// `GET /metrics`: the text, and the one local address it is served on (`None`: every
+/// address this server listens on).
+#[derive(Debug, Clone)]
+pub struct MetricsEndpoint {
+    /// Renders the metrics.
+    pub text: MetricsText,
+    /// The listener that alone serves them (and nothing else), if any.
+    pub only_on: Option<std::net::SocketAddr>,
+    /// On the service's own listener: the client networks that may read them (the client's
+    /// address as resolved through `trusted_proxies`); others get 404.
+    pub allowed: Vec<ipnet::IpNet>,
 }
 
 /// Renders the current metrics in the Prometheus text format.

@@ -1,6 +1,7 @@
 //! The feed of the session-liveness cache: one dedicated connection that `LISTEN`s on the
-//! notifications the schema's triggers raise when a session ends or an account is disabled or
-//! erased (migration `liveness_notifications`), and applies them to the cache.
+//! notifications the schema's triggers raise when a session ends or an account is changed or
+//! erased (migrations `liveness_notifications` and `account_notifications`), and applies them
+//! to the cache.
 //!
 //! The cache is used only while this connection is up: it is told
 //! [`connected`](SessionLiveness::connected) once `LISTEN` has taken effect (so nothing

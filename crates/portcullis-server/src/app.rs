@@ -72,6 +72,10 @@ pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
 }
 
 /// A listening socket on `addr`, as actix would make it (address reuse, a deep backlog).
+fn listen_for_metrics(bind: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    listen(bind).with_context(|| format!("binding metrics.bind {bind}"))
+}
+
 fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -272,8 +276,20 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         Some(_) => config.server.public_url(),
         None => format!("http://{addr}"),
     };
-    let (metrics, metrics_addr) = crate::metrics::start(&config.metrics, &store)?;
+    let metrics = crate::metrics::start(&config.metrics, &store);
     let observe = config.metrics.enabled;
+    // `metrics.bind`: one more listener of this server, that serves `/metrics` alone.
+    let metrics_listener = config
+        .metrics
+        .bind
+        .filter(|_| metrics.is_some())
+        .map(listen_for_metrics)
+        .transpose()?;
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(std::net::TcpListener::local_addr)
+        .transpose()?;
+    let fence = metrics_addr.unwrap_or(addr);
     let state = web::Data::new(AppState {
         auth: auth.clone(),
         passwords: PasswordPolicy {
@@ -291,7 +307,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             Duration::from_secs(config.avatars.upload_timeout_secs),
             config.avatars.max_concurrent_uploads,
         ),
-        metrics,
+        metrics: metrics.map(|text| portcullis_http::MetricsEndpoint {
+            text,
+            only_on: metrics_addr,
+            allowed: config.metrics.allowed_networks.clone(),
+        }),
     });
     if config.server.public_url.is_none() && config.server.profile == crate::config::Profile::Production {
         tracing::warn!(
@@ -326,7 +346,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             // Without origins, no CORS layer at all: a preflight is the plain 405 in the envelope.
             .wrap(actix_web::middleware::Condition::new(
                 !cors_origins.is_empty(),
-                cors(&cors_origins, cors_max_age),
+                crate::cors::cors(&cors_origins, cors_max_age),
+            ))
+            .wrap(actix_web::middleware::Condition::new(
+                metrics_addr.is_some(),
+                actix_web::middleware::from_fn(move |req, next| portcullis_http::metrics::fence(fence, req, next)),
             ))
             .wrap(actix_web::middleware::Condition::new(
                 observe,
@@ -344,10 +368,16 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     if overrides.no_signals {
         server = server.disable_signals();
     }
-    let server = server.listen(listener).context("listening")?;
+    let mut server = server.listen(listener).context("listening")?;
+    if let Some(metrics) = metrics_listener {
+        server = server.listen(metrics).context("listening for metrics")?;
+    }
     let server = server.run();
     let handle = server.handle();
     tracing::info!(%addr, "listening");
+    if let Some(metrics) = metrics_addr {
+        tracing::info!(addr = %metrics, "metrics listening");
+    }
     Ok(Running {
         addr,
         handle,
@@ -356,41 +386,6 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         auth,
         metrics_addr,
     })
-}
-
-/// CORS for the configured origins: exact matches only, no credentials (tokens travel in the
-/// `Authorization` header, which a page sets itself), the methods and headers the API uses,
-/// the headers a client reads exposed. With no origins configured, it adds nothing and a
-/// cross-origin browser call is refused by the browser.
-fn cors(origins: &[String], max_age_secs: usize) -> actix_cors::Cors {
-    use actix_web::http::{Method, header};
-    let mut cors = actix_cors::Cors::default()
-        .allowed_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::HEAD,
-        ])
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            header::HeaderName::from_static("x-request-id"),
-        ])
-        .expose_headers([
-            header::RETRY_AFTER,
-            header::WWW_AUTHENTICATE,
-            header::HeaderName::from_static("x-request-id"),
-            header::HeaderName::from_static("ratelimit-limit"),
-            header::HeaderName::from_static("ratelimit-remaining"),
-        ])
-        .max_age(max_age_secs);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
-    }
-    cors
 }
 
 /// The captcha requirement, when any provider is configured.

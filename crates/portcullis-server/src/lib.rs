@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod cors;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

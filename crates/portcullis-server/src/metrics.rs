@@ -4,12 +4,9 @@
 //! One recorder per process: servers started in the same process (tests, an embedding
 //! service) share it, and their counts add up.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use portcullis_http::MetricsText;
 use portcullis_postgres::PgStore;
@@ -57,61 +54,21 @@ fn recorder() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Starts metrics as configured: what the main server answers `GET /metrics` with (`None`
-/// when metrics are off, or served on `metrics.bind`), and the address of the separate
-/// listener when there is one.
-pub fn start(
-    config: &MetricsConfig,
-    store: &Arc<PgStore>,
-) -> anyhow::Result<(Option<MetricsText>, Option<SocketAddr>)> {
+/// Starts metrics as configured: what `GET /metrics` renders (`None` when metrics are off,
+/// or another recorder was installed first).
+pub fn start(config: &MetricsConfig, store: &Arc<PgStore>) -> Option<MetricsText> {
     if !config.enabled {
-        return Ok((None, None));
+        return None;
     }
-    let Some(handle) = recorder() else {
-        return Ok((None, None));
-    };
+    let handle = recorder()?;
     spawn_sampler(handle.clone(), Arc::downgrade(store));
     let pool = Arc::downgrade(store);
-    let render = MetricsText::new(move || {
+    Some(MetricsText::new(move || {
         if let Some(store) = pool.upgrade() {
             record_pool(&store);
         }
         handle.render()
-    });
-    match config.bind {
-        None => Ok((Some(render), None)),
-        Some(bind) => Ok((None, Some(serve_on(bind, render)?))),
-    }
-}
-
-/// Serves `GET /metrics` alone on `bind`, until the process ends (or SIGTERM).
-fn serve_on(bind: SocketAddr, render: MetricsText) -> anyhow::Result<SocketAddr> {
-    let server = HttpServer::new(move || {
-        let render = render.clone();
-        App::new().route(
-            "/metrics",
-            web::get().to(move || {
-                let body = render.render();
-                async move {
-                    HttpResponse::Ok()
-                        .content_type("text/plain; version=0.0.4; charset=utf-8")
-                        .insert_header(("Cache-Control", "no-store"))
-                        .body(body)
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .bind(bind)
-    .with_context(|| format!("binding metrics.bind {bind}"))?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .context("the metrics listener's address")?;
-    tokio::spawn(server.run());
-    tracing::info!(%addr, "metrics listening");
-    Ok(addr)
+    }))
 }
 
 /// Keeps the recorder's histograms drained (every [`UPKEEP_EVERY`]) and refreshes the storage
@@ -126,8 +83,10 @@ fn spawn_sampler(handle: PrometheusHandle, store: Weak<PgStore>) {
             if n % SAMPLE_EVERY_UPKEEPS != 0 {
                 continue;
             }
-            match store.outbox_backlog().await {
-                Ok(backlog) => {
+            // Bounded, so a hung read cannot stop the upkeep (the buffers would grow).
+            match tokio::time::timeout(UPKEEP_EVERY, store.outbox_backlog()).await {
+                Err(_) => tracing::debug!("reading the outbox backlog for metrics timed out"),
+                Ok(Ok(backlog)) => {
                     #[allow(clippy::cast_precision_loss)]
                     metrics::gauge!("portcullis_outbox_pending").set(backlog.pending as f64);
                     let age = backlog.oldest.map_or(0.0, |at| {
@@ -135,7 +94,7 @@ fn spawn_sampler(handle: PrometheusHandle, store: Weak<PgStore>) {
                     });
                     metrics::gauge!("portcullis_outbox_oldest_pending_seconds").set(age);
                 }
-                Err(e) => tracing::debug!(error = %e, "reading the outbox backlog for metrics failed"),
+                Ok(Err(e)) => tracing::debug!(error = %e, "reading the outbox backlog for metrics failed"),
             }
         }
     });
@@ -176,10 +135,7 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time to answer a request, by route template and method."
     );
-    metrics::describe_counter!(
-        http::LOGINS,
-        "Logins (password or mailed code) that reached the credential check, by outcome."
-    );
+    metrics::describe_counter!(http::LOGINS, "Logins (password or mailed code), by outcome.");
     metrics::describe_gauge!(hashing::HASHES_IN_FLIGHT, "Password hashes admitted and not finished.");
     metrics::describe_counter!(
         hashing::HASHES_REJECTED,

@@ -111,6 +111,7 @@ impl AuthService {
         token: RefreshToken,
     ) -> Result<(Account, TokenPair), RefreshError> {
         tracing::info!(user_id = %session.user_id, session_id = %session.id, outcome = "success", "refresh");
+        self.liveness.session_changed(session.id);
         Ok((account, self.pair(session, token)?))
     }
 

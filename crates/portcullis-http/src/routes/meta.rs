@@ -23,13 +23,18 @@ pub async fn ready(state: Data<AppState>) -> Result<HttpResponse> {
 
 /// `GET /metrics`: the Prometheus text format (no envelope: scrapers read it as is). 404 in
 /// the envelope where this server does not serve metrics.
-pub async fn metrics(state: Data<AppState>) -> HttpResponse {
+pub async fn metrics(req: actix_web::HttpRequest, state: Data<AppState>) -> HttpResponse {
+    let local = req.app_config().local_addr();
+    let allowed = |m: &crate::state::MetricsEndpoint| match m.only_on {
+        Some(only) => only == local,
+        None => crate::extract::client_ip(&req).is_some_and(|ip| m.allowed.iter().any(|net| net.contains(&ip))),
+    };
     match &state.metrics {
-        Some(render) => HttpResponse::Ok()
+        Some(m) if allowed(m) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
             .insert_header((CACHE_CONTROL, "no-store"))
-            .body(render.render()),
-        None => not_found().await,
+            .body(m.text.render()),
+        _ => not_found().await,
     }
 }
 

@@ -14,6 +14,9 @@ pub struct MetricsConfig {
     pub enabled: bool,
     /// Serve it on this address only (and not on `server.bind`), so it need not be public.
     pub bind: Option<SocketAddr>,
+    /// Without `bind`: the client networks that may read it on the service's address (as
+    /// resolved through `server.trusted_proxies`). Default: loopback and private networks.
+    pub allowed_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for MetricsConfig {
@@ -21,6 +24,17 @@ impl Default for MetricsConfig {
         Self {
             enabled: true,
             bind: None,
+            allowed_networks: [
+                "127.0.0.0/8",
+                "::1/128",
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7",
+            ]
+            .iter()
+            .filter_map(|net| net.parse().ok())
+            .collect(),
         }
     }
 }
