@@ -108,8 +108,17 @@ async fn cached_on(http: &reqwest::Client, b: &Node, access: &str) {
     assert!(!b.auth.liveness().is_empty(), "node B keeps it");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_ended_anywhere_is_refused_by_the_other_node_at_once() {
+/// Two nodes on one scratch database, both listening for notifications, and an account
+/// (ada@example.com) registered through the first.
+struct Cluster {
+    db: ScratchDatabase,
+    dir: std::path::PathBuf,
+    a: Node,
+    b: Node,
+    http: reqwest::Client,
+}
+
+async fn cluster() -> Cluster {
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let db = ScratchDatabase::create(&admin).await.unwrap();
     let dir = std::env::temp_dir().join(format!("portcullis-liveness-{}", uuid::Uuid::now_v7()));
@@ -128,6 +137,12 @@ async fn a_session_ended_anywhere_is_refused_by_the_other_node_at_once() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
+    Cluster { db, dir, a, b, http }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_anywhere_is_refused_by_the_other_node_at_once() {
+    let Cluster { db, dir, a, b, http } = cluster().await;
 
     // Logged out on A: B refuses the token on the very next request.
     let access = login(&http, &a, "ada@example.com").await;
@@ -224,24 +239,7 @@ async fn shows(http: &reqwest::Client, node: &Node, access: &str, field: &str, w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_each_node_keeps_follows_changes_made_anywhere() {
-    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let db = ScratchDatabase::create(&admin).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("portcullis-liveness-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let c = config(&db, &dir);
-    let (a, b) = (node(&c).await, node(&c).await);
-    eventually("both listeners connect", || {
-        a.auth.liveness().is_online() && b.auth.liveness().is_online()
-    })
-    .await;
-    let http = reqwest::Client::new();
-    let res = http
-        .post(format!("{}/v1/auth/register", a.base))
-        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery staple" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 201);
+    let Cluster { db, dir, a, b, http } = cluster().await;
     let access = login(&http, &a, "ada@example.com").await;
     for node in [&a, &b] {
         assert_eq!(shown_on(&http, node, &access).await["username"], Value::Null);
