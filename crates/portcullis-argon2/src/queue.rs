@@ -133,10 +133,7 @@ impl Lines {
             }
         }
         if shed > 0 {
-            self.waiting.retain(|_, line| !line.is_empty());
-            let waiting = &self.waiting;
-            self.turns.retain(|o| waiting.contains_key(o));
-            self.queued -= shed;
+            self.forget_empty_lines();
         }
         shed
     }
@@ -193,11 +190,17 @@ impl Lines {
         for line in self.waiting.values_mut() {
             line.retain(|q| !q.job.abandoned());
         }
+        self.forget_empty_lines();
+        debug_assert!(self.queued <= before);
+    }
+
+    /// After jobs were taken out of lines other than by [`Lines::next`]: drops the empty lines
+    /// and their turns, and counts what still waits.
+    fn forget_empty_lines(&mut self) {
         self.waiting.retain(|_, line| !line.is_empty());
         let waiting = &self.waiting;
         self.turns.retain(|o| waiting.contains_key(o));
         self.queued = self.waiting.values().map(VecDeque::len).sum();
-        debug_assert!(self.queued <= before);
     }
 
     /// Whether [`Lines::admit`] would admit a job of `owner` now.
