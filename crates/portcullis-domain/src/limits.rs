@@ -218,7 +218,7 @@ pub trait RateLimiter: Send + Sync + std::fmt::Debug {
 /// Held for the length of one attempt begun with [`RateLimiter::begin_attempt`]; dropping it
 /// lets the next attempt on the same key go ahead.
 #[must_use = "the attempt ends when the permit is dropped"]
-pub struct AttemptPermit(Option<Box<dyn Send + Sync>>);
+pub struct AttemptPermit(Option<Box<dyn std::any::Any + Send + Sync>>);
 
 impl AttemptPermit {
     /// A permit that holds `guard` (a lock, a lease) until it is dropped.
@@ -229,6 +229,26 @@ impl AttemptPermit {
     /// A permit that holds nothing.
     pub fn unguarded() -> Self {
         Self(None)
+    }
+
+    /// The guard this permit holds, when it is a `G`: how a store that issued the permit takes
+    /// it back in [`RateLimiter::end_attempt`] (a shared store ends the attempt it leased, in
+    /// the same step that counts it). Any other permit comes back unchanged.
+    ///
+    /// ```
+    /// use portcullis_domain::limits::AttemptPermit;
+    /// let permit = AttemptPermit::new(7_u32);
+    /// let permit = permit.into_guard::<String>().unwrap_err();
+    /// assert_eq!(permit.into_guard::<u32>().ok(), Some(7));
+    /// ```
+    pub fn into_guard<G: 'static>(self) -> Result<G, Self> {
+        match self.0 {
+            Some(guard) => match guard.downcast::<G>() {
+                Ok(guard) => Ok(*guard),
+                Err(other) => Err(Self(Some(other))),
+            },
+            None => Err(self),
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 //! invents names by the million therefore neither grows memory nor buys fresh budgets, and the
 //! keys already tracked (a victim's among them) keep their counts.
 
+pub mod conformance;
 mod metered;
 
 pub use metered::{Metered, RATE_LIMITED};
@@ -40,8 +41,9 @@ use portcullis_domain::limits::{AttemptPermit, Backoff, Limit, Quota, RateDecisi
 /// starts with a NUL.)
 const OVERFLOW_KEY: &str = "\u{0}overflow";
 
-/// What an attempt refused because another one on its key is in progress is told to wait.
-const BUSY_WAIT: Duration = Duration::from_secs(1);
+/// What an attempt refused because another one on its key is in progress is told to wait (every
+/// store answers the same).
+pub const BUSY_WAIT: Duration = Duration::from_secs(1);
 
 /// governor's view of the domain clock: nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]
@@ -452,60 +454,53 @@ mod tests {
         (limiter, clock)
     }
 
-    fn remaining(d: RateDecision) -> u32 {
-        match d {
-            RateDecision::Allowed { remaining, .. } => remaining,
-            other => panic!("expected allowed, got {other:?}"),
+    /// The contract every store keeps, on this one.
+    mod contract {
+        use std::sync::Arc;
+
+        use portcullis_domain::ManualClock;
+        use portcullis_domain::limits::{Limit, Quota, RateLimiter};
+
+        use crate::{GovernorLimiter, LimiterSettings};
+
+        #[allow(clippy::unused_async)]
+        async fn fresh(
+            quotas: Vec<(Limit, Quota)>,
+            settings: LimiterSettings,
+            clock: Arc<ManualClock>,
+        ) -> Arc<dyn RateLimiter> {
+            Arc::new(GovernorLimiter::with_settings(quotas, &settings, clock))
         }
+
+        crate::limiter_conformance!(fresh);
     }
 
     #[tokio::test]
-    async fn counts_down_then_refuses_with_the_wait_until_the_next_event() {
-        let (l, clock) = limiter(3, Duration::from_secs(60));
-        assert_eq!(remaining(l.hit(Limit::Login, "a").await), 2);
-        assert_eq!(remaining(l.hit(Limit::Login, "a").await), 1);
-        assert_eq!(remaining(l.hit(Limit::Login, "a").await), 0);
-        let RateDecision::Limited { limit, retry_after } = l.hit(Limit::Login, "a").await else {
-            panic!("fourth event must be refused");
-        };
-        assert_eq!(limit, 3);
-        assert_eq!(retry_after, Duration::from_secs(20));
-        // Another key is untouched.
-        assert_eq!(remaining(l.hit(Limit::Login, "b").await), 2);
-        // One event comes back every period / count.
-        clock.advance(TimeDelta::seconds(20));
-        assert_eq!(remaining(l.hit(Limit::Login, "a").await), 0);
-        assert!(!l.hit(Limit::Login, "a").await.is_allowed());
-        // After a whole period of quiet, the whole quota.
-        clock.advance(TimeDelta::seconds(60));
-        assert_eq!(remaining(l.hit(Limit::Login, "a").await), 2);
-    }
-
-    #[tokio::test]
-    async fn held_back_answers_without_spending_and_only_once_the_quota_is_used_up() {
-        let (l, clock) = limiter(2, Duration::from_secs(60));
-        assert_eq!(l.held_back(Limit::Login, "a").await, None);
-        assert_eq!(l.held_back(Limit::Login, "a").await, None);
-        l.hit(Limit::Login, "a").await;
-        assert_eq!(l.held_back(Limit::Login, "a").await, None);
-        l.hit(Limit::Login, "a").await;
-        assert_eq!(l.held_back(Limit::Login, "a").await, Some(Duration::from_secs(30)));
-        clock.advance(TimeDelta::seconds(29));
-        assert_eq!(l.held_back(Limit::Login, "a").await, Some(Duration::from_secs(1)));
-        clock.advance(TimeDelta::seconds(1));
-        assert_eq!(l.held_back(Limit::Login, "a").await, None);
-        assert!(l.hit(Limit::Login, "a").await.is_allowed());
-    }
-
-    #[tokio::test]
-    async fn zero_and_missing_quotas_never_limit() {
+    async fn a_forgotten_streak_and_an_ended_attempt_leave_no_key_behind() {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let l = GovernorLimiter::new([(Limit::Login, Quota::new(0, Duration::from_secs(60)))], clock);
-        for _ in 0..100 {
-            assert_eq!(l.hit(Limit::Login, "a").await, RateDecision::Unlimited);
-            assert_eq!(l.hit(Limit::Register, "a").await, RateDecision::Unlimited);
+        let settings = LimiterSettings {
+            backoffs: vec![(
+                Limit::FailedLogin,
+                Backoff {
+                    after: 2,
+                    first: Duration::from_secs(1),
+                    max: Duration::from_secs(900),
+                },
+            )],
+            ..LimiterSettings::default()
+        };
+        let l = GovernorLimiter::with_settings(
+            [(Limit::FailedLogin, Quota::new(1000, Duration::from_secs(60)))],
+            &settings,
+            clock.clone(),
+        );
+        for _ in 0..3 {
+            let permit = l.begin_attempt(Limit::FailedLogin, "a").await.expect("free failures");
+            l.end_attempt(Limit::FailedLogin, "a", permit, false).await;
         }
-        assert_eq!(l.held_back(Limit::Login, "a").await, None);
+        assert_eq!(l.housekeeping(), 1);
+        clock.advance(TimeDelta::seconds(1800));
+        assert_eq!(l.housekeeping(), 0, "the streak is forgotten with its key");
     }
 
     #[tokio::test]
@@ -525,191 +520,6 @@ mod tests {
     /// With a back-off, as many attempts run at once as the key has free failures left (two
     /// devices signing in together are both served); never more, so a burst of guesses gets
     /// no more checks than one guess after another would.
-    #[tokio::test]
-    async fn attempts_run_together_up_to_the_free_failures_left() {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let backoff = Backoff {
-            after: 3,
-            first: Duration::from_secs(2),
-            max: Duration::from_secs(60),
-        };
-        let l = GovernorLimiter::with_settings(
-            [(Limit::FailedLogin, Quota::new(0, Duration::from_secs(60)))],
-            &LimiterSettings {
-                max_keys: 1000,
-                backoffs: vec![(Limit::FailedLogin, backoff)],
-            },
-            clock.clone(),
-        );
-        let key = "ada@example.com";
-        let attempts: Vec<_> = begun(&l, key, 3).await;
-        assert_eq!(attempts.len(), 3, "three free failures: three at once");
-        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
-        // Two of them fail: one free failure is left, so one attempt at a time.
-        let mut attempts = attempts.into_iter();
-        for permit in attempts.by_ref().take(2) {
-            l.end_attempt(Limit::FailedLogin, key, permit, false).await;
-        }
-        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
-        for permit in attempts {
-            l.end_attempt(Limit::FailedLogin, key, permit, true).await;
-        }
-        // A right password clears the streak: three at once again.
-        assert_eq!(begun(&l, key, 3).await.len(), 3);
-    }
-
-    /// With a quota smaller than the free failures, no more attempts run at once than the quota
-    /// has left: as many as one after another would get checked.
-    #[tokio::test]
-    async fn attempts_run_together_no_more_than_the_quota_has_left() {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let l = GovernorLimiter::with_settings(
-            [(Limit::FailedLogin, Quota::new(2, Duration::from_secs(900)))],
-            &LimiterSettings {
-                max_keys: 1000,
-                backoffs: vec![(
-                    Limit::FailedLogin,
-                    Backoff {
-                        after: 3,
-                        first: Duration::from_secs(2),
-                        max: Duration::from_secs(60),
-                    },
-                )],
-            },
-            clock.clone(),
-        );
-        let key = "ada@example.com";
-        let attempts = begun(&l, key, 3).await;
-        assert_eq!(attempts.len(), 2, "a quota of two: two at once");
-        let mut attempts = attempts.into_iter();
-        let first = attempts.next().unwrap();
-        l.end_attempt(Limit::FailedLogin, key, first, false).await;
-        // One event of the quota left, and one attempt still running: no room.
-        assert_eq!(l.begin_attempt(Limit::FailedLogin, key).await.map(drop), Err(BUSY_WAIT));
-        for permit in attempts {
-            l.end_attempt(Limit::FailedLogin, key, permit, false).await;
-        }
-        // The quota is used up: held back by it, not let in.
-        assert!(l.begin_attempt(Limit::FailedLogin, key).await.is_err());
-    }
-
-    /// Begins up to `n` attempts on `key`, keeping the permits.
-    async fn begun(l: &GovernorLimiter, key: &str, n: usize) -> Vec<AttemptPermit> {
-        let mut permits = Vec::new();
-        for _ in 0..n {
-            if let Ok(p) = l.begin_attempt(Limit::FailedLogin, key).await {
-                permits.push(p);
-            }
-        }
-        permits
-    }
-
-    #[tokio::test]
-    async fn a_second_attempt_on_a_key_in_progress_is_refused_at_once() {
-        let (l, _clock) = limiter(2, Duration::from_secs(60));
-        let first = l.begin_attempt(Limit::Login, "a").await.expect("fresh key");
-        assert_eq!(l.begin_attempt(Limit::Login, "a").await.map(drop), Err(BUSY_WAIT));
-        // Another key is not held up.
-        drop(l.begin_attempt(Limit::Login, "b").await.expect("other key"));
-        // The first attempt fails twice over... (two failures use up the quota of 2)
-        l.hit(Limit::Login, "a").await;
-        l.end_attempt(Limit::Login, "a", first, false).await;
-        // ...so the next one is held back by the quota, not by the attempt in progress.
-        assert_eq!(
-            l.begin_attempt(Limit::Login, "a").await.map(drop),
-            Err(Duration::from_secs(30))
-        );
-        // Nothing is in progress any more: only the state of "a" (and the fresh "b", until its
-        // own state is fresh) remains.
-        assert!(l.housekeeping() <= 2);
-    }
-
-    #[tokio::test]
-    async fn one_limiter_shared_by_many_tasks_lets_exactly_the_quota_through() {
-        let (l, _clock) = limiter(5, Duration::from_secs(900));
-        let l = Arc::new(l);
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let l = l.clone();
-                tokio::spawn(async move { l.hit(Limit::Login, "flood").await.is_allowed() })
-            })
-            .collect();
-        let mut allowed = 0;
-        for t in tasks {
-            allowed += usize::from(t.await.expect("task"));
-        }
-        assert_eq!(allowed, 5);
-    }
-
-    fn with_backoff() -> (GovernorLimiter, Arc<ManualClock>) {
-        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let settings = LimiterSettings {
-            backoffs: vec![(
-                Limit::FailedLogin,
-                Backoff {
-                    after: 2,
-                    first: Duration::from_secs(1),
-                    max: Duration::from_secs(900),
-                },
-            )],
-            ..LimiterSettings::default()
-        };
-        let l = GovernorLimiter::with_settings(
-            [(Limit::FailedLogin, Quota::new(1000, Duration::from_secs(60)))],
-            &settings,
-            clock.clone(),
-        );
-        (l, clock)
-    }
-
-    async fn fail(l: &GovernorLimiter, key: &str) -> Result<(), Duration> {
-        let permit = l.begin_attempt(Limit::FailedLogin, key).await?;
-        l.end_attempt(Limit::FailedLogin, key, permit, false).await;
-        Ok(())
-    }
-
-    #[tokio::test]
-    async fn consecutive_failures_back_off_growing_to_a_cap_and_a_success_ends_it() {
-        let (l, clock) = with_backoff();
-        fail(&l, "a").await.unwrap();
-        fail(&l, "a").await.unwrap();
-        // Third failure: one second, then two, four... never more than 900.
-        fail(&l, "a").await.unwrap();
-        assert_eq!(fail(&l, "a").await, Err(Duration::from_secs(1)));
-        let mut waits = Vec::new();
-        for _ in 0..14 {
-            let wait = l.held_back(Limit::FailedLogin, "a").await.unwrap_or_default();
-            clock.advance(TimeDelta::from_std(wait).unwrap());
-            fail(&l, "a").await.unwrap();
-            waits.push(wait.as_secs());
-        }
-        assert_eq!(&waits[..6], &[1, 2, 4, 8, 16, 32]);
-        assert_eq!(waits.last(), Some(&900), "capped: {waits:?}");
-        // Another key is untouched.
-        assert!(l.begin_attempt(Limit::FailedLogin, "b").await.is_ok());
-        // A success after the wait ends the streak.
-        clock.advance(TimeDelta::seconds(900));
-        let permit = l.begin_attempt(Limit::FailedLogin, "a").await.unwrap();
-        l.end_attempt(Limit::FailedLogin, "a", permit, true).await;
-        fail(&l, "a").await.unwrap();
-        assert_eq!(l.held_back(Limit::FailedLogin, "a").await, None);
-    }
-
-    #[tokio::test]
-    async fn a_streak_is_forgotten_after_twice_the_longest_wait() {
-        let (l, clock) = with_backoff();
-        for _ in 0..3 {
-            fail(&l, "a").await.unwrap();
-        }
-        assert!(l.held_back(Limit::FailedLogin, "a").await.is_some());
-        clock.advance(TimeDelta::seconds(1800));
-        // The next failure starts a new streak: two free ones again.
-        fail(&l, "a").await.unwrap();
-        assert_eq!(l.held_back(Limit::FailedLogin, "a").await, None);
-        clock.advance(TimeDelta::seconds(1800));
-        assert_eq!(l.housekeeping(), 0, "and the key is forgotten");
-    }
-
     #[tokio::test]
     async fn beyond_max_keys_new_keys_share_one_budget_and_tracked_ones_keep_theirs() {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
