@@ -19,5 +19,7 @@ fi
 # A laptop, not a deployment: keys are generated on first start and kept in the database
 # (a deployment configures them; see docs/OPERATIONS.md, "Keys").
 export PORTCULLIS_SERVER__PROFILE="${PORTCULLIS_SERVER__PROFILE:-development}"
-cargo build -p portcullis-server --bin portcullis
-./target/debug/portcullis "$@"
+# The release build: the binary people deploy, with its speed (a debug build hashes passwords
+# and serves requests many times slower).
+cargo build --release -p portcullis-server --bin portcullis
+./target/release/portcullis "$@"

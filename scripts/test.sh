@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit, property, storage, black-box HTTP and doc tests, and each
-# benchmark once in test mode. Uses DATABASE_URL when set; otherwise starts a throwaway
-# PostgreSQL cluster on a free port and deletes it afterwards.
+# benchmark once in test mode. Uses DATABASE_URL and REDIS_URL when set; otherwise starts a
+# throwaway PostgreSQL cluster and a throwaway Redis on free ports and deletes them afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
+# shellcheck source=scripts/redis.sh
+source scripts/redis.sh
 
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-test.XXXXXX")
+# The cluster's owner (an unprivileged account when we are root) must reach its directory.
+chmod 711 "$tmp"
+cleanup() {
+  [ -z "${PG_DATA_DIR:-}" ] || pg_stop_private_cluster
+  redis_stop_private_server
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 if [ -z "${DATABASE_URL:-}" ]; then
-  tmp=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-test-pg.XXXXXX")
-  # The cluster's owner (an unprivileged account when we are root) must reach its directory.
-  chmod 711 "$tmp"
-  cleanup() { pg_stop_private_cluster; rm -rf "$tmp"; }
-  trap cleanup EXIT
   pg_private_cluster "$tmp/data"
+fi
+if [ -z "${REDIS_URL:-}" ]; then
+  redis_private_server "$tmp/redis"
 fi
 
 cargo test --workspace --all-targets "$@"

@@ -231,13 +231,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         max_failures: config.mfa.max_failures,
         lockout: crate::config::seconds(config.mfa.lockout_secs),
     };
-    let governor = Arc::new(portcullis_ratelimit::GovernorLimiter::with_settings(
-        config.limits.quotas(),
-        &config.limits.limiter_settings(),
-        clock.clone(),
-    ));
-    spawn_limiter_housekeeping(governor.clone());
-    let limiter: Arc<dyn portcullis_domain::RateLimiter> = Arc::new(portcullis_ratelimit::Metered(governor));
+    let limiter = crate::limits::limiter(config, clock.clone()).await?;
     let auth = AuthService::new(AuthDeps {
         store: store.clone(),
         hasher,
@@ -402,21 +396,4 @@ fn captcha_gate(config: &crate::config::CaptchaConfig) -> anyhow::Result<Option<
         .collect();
     tracing::info!(?providers, required_on = ?names, "captcha enabled");
     Ok(Some(portcullis_http::CaptchaGate::new(Arc::new(verifier), required_on)))
-}
-
-/// Forgets rate-limit keys that are back to fresh, every minute, for as long as the limiter
-/// is in use anywhere.
-fn spawn_limiter_housekeeping(limiter: Arc<portcullis_ratelimit::GovernorLimiter>) {
-    let weak = Arc::downgrade(&limiter);
-    drop(limiter);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-        every.tick().await;
-        loop {
-            every.tick().await;
-            let Some(limiter) = weak.upgrade() else { break };
-            let held = limiter.housekeeping();
-            tracing::debug!(keys = held, "rate-limit housekeeping");
-        }
-    });
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod keys;
+pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod mfa_keys;

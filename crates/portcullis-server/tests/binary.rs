@@ -426,3 +426,62 @@ async fn mail_committed_before_a_crash_is_delivered_by_the_next_process() {
         "a mail body leaked into the logs"
     );
 }
+
+/// Two server processes on one database and one Redis (`REDIS_URL`): a per-client limit is
+/// one budget across both, not one per node, and a mail either node could send goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_limits_through_redis_and_send_each_mail_once() {
+    use portcullis_testkit::smtp::SmtpSink;
+
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL must point at a Redis server (scripts/test.sh sets it)");
+    let db = ScratchDatabase::create_empty(&admin).await.unwrap();
+    let sink = SmtpSink::start().unwrap();
+    let env = [
+        ("PORTCULLIS_LIMITS__STORE", "redis".to_owned()),
+        ("PORTCULLIS_LIMITS__REDIS_URL", redis),
+        (
+            "PORTCULLIS_LIMITS__REDIS_PREFIX",
+            format!("test:{}", uuid::Uuid::now_v7().simple()),
+        ),
+        ("PORTCULLIS_LIMITS__LOGIN_PER_IP", "4/15m".to_owned()),
+        ("PORTCULLIS_MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+        ("PORTCULLIS_MAIL__SMTP_PORT", sink.port().to_string()),
+        ("PORTCULLIS_MAIL__SMTP_SECURITY", "none".to_owned()),
+        ("PORTCULLIS_MAIL__POLL_INTERVAL_MS", "100".to_owned()),
+    ];
+    let http = reqwest::Client::new();
+    let a = Node::start_with(db.url(), &env);
+    a.wait_ready(&http).await;
+    let b = Node::start_with(db.url(), &env);
+    b.wait_ready(&http).await;
+
+    // One registration; both nodes poll the outbox, one of them sends its mail.
+    let body = json!({ "email": "ada@example.com", "password": "correct horse battery staple" });
+    let (status, _) = post(&http, &a.base, "/v1/auth/register", body, None).await;
+    assert_eq!(status, 202);
+    let got = sink.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(got.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.received().len(), 1, "sent once, not once per node");
+
+    // Four logins from this client in all, whichever node gets them (each under its own
+    // name, so the per-name back-off stays out of it).
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..7 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let res = http
+            .post(format!("{}/v1/auth/login", node.base))
+            .json(&json!({ "login": format!("nobody{i}@example.com"), "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            retry_after = res.headers().get("retry-after").cloned();
+        }
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 429, 429, 429], "one budget across both nodes");
+    assert!(retry_after.is_some(), "a refusal says when to come back");
+}

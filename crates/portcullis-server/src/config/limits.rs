@@ -1,6 +1,6 @@
 //! Sections of abuse protection: `limits` and `captcha`.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::common::{ConfigError, Problems};
@@ -250,6 +250,30 @@ pub struct LimitsConfig {
     pub mails_per_recipient_per_minute: LimitConfig,
     /// The same, per day.
     pub mails_per_recipient_per_day: LimitConfig,
+    /// Where the counts live: `memory` (each process on its own; one node) or `redis` (shared
+    /// by every node, so a budget holds across the cluster). With `redis`, a node whose Redis
+    /// does not answer counts on its own until it does.
+    pub store: LimitStore,
+    /// `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS); required with
+    /// `store = "redis"`.
+    pub redis_url: Option<SecretString>,
+    /// A file holding `redis_url`.
+    pub redis_url_file: Option<std::path::PathBuf>,
+    /// Prefix of every Redis key, so deployments can share one Redis.
+    pub redis_prefix: String,
+    /// Milliseconds one decision may wait for Redis before the node answers on its own.
+    pub redis_timeout_ms: u64,
+}
+
+/// `limits.store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitStore {
+    /// In-process counts.
+    #[default]
+    Memory,
+    /// Counts shared through Redis.
+    Redis,
 }
 
 impl Default for LimitsConfig {
@@ -271,6 +295,11 @@ impl Default for LimitsConfig {
             email_change_per_account: LimitConfig::new(3, 3600),
             avatar_upload_per_account: LimitConfig::new(10, 3600),
             max_keys: 100_000,
+            store: LimitStore::Memory,
+            redis_url: None,
+            redis_url_file: None,
+            redis_prefix: "portcullis:rl".into(),
+            redis_timeout_ms: 250,
         }
     }
 }
@@ -349,6 +378,26 @@ impl LimitsConfig {
                 "limits: failed_login_backoff_first_secs must be at least 1 and at most failed_login_backoff_max_secs, \
                  which must be at most 86400",
             );
+        }
+        match (self.store, self.redis_url.is_some()) {
+            (LimitStore::Redis, false) => {
+                problems.push("limits.redis_url (or redis_url_file) is required with limits.store = \"redis\"");
+            }
+            (LimitStore::Memory, true) => problems.push(
+                "limits.redis_url is set but limits.store is \"memory\": set limits.store = \"redis\" to share limits, or remove the URL",
+            ),
+            _ => {}
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.expose_secret().starts_with("redis://") || url.expose_secret().starts_with("rediss://"))
+        {
+            problems.push("limits.redis_url must start with redis:// or rediss://");
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.len() > 100 {
+            problems.push("limits.redis_prefix must be 1 to 100 characters");
+        }
+        if !(10..=10_000).contains(&self.redis_timeout_ms) {
+            problems.push("limits.redis_timeout_ms must be between 10 and 10000");
         }
         if !(1_000..=100_000_000).contains(&self.max_keys) {
             problems.push("limits.max_keys must be between 1000 and 100000000");

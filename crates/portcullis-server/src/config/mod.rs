@@ -23,7 +23,9 @@ pub use common::{ConfigError, seconds};
 pub use flows::{
     LoginConfig, MfaConfig, NewIpPolicyConfig, OneTimeConfig, RegistrationConfig, RetentionConfig, SignupConfig,
 };
-pub use limits::{CaptchaConfig, HCaptchaConfig, LimitConfig, LimitsConfig, ReCaptchaConfig, TurnstileConfig};
+pub use limits::{
+    CaptchaConfig, HCaptchaConfig, LimitConfig, LimitStore, LimitsConfig, ReCaptchaConfig, TurnstileConfig,
+};
 pub use mail::{MailConfig, SEND_BUDGET_TIMEOUTS, SmtpSecurity};
 pub use metrics::MetricsConfig;
 pub use server::{DatabaseConfig, LogConfig, LogFormat, Profile, ServerConfig};
@@ -161,6 +163,21 @@ mod tests {
 
     fn with_url() -> Figment {
         Figment::new().merge(Serialized::default("database.url", "postgres://x@localhost/db"))
+    }
+
+    #[test]
+    fn a_shared_limit_store_needs_its_url_and_a_url_needs_the_shared_store() {
+        let load = |toml: &str| Config::from_figment(&with_url().merge(Toml::string(toml)));
+        let err = |toml: &str| load(toml).unwrap_err().to_string();
+        assert!(err("[limits]\nstore = \"redis\"").contains("limits.redis_url (or redis_url_file) is required"));
+        assert!(err("[limits]\nredis_url = \"redis://127.0.0.1\"").contains("limits.store is \"memory\""));
+        let wrong_scheme = err("[limits]\nstore = \"redis\"\nredis_url = \"http://user:hunter22@x\"");
+        assert!(wrong_scheme.contains("must start with redis://"), "{wrong_scheme}");
+        assert!(!wrong_scheme.contains("hunter22"), "{wrong_scheme}");
+        assert!(err("[limits]\nstore = \"cluster\"").contains("limits.store"));
+        let ok = load("[limits]\nstore = \"redis\"\nredis_url = \"rediss://cache.internal:6380\"").unwrap();
+        assert_eq!(ok.limits.store, LimitStore::Redis);
+        assert_eq!(ok.limits.redis_prefix, "portcullis:rl");
     }
 
     #[test]

@@ -57,11 +57,15 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "captcha.turnstile.verify_url",
     "server.public_url",
     "avatars.directory",
+    "limits.redis_url",
+    "limits.redis_url_file",
+    "limits.redis_prefix",
 ];
 
 /// The settings that hold a secret (scrubbed from every error message).
 const SECRET_KEYS: &[&str] = &[
     "database.url",
+    "limits.redis_url",
     "tokens.signing_key_pem",
     "tokens.refresh_key",
     "mail.smtp_password",
@@ -141,6 +145,8 @@ impl Config {
         let mut errors = Vec::new();
         let db = &mut self.database;
         from_file("database.url", &mut db.url, db.url_file.as_ref(), &mut errors);
+        let l = &mut self.limits;
+        from_file("limits.redis_url", &mut l.redis_url, l.redis_url_file.as_ref(), &mut errors);
         let t = &mut self.tokens;
         from_file(
             "tokens.refresh_key",
