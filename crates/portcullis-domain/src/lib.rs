@@ -70,7 +70,7 @@ pub use use_cases::admin::{AdminAuthError, AdminWriteError};
 pub use use_cases::audit::EventPage;
 pub use use_cases::avatars::{AvatarError, AvatarRead, AvatarUpload};
 pub use use_cases::login::{CodeLoginError, LoginError};
-pub use use_cases::mail_delivery::{DeliveryReport, MailDelivery, RetryPolicy};
+pub use use_cases::mail_delivery::{DeliveryControl, DeliveryReport, MailDelivery, RetryPolicy};
 pub use use_cases::mfa_keys::ResealReport;
 pub use use_cases::register::{RegisterError, Registered, Registration};
 pub use use_cases::secrets::Verified;

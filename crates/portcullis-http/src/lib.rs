@@ -25,7 +25,7 @@ pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
 pub use limit::{RequestLimits, pace_busy_refusals, request_limits};
 pub use span::RequestSpan;
-pub use state::{AppState, AvatarUploads, MetricsEndpoint, MetricsText};
+pub use state::{AppState, AvatarUploads, Draining, MetricsEndpoint, MetricsText};
 
 /// Registers every route. The composition root wraps this in an `App` with [`request_id`] and
 /// the tracing logger.

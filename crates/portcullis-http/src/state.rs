@@ -29,6 +29,25 @@ pub struct AppState {
     pub avatar_uploads: AvatarUploads,
     /// What `GET /metrics` answers with, and where; `None`: that path is 404 (metrics off).
     pub metrics: Option<MetricsEndpoint>,
+    /// Set when the node is about to stop: readiness answers 503 from then on.
+    pub draining: Draining,
+}
+
+/// Whether the node is draining before it stops (shared by every worker and the signal
+/// handler).
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<std::sync::atomic::AtomicBool>);
+
+impl Draining {
+    /// From now on the node is not ready: load balancers take it out while it still serves.
+    pub fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`start`](Self::start) was called.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// `GET /metrics`: the text, and the one local address it is served on (`None`: every

@@ -41,6 +41,7 @@ impl OutboxStore for MemoryStore {
                     mail: row.mail.clone(),
                     attempts: row.attempts,
                     created_at: row.created_at,
+                    leased_until: own_now + lease,
                 }
             })
             .collect())
@@ -57,6 +58,21 @@ impl OutboxStore for MemoryStore {
 
     async fn mark_failed(&self, id: Uuid, _now: DateTime<Utc>, error: &str) -> Result<(), StoreError> {
         self.end_attempt(id, MailStatus::Failed, None, Some(error)).await
+    }
+
+    async fn release(&self, claims: &[(Uuid, DateTime<Utc>)]) -> Result<u64, StoreError> {
+        let mut state = self.lock().await?;
+        let mut released = 0;
+        for row in &mut state.outbox {
+            let held = claims
+                .iter()
+                .any(|(id, until)| row.mail.id == *id && row.leased_until == Some(*until));
+            if held && row.status == MailStatus::Pending {
+                row.leased_until = None;
+                released += 1;
+            }
+        }
+        Ok(released)
     }
 }
 

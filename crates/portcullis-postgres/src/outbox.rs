@@ -39,6 +39,8 @@ struct ClaimedRow {
     attempts: i32,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
+    #[diesel(sql_type = Timestamptz)]
+    leased_until: DateTime<Utc>,
 }
 
 fn clip(error: &str) -> String {
@@ -98,7 +100,8 @@ impl OutboxStore for PgStore {
                           WHERE status = 'pending' AND next_attempt_at <= $1 \
                             AND (leased_until IS NULL OR leased_until <= clock_timestamp()) \
                           ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, tenant_id, recipient, sender, kind, subject, body_text, body_html, attempts, created_at",
+             RETURNING id, tenant_id, recipient, sender, kind, subject, body_text, body_html, attempts, created_at, \
+                       leased_until",
         )
         .bind::<Timestamptz, _>(now)
         .bind::<diesel::sql_types::Double, _>(lease.num_milliseconds() as f64 / 1000.0)
@@ -126,6 +129,7 @@ impl OutboxStore for PgStore {
                 },
                 attempts: u32::try_from(row.attempts).unwrap_or(0),
                 created_at: row.created_at,
+                leased_until: row.leased_until,
             });
         }
         Ok(claimed)
@@ -163,6 +167,28 @@ impl OutboxStore for PgStore {
             ..AttemptEnd::done()
         };
         self.end_attempt(id, end).await
+    }
+
+    async fn release(&self, claims: &[(Uuid, DateTime<Utc>)]) -> Result<u64, StoreError> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let (ids, leases): (Vec<Uuid>, Vec<DateTime<Utc>>) = claims.iter().copied().unzip();
+        // Only a lease that is still exactly the one claimed: one that lapsed and was taken by
+        // another worker has another end.
+        let released = diesel::sql_query(
+            "UPDATE mail_outbox SET leased_until = NULL \
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS given(id, leased_until) \
+             WHERE mail_outbox.id = given.id AND mail_outbox.leased_until = given.leased_until \
+               AND mail_outbox.status = 'pending'",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+        .bind::<diesel::sql_types::Array<Timestamptz>, _>(leases)
+        .execute(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(u64::try_from(released).unwrap_or(0))
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Running {
     pub auth: AuthService,
     /// Where `GET /metrics` is served on its own (`metrics.bind`), if it is.
     pub metrics_addr: Option<SocketAddr>,
+    /// Turns readiness off before a stop (see [`crate::shutdown`]).
+    pub draining: portcullis_http::Draining,
 }
 
 impl std::fmt::Debug for Running {
@@ -284,6 +286,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         .map(std::net::TcpListener::local_addr)
         .transpose()?;
     let fence = metrics_addr.unwrap_or(addr);
+    let draining = portcullis_http::Draining::default();
     let state = web::Data::new(AppState {
         auth: auth.clone(),
         passwords: PasswordPolicy {
@@ -306,6 +309,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
             only_on: metrics_addr,
             allowed: config.metrics.allowed_networks.clone(),
         }),
+        draining: draining.clone(),
     });
     if config.server.public_url.is_none() && config.server.profile == crate::config::Profile::Production {
         tracing::warn!(
@@ -379,6 +383,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         mail_worker,
         auth,
         metrics_addr,
+        draining,
     })
 }
 

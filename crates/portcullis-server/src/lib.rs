@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mfa_keys;
 pub mod operator;
 pub mod operator_users;
+pub mod shutdown;
 pub mod telemetry;
 
 pub use app::{Overrides, Running, start};

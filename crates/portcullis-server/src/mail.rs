@@ -59,6 +59,7 @@ pub fn retry_policy(config: &MailConfig) -> RetryPolicy {
 pub struct MailWorker {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    control: portcullis_domain::DeliveryControl,
 }
 
 impl MailWorker {
@@ -73,6 +74,7 @@ impl MailWorker {
         config: &MailConfig,
     ) -> Self {
         let delivery = MailDelivery::new(outbox, transport, clock, retry_policy(config));
+        let control = delivery.control();
         let interval = Duration::from_millis(config.poll_interval_ms);
         let batch = config.batch_size;
         let (stop, mut stopped) = watch::channel(false);
@@ -131,14 +133,22 @@ impl MailWorker {
                 }
             }
         });
-        Self { stop, task }
+        Self { stop, task, control }
     }
 
-    /// Asks the worker to stop and waits (at most `grace`) for the mail in hand.
+    /// Asks the worker to stop and waits (at most `grace`) for the mail in hand. The claims of
+    /// its batch that it has not started are given back, so another node sends them at once
+    /// rather than when their lease ends; a send that outlives `grace` keeps its own lease.
     pub async fn shutdown(self, grace: Duration) {
+        self.control.stop();
         let _ = self.stop.send(true);
-        if tokio::time::timeout(grace, self.task).await.is_err() {
-            tracing::warn!("mail worker did not stop in time; pending mail stays in the outbox");
+        let mut task = self.task;
+        if tokio::time::timeout(grace, &mut task).await.is_err() {
+            task.abort();
+            tracing::warn!("mail worker did not stop in time; the mail being sent keeps its lease");
+            if let Err(e) = self.control.release_unstarted().await {
+                tracing::warn!(error = %e, "giving back outbox leases failed; they end on their own");
+            }
         }
     }
 }

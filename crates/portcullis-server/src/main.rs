@@ -153,9 +153,17 @@ fn main() -> ExitCode {
             Command::User(c) => operator::run(&config, operator::Operation::User(c)).await,
             Command::Events(a) => operator::run(&config, operator::Operation::Events(a)).await,
             Command::Serve => {
-                let mut running = portcullis_server::start(&config, Overrides::default()).await?;
-                // SIGTERM stops gracefully (in-flight requests finish within server.shutdown_timeout_secs);
-                // SIGINT and SIGQUIT stop at once.
+                let overrides = Overrides {
+                    no_signals: true,
+                    ..Overrides::default()
+                };
+                let mut running = portcullis_server::start(&config, overrides).await?;
+                // SIGTERM: not ready, drain, then stop gracefully; SIGINT and SIGQUIT stop at once.
+                portcullis_server::shutdown::on_signals(
+                    running.handle.clone(),
+                    running.draining.clone(),
+                    std::time::Duration::from_secs(config.server.shutdown_drain_secs),
+                )?;
                 running.server.await?;
                 if let Some(worker) = running.mail_worker.take() {
                     worker

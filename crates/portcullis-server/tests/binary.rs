@@ -55,6 +55,8 @@ impl Node {
             .env("PORTCULLIS_MAIL__DIR", &mail_dir)
             .env("PORTCULLIS_PASSWORDS__ARGON2_M_COST_KIB", "1024")
             .env("PORTCULLIS_PASSWORDS__ARGON2_T_COST", "1")
+            // No drain on SIGTERM unless a test asks for one.
+            .env("PORTCULLIS_SERVER__SHUTDOWN_DRAIN_SECS", "0")
             // These flows mail one address several times a minute; the other limits stay on.
             .env("PORTCULLIS_LIMITS__MAILS_PER_RECIPIENT_PER_MINUTE", "0")
             // Everything, so the secret grep below sees every line the service can write.
@@ -482,6 +484,119 @@ async fn two_nodes_share_limits_through_redis_and_send_each_mail_once() {
         }
         statuses.push(res.status().as_u16());
     }
-    assert_eq!(statuses, [401, 401, 401, 401, 429, 429, 429], "one budget across both nodes");
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 429, 429, 429],
+        "one budget across both nodes"
+    );
     assert!(retry_after.is_some(), "a refusal says when to come back");
+}
+
+/// SIGTERM on a node that holds outbox claims and is stuck sending: readiness turns false while
+/// the node still serves (a load balancer takes it out first), and the claims it had not started
+/// are given back as it stops, so another node sends them at once instead of after their lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_readiness_first_and_gives_back_outbox_leases() {
+    use portcullis_domain::{MailKind, OutboxStore, OutgoingMail};
+    use portcullis_testkit::smtp::SmtpSink;
+
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let db = ScratchDatabase::create(&admin).await.unwrap();
+    let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url())).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mail = OutgoingMail {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: portcullis_domain::TenantId::DEFAULT,
+            to: format!("user{i}@example.com"),
+            from: None,
+            kind: MailKind::PasswordReset,
+            subject: "Reset your password".into(),
+            text: "Your code is 123456.".into(),
+            html: "<p>Your code is 123456.</p>".into(),
+        };
+        store.enqueue(&mail, chrono::Utc::now()).await.unwrap();
+        ids.push(mail.id);
+    }
+    // An SMTP server that accepts and never answers: node A's first send hangs.
+    let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let black_hole_port = black_hole.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = black_hole.accept().await {
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let mail_env = |port: u16| {
+        vec![
+            ("PORTCULLIS_MAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+            ("PORTCULLIS_MAIL__SMTP_PORT", port.to_string()),
+            ("PORTCULLIS_MAIL__SMTP_SECURITY", "none".to_owned()),
+            ("PORTCULLIS_MAIL__SMTP_TIMEOUT_SECS", "10".to_owned()),
+            ("PORTCULLIS_MAIL__LEASE_SECS", "600".to_owned()),
+            ("PORTCULLIS_MAIL__BATCH_SIZE", "10".to_owned()),
+            ("PORTCULLIS_MAIL__POLL_INTERVAL_MS", "100".to_owned()),
+            ("PORTCULLIS_SERVER__SHUTDOWN_DRAIN_SECS", "2".to_owned()),
+            ("PORTCULLIS_SERVER__SHUTDOWN_TIMEOUT_SECS", "2".to_owned()),
+        ]
+    };
+    let http = reqwest::Client::new();
+    let mut a = Node::start_with(db.url(), &mail_env(black_hole_port));
+    a.wait_ready(&http).await;
+    // A claims the whole batch (600 s leases) and hangs on the first mail.
+    let mut leased = 0;
+    for _ in 0..100 {
+        leased = leased_count(db.url()).await;
+        if leased == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(leased, 5, "node A holds every mail");
+
+    let sink = SmtpSink::start().unwrap();
+    let b = Node::start_with(db.url(), &mail_env(sink.port()));
+    b.wait_ready(&http).await;
+    assert!(sink.received().is_empty(), "B cannot take what A holds");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = http.get(format!("{}/health/ready", a.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "not ready once SIGTERM arrived");
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "service_unavailable");
+    let live = http.get(format!("{}/health/live", a.base)).send().await.unwrap();
+    assert_eq!(live.status(), 200, "still serving during the drain");
+
+    // A stops; the four mails it had not started are B's at once, far inside their lease.
+    let got = sink.wait_for(4, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 4, "given back and sent by B");
+    let exit = a.child.wait().unwrap();
+    assert!(exit.success(), "a clean exit");
+    let logs = std::fs::read_to_string(&a.log).unwrap();
+    assert!(logs.contains("outbox leases given back"), "{logs}");
+    let mut to: Vec<String> = got.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), 4, "each once");
+    drop(held);
+}
+
+async fn leased_count(url: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(url).await.unwrap();
+    diesel::sql_query("SELECT count(*) AS n FROM mail_outbox WHERE leased_until > now()")
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
 }

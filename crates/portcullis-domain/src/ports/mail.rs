@@ -34,6 +34,10 @@ pub struct ClaimedMail {
     pub attempts: u32,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
+    /// When this claim's lease ends, on the storage's clock, exactly as stored: the token
+    /// [`OutboxStore::release`] checks, so a worker never gives back a lease that lapsed and
+    /// was taken by another.
+    pub leased_until: DateTime<Utc>,
 }
 
 /// The outbox: durable, shared by every node.
@@ -57,4 +61,10 @@ pub trait OutboxStore: Send + Sync {
 
     /// Gives up: records why and forgets the bodies.
     async fn mark_failed(&self, id: Uuid, now: DateTime<Utc>, error: &str) -> Result<(), StoreError>;
+
+    /// Gives back claims this worker will not send (it is stopping): each `(id, leased_until)`
+    /// whose mail is still pending under exactly that lease becomes claimable at once, by any
+    /// worker, instead of when the lease ends. Returns how many were given back. Attempts are
+    /// not counted: nothing was tried.
+    async fn release(&self, claims: &[(Uuid, DateTime<Utc>)]) -> Result<u64, StoreError>;
 }

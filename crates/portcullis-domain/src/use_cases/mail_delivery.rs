@@ -7,9 +7,11 @@
 //! records the outcome: sent, retried later with exponential back-off, or given up with the
 //! reason. Each mail carries a stable id that becomes its `Message-ID`.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::ports::{ClaimedMail, MailTransport, OutboxStore, SendError, StoreError};
@@ -87,6 +89,65 @@ pub struct MailDelivery {
     transport: Arc<dyn MailTransport>,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    control: DeliveryControl,
+}
+
+/// Stops a [`MailDelivery`] from outside the task that runs it, and gives back what it holds.
+#[derive(Clone)]
+pub struct DeliveryControl {
+    outbox: Arc<dyn OutboxStore>,
+    stopping: Arc<AtomicBool>,
+    /// Claims of the pass in progress that no send has started on yet.
+    unstarted: Arc<Mutex<Vec<Claim>>>,
+}
+
+/// A claimed mail, named by its id and lease.
+type Claim = (Uuid, DateTime<Utc>);
+
+impl std::fmt::Debug for DeliveryControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryControl")
+            .field("stopping", &self.stopping.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeliveryControl {
+    /// Asks the pass in progress to start no further send: it gives back the leases of the
+    /// mails it has not started, so another worker sends them at once.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Gives back the claims no send has started on: for a worker abandoned mid-send (its send
+    /// outlived the shutdown grace). The mail being sent keeps its lease, so it is not sent
+    /// twice while that send may still complete.
+    pub async fn release_unstarted(&self) -> Result<u64, StoreError> {
+        let claims = std::mem::take(&mut *self.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let released = self.outbox.release(&claims).await?;
+        tracing::info!(released, "outbox leases given back");
+        Ok(released)
+    }
+
+    fn hold(&self, claims: Vec<Claim>) {
+        *self.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = claims;
+    }
+
+    /// Marks `id` as started; false when it is no longer held (given back meanwhile).
+    fn start(&self, id: Uuid) -> bool {
+        let mut held = self.unstarted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = held.len();
+        held.retain(|(held_id, _)| *held_id != id);
+        held.len() < before
+    }
 }
 
 impl std::fmt::Debug for MailDelivery {
@@ -105,12 +166,23 @@ impl MailDelivery {
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
     ) -> Self {
+        let control = DeliveryControl {
+            outbox: outbox.clone(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            unstarted: Arc::new(Mutex::new(Vec::new())),
+        };
         Self {
             outbox,
             transport,
             clock,
             policy,
+            control,
         }
+    }
+
+    /// The handle that stops this delivery and gives back its claims.
+    pub fn control(&self) -> DeliveryControl {
+        self.control.clone()
     }
 
     /// Claims a batch of due mail and delivers it, one mail at a time.
@@ -126,15 +198,24 @@ impl MailDelivery {
             .to_std()
             .unwrap_or_default();
         let mut report = DeliveryReport::default();
+        self.control
+            .hold(claimed.iter().map(|c| (c.mail.id, c.leased_until)).collect());
         for ClaimedMail {
             mail,
             attempts,
             created_at,
+            ..
         } in claimed
         {
+            if self.control.is_stopping() {
+                break;
+            }
             if claiming.elapsed() > safe_for {
-                // The rest of the batch keeps its lease until it lapses, then any worker takes it.
-                tracing::info!(mail_id = %mail.id, "lease too short to send safely; leaving the rest of the batch");
+                // Given back below: any worker takes the rest at once, with a fresh lease.
+                tracing::info!(mail_id = %mail.id, "lease too short to send safely; giving back the rest of the batch");
+                break;
+            }
+            if !self.control.start(mail.id) {
                 break;
             }
             let kind = mail.kind.name();
@@ -158,6 +239,7 @@ impl MailDelivery {
                 }
             }
         }
+        self.control.release_unstarted().await?;
         Ok(report)
     }
 }

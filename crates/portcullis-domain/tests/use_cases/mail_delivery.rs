@@ -53,3 +53,73 @@ async fn forgot(w: &World) {
         .await
         .unwrap();
 }
+
+/// A transport that asks delivery to stop while its first mail is being sent, as SIGTERM would.
+#[derive(Debug)]
+struct StopsDuringFirstSend {
+    inner: MemoryTransport,
+    control: std::sync::OnceLock<portcullis_domain::DeliveryControl>,
+}
+
+#[async_trait::async_trait]
+impl portcullis_domain::MailTransport for StopsDuringFirstSend {
+    async fn send(&self, mail: &portcullis_domain::OutgoingMail) -> Result<(), SendError> {
+        if let Some(control) = self.control.get() {
+            control.stop();
+        }
+        self.inner.send(mail).await
+    }
+}
+
+#[tokio::test]
+async fn a_stopping_delivery_finishes_the_mail_in_hand_and_gives_the_rest_back_at_once() {
+    use portcullis_domain::{Clock as _, OutboxStore as _};
+    let w = World::new();
+    for i in 0..3 {
+        let mail = portcullis_domain::OutgoingMail {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: w.tenant.id,
+            to: format!("user{i}@example.com"),
+            from: None,
+            kind: portcullis_domain::MailKind::PasswordReset,
+            subject: "Reset".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+        };
+        w.store.enqueue(&mail, w.clock.now()).await.unwrap();
+    }
+    let transport = Arc::new(StopsDuringFirstSend {
+        inner: MemoryTransport::default(),
+        control: std::sync::OnceLock::new(),
+    });
+    let policy = RetryPolicy::default();
+    let stopping = MailDelivery::new(Arc::new(w.store.clone()), transport.clone(), w.clock.clone(), policy);
+    let _ = transport.control.set(stopping.control());
+    let report = stopping.run_once(10).await.unwrap();
+    assert_eq!(report.sent, 1, "the mail in hand is finished");
+    assert!(stopping.control().is_stopping());
+
+    // Another worker takes the other two at once, without waiting for the two-minute lease.
+    let other = MemoryTransport::default();
+    let delivery = MailDelivery::new(
+        Arc::new(w.store.clone()),
+        Arc::new(other.clone()),
+        w.clock.clone(),
+        policy,
+    );
+    let report = delivery.run_once(10).await.unwrap();
+    assert_eq!(report.sent, 2);
+    let mut to: Vec<String> = transport
+        .inner
+        .sent()
+        .iter()
+        .chain(other.sent().iter())
+        .map(|m| m.to.clone())
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        ["user0@example.com", "user1@example.com", "user2@example.com"],
+        "each once"
+    );
+}

@@ -15,8 +15,16 @@ pub async fn live() -> HttpResponse {
     ok(StatusCode::OK, json!({ "status": "ok" }))
 }
 
-/// `GET /health/ready`: the database answers.
+/// `GET /health/ready`: the node is not shutting down, and the database answers.
 pub async fn ready(state: Data<AppState>) -> Result<HttpResponse> {
+    if state.draining.is_draining() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "This node is shutting down.",
+        )
+        .retry_after(1));
+    }
     state.auth.ready().await?;
     Ok(ok(StatusCode::OK, json!({ "status": "ok", "database": "ok" })))
 }

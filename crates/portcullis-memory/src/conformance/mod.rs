@@ -70,6 +70,7 @@ macro_rules! storage_conformance {
             totp_secrets_are_paged_and_resealed_only_if_unchanged,
             outbox_claims_never_overlap_and_leases_expire,
             outbox_outcomes_are_recorded,
+            released_claims_are_claimable_at_once_and_only_under_their_own_lease,
             a_server_secret_is_created_once,
             a_secret_is_replaced_only_from_what_was_read,
             tenants_plans_and_nodes_are_kept_per_tenant,

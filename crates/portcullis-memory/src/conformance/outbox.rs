@@ -45,6 +45,33 @@ pub async fn outbox_claims_never_overlap_and_leases_expire<S: Storage + Clone + 
     );
 }
 
+/// A released claim is claimable again at once, attempts uncounted; a release names a claim by
+/// its lease, so one that lapsed and was taken by another worker stays with that worker, and
+/// sent mail is never released.
+pub async fn released_claims_are_claimable_at_once_and_only_under_their_own_lease<S: Storage + Clone + 'static>(
+    store: &S,
+) {
+    for to in ["a@example.com", "b@example.com", "c@example.com"] {
+        store.enqueue(&mail(to), t0()).await.expect("enqueue");
+    }
+    let first = store.claim_due(t0(), secs(600), 10).await.expect("claim");
+    assert_eq!(first.len(), 3);
+    let sent = &first[0];
+    store.mark_sent(sent.mail.id, t0()).await.expect("sent");
+    let claims: Vec<_> = first.iter().map(|c| (c.mail.id, c.leased_until)).collect();
+    assert_eq!(store.release(&claims).await.expect("release"), 2, "the two unsent ones");
+    let again = store
+        .claim_due(t0(), chrono::Duration::milliseconds(200), 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 2, "claimable at once");
+    assert!(again.iter().all(|c| c.attempts == 0), "nothing was tried");
+    // The old claims no longer hold these mails: releasing them again gives nothing back.
+    assert_eq!(store.release(&claims).await.expect("release"), 0);
+    assert!(store.claim_due(t0(), secs(60), 10).await.expect("claim").is_empty());
+    assert_eq!(store.release(&[]).await.expect("release"), 0);
+}
+
 /// Sent and given-up mail is not claimed again, and loses its bodies; a retried one comes back
 /// when due, with its attempts counted.
 pub async fn outbox_outcomes_are_recorded<S: Storage + Clone + 'static>(store: &S) {

@@ -146,7 +146,12 @@ impl Config {
         let db = &mut self.database;
         from_file("database.url", &mut db.url, db.url_file.as_ref(), &mut errors);
         let l = &mut self.limits;
-        from_file("limits.redis_url", &mut l.redis_url, l.redis_url_file.as_ref(), &mut errors);
+        from_file(
+            "limits.redis_url",
+            &mut l.redis_url,
+            l.redis_url_file.as_ref(),
+            &mut errors,
+        );
         let t = &mut self.tokens;
         from_file(
             "tokens.refresh_key",

@@ -17,6 +17,10 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds between SIGTERM and the server no longer accepting connections, during which
+    /// `/health/ready` answers 503 while every other request is still served, so a load
+    /// balancer stops sending new requests before the node goes away.
+    pub shutdown_drain_secs: u64,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
     /// Proxies (CIDRs or single addresses) whose `X-Forwarded-For` names the client. Empty:
@@ -111,6 +115,7 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             shutdown_timeout_secs: 30,
+            shutdown_drain_secs: 5,
             body_limit_bytes: 64 * 1024,
             trusted_proxies: Vec::new(),
             max_uri_bytes: 4096,
@@ -198,6 +203,9 @@ impl ServerConfig {
         let mut problems = Problems::default();
         if self.body_limit_bytes < 1024 {
             problems.push("server.body_limit_bytes must be at least 1024");
+        }
+        if self.shutdown_drain_secs > 300 {
+            problems.push("server.shutdown_drain_secs must be at most 300");
         }
         problems.add(self.trusted_proxies());
         if let Some(url) = &self.public_url {
