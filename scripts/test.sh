@@ -24,6 +24,18 @@ fi
 if [ -z "${REDIS_URL:-}" ]; then
   redis_private_server "$tmp/redis"
 fi
+# The OpenAPI fuzz test installs its fuzzer (schemathesis, from PyPI) into a virtualenv under
+# target/: it needs Python 3 with venv and pip.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    echo "Python's venv not found; installing Debian's python3-venv package..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >&2
+  else
+    echo "error: the tests need Python 3 with venv (Debian: apt-get install python3-venv)." >&2
+    exit 1
+  fi
+fi
 
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"

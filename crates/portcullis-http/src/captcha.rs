@@ -110,7 +110,7 @@ impl CaptchaGate {
 
 /// The captcha fields a body may carry: ours, or the widget's own.
 // No Debug: tokens are single-use credentials.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct CaptchaFields {
     captcha_token: Option<String>,
     captcha_provider: Option<String>,

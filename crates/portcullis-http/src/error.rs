@@ -17,7 +17,7 @@ pub(crate) fn whole_seconds(d: std::time::Duration) -> u64 {
 }
 
 /// One invalid field of a 422.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldDetail {
     /// Field name as sent.
     pub field: &'static str,

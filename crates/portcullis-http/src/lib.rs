@@ -11,15 +11,18 @@ mod error;
 mod extract;
 mod limit;
 pub mod metrics;
+pub mod openapi;
 mod routes;
+mod routing;
 mod span;
 mod state;
 
-use actix_web::Route;
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
 use portcullis_domain::limits::Limit;
+
+use crate::routing::{Routes, on};
 
 pub use captcha::{CaptchaEndpoint, CaptchaGate};
 pub use error::{ApiError, FieldDetail};
@@ -31,24 +34,6 @@ pub use state::{AppState, AvatarUploads, Draining, MetricsEndpoint, MetricsText}
 /// the tracing logger.
 pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg: &mut ServiceConfig| {
-        // Every path answers a wrong method with 405, an `Allow` header and the envelope.
-        let post = |path: &str, route: Route| {
-            web::resource(path.to_owned())
-                .route(route)
-                .default_service(web::to(|| async { routes::method_not_allowed("POST") }))
-        };
-        // A POST resource counted per client network against `limit`.
-        let limited = |path: &str, route: Route, limit: Limit| {
-            web::resource(path.to_owned())
-                .wrap(from_fn(move |req, next| limit::per_client(limit, req, next)))
-                .route(route)
-                .default_service(web::to(|| async { routes::method_not_allowed("POST") }))
-        };
-        let get = |path: &str, route: Route| {
-            web::resource(path.to_owned())
-                .route(route)
-                .default_service(web::to(|| async { routes::method_not_allowed("GET") }))
-        };
         // A query string that does not parse (`limit=abc`) is a 422 in the envelope, like a body.
         let query = web::QueryConfig::default().error_handler(|err, _| {
             error::ApiError::validation(vec![error::FieldDetail {
@@ -58,176 +43,145 @@ pub fn configure(state: web::Data<AppState>) -> impl FnOnce(&mut ServiceConfig) 
             }])
             .into()
         });
-        cfg.app_data(state)
-            .app_data(query)
-            .service(limited(
-                "/v1/auth/register",
-                web::post().to(routes::register),
-                Limit::Register,
-            ))
-            .service(limited(
-                "/v1/auth/verify-email",
-                web::post().to(routes::verify_email),
-                Limit::SecretSubmission,
-            ))
-            .service(limited(
-                "/v1/auth/verify-email/resend",
-                web::post().to(routes::resend_verification),
-                Limit::VerificationResend,
-            ))
-            .service(limited("/v1/auth/login", web::post().to(routes::login), Limit::Login))
-            .service(limited(
-                "/v1/auth/login/code/request",
-                web::post().to(routes::request_login_code),
-                Limit::LoginCodeRequest,
-            ))
-            .service(limited(
-                "/v1/auth/login/code",
-                web::post().to(routes::login_with_code),
-                Limit::Login,
-            ))
-            .service(limited(
-                "/v1/auth/authorize-ip",
-                web::post().to(routes::authorize_ip),
-                Limit::SecretSubmission,
-            ))
-            .service(limited(
-                "/v1/auth/password/forgot",
-                web::post().to(routes::forgot_password),
-                Limit::PasswordResetRequest,
-            ))
-            .service(limited(
-                "/v1/auth/password/verify",
-                web::post().to(routes::check_reset),
-                Limit::SecretSubmission,
-            ))
-            .service(limited(
-                "/v1/auth/password/reset",
-                web::post().to(routes::reset_password),
-                Limit::SecretSubmission,
-            ))
-            .service(post("/v1/auth/refresh", web::post().to(routes::refresh)))
-            .service(post("/v1/auth/logout", web::post().to(routes::logout)))
-            .service(get("/v1/auth/session", web::get().to(routes::session)))
-            .service(
-                web::resource("/v1/account")
-                    .route(web::get().to(routes::account))
-                    .route(web::patch().to(routes::update_account))
-                    .default_service(web::to(|| async { routes::method_not_allowed("GET, PATCH") })),
-            )
-            .service(
-                web::resource("/v1/account/avatar")
-                    .route(web::put().to(routes::put_avatar))
-                    .route(web::delete().to(routes::delete_avatar))
-                    .default_service(web::to(|| async { routes::method_not_allowed("PUT, DELETE") })),
-            )
-            .service(
-                get("/v1/users/{id}/avatar", web::get().to(routes::get_avatar))
-                    .route(web::head().to(routes::get_avatar)),
-            )
-            .service(post("/v1/account/mfa/totp", web::post().to(routes::enroll_totp)))
-            .service(post(
-                "/v1/account/mfa/totp/activate",
-                web::post().to(routes::activate_totp),
-            ))
-            .service(post(
-                "/v1/account/mfa/totp/disable",
-                web::post().to(routes::disable_totp),
-            ))
-            .service(post(
-                "/v1/account/mfa/recovery-codes",
-                web::post().to(routes::regenerate_recovery_codes),
-            ))
-            .service(get("/v1/account/sessions", web::get().to(routes::list_sessions)))
-            .service(get("/v1/account/events", web::get().to(routes::my_events)))
-            .service(post(
-                "/v1/account/sessions/revoke",
-                web::post().to(routes::revoke_sessions),
-            ))
-            .service(
-                web::resource("/v1/account/sessions/{id}")
-                    .route(web::delete().to(routes::delete_session))
-                    .default_service(web::to(|| async { routes::method_not_allowed("DELETE") })),
-            )
-            .service(post("/v1/account/password", web::post().to(routes::change_password)))
-            .service(post("/v1/account/email", web::post().to(routes::change_email)))
-            .service(get(
-                "/v1/public/signup/plans/{tenant_slug}",
-                web::get().to(routes::signup_plans),
-            ))
-            .service(limited(
-                "/v1/public/signup",
-                web::post().to(routes::sign_up),
-                Limit::Register,
-            ))
-            .service(limited(
-                "/v1/public/signup/verify",
-                web::post().to(routes::verify_signup),
-                Limit::SecretSubmission,
-            ))
-            .service(post("/v1/auth/introspect", web::post().to(routes::introspect)))
-            .service(
-                web::resource("/v1/admin/tenants")
-                    .route(web::get().to(routes::list_tenants))
-                    .route(web::post().to(routes::create_tenant))
-                    .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
-            )
-            .service(
-                web::resource("/v1/admin/tenants/{slug}")
-                    .route(web::get().to(routes::show_tenant))
-                    .route(web::patch().to(routes::update_tenant))
-                    .default_service(web::to(|| async { routes::method_not_allowed("GET, PATCH") })),
-            )
-            .service(get("/v1/admin/tenants/{slug}/plans", web::get().to(routes::list_plans)))
-            .service(
-                web::resource("/v1/admin/tenants/{slug}/plans/{name}")
-                    .route(web::put().to(routes::put_plan))
-                    .route(web::delete().to(routes::delete_plan))
-                    .default_service(web::to(|| async { routes::method_not_allowed("PUT, DELETE") })),
-            )
-            .service(
-                web::resource("/v1/admin/tenants/{slug}/nodes")
-                    .route(web::get().to(routes::list_nodes))
-                    .route(web::post().to(routes::add_node))
-                    .default_service(web::to(|| async { routes::method_not_allowed("GET, POST") })),
-            )
-            .service(
-                web::resource("/v1/admin/tenants/{slug}/nodes/{id}")
-                    .route(web::patch().to(routes::update_node))
-                    .default_service(web::to(|| async { routes::method_not_allowed("PATCH") })),
-            )
-            .service(get(
-                "/v1/admin/tenants/{slug}/customers",
-                web::get().to(routes::list_customers),
-            ))
-            .service(get("/v1/admin/tenants/{slug}/users", web::get().to(routes::list_users)))
-            .service(get(
-                "/v1/admin/tenants/{slug}/events",
-                web::get().to(routes::tenant_events),
-            ))
-            .service(
-                web::resource("/v1/admin/tenants/{slug}/users/{id}")
-                    .route(web::get().to(routes::show_user))
-                    .route(web::delete().to(routes::erase_user))
-                    .default_service(web::to(|| async { routes::method_not_allowed("GET, DELETE") })),
-            )
-            .service(post(
-                "/v1/admin/tenants/{slug}/users/{id}/disable",
-                web::post().to(routes::disable_user),
-            ))
-            .service(post(
-                "/v1/admin/tenants/{slug}/users/{id}/enable",
-                web::post().to(routes::enable_user),
-            ))
-            .service(post(
-                "/v1/admin/tenants/{slug}/users/{id}/sessions/revoke",
-                web::post().to(routes::revoke_user_sessions),
-            ))
-            .service(get("/health/live", web::get().to(routes::live)).route(web::head().to(routes::live)))
-            .service(get("/health/ready", web::get().to(routes::ready)).route(web::head().to(routes::ready)))
-            .service(get("/.well-known/jwks.json", web::get().to(routes::jwks)))
-            .service(get("/metrics", web::get().to(routes::metrics)));
+        cfg.app_data(state).app_data(query);
+        register(&mut Routes {
+            cfg,
+            seen: &mut Vec::new(),
+        });
     }
+}
+
+/// Every (method, path template) the API serves, as registered: what the OpenAPI document
+/// must describe, no more and no less.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    let mut seen = Vec::new();
+    let _ = actix_web::App::new().configure(|cfg| register(&mut Routes { cfg, seen: &mut seen }));
+    seen
+}
+
+/// The route table. Every path answers a wrong method with 405, an `Allow` header and the
+/// envelope.
+fn register(r: &mut Routes<'_>) {
+    use Method as M;
+    r.limited("/v1/auth/register", Limit::Register, routes::register);
+    r.limited("/v1/auth/verify-email", Limit::SecretSubmission, routes::verify_email);
+    r.limited(
+        "/v1/auth/verify-email/resend",
+        Limit::VerificationResend,
+        routes::resend_verification,
+    );
+    r.limited("/v1/auth/login", Limit::Login, routes::login);
+    r.limited(
+        "/v1/auth/login/code/request",
+        Limit::LoginCodeRequest,
+        routes::request_login_code,
+    );
+    r.limited("/v1/auth/login/code", Limit::Login, routes::login_with_code);
+    r.limited("/v1/auth/authorize-ip", Limit::SecretSubmission, routes::authorize_ip);
+    r.limited(
+        "/v1/auth/password/forgot",
+        Limit::PasswordResetRequest,
+        routes::forgot_password,
+    );
+    r.limited("/v1/auth/password/verify", Limit::SecretSubmission, routes::check_reset);
+    r.limited(
+        "/v1/auth/password/reset",
+        Limit::SecretSubmission,
+        routes::reset_password,
+    );
+    r.post("/v1/auth/refresh", routes::refresh);
+    r.post("/v1/auth/logout", routes::logout);
+    r.get("/v1/auth/session", routes::session);
+    r.post("/v1/auth/introspect", routes::introspect);
+    r.add(
+        "/v1/account",
+        None,
+        vec![on(M::GET, routes::account), on(M::PATCH, routes::update_account)],
+    );
+    r.add(
+        "/v1/account/avatar",
+        None,
+        vec![on(M::PUT, routes::put_avatar), on(M::DELETE, routes::delete_avatar)],
+    );
+    r.add(
+        "/v1/users/{id}/avatar",
+        None,
+        vec![on(M::GET, routes::get_avatar), on(M::HEAD, routes::get_avatar)],
+    );
+    r.post("/v1/account/mfa/totp", routes::enroll_totp);
+    r.post("/v1/account/mfa/totp/activate", routes::activate_totp);
+    r.post("/v1/account/mfa/totp/disable", routes::disable_totp);
+    r.post("/v1/account/mfa/recovery-codes", routes::regenerate_recovery_codes);
+    r.get("/v1/account/sessions", routes::list_sessions);
+    r.get("/v1/account/events", routes::my_events);
+    r.post("/v1/account/sessions/revoke", routes::revoke_sessions);
+    r.add(
+        "/v1/account/sessions/{id}",
+        None,
+        vec![on(M::DELETE, routes::delete_session)],
+    );
+    r.post("/v1/account/password", routes::change_password);
+    r.post("/v1/account/email", routes::change_email);
+    r.get("/v1/public/signup/plans/{tenant_slug}", routes::signup_plans);
+    r.limited("/v1/public/signup", Limit::Register, routes::sign_up);
+    r.limited(
+        "/v1/public/signup/verify",
+        Limit::SecretSubmission,
+        routes::verify_signup,
+    );
+    r.add(
+        "/v1/admin/tenants",
+        None,
+        vec![on(M::GET, routes::list_tenants), on(M::POST, routes::create_tenant)],
+    );
+    r.add(
+        "/v1/admin/tenants/{slug}",
+        None,
+        vec![on(M::GET, routes::show_tenant), on(M::PATCH, routes::update_tenant)],
+    );
+    r.get("/v1/admin/tenants/{slug}/plans", routes::list_plans);
+    r.add(
+        "/v1/admin/tenants/{slug}/plans/{name}",
+        None,
+        vec![on(M::PUT, routes::put_plan), on(M::DELETE, routes::delete_plan)],
+    );
+    r.add(
+        "/v1/admin/tenants/{slug}/nodes",
+        None,
+        vec![on(M::GET, routes::list_nodes), on(M::POST, routes::add_node)],
+    );
+    r.add(
+        "/v1/admin/tenants/{slug}/nodes/{id}",
+        None,
+        vec![on(M::PATCH, routes::update_node)],
+    );
+    r.get("/v1/admin/tenants/{slug}/customers", routes::list_customers);
+    r.get("/v1/admin/tenants/{slug}/users", routes::list_users);
+    r.get("/v1/admin/tenants/{slug}/events", routes::tenant_events);
+    r.add(
+        "/v1/admin/tenants/{slug}/users/{id}",
+        None,
+        vec![on(M::GET, routes::show_user), on(M::DELETE, routes::erase_user)],
+    );
+    r.post("/v1/admin/tenants/{slug}/users/{id}/disable", routes::disable_user);
+    r.post("/v1/admin/tenants/{slug}/users/{id}/enable", routes::enable_user);
+    r.post(
+        "/v1/admin/tenants/{slug}/users/{id}/sessions/revoke",
+        routes::revoke_user_sessions,
+    );
+    r.add(
+        "/health/live",
+        None,
+        vec![on(M::GET, routes::live), on(M::HEAD, routes::live)],
+    );
+    r.add(
+        "/health/ready",
+        None,
+        vec![on(M::GET, routes::ready), on(M::HEAD, routes::ready)],
+    );
+    r.get("/.well-known/jwks.json", routes::jwks);
+    r.get("/metrics", routes::metrics);
+    r.get("/v1/openapi.json", routes::openapi);
 }
 
 /// The handler for unknown paths, for `App::default_service`.

@@ -28,9 +28,11 @@ fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 
 /// `POST /v1/auth/register`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub password: PasswordField,
     pub username: Option<String>,
     pub tenant_slug: Option<String>,
@@ -40,11 +42,12 @@ pub struct RegisterRequest {
 
 /// `POST /v1/auth/login`: `login` or its aliases `email` / `username`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub login: Option<String>,
     pub email: Option<String>,
     pub username: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub password: PasswordField,
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
@@ -55,7 +58,7 @@ pub struct LoginRequest {
 
 /// The second factor of a login or a sensitive change: `totp_code`, else `recovery_code`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct SecondFactorFields {
     pub totp_code: Option<String>,
     pub recovery_code: Option<String>,
@@ -78,21 +81,23 @@ pub(crate) fn second_factor(totp: Option<&str>, recovery: Option<&str>) -> Optio
 
 /// `POST /v1/auth/refresh`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    #[schema(required = true, value_type = String)]
     pub refresh_token: Option<String>,
 }
 
 /// `POST /v1/auth/logout`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct LogoutRequest {
     pub scope: Option<String>,
 }
 
 /// `verify-email/resend` and `password/forgot`.
 // No Debug: it may carry a captcha token.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct EmailRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
@@ -102,21 +107,24 @@ pub struct EmailRequest {
 /// A one-time secret: `token`, or `email` and `code` (`verify-email`, `password/verify`,
 /// `password/reset`).
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct SecretRequest {
     pub token: Option<String>,
     pub email: Option<String>,
     pub code: Option<String>,
     pub tenant_slug: Option<String>,
     /// Only for `password/reset`.
+    #[schema(value_type = Option<String>)]
     pub new_password: PasswordField,
 }
 
 /// `POST /v1/auth/login/code`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct CodeLoginRequest {
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub code: Option<String>,
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
@@ -124,9 +132,11 @@ pub struct CodeLoginRequest {
 }
 
 /// `POST /v1/public/signup`.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct SignupRequest {
+    #[schema(required = true, value_type = String)]
     pub company_name: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
     pub plan: Option<String>,
     pub tenant_slug: Option<String>,
@@ -136,18 +146,22 @@ pub struct SignupRequest {
 
 /// `POST /v1/public/signup/verify`.
 // No Debug: it carries the code.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct SignupVerifyRequest {
+    #[schema(required = true, value_type = String)]
     pub code: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub email: Option<String>,
     pub tenant_slug: Option<String>,
 }
 
 /// `POST /v1/account/password`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct ChangePasswordRequest {
+    #[schema(required = true, value_type = String)]
     pub current_password: PasswordField,
+    #[schema(required = true, value_type = String)]
     pub new_password: PasswordField,
     #[serde(flatten)]
     pub second_factor: SecondFactorFields,
@@ -155,25 +169,29 @@ pub struct ChangePasswordRequest {
 
 /// `POST /v1/account/mfa/totp/activate` and `.../recovery-codes`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct MfaCodeRequest {
+    #[schema(required = true, value_type = String)]
     pub code: Option<String>,
 }
 
 /// `POST /v1/account/mfa/totp/disable`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct DisableMfaRequest {
     pub code: Option<String>,
     pub recovery_code: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub current_password: PasswordField,
 }
 
 /// `POST /v1/account/email`.
 // No Debug: it carries secrets.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct ChangeEmailRequest {
+    #[schema(required = true, value_type = String)]
     pub new_email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub current_password: PasswordField,
     #[serde(flatten)]
     pub second_factor: SecondFactorFields,
@@ -181,7 +199,7 @@ pub struct ChangeEmailRequest {
 
 /// `POST /v1/account/sessions/revoke`. Lists come in JSON bodies only (form encoding has none).
 // No Debug: it carries refresh tokens.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct RevokeSessionsRequest {
     pub all: Option<bool>,
     pub exclude_current: Option<bool>,
@@ -190,13 +208,14 @@ pub struct RevokeSessionsRequest {
 }
 
 /// `PATCH /v1/account`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateAccountRequest {
+    #[schema(required = true, value_type = String)]
     pub username: Option<String>,
 }
 
 /// One of the caller's sessions, in `GET /v1/account/sessions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionListItem {
     pub id: String,
     #[serde(serialize_with = "rfc3339")]
@@ -227,7 +246,7 @@ impl SessionListItem {
 }
 
 /// The tenant of a user, in responses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     pub id: String,
     pub slug: String,
@@ -239,7 +258,7 @@ pub(crate) fn avatar_url(base: &str, user: portcullis_domain::UserId, version: &
 }
 
 /// A user, in responses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
     pub email: String,
@@ -272,7 +291,7 @@ impl UserView {
 }
 
 /// A session, in responses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     #[serde(serialize_with = "rfc3339")]
@@ -301,7 +320,7 @@ impl From<&Session> for SessionView {
 }
 
 /// A token pair, in responses.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPairView {
     pub access_token: String,
     pub refresh_token: String,

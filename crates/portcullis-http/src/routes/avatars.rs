@@ -193,7 +193,8 @@ pub async fn delete_avatar(Authenticated(principal): Authenticated, state: Data<
 }
 
 /// The query of `GET /v1/users/{id}/avatar`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvatarQuery {
     /// The version the URL was made for.
     v: Option<String>,

@@ -54,6 +54,15 @@ pub async fn jwks(state: Data<AppState>) -> HttpResponse {
         .json(state.auth.keys().jwks())
 }
 
+/// `GET /v1/openapi.json`: the OpenAPI 3.1 document (no envelope: a standard document, read
+/// by tools as is).
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .body(crate::openapi::document())
+}
+
 /// Unknown path. (Answers built with `HttpResponse::from_error` keep the error on the response,
 /// so the request log records them like every other refusal.)
 pub async fn not_found() -> HttpResponse {
@@ -61,7 +70,7 @@ pub async fn not_found() -> HttpResponse {
 }
 
 /// Known path, wrong method.
-pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
     let mut res = HttpResponse::from_error(ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
@@ -69,7 +78,8 @@ pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
     ));
     res.headers_mut().insert(
         actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static(allow),
+        actix_web::http::header::HeaderValue::from_str(allow)
+            .unwrap_or_else(|_| actix_web::http::header::HeaderValue::from_static("GET")),
     );
     res
 }

@@ -23,9 +23,9 @@ pub use admin::{
 pub use admin_users::{disable_user, enable_user, erase_user, list_users, revoke_user_sessions, show_user};
 pub use audit::{my_events, tenant_events};
 pub use auth::{login, logout, refresh, register, session};
-pub use avatars::{delete_avatar, get_avatar, put_avatar};
+pub use avatars::{AvatarQuery, delete_avatar, get_avatar, put_avatar};
 pub use code_login::login_with_code;
-pub use meta::{jwks, live, method_not_allowed, metrics, not_found, ready};
+pub use meta::{jwks, live, method_not_allowed, metrics, not_found, openapi, ready};
 pub use mfa::{activate_totp, disable_totp, enroll_totp, regenerate_recovery_codes};
 pub use secrets::{
     authorize_ip, check_reset, forgot_password, request_login_code, resend_verification, reset_password, verify_email,
