@@ -247,8 +247,11 @@ async fn a_schema_fuzzer_finds_no_server_error_and_no_answer_outside_the_schema(
 async fn fuzz(venv: &Path, schema_url: &str, bearer: &str, seconds: u64, filters: &[&str]) {
     let seed = std::env::var("FUZZ_SEED").unwrap_or_else(|_| "20261206".into());
     let report = std::env::temp_dir().join(format!("portcullis-fuzz-{}-{seconds}", std::process::id()));
+    // Its cache and reports go to a directory of its own, not the checkout.
+    std::fs::create_dir_all(&report).unwrap();
     let mut command = Command::new(venv.join("bin/schemathesis"));
     command
+        .current_dir(&report)
         .args(["run", schema_url])
         .args([
             "--checks",

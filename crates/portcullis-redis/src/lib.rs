@@ -10,9 +10,12 @@
 //! still limit someone. Time comes from the caller's [`Clock`], so nodes must keep their clocks
 //! in sync (NTP; a skew of a second is a second of a limit's period).
 //!
-//! Keys are `{prefix}:{<limit>:<digest>}`: the digest (SHA-256, truncated to 128 bits) keeps login
-//! names and addresses out of Redis and bounds key length; the braces keep a key's state and
-//! its attempts in one Redis Cluster slot.
+//! Keys are `{prefix}:{<limit>:<digest>}`: the digest is an HMAC-SHA-256 (truncated to 128 bits)
+//! under [`RedisSettings::key_secret`], a secret every node shares, so whoever can read Redis
+//! cannot tell which login name, address or network a key counts (not even by hashing every
+//! IPv4 address), and keys have a bounded length. The braces would keep a key's state and its
+//! attempts in one slot; the client speaks to one Redis endpoint (Redis Cluster is not
+//! supported).
 //!
 //! When Redis does not answer (down, unreachable, slower than [`RedisSettings::timeout`]) the
 //! node answers from its in-process limits, logs the change once, sets
@@ -35,7 +38,6 @@ use portcullis_domain::limits::{AttemptPermit, Backoff, Limit, Quota, RateDecisi
 use portcullis_ratelimit::{BUSY_WAIT, LimiterSettings};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret as _, SecretString};
-use sha2::Digest as _;
 
 use crate::health::Health;
 
@@ -55,16 +57,20 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// How long an attempt in progress holds its place if its node never ends it (a crash).
     pub attempt_lease: Duration,
+    /// The secret key names are derived under; the same on every node, or nodes count apart.
+    pub key_secret: Vec<u8>,
 }
 
 impl RedisSettings {
-    /// Settings for `url` with the defaults: prefix `portcullis:rl`, 250 ms, 60 s leases.
-    pub fn new(url: SecretString) -> Self {
+    /// Settings for `url` with the defaults: prefix `portcullis:rl`, 250 ms, 60 s leases, and
+    /// key names derived under `key_secret`.
+    pub fn new(url: SecretString, key_secret: Vec<u8>) -> Self {
         Self {
             url,
             prefix: "portcullis:rl".into(),
             timeout: Duration::from_millis(250),
             attempt_lease: Duration::from_secs(60),
+            key_secret,
         }
     }
 }
@@ -107,9 +113,9 @@ impl std::fmt::Debug for RedisLimiter {
 
 impl RedisLimiter {
     /// A limiter with these quotas and back-offs on the Redis at `settings.url`, answering from
-    /// `fallback` while Redis cannot. Tries to connect for up to a second; if that fails the
-    /// node starts anyway on its own limits and keeps trying in the background. Call it inside
-    /// a Tokio runtime.
+    /// `fallback` while Redis cannot. Tries to connect (a second per attempt, two attempts);
+    /// if that fails the node starts anyway on its own limits and keeps trying in the
+    /// background. Call it inside a Tokio runtime.
     pub async fn connect(
         settings: RedisSettings,
         quotas: impl IntoIterator<Item = (Limit, Quota)>,
@@ -157,12 +163,17 @@ impl RedisLimiter {
                 spawn_connector(client, config, Arc::clone(&limiter.conn));
             }
         }
+        spawn_gauge(Arc::downgrade(&limiter.health), Arc::downgrade(&limiter.conn));
         Ok(limiter)
     }
 
     /// The state and attempts keys of `key` under `limit`.
     fn keys(&self, limit: Limit, key: &str) -> Keys {
-        let digest = sha2::Sha256::digest(key.as_bytes());
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.settings.key_secret)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(key.as_bytes());
+        let digest = mac.finalize().into_bytes();
         let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16]);
         let state = format!("{}:{{{}:{tag}}}", self.settings.prefix, limit.name());
         let attempts = format!("{state}:a");
@@ -209,11 +220,40 @@ impl RedisLimiter {
         }
     }
 
+    /// Removes attempt `id` from `key`, off the request's path (best effort: the lease ends on
+    /// its own).
+    fn release_lease(&self, key: String, id: String) {
+        if let (Some(conn), Ok(runtime)) = (self.conn.get(), tokio::runtime::Handle::try_current()) {
+            let mut conn = conn.clone();
+            runtime.spawn(async move {
+                let mut release = redis::cmd("ZREM");
+                release.arg(&key).arg(&id);
+                let _ = tokio::time::timeout(Duration::from_secs(1), release.query_async::<()>(&mut conn)).await;
+            });
+        }
+    }
+
     /// The in-process limiter, for a decision Redis could not make.
     fn fallback(&self) -> &dyn RateLimiter {
         metrics::counter!(FALLBACK).increment(1);
         &*self.fallback
     }
+}
+
+/// Sets [`SHARED_UP`] every few seconds (not only on a change, which a recorder installed later
+/// would miss), for as long as the limiter lives.
+fn spawn_gauge(health: std::sync::Weak<Health>, conn: std::sync::Weak<OnceLock<ConnectionManager>>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            let (Some(health), Some(conn)) = (health.upgrade(), conn.upgrade()) else {
+                return;
+            };
+            let up = conn.get().is_some() && !health.is_down();
+            metrics::gauge!(SHARED_UP).set(if up { 1.0 } else { 0.0 });
+        }
+    });
 }
 
 /// Keeps trying to connect until it does.
@@ -306,7 +346,13 @@ impl RateLimiter for RedisLimiter {
         };
         let keys = self.keys(limit, key);
         let id = uuid::Uuid::now_v7().simple().to_string();
-        match self.run("begin", rule, &keys, &id).await {
+        let answer = self.run("begin", rule, &keys, &id).await;
+        if answer.is_none() {
+            // The script may have leased the attempt before the answer was lost (a timeout):
+            // give the place back, or it would hold the key for a whole lease on every node.
+            self.release_lease(keys.attempts.clone(), id.clone());
+        }
+        match answer {
             Some((0, _)) => match self.conn.get() {
                 Some(conn) => Ok(AttemptPermit::new(LeasedAttempt {
                     id,

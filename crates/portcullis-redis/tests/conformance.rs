@@ -19,7 +19,7 @@ async fn fresh(
     settings: LimiterSettings,
     clock: Arc<ManualClock>,
 ) -> Arc<dyn RateLimiter> {
-    let mut redis = RedisSettings::new(redis_url().into());
+    let mut redis = RedisSettings::new(redis_url().into(), vec![7; 32]);
     redis.prefix = format!("test:{}", uuid::Uuid::now_v7().simple());
     // No fallback that could hide a failure: an unlimited one would fail every test.
     let limiter = RedisLimiter::connect(redis, quotas, &settings, clock, Arc::new(NoLimits))

@@ -25,7 +25,7 @@ fn login_quota(count: u32) -> Vec<(Limit, Quota)> {
 
 async fn node(url: String, prefix: &str, count: u32) -> RedisLimiter {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut settings = RedisSettings::new(url.into());
+    let mut settings = RedisSettings::new(url.into(), vec![7; 32]);
     settings.prefix = prefix.to_owned();
     settings.timeout = Duration::from_millis(200);
     let fallback = Arc::new(GovernorLimiter::new(login_quota(count), clock.clone()));

@@ -233,7 +233,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         max_failures: config.mfa.max_failures,
         lockout: crate::config::seconds(config.mfa.lockout_secs),
     };
-    let limiter = crate::limits::limiter(config, clock.clone()).await?;
+    let limiter = crate::limits::limiter(config, clock.clone(), &refresh_key).await?;
     let auth = AuthService::new(AuthDeps {
         store: store.clone(),
         hasher,

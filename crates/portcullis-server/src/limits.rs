@@ -9,9 +9,14 @@ use portcullis_domain::{Clock, RateLimiter};
 
 use crate::config::{Config, LimitStore};
 
-/// Builds the node's limiter. With Redis it connects (for up to a second; a node whose Redis
-/// is down starts anyway, on its own counts, and connects when it can).
-pub async fn limiter(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn RateLimiter>> {
+/// Builds the node's limiter. With Redis it connects (a node whose Redis is down starts anyway,
+/// on its own counts, and connects when it can); key names in Redis are derived under a secret
+/// of the refresh key, which every node shares.
+pub async fn limiter(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    refresh_key: &portcullis_domain::ServerKey,
+) -> anyhow::Result<Arc<dyn RateLimiter>> {
     let limits = &config.limits;
     let governor = Arc::new(portcullis_ratelimit::GovernorLimiter::with_settings(
         limits.quotas(),
@@ -21,7 +26,8 @@ pub async fn limiter(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<A
     spawn_housekeeping(governor.clone());
     let store: Arc<dyn RateLimiter> = match (limits.store, &limits.redis_url) {
         (LimitStore::Redis, Some(url)) => {
-            let mut settings = portcullis_redis::RedisSettings::new(url.clone());
+            let secret = refresh_key.fingerprint("rate-limit key names").into_bytes();
+            let mut settings = portcullis_redis::RedisSettings::new(url.clone(), secret);
             settings.prefix.clone_from(&limits.redis_prefix);
             settings.timeout = Duration::from_millis(limits.redis_timeout_ms);
             let shared = portcullis_redis::RedisLimiter::connect(

@@ -190,6 +190,9 @@ impl MailDelivery {
         // The lease runs in real time (on the storage's clock), so what is left of it is
         // judged by real elapsed time, from before the claim, never by the business clock.
         let claiming = std::time::Instant::now();
+        if self.control.is_stopping() {
+            return Ok(DeliveryReport::default());
+        }
         let claimed = self
             .outbox
             .claim_due(self.clock.now(), self.policy.lease, batch)

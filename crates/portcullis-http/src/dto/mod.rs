@@ -113,7 +113,7 @@ pub struct SecretRequest {
     pub email: Option<String>,
     pub code: Option<String>,
     pub tenant_slug: Option<String>,
-    /// Only for `password/reset`.
+    /// Only for `password/reset`, where it is required.
     #[schema(value_type = Option<String>)]
     pub new_password: PasswordField,
 }
@@ -139,6 +139,7 @@ pub struct SignupRequest {
     #[schema(required = true, value_type = String)]
     pub email: Option<String>,
     pub plan: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub tenant_slug: Option<String>,
     #[serde(flatten)]
     pub captcha: crate::captcha::CaptchaFields,
@@ -152,6 +153,7 @@ pub struct SignupVerifyRequest {
     pub code: Option<String>,
     #[schema(required = true, value_type = String)]
     pub email: Option<String>,
+    #[schema(required = true, value_type = String)]
     pub tenant_slug: Option<String>,
 }
 
@@ -159,7 +161,7 @@ pub struct SignupVerifyRequest {
 // No Debug: it carries secrets.
 #[derive(Default, Deserialize, utoipa::ToSchema)]
 pub struct ChangePasswordRequest {
-    #[schema(required = true, value_type = String)]
+    #[schema(value_type = Option<String>)]
     pub current_password: PasswordField,
     #[schema(required = true, value_type = String)]
     pub new_password: PasswordField,

@@ -186,12 +186,16 @@ fn operation(op: Op) -> Operation {
         b = b.parameter(param);
     }
     if let Some((types, schema)) = op.body {
-        let mut body = RequestBodyBuilder::new().required(Some(Required::True));
+        // Not required: an empty body reads as `{}`, and the fields say what is required.
+        let mut body = RequestBodyBuilder::new().required(Some(Required::False));
         for content_type in types {
             body = body.content(
                 *content_type,
                 ContentBuilder::new().schema(Some(schema.clone())).build(),
             );
+        }
+        if let Some(form) = op.form {
+            body = body.content("multipart/form-data", ContentBuilder::new().schema(Some(form)).build());
         }
         b = b.request_body(Some(body.build()));
     }

@@ -41,19 +41,15 @@ pub(super) struct Op {
     pub(super) query: Vec<Parameter>,
     pub(super) answers: Vec<(u16, &'static str, Answer)>,
     pub(super) named: Named,
+    /// A `multipart/form-data` body, beside `body`.
+    pub(super) form: Option<RefOr<Schema>>,
 }
 
 /// The body content types every command endpoint takes.
 const FORMS: &[&str] = &["application/json", "application/x-www-form-urlencoded"];
 
-/// What an avatar upload takes: the picture itself, or a form with it in `avatar`.
-const PICTURES: &[&str] = &[
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "image/gif",
-    "multipart/form-data",
-];
+/// What an avatar upload takes as the body itself.
+const PICTURES: &[&str] = &["image/png", "image/jpeg", "image/webp", "image/gif"];
 
 impl Op {
     pub(super) fn new(method: Method, path: &'static str, tag: &'static str, summary: &'static str) -> Self {
@@ -68,6 +64,7 @@ impl Op {
             query: Vec::new(),
             answers: Vec::new(),
             named: Vec::new(),
+            form: None,
         }
     }
 
@@ -93,9 +90,11 @@ impl Op {
         self
     }
 
-    /// A picture as the body.
+    /// A picture as the body, or a form with it in `avatar`.
     pub(super) fn picture(mut self) -> Self {
         self.body = Some((PICTURES, binary()));
+        let form = any_object().property("avatar", binary()).required("avatar");
+        self.form = Some(form.build().into());
         self
     }
 

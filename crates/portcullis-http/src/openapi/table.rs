@@ -61,7 +61,7 @@ pub(super) fn operations() -> Vec<Op> {
         )
         .tenant()
         .body::<dto::SecretRequest>()
-        .answer(ok, "Authorized and signed in", data::<dto::TokenPairView>()),
+        .answer(ok, "Authorized: log in again from that network", message()),
         Op::new(M::POST, "/v1/auth/password/forgot", "auth", "Mail a password reset")
             .tenant()
             .body::<dto::EmailRequest>()
@@ -177,7 +177,7 @@ pub(super) fn operations() -> Vec<Op> {
         Op::new(M::POST, "/v1/account/password", "account", "Change the password")
             .user()
             .body::<dto::ChangePasswordRequest>()
-            .answer(ok, "Changed; a new token pair", object()),
+            .answer(ok, "Changed; the other sessions ended", object()),
         Op::new(M::POST, "/v1/account/email", "account", "Change the email address")
             .user()
             .body::<dto::ChangeEmailRequest>()
@@ -190,7 +190,6 @@ pub(super) fn operations() -> Vec<Op> {
         )
         .answer(ok, "Active plans", objects()),
         Op::new(M::POST, "/v1/public/signup", "signup", "Sign a customer up on a plan")
-            .tenant()
             .body::<dto::SignupRequest>()
             .answer(201, "Placed; a code was mailed", object()),
         Op::new(
@@ -199,7 +198,6 @@ pub(super) fn operations() -> Vec<Op> {
             "signup",
             "Confirm a signup with its code",
         )
-        .tenant()
         .body::<dto::SignupVerifyRequest>()
         .answer(ok, "Confirmed", object()),
         Op::new(M::GET, "/v1/admin/tenants", "admin", "Tenants")
