@@ -223,13 +223,8 @@ impl RedisLimiter {
     /// Removes attempt `id` from `key`, off the request's path (best effort: the lease ends on
     /// its own).
     fn release_lease(&self, key: String, id: String) {
-        if let (Some(conn), Ok(runtime)) = (self.conn.get(), tokio::runtime::Handle::try_current()) {
-            let mut conn = conn.clone();
-            runtime.spawn(async move {
-                let mut release = redis::cmd("ZREM");
-                release.arg(&key).arg(&id);
-                let _ = tokio::time::timeout(Duration::from_secs(1), release.query_async::<()>(&mut conn)).await;
-            });
+        if let Some(conn) = self.conn.get() {
+            give_back(conn.clone(), key, id);
         }
     }
 
@@ -297,20 +292,25 @@ impl Drop for LeasedAttempt {
         if self.ended {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return; // The lease ends on its own.
-        };
-        let (id, key, mut conn) = (
-            std::mem::take(&mut self.id),
-            std::mem::take(&mut self.attempts_key),
+        give_back(
             self.conn.clone(),
+            std::mem::take(&mut self.attempts_key),
+            std::mem::take(&mut self.id),
         );
-        runtime.spawn(async move {
-            let mut release = redis::cmd("ZREM");
-            release.arg(&key).arg(&id);
-            let _ = tokio::time::timeout(Duration::from_secs(1), release.query_async::<()>(&mut conn)).await;
-        });
     }
+}
+
+/// Removes attempt `id` from the attempts `key`, off the caller's path and best effort: outside
+/// a Tokio runtime, or if Redis does not answer within a second, the lease ends on its own.
+fn give_back(mut conn: ConnectionManager, key: String, id: String) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut release = redis::cmd("ZREM");
+        release.arg(&key).arg(&id);
+        let _ = tokio::time::timeout(Duration::from_secs(1), release.query_async::<()>(&mut conn)).await;
+    });
 }
 
 #[async_trait]

@@ -362,22 +362,13 @@ async fn outbox_row(url: &str, id: uuid::Uuid) -> OutboxRow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_committed_before_a_crash_is_delivered_by_the_next_process() {
-    use portcullis_domain::{MailKind, OutboxStore, OutgoingMail};
+    use portcullis_domain::OutboxStore;
     use portcullis_testkit::smtp::SmtpSink;
 
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let db = ScratchDatabase::create(&admin).await.unwrap();
     let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url())).unwrap();
-    let mail = OutgoingMail {
-        id: uuid::Uuid::now_v7(),
-        tenant_id: portcullis_domain::TenantId::DEFAULT,
-        to: "ada@example.com".into(),
-        from: None,
-        kind: MailKind::PasswordReset,
-        subject: "Reset your password".into(),
-        text: "Your code is 123456.".into(),
-        html: "<p>Your code is 123456.</p>".into(),
-    };
+    let mail = reset_mail("ada@example.com");
     store.enqueue(&mail, chrono::Utc::now()).await.unwrap();
 
     let smtp_port = SmtpSink::unused_port().unwrap();
@@ -497,26 +488,15 @@ async fn two_nodes_share_limits_through_redis_and_send_each_mail_once() {
 /// are given back as it stops, so another node sends them at once instead of after their lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_readiness_first_and_gives_back_outbox_leases() {
-    use portcullis_domain::{MailKind, OutboxStore, OutgoingMail};
+    use portcullis_domain::OutboxStore;
     use portcullis_testkit::smtp::SmtpSink;
 
     let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let db = ScratchDatabase::create(&admin).await.unwrap();
     let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings::new(db.url())).unwrap();
-    let mut ids = Vec::new();
     for i in 0..5 {
-        let mail = OutgoingMail {
-            id: uuid::Uuid::now_v7(),
-            tenant_id: portcullis_domain::TenantId::DEFAULT,
-            to: format!("user{i}@example.com"),
-            from: None,
-            kind: MailKind::PasswordReset,
-            subject: "Reset your password".into(),
-            text: "Your code is 123456.".into(),
-            html: "<p>Your code is 123456.</p>".into(),
-        };
+        let mail = reset_mail(&format!("user{i}@example.com"));
         store.enqueue(&mail, chrono::Utc::now()).await.unwrap();
-        ids.push(mail.id);
     }
     // An SMTP server that accepts and never answers: node A's first send hangs.
     let black_hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -599,4 +579,18 @@ async fn leased_count(url: &str) -> i64 {
         .await
         .unwrap()
         .n
+}
+
+/// A password-reset mail to `to`, as a flow would enqueue it.
+fn reset_mail(to: &str) -> portcullis_domain::OutgoingMail {
+    portcullis_domain::OutgoingMail {
+        id: uuid::Uuid::now_v7(),
+        tenant_id: portcullis_domain::TenantId::DEFAULT,
+        to: to.to_owned(),
+        from: None,
+        kind: portcullis_domain::MailKind::PasswordReset,
+        subject: "Reset your password".into(),
+        text: "Your code is 123456.".into(),
+        html: "<p>Your code is 123456.</p>".into(),
+    }
 }

@@ -240,19 +240,7 @@ fn operation(op: Op) -> Operation {
 
 /// `{"success": true, "data": <data>}`.
 fn success(data: RefOr<utoipa::openapi::schema::Schema>) -> RefOr<utoipa::openapi::schema::Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property(
-            "success",
-            ObjectBuilder::new()
-                .schema_type(Type::Boolean)
-                .enum_values(Some([true])),
-        )
-        .property("data", data)
-        .required("success")
-        .required("data")
-        .build()
-        .into()
+    envelope(true, "data", data).build().into()
 }
 
 /// `{"success": false, "error": {"code", "message", "details"?}}`.
@@ -267,15 +255,18 @@ fn error_envelope() -> ObjectBuilder {
         )
         .required("code")
         .required("message");
+    envelope(false, "error", error.build().into())
+}
+
+/// `{"success": <success>, <field>: <body>}`, both required.
+fn envelope(success: bool, field: &str, body: RefOr<utoipa::openapi::schema::Schema>) -> ObjectBuilder {
+    let flag = ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([success]));
     ObjectBuilder::new()
         .schema_type(Type::Object)
-        .property(
-            "success",
-            ObjectBuilder::new()
-                .schema_type(Type::Boolean)
-                .enum_values(Some([false])),
-        )
-        .property("error", error)
+        .property("success", flag)
+        .property(field, body)
         .required("success")
-        .required("error")
+        .required(field)
 }
