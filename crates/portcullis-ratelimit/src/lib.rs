@@ -199,6 +199,16 @@ pub struct LimiterSettings {
     pub backoffs: Vec<(Limit, Backoff)>,
 }
 
+impl LimiterSettings {
+    /// The back-off of `limit`, if it has one that ever makes anyone wait.
+    pub fn backoff_for(&self, limit: Limit) -> Option<Backoff> {
+        self.backoffs
+            .iter()
+            .find(|(l, b)| *l == limit && b.is_enabled())
+            .map(|(_, b)| *b)
+    }
+}
+
 impl Default for LimiterSettings {
     fn default() -> Self {
         Self {
@@ -241,11 +251,7 @@ impl GovernorLimiter {
         let buckets = quotas
             .into_iter()
             .filter_map(|(limit, quota)| {
-                let backoff = settings
-                    .backoffs
-                    .iter()
-                    .find(|(l, b)| *l == limit && b.is_enabled())
-                    .map(|(_, b)| *b);
+                let backoff = settings.backoff_for(limit);
                 let governed = governor_quota(quota);
                 if governed.is_none() && backoff.is_none() {
                     return None;

@@ -127,11 +127,7 @@ impl RedisLimiter {
         let rules = quotas
             .into_iter()
             .filter_map(|(limit, quota)| {
-                let backoff = limiter_settings
-                    .backoffs
-                    .iter()
-                    .find(|(l, b)| *l == limit && b.is_enabled())
-                    .map(|(_, b)| *b);
+                let backoff = limiter_settings.backoff_for(limit);
                 (quota.is_enabled() || backoff.is_some()).then_some((limit, Rule { quota, backoff }))
             })
             .collect();

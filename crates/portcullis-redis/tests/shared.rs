@@ -172,18 +172,7 @@ async fn a_node_falls_back_to_its_own_limits_while_redis_is_away_and_comes_back(
     // Redis comes back: within a few probes node A shares the budget again, and sees that "k"
     // is used up on the shared store.
     relay.set_open(true);
-    let mut shared_again = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        // A fresh key on the shared store, used once by B: A sees its count.
-        let probe = format!("probe-{}", uuid::Uuid::now_v7().simple());
-        b.hit(Limit::Login, &probe).await;
-        if let RateDecision::Allowed { remaining: 1, .. } = a.hit(Limit::Login, &probe).await {
-            shared_again = true;
-            break;
-        }
-    }
-    assert!(shared_again, "node A went back to the shared store");
+    assert!(shares_with(&a, &b, 1).await, "node A went back to the shared store");
     assert!(
         !a.hit(Limit::Login, "k").await.is_allowed(),
         "and the shared count held meanwhile"
@@ -202,15 +191,27 @@ async fn a_node_that_starts_without_redis_serves_on_its_own_and_connects_later()
     assert!(!a.hit(Limit::Login, "k").await.is_allowed(), "its own limits hold");
     relay.set_open(true);
     let b = node(redis_url(), &prefix, 2).await;
-    let mut connected = false;
+    assert!(
+        shares_with(&a, &b, 0).await,
+        "node A connected once Redis was reachable"
+    );
+}
+
+/// Whether, within 10 s, `a` sees `b`'s count: on a fresh key used once by `b`, `a`'s next
+/// event leaves `remaining` (a quota of `remaining + 2`).
+async fn shares_with(a: &RedisLimiter, b: &RedisLimiter, remaining: u32) -> bool {
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let probe = format!("probe-{}", uuid::Uuid::now_v7().simple());
         b.hit(Limit::Login, &probe).await;
-        if let RateDecision::Allowed { remaining: 0, .. } = a.hit(Limit::Login, &probe).await {
-            connected = true;
-            break;
+        if a.hit(Limit::Login, &probe).await
+            == (RateDecision::Allowed {
+                limit: remaining + 2,
+                remaining,
+            })
+        {
+            return true;
         }
     }
-    assert!(connected, "node A connected once Redis was reachable");
+    false
 }
