@@ -181,6 +181,65 @@ pub async fn a_disabled_account_shows_no_avatar<S: Storage, A: AvatarStore, B: B
     assert_eq!(avatars.current_avatar(ada.id).await.expect("read").as_deref(), Some(V1));
 }
 
+/// However an account row goes (here: erasure through the port, without the use case's own
+/// removal of the pictures first), its avatar bytes go in the same transaction, and no other
+/// account's do. Not for the in-memory store, whose erasure keeps no blobs of its own.
+pub async fn deleting_an_account_deletes_its_avatar_blobs<S>(store: &S)
+where
+    S: Storage + AvatarStore + BlobStore,
+{
+    use portcullis_domain::model::AuditEvent;
+    use portcullis_domain::{Email, NewAccount};
+    let account = |address: &str| NewAccount {
+        id: UserId::from_uuid(uuid::Uuid::now_v7()),
+        tenant_id: TenantId::DEFAULT,
+        email: Email::parse(address).expect("address"),
+        email_verified: true,
+        username: None,
+        password_hash: "$test$".to_owned(),
+        created_at: chrono::Utc::now(),
+        network: None,
+    };
+    let ada = store
+        .insert_account(account("ada@example.com"), None)
+        .await
+        .expect("ada");
+    let bob = store
+        .insert_account(account("bob@example.com"), None)
+        .await
+        .expect("bob");
+    let version = "0123456789abcdef0123456789abcdef-0123456789abcdef";
+    for user in [ada.id, bob.id] {
+        let avatar = NewAvatar {
+            version: version.to_owned(),
+            content_type: "image/jpeg".to_owned(),
+            bytes: b"picture".to_vec(),
+        };
+        store.set_avatar(TenantId::DEFAULT, user, &avatar).await.expect("set");
+    }
+    let pseudonym = UserId::from_uuid(uuid::Uuid::now_v7());
+    let event = AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        kind: EventType::AccountErased,
+        tenant_id: TenantId::DEFAULT,
+        user_id: Some(pseudonym),
+        session_id: None,
+        ip: None,
+        user_agent: None,
+        request_id: None,
+        at: chrono::Utc::now(),
+        details: serde_json::json!({}),
+    };
+    assert!(
+        store
+            .erase_account(TenantId::DEFAULT, ada.id, pseudonym, &event)
+            .await
+            .expect("erase")
+    );
+    assert_eq!(store.blob(&avatar_key(ada.id, version)).await.expect("read"), None);
+    assert!(store.blob(&avatar_key(bob.id, version)).await.expect("read").is_some());
+}
+
 /// Runs the avatar contract against `$fresh().await` (the storage, the avatar store on it, the
 /// blob store under that, and a guard to keep alive).
 #[macro_export]

@@ -1,0 +1,44 @@
+//! SQLite storage adapter: implements the domain's storage ports on diesel's SQLite backend,
+//! SQLite compiled in, driven through diesel-async's `SyncConnectionWrapper` (each statement on
+//! tokio's blocking pool, never on the executor's threads) from a small connection pool.
+//!
+//! For one node with no database server: a file under the data directory (write-ahead log,
+//! busy timeout, foreign keys on), or a private in-memory database for tests and embedding
+//! ([`SqliteStore::in_memory`]). Several nodes need PostgreSQL (`portcullis-postgres`).
+//!
+//! The guarantees are the PostgreSQL adapter's, and the same conformance suite proves them:
+//! every transaction that reads then writes starts with `BEGIN IMMEDIATE`, so it holds
+//! SQLite's one write lock from its first statement and cannot interleave with another
+//! writer — what row locks give on PostgreSQL (refresh rotation, TOTP step reservation,
+//! capacity placement, outbox claims, redemption), the write lock gives here.
+//!
+//! The modules mirror `portcullis-postgres`'s, one per port family; the SQL differs where the
+//! dialects do (no `FOR UPDATE`, JSON arrays for text arrays, UUIDs as 16-byte BLOBs).
+
+mod accounts;
+mod admin;
+mod audit;
+mod avatars;
+mod blobs;
+mod error;
+mod mail_requests;
+mod mfa;
+mod migrate;
+mod outbox;
+mod pool;
+mod queries;
+mod redemption;
+mod registration;
+mod reseal;
+mod rows;
+mod schema;
+mod secrets;
+mod sessions;
+mod signup;
+mod sql;
+mod tenants;
+mod users;
+
+pub use migrate::{MigrateError, run_migrations};
+pub use outbox::OutboxBacklog;
+pub use pool::{PoolStatus, SqliteSettings, SqliteStore, path_of};

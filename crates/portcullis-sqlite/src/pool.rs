@@ -1,0 +1,326 @@
+//! The connection pool behind every port, server-wide secrets and readiness.
+//!
+//! Every connection runs with foreign keys on, a busy timeout, case-sensitive `LIKE` (as in
+//! PostgreSQL) and, on a file, write-ahead logging: readers never wait for the writer, and
+//! writers take the database's one write lock at `BEGIN IMMEDIATE`, so a transaction that reads
+//! then writes never fails half-way for another writer's sake — writes are serialised, which is
+//! what makes rotation, step reservation and placement atomic here.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::FutureExt;
+use portcullis_domain::{HealthCheck, SecretStore, StoreError};
+
+use crate::error::{pool_error, query_error};
+use crate::schema::server_secrets;
+use crate::sql::Db;
+
+/// A connection, driven off the async executor (each statement runs on tokio's blocking pool).
+pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Where the database is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct SqliteSettings {
+    /// A file path, `sqlite://PATH` (`sqlite:///abs/path` or `sqlite://rel/path`), or
+    /// `:memory:` for a private in-memory database (one connection: gone when the store is).
+    pub url: String,
+    /// Maximum pooled connections (default 8; always 1 in memory).
+    pub max_connections: usize,
+    /// How long a request waits for a free connection before it gets 503 (default 2 s).
+    pub acquire_timeout: Duration,
+    /// How long a writer waits for another writer's lock before its query fails with 503
+    /// (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl SqliteSettings {
+    /// Defaults for `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(2),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Whether this names a private in-memory database.
+    pub fn is_memory(&self) -> bool {
+        matches!(path_of(&self.url), ":memory:")
+    }
+}
+
+/// The file path (or `:memory:`) a `sqlite://` URL or bare path names.
+pub fn path_of(url: &str) -> &str {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url)
+}
+
+/// The connection pool as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections it may open.
+    pub max: usize,
+    /// Connections open.
+    pub open: usize,
+    /// Open and idle.
+    pub idle: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+/// The SQLite implementation of every storage port.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Pool<SqliteConn>,
+    /// Tenant slugs by id, as read (a slug never changes once its tenant exists).
+    tenant_slugs: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, String>>>,
+    memory: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("SqliteStore")
+            .field("memory", &self.memory)
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+/// The statements every new connection runs first.
+fn setup_sql(busy_timeout: Duration, memory: bool) -> String {
+    let journal = if memory {
+        ""
+    } else {
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    };
+    format!(
+        "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; {journal}",
+        busy_timeout.as_millis()
+    )
+}
+
+impl SqliteStore {
+    /// Opens (creating the file if needed) and migrates the database, and builds the pool.
+    pub async fn open(settings: &SqliteSettings) -> Result<Self, StoreError> {
+        let memory = settings.is_memory();
+        let path = path_of(&settings.url).to_owned();
+        if !memory {
+            crate::migrate::run_migrations(&settings.url)
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        }
+        let setup = setup_sql(settings.busy_timeout, memory);
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(move |url| {
+            let url = url.to_owned();
+            let setup = setup.clone();
+            async move {
+                let mut conn = SqliteConn::establish(&url).await?;
+                conn.batch_execute(&setup)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                if memory {
+                    // The one connection is the database: it is migrated when it opens.
+                    crate::migrate::migrate_connection(&mut conn)
+                        .await
+                        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                }
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
+        let pool = Pool::builder(manager)
+            .max_size(if memory { 1 } else { settings.max_connections.max(1) })
+            .wait_timeout(Some(settings.acquire_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;
+        let store = Self {
+            pool,
+            tenant_slugs: std::sync::Arc::default(),
+            memory,
+        };
+        // Opens the first connection now: a path that cannot be written fails here, not on the
+        // first request (and in memory, this is when the schema is made).
+        drop(store.conn().await?);
+        Ok(store)
+    }
+
+    /// A private in-memory database, migrated: for tests and embedding. Nothing outlives the
+    /// store.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        Self::open(&SqliteSettings::new(":memory:")).await
+    }
+
+    /// Whether the database lives in memory only.
+    pub fn is_memory(&self) -> bool {
+        self.memory
+    }
+
+    /// The migrations of this build that the database lacks (none: the schema is current).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn().await?;
+        let applied = crate::migrate::applied_versions(&mut conn).await.map_err(query_error)?;
+        Ok(crate::migrate::embedded_versions()
+            .into_iter()
+            .filter(|v| !applied.contains(v))
+            .collect())
+    }
+
+    /// The slug of tenant `id`, from memory or else the database (`None`: no such tenant).
+    pub(crate) async fn tenant_slug(
+        &self,
+        conn: &mut SqliteConn,
+        id: uuid::Uuid,
+    ) -> Result<Option<String>, StoreError> {
+        let known = self
+            .tenant_slugs
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id)
+            .cloned();
+        if known.is_some() {
+            return Ok(known);
+        }
+        let slug = crate::schema::tenants::table
+            .find(id.db())
+            .select(crate::schema::tenants::slug)
+            .first::<String>(conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        if let Some(slug) = &slug {
+            let mut slugs = self
+                .tenant_slugs
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slugs.len() >= 10_000 {
+                slugs.clear();
+            }
+            slugs.insert(id, slug.clone());
+        }
+        Ok(slug)
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<SqliteConn>, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// The pool as it stands: connections open, idle, and callers waiting for one.
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = self.pool.status();
+        PoolStatus {
+            max: s.max_size,
+            open: s.size,
+            idle: s.available,
+            waiting: s.waiting,
+        }
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn get_or_create_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(server_secrets::table)
+            .values((
+                server_secrets::name.eq(name),
+                server_secrets::secret.eq(candidate),
+                server_secrets::created_at.eq(chrono::Utc::now()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        server_secrets::table
+            .find(name)
+            .select(server_secrets::secret)
+            .first::<Vec<u8>>(&mut conn)
+            .await
+            .map_err(query_error)
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut conn = self.conn().await?;
+        server_secrets::table
+            .find(name)
+            .select(server_secrets::secret)
+            .first::<Vec<u8>>(&mut conn)
+            .await
+            .optional()
+            .map_err(query_error)
+    }
+
+    async fn put_secret(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(server_secrets::table)
+            .values((
+                server_secrets::name.eq(name),
+                server_secrets::secret.eq(value),
+                server_secrets::created_at.eq(chrono::Utc::now()),
+            ))
+            .on_conflict(server_secrets::name)
+            .do_update()
+            .set(server_secrets::secret.eq(value))
+            .execute(&mut conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
+    async fn replace_secret(&self, name: &str, expected: Option<&[u8]>, value: &[u8]) -> Result<bool, StoreError> {
+        let mut conn = self.conn().await?;
+        let written = match expected {
+            None => {
+                diesel::insert_into(server_secrets::table)
+                    .values((
+                        server_secrets::name.eq(name),
+                        server_secrets::secret.eq(value),
+                        server_secrets::created_at.eq(chrono::Utc::now()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(&mut conn)
+                    .await
+            }
+            Some(expected) => {
+                diesel::update(
+                    server_secrets::table
+                        .filter(server_secrets::name.eq(name))
+                        .filter(server_secrets::secret.eq(expected)),
+                )
+                .set(server_secrets::secret.eq(value))
+                .execute(&mut conn)
+                .await
+            }
+        }
+        .map_err(query_error)?;
+        Ok(written == 1)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for SqliteStore {
+    /// Ready when the database answers and its schema has every migration of this build.
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pending = self.pending_migrations().await?;
+        if !pending.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "the database schema is behind this build: {} migration(s) pending",
+                pending.len()
+            )));
+        }
+        Ok(())
+    }
+}
