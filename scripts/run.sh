@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Starts Portcullis on its embedded defaults. Uses DATABASE_URL when set; otherwise starts a
-# private PostgreSQL cluster kept under .data/postgres (stopped again when the server exits).
+# Starts Portcullis on its embedded defaults: with no DATABASE_URL, on the SQLite file
+# .data/portcullis.db (no database server, nothing to install). Uses DATABASE_URL when set
+# (postgres://… or sqlite://…). A private PostgreSQL cluster an earlier version made under
+# .data/postgres keeps being used, so nobody loses their accounts on upgrade.
 # Extra arguments go to the server, e.g. `scripts/run.sh migrate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
 
-if [ -z "${DATABASE_URL:-}" ]; then
+if [ -z "${DATABASE_URL:-}" ] && [ -d .data/postgres ]; then
   trap pg_stop_private_cluster EXIT
   pg_private_cluster .data/postgres
   # The server's own database, created on first start.

@@ -14,8 +14,6 @@ use portcullis_domain::{
     AuthDeps, AuthService, Clock, OsRandom, PasswordPolicy, SecureRandom, SystemClock, TokenPolicy, UsernamePolicy,
 };
 use portcullis_http::AppState;
-use portcullis_postgres::{PgSettings, PgStore, run_migrations};
-use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
@@ -54,25 +52,6 @@ impl std::fmt::Debug for Running {
     }
 }
 
-/// The configured database URL, after applying pending migrations when
-/// `database.migrate_on_start` is set (what `serve` and the operator commands start with).
-pub async fn migrated_database_url(config: &Config) -> anyhow::Result<String> {
-    let url = config
-        .database
-        .url
-        .as_ref()
-        .context("database.url is required")?
-        .expose_secret()
-        .to_owned();
-    if config.database.migrate_on_start {
-        let applied = run_migrations(&url).await.context("applying migrations")?;
-        if !applied.is_empty() {
-            tracing::info!(?applied, "migrations applied");
-        }
-    }
-    Ok(url)
-}
-
 /// A listening socket on `addr`, as actix would make it (address reuse, a deep backlog).
 fn listen_for_metrics(bind: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
     listen(bind).with_context(|| format!("binding metrics.bind {bind}"))
@@ -92,7 +71,7 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> 
 /// version on the account.
 async fn avatar_store(
     config: &Config,
-    store: &Arc<PgStore>,
+    db: &crate::database::Database,
 ) -> anyhow::Result<Arc<dyn portcullis_domain::AvatarStore>> {
     use crate::config::AvatarStoreKind;
     Ok(match (config.avatars.store, &config.avatars.directory) {
@@ -101,39 +80,16 @@ async fn avatar_store(
                 .await
                 .with_context(|| format!("avatars.directory {}", dir.display()))?;
             tracing::info!(directory = %dir.display(), "avatars kept in a directory");
-            Arc::new(portcullis_domain::avatars::BlobAvatars::new(
-                store.clone(),
-                Arc::new(blobs),
-            ))
+            Arc::new(portcullis_domain::avatars::BlobAvatars::new(db.storage(), Arc::new(blobs)))
         }
-        _ => store.clone(),
+        _ => db.avatars(),
     })
 }
 
 /// Migrates (if configured), connects, loads keys, and binds the HTTP server.
 pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Running> {
-    let url = migrated_database_url(config).await?;
-    let store = Arc::new(PgStore::connect(&PgSettings {
-        url: url.clone(),
-        max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
-        connect_timeout: Duration::from_millis(config.database.connect_timeout_ms),
-        statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
-    })?);
-    if !config.database.migrate_on_start {
-        let pending = store
-            .pending_migrations()
-            .await
-            .context("checking the database schema")?;
-        if !pending.is_empty() {
-            anyhow::bail!(
-                "the database schema is behind this build: {} migration(s) pending (first {}); run `portcullis \
-                 migrate`, or set database.migrate_on_start = true",
-                pending.len(),
-                pending[0]
-            );
-        }
-    }
+    let db = Arc::new(crate::database::Database::open(config, None).await?);
+    let store = db.storage();
     let rng: Arc<dyn SecureRandom> = Arc::new(OsRandom);
     let clock: Arc<dyn Clock> = overrides.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
 
@@ -255,9 +211,11 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         audit_retention: chrono::Duration::days(i64::try_from(config.retention.audit_event_days).unwrap_or(36_500)),
         site_url_template: config.signup.site_url_template.clone(),
         images: Arc::new(portcullis_images::AvatarProcessor::new(config.avatars.image_settings())),
-        avatars: avatar_store(config, &store).await?,
+        avatars: avatar_store(config, &db).await?,
     });
-    if config.database.liveness_cache {
+    // SQLite has no notifications to feed the cache: liveness is read from the database on
+    // every request, so a revocation by the CLI (another process) counts at once.
+    if let (true, crate::database::Target::Postgres(url)) = (config.database.liveness_cache, crate::database::Target::of(config)?) {
         portcullis_postgres::spawn_liveness_feed(url, Arc::clone(auth.liveness()));
     }
     let mail_worker = config
@@ -272,7 +230,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         Some(_) => config.server.public_url(),
         None => format!("http://{addr}"),
     };
-    let metrics = crate::metrics::start(&config.metrics, &store);
+    let metrics = crate::metrics::start(&config.metrics, &db);
     let observe = config.metrics.enabled;
     // `metrics.bind`: one more listener of this server, that serves `/metrics` alone.
     let metrics_listener = config

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 pub mod cors;
+pub mod database;
 pub mod keys;
 pub mod limits;
 pub mod mail;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use portcullis_server::{Config, Overrides, config::LogConfig, operator, telemetry};
-use secrecy::ExposeSecret;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -102,23 +101,27 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Migrate { action } => {
-                let url = config
-                    .database
-                    .url
-                    .as_ref()
-                    .map(|u| u.expose_secret().to_owned())
-                    .unwrap_or_default();
+                let target = portcullis_server::database::Target::of(&config)?;
                 match action.unwrap_or(MigrateAction::Apply) {
                     MigrateAction::Apply => {
-                        let applied = portcullis_postgres::run_migrations(&url).await?;
+                        let applied = target.migrate().await?;
                         tracing::info!(count = applied.len(), ?applied, "migrations applied");
                         Ok(())
                     }
                     MigrateAction::Status => {
-                        let status = portcullis_postgres::migration_status(&url).await?;
+                        let (applied, pending) = match &target {
+                            portcullis_server::database::Target::Postgres(url) => {
+                                let s = portcullis_postgres::migration_status(url).await?;
+                                (s.applied, s.pending)
+                            }
+                            portcullis_server::database::Target::Sqlite(url) => {
+                                portcullis_sqlite::migration_status(url).await?
+                            }
+                        };
+                        let status = MigrationStatus { applied, pending };
                         use std::io::Write as _;
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "database: {}", portcullis_postgres::describe_target(&url))?;
+                        writeln!(out, "database: {}", target.describe())?;
                         for version in &status.applied {
                             writeln!(out, "applied  {version}")?;
                         }
@@ -183,4 +186,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What `migrate status` prints.
+struct MigrationStatus {
+    applied: Vec<String>,
+    pending: Vec<String>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use portcullis_http::MetricsText;
-use portcullis_postgres::PgStore;
+use crate::database::Database;
 
 use crate::config::MetricsConfig;
 
@@ -56,7 +56,7 @@ fn recorder() -> Option<PrometheusHandle> {
 
 /// Starts metrics as configured: what `GET /metrics` renders (`None` when metrics are off,
 /// or another recorder was installed first).
-pub fn start(config: &MetricsConfig, store: &Arc<PgStore>) -> Option<MetricsText> {
+pub fn start(config: &MetricsConfig, store: &Arc<Database>) -> Option<MetricsText> {
     if !config.enabled {
         return None;
     }
@@ -73,7 +73,7 @@ pub fn start(config: &MetricsConfig, store: &Arc<PgStore>) -> Option<MetricsText
 
 /// Keeps the recorder's histograms drained (every [`UPKEEP_EVERY`]) and refreshes the storage
 /// gauges now and every [`SAMPLE_EVERY_UPKEEPS`] upkeeps, until the store is gone.
-fn spawn_sampler(handle: PrometheusHandle, store: Weak<PgStore>) {
+fn spawn_sampler(handle: PrometheusHandle, store: Weak<Database>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(UPKEEP_EVERY);
         for n in 0_u32.. {
@@ -86,10 +86,10 @@ fn spawn_sampler(handle: PrometheusHandle, store: Weak<PgStore>) {
             // Bounded, so a hung read cannot stop the upkeep (the buffers would grow).
             match tokio::time::timeout(UPKEEP_EVERY, store.outbox_backlog()).await {
                 Err(_) => tracing::debug!("reading the outbox backlog for metrics timed out"),
-                Ok(Ok(backlog)) => {
+                Ok(Ok((pending, oldest))) => {
                     #[allow(clippy::cast_precision_loss)]
-                    metrics::gauge!("portcullis_outbox_pending").set(backlog.pending as f64);
-                    let age = backlog.oldest.map_or(0.0, |at| {
+                    metrics::gauge!("portcullis_outbox_pending").set(pending as f64);
+                    let age = oldest.map_or(0.0, |at| {
                         (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
                     });
                     metrics::gauge!("portcullis_outbox_oldest_pending_seconds").set(age);
@@ -101,12 +101,12 @@ fn spawn_sampler(handle: PrometheusHandle, store: Weak<PgStore>) {
 }
 
 #[allow(clippy::cast_precision_loss)]
-fn record_pool(store: &PgStore) {
-    let s = store.pool_status();
-    metrics::gauge!("portcullis_db_pool_connections", "state" => "in_use").set(s.open.saturating_sub(s.idle) as f64);
-    metrics::gauge!("portcullis_db_pool_connections", "state" => "idle").set(s.idle as f64);
-    metrics::gauge!("portcullis_db_pool_max_connections").set(s.max as f64);
-    metrics::gauge!("portcullis_db_pool_waiting").set(s.waiting as f64);
+fn record_pool(store: &Database) {
+    let (max, open, idle, waiting) = store.pool_status();
+    metrics::gauge!("portcullis_db_pool_connections", "state" => "in_use").set(open.saturating_sub(idle) as f64);
+    metrics::gauge!("portcullis_db_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("portcullis_db_pool_max_connections").set(max as f64);
+    metrics::gauge!("portcullis_db_pool_waiting").set(waiting as f64);
 }
 
 /// Records what one delivery pass did.

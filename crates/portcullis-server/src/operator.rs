@@ -338,26 +338,18 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
 /// Runs `op` against the configured database (migrating it first when
 /// `database.migrate_on_start` is set, as `serve` would), printing to stdout.
 pub async fn run(config: &crate::Config, op: Operation) -> anyhow::Result<()> {
-    let url = crate::app::migrated_database_url(config).await?;
     // Two connections: the command needs one, and it must not take the service's share.
-    let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings {
-        max_connections: 2,
-        ..portcullis_postgres::PgSettings::new(url)
-    })?;
+    let store = crate::database::Database::open(config, Some(2)).await?.storage();
     let mut out = std::io::stdout().lock();
-    execute(&store, &portcullis_domain::SystemClock, op, &mut out).await
+    execute(store.as_ref(), &portcullis_domain::SystemClock, op, &mut out).await
 }
 
 /// Runs `command` against the configured database with the configured keys (checked against
 /// the database's records, nothing written by the check), printing to stdout; `Ok(false)` when secrets are left under a previous key.
 pub async fn run_mfa_keys(config: &crate::Config, command: &crate::mfa_keys::MfaKeysCommand) -> anyhow::Result<bool> {
-    let url = crate::app::migrated_database_url(config).await?;
-    let store = portcullis_postgres::PgStore::connect(&portcullis_postgres::PgSettings {
-        max_connections: 2,
-        ..portcullis_postgres::PgSettings::new(url)
-    })?;
+    let store = crate::database::Database::open(config, Some(2)).await?.storage();
     let rng = portcullis_domain::OsRandom;
-    let keys = crate::keys::mfa_keys_for_operator(config, &store).await?;
+    let keys = crate::keys::mfa_keys_for_operator(config, store.as_ref()).await?;
     let mut out = std::io::stdout().lock();
-    crate::mfa_keys::execute(&store, &keys, &rng, command, &mut out).await
+    crate::mfa_keys::execute(store.as_ref(), &keys, &rng, command, &mut out).await
 }

@@ -39,6 +39,6 @@ mod sql;
 mod tenants;
 mod users;
 
-pub use migrate::{MigrateError, run_migrations};
+pub use migrate::{MigrateError, migration_status, run_migrations};
 pub use outbox::OutboxBacklog;
 pub use pool::{PoolStatus, SqliteSettings, SqliteStore, path_of};

@@ -2,7 +2,7 @@
 
 use diesel::migration::MigrationSource;
 use diesel::sqlite::{Sqlite, SqliteConnection};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::pool::{SqliteConn, path_of};
@@ -62,6 +62,23 @@ fn apply(conn: &mut SqliteConnection) -> Result<Vec<String>, MigrateError> {
     conn.run_pending_migrations(MIGRATIONS)
         .map(|versions| versions.iter().map(ToString::to_string).collect())
         .map_err(|e| MigrateError::Migration(e.to_string()))
+}
+
+/// The versions applied and those of this build still pending, oldest first (`portcullis
+/// migrate status`), changing nothing. A missing file has every migration pending.
+pub async fn migration_status(url: &str) -> Result<(Vec<String>, Vec<String>), MigrateError> {
+    let path = path_of(url).to_owned();
+    let applied = if std::path::Path::new(&path).exists() {
+        let mut conn = SqliteConn::establish(&path).await.map_err(|e| MigrateError::Open {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        applied_versions(&mut conn).await?
+    } else {
+        Vec::new()
+    };
+    let pending = embedded_versions().into_iter().filter(|v| !applied.contains(v)).collect();
+    Ok((applied, pending))
 }
 
 /// Migrates the database behind one pooled connection (an in-memory database, which no other

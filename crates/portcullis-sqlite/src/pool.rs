@@ -111,14 +111,17 @@ fn setup_sql(busy_timeout: Duration, memory: bool) -> String {
 }
 
 impl SqliteStore {
-    /// Opens (creating the file if needed) and migrates the database, and builds the pool.
+    /// Opens the database (creating the file if needed; see [`crate::run_migrations`] for its
+    /// schema) and builds the pool. In memory, the schema is made on open.
     pub async fn open(settings: &SqliteSettings) -> Result<Self, StoreError> {
         let memory = settings.is_memory();
         let path = path_of(&settings.url).to_owned();
         if !memory {
-            crate::migrate::run_migrations(&settings.url)
-                .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            // SQLite creates the file, not its directory.
+            if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            }
         }
         let setup = setup_sql(settings.busy_timeout, memory);
         let mut config = ManagerConfig::default();

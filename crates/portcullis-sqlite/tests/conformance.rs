@@ -7,6 +7,7 @@ use portcullis_sqlite::{SqliteSettings, SqliteStore};
 async fn fresh_file() -> (SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("portcullis.db").display());
+    portcullis_sqlite::run_migrations(&url).await.expect("migrating");
     let store = SqliteStore::open(&SqliteSettings::new(url))
         .await
         .expect("opening the database");

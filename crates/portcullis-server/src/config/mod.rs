@@ -240,11 +240,16 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_valid_once_a_database_is_named() {
+    fn defaults_are_valid_with_or_without_a_database_url() {
         let config = Config::from_figment(&with_url()).unwrap();
         assert_eq!(config.passwords.min_length, 8);
         assert_eq!(config.tokens.refresh_grace_secs, 10);
-        assert!(Config::from_figment(&Figment::new()).is_err(), "no database url");
+        let embedded = Config::from_figment(&Figment::new()).expect("no url: SQLite under .data");
+        assert_eq!(embedded.database.sqlite_path, std::path::Path::new(".data/portcullis.db"));
+        for url in ["sqlite://db/auth.db", "sqlite:///var/lib/portcullis/auth.db", "sqlite://:memory:"] {
+            assert!(Config::from_figment(&Figment::new().merge(Serialized::default("database.url", url))).is_ok(), "{url}");
+        }
+        assert!(Config::from_figment(&Figment::new().merge(Serialized::default("database.url", "sqlite://"))).is_err());
     }
 
     #[test]

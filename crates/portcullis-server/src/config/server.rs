@@ -134,8 +134,11 @@ impl Default for ServerConfig {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `postgres://…`; also read from `DATABASE_URL`.
+    /// `postgres://…` (PostgreSQL: several nodes) or `sqlite://PATH` (SQLite: one node); also
+    /// read from `DATABASE_URL`. Unset: SQLite at `sqlite_path`.
     pub url: Option<SecretString>,
+    /// The SQLite file used when `url` is unset (created with its directory on first start).
+    pub sqlite_path: std::path::PathBuf,
     /// A file holding `url` (it carries the database password).
     pub url_file: Option<std::path::PathBuf>,
     /// Pool size.
@@ -158,6 +161,7 @@ impl Default for DatabaseConfig {
         Self {
             url: None,
             url_file: None,
+            sqlite_path: std::path::PathBuf::from(".data/portcullis.db"),
             max_connections: 16,
             acquire_timeout_ms: 2_000,
             connect_timeout_ms: 5_000,
@@ -250,12 +254,22 @@ impl DatabaseConfig {
         }
         // Checked without ever quoting it: it carries the database password.
         match self.url.as_ref().filter(|u| !u.expose_secret().is_empty()) {
-            None => problems.push("database.url is required: set DATABASE_URL or PORTCULLIS_DATABASE__URL"),
+            None if self.sqlite_path.as_os_str().is_empty() => {
+                problems.push("database.sqlite_path must name a file when database.url is unset");
+            }
+            None => {}
+            Some(url) if url.expose_secret().starts_with("sqlite:") => {
+                if portcullis_sqlite::path_of(url.expose_secret()).is_empty() {
+                    problems.push("database.url must be sqlite://PATH (or sqlite://:memory:)");
+                }
+            }
             Some(url) => match url::Url::parse(url.expose_secret()) {
                 Ok(u)
                     if matches!(u.scheme(), "postgres" | "postgresql")
                         && u.host_str().is_some_and(|h| !h.is_empty()) => {}
-                Ok(_) => problems.push("database.url must be postgres://user:password@host:port/database"),
+                Ok(_) => problems.push(
+                    "database.url must be postgres://user:password@host:port/database or sqlite://PATH",
+                ),
                 Err(e) => problems.push(format!(
                     "database.url does not parse ({e}); it must be postgres://user:password@host:port/database"
                 )),
