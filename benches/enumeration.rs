@@ -48,6 +48,7 @@ async fn main() {
         3
     };
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             // Production hashing: the dummy hash must cost what a real one does.
             let defaults = portcullis_server::Config::default().passwords;

@@ -113,6 +113,7 @@ async fn main() {
     };
     let defaults = portcullis_server::Config::default().passwords;
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             // Production hashing and queue sizes.
             c.passwords = portcullis_server::Config::default().passwords;

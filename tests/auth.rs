@@ -57,6 +57,7 @@ async fn duplicate_email_and_username_conflict_case_insensitively() {
 async fn unicode_look_alike_addresses_and_usernames_are_one() {
     // A pattern that admits letters of every script, so usernames can be look-alikes too.
     let app = portcullis_testkit::TestApp::builder()
+        .database_from_env()
         .configure(|c| c.usernames.pattern = r"^[\p{L}\p{N}_]{3,32}$".into())
         .spawn()
         .await
@@ -532,6 +533,7 @@ async fn breached_passwords_are_refused_when_the_breach_check_is_on_and_it_fails
     let stub = PwnedStub::start(&[("zebra crossing at midnight", 4)]).unwrap();
     let url = stub.range_url();
     let app = portcullis_testkit::TestApp::builder()
+        .database_from_env()
         .configure(move |c| {
             c.passwords.pwned_check = true;
             c.passwords.pwned_range_url = url;

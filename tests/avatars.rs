@@ -24,6 +24,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 /// An app without email verification, configured by `configure` beyond that.
 async fn spawn_configured(configure: impl FnOnce(&mut portcullis_server::config::Config)) -> Ctx {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.registration.require_email_verification = false;
             configure(c);

@@ -55,6 +55,7 @@ async fn setup(configure: impl FnOnce(&SiteverifyStub, &mut CaptchaConfig)) -> S
     };
     configure(&stub, &mut captcha);
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| c.captcha = captcha)
         .spawn()
         .await

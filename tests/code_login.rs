@@ -150,6 +150,7 @@ async fn the_second_factor_still_applies_and_asking_for_it_does_not_spend_the_co
 #[tokio::test]
 async fn an_unknown_network_under_require_is_refused_without_spending_the_code() {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| c.login.new_ip_policy = portcullis_server::config::NewIpPolicyConfig::Require)
         .spawn()
         .await
@@ -185,6 +186,7 @@ async fn an_unknown_network_under_require_is_refused_without_spending_the_code()
 #[tokio::test]
 async fn asking_for_codes_is_limited_per_ip() {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.limits.login_code_per_ip = portcullis_server::config::LimitConfig {
                 count: 2,

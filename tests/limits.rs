@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 /// An app with only the limits `set` turns on.
 async fn app_with(set: impl FnOnce(&mut LimitsConfig), more: impl FnOnce(&mut portcullis_server::Config)) -> Ctx {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             set(&mut c.limits);
             more(c);

@@ -675,6 +675,7 @@ async fn register_succeeds_while_smtp_is_down_and_the_mail_arrives_once_it_is_ba
     use portcullis_testkit::{SmtpSink, TestApp};
     let port = SmtpSink::unused_port().unwrap();
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.mail.smtp_port = port;
             c.mail.retry_first_secs = 1;
@@ -974,6 +975,7 @@ async fn asking_for_a_new_code_does_not_buy_new_guesses_while_the_old_one_lives(
 /// An app whose limits `set` turns on (the testkit turns them all off).
 async fn spawn_with_limits(set: impl FnOnce(&mut portcullis_server::config::LimitsConfig)) -> Ctx {
     let app = portcullis_testkit::TestApp::builder()
+        .database_from_env()
         .configure(|c| set(&mut c.limits))
         .spawn()
         .await

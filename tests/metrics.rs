@@ -11,7 +11,12 @@ use portcullis_testkit::TestApp;
 use reqwest::StatusCode;
 
 async fn app(set: impl FnOnce(&mut portcullis_server::Config)) -> Ctx {
-    let app = TestApp::builder().configure(set).spawn().await.unwrap();
+    let app = TestApp::builder()
+        .database_from_env()
+        .configure(set)
+        .spawn()
+        .await
+        .unwrap();
     Ctx::new(app, true)
 }
 

@@ -412,6 +412,7 @@ async fn secrets_are_encrypted_and_recovery_codes_hashed_at_rest() {
 #[tokio::test]
 async fn a_login_the_new_ip_policy_refuses_does_not_spend_the_recovery_code() {
     let app = portcullis_testkit::TestApp::builder()
+        .database_from_env()
         .configure(|c| c.login.new_ip_policy = portcullis_server::config::NewIpPolicyConfig::Require)
         .spawn()
         .await

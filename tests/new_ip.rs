@@ -21,6 +21,7 @@ async fn app(policy: &str) -> Ctx {
         _ => portcullis_server::config::NewIpPolicyConfig::Require,
     };
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| c.login.new_ip_policy = policy)
         .spawn()
         .await
@@ -265,6 +266,7 @@ async fn new_networks_buy_no_extra_code_guesses_and_a_reset_kills_pending_author
 #[tokio::test]
 async fn authorization_codes_have_a_total_cap_however_many_networks_ask() {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.login.new_ip_policy = portcullis_server::config::NewIpPolicyConfig::Require;
             c.one_time.max_code_attempts_total = 10;

@@ -15,6 +15,7 @@ const APP_ORIGIN: &str = "https://app.example.com";
 
 async fn app(set: impl FnOnce(&mut portcullis_server::Config)) -> Ctx {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.server.cors_allowed_origins = vec![APP_ORIGIN.to_owned()];
             set(c);

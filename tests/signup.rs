@@ -366,6 +366,7 @@ async fn the_same_address_in_two_tenants_is_two_accounts_and_tokens_stay_in_thei
 #[tokio::test]
 async fn signup_shares_the_register_limit_per_ip() {
     let app = portcullis_testkit::TestApp::builder()
+        .database_from_env()
         .configure(|c| {
             c.limits.register_per_ip = portcullis_server::config::LimitConfig {
                 count: 1,

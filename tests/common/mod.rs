@@ -17,12 +17,16 @@ pub struct Ctx {
 
 /// An app with production defaults: email verification required.
 pub async fn spawn() -> Ctx {
-    Ctx::new(TestApp::spawn().await.expect("spawn app"), true)
+    Ctx::new(
+        TestApp::builder().database_from_env().spawn().await.expect("spawn app"),
+        true,
+    )
 }
 
 /// An app with `require_email_verification` off: register answers 201 with a token pair.
 pub async fn spawn_without_verification() -> Ctx {
     let app = TestApp::builder()
+        .database_from_env()
         .configure(|c| c.registration.require_email_verification = false)
         .spawn()
         .await
@@ -167,10 +171,9 @@ impl Ctx {
     /// Runs an operator command (`portcullis tenant|plan|node|admin-key …`) against the app's
     /// database and returns what it printed.
     pub async fn operate(&self, op: portcullis_server::operator::Operation) -> String {
-        let settings = portcullis_postgres::PgSettings::new(self.app.database_url());
-        let store = portcullis_postgres::PgStore::connect(&settings).unwrap();
+        let store = self.app.storage();
         let mut out = Vec::new();
-        portcullis_server::operator::execute(&store, self.app.clock.as_ref(), op, &mut out)
+        portcullis_server::operator::execute(store.as_ref(), self.app.clock.as_ref(), op, &mut out)
             .await
             .unwrap();
         String::from_utf8(out).unwrap()

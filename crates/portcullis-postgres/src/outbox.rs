@@ -65,6 +65,28 @@ struct BacklogRow {
 }
 
 impl PgStore {
+    /// Mail asked for and not yet tried once: queued registration and mail requests, and
+    /// outbox mails never attempted or being sent now. Zero when every mail asked for so far
+    /// has had its first delivery attempt (what test harnesses wait for).
+    pub async fn mail_in_flight(&self) -> Result<u64, StoreError> {
+        #[derive(QueryableByName)]
+        struct InFlight {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            pending: i64,
+        }
+        let mut conn = self.conn().await?;
+        let row: InFlight = diesel::sql_query(
+            "SELECT (SELECT count(*) FROM mail_requests) \
+                  + (SELECT count(*) FROM registration_requests) \
+                  + (SELECT count(*) FROM mail_outbox WHERE status = 'pending' \
+                      AND (attempts = 0 OR leased_until IS NOT NULL)) AS pending",
+        )
+        .get_result(&mut conn)
+        .await
+        .map_err(query_error)?;
+        Ok(u64::try_from(row.pending).unwrap_or(0))
+    }
+
     /// The outbox's backlog, for metrics (one indexed read of the pending rows).
     pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
         let mut conn = self.conn().await?;

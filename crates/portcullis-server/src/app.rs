@@ -42,6 +42,8 @@ pub struct Running {
     pub metrics_addr: Option<SocketAddr>,
     /// Turns readiness off before a stop (see [`crate::shutdown`]).
     pub draining: portcullis_http::Draining,
+    /// The database it runs on.
+    pub database: Arc<crate::database::Database>,
 }
 
 impl std::fmt::Debug for Running {
@@ -80,7 +82,10 @@ async fn avatar_store(
                 .await
                 .with_context(|| format!("avatars.directory {}", dir.display()))?;
             tracing::info!(directory = %dir.display(), "avatars kept in a directory");
-            Arc::new(portcullis_domain::avatars::BlobAvatars::new(db.storage(), Arc::new(blobs)))
+            Arc::new(portcullis_domain::avatars::BlobAvatars::new(
+                db.storage(),
+                Arc::new(blobs),
+            ))
         }
         _ => db.avatars(),
     })
@@ -215,7 +220,9 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
     });
     // SQLite has no notifications to feed the cache: liveness is read from the database on
     // every request, so a revocation by the CLI (another process) counts at once.
-    if let (true, crate::database::Target::Postgres(url)) = (config.database.liveness_cache, crate::database::Target::of(config)?) {
+    if let (true, crate::database::Target::Postgres(url)) =
+        (config.database.liveness_cache, crate::database::Target::of(config)?)
+    {
         portcullis_postgres::spawn_liveness_feed(url, Arc::clone(auth.liveness()));
     }
     let mail_worker = config
@@ -342,6 +349,7 @@ pub async fn start(config: &Config, overrides: Overrides) -> anyhow::Result<Runn
         auth,
         metrics_addr,
         draining,
+        database: db,
     })
 }
 

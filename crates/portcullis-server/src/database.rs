@@ -29,7 +29,10 @@ impl Target {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Self::Postgres(url)),
             Some(url) if url.starts_with("sqlite:") => Ok(Self::Sqlite(url)),
             Some(_) => anyhow::bail!("database.url must start with postgres://, postgresql:// or sqlite://"),
-            None => Ok(Self::Sqlite(format!("sqlite://{}", config.database.sqlite_path.display()))),
+            None => Ok(Self::Sqlite(format!(
+                "sqlite://{}",
+                config.database.sqlite_path.display()
+            ))),
         }
     }
 
@@ -157,6 +160,14 @@ impl Database {
         match self {
             Self::Postgres(s) => s.outbox_backlog().await.map(|b| (b.pending, b.oldest)),
             Self::Sqlite(s) => s.outbox_backlog().await.map(|b| (b.pending, b.oldest)),
+        }
+    }
+
+    /// Mail asked for and not yet tried once (see `PgStore::mail_in_flight`).
+    pub async fn mail_in_flight(&self) -> Result<u64, StoreError> {
+        match self {
+            Self::Postgres(s) => s.mail_in_flight().await,
+            Self::Sqlite(s) => s.mail_in_flight().await,
         }
     }
 }

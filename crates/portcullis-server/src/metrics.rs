@@ -7,9 +7,9 @@
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use crate::database::Database;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use portcullis_http::MetricsText;
-use crate::database::Database;
 
 use crate::config::MetricsConfig;
 

@@ -77,7 +77,10 @@ pub async fn migration_status(url: &str) -> Result<(Vec<String>, Vec<String>), M
     } else {
         Vec::new()
     };
-    let pending = embedded_versions().into_iter().filter(|v| !applied.contains(v)).collect();
+    let pending = embedded_versions()
+        .into_iter()
+        .filter(|v| !applied.contains(v))
+        .collect();
     Ok((applied, pending))
 }
 

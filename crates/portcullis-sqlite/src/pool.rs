@@ -29,7 +29,8 @@ pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 #[derive(Debug, Clone)]
 pub struct SqliteSettings {
     /// A file path, `sqlite://PATH` (`sqlite:///abs/path` or `sqlite://rel/path`), or
-    /// `:memory:` for a private in-memory database (one connection: gone when the store is).
+    /// `:memory:` for a private in-memory database (one connection at a time; gone with the
+    /// store).
     pub url: String,
     /// Maximum pooled connections (default 8; always 1 in memory).
     pub max_connections: usize,
@@ -84,6 +85,9 @@ pub struct SqliteStore {
     /// Tenant slugs by id, as read (a slug never changes once its tenant exists).
     tenant_slugs: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, String>>>,
     memory: bool,
+    /// In memory: a connection that is never used, holding the shared in-memory database open
+    /// while the pool replaces its connection (one dropped after a cancelled transaction, say).
+    _anchor: Option<std::sync::Arc<std::sync::Mutex<SqliteConnection>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -115,10 +119,26 @@ impl SqliteStore {
     /// schema) and builds the pool. In memory, the schema is made on open.
     pub async fn open(settings: &SqliteSettings) -> Result<Self, StoreError> {
         let memory = settings.is_memory();
-        let path = path_of(&settings.url).to_owned();
+        let mut path = path_of(&settings.url).to_owned();
+        let mut anchor = None;
+        if memory {
+            // A private name, shared by this store's connections (and no one else's).
+            path = format!("file:portcullis-{}?mode=memory&cache=shared", uuid::Uuid::now_v7());
+            let opened = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || <SqliteConnection as diesel::Connection>::establish(&path)
+            })
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            anchor = Some(std::sync::Arc::new(std::sync::Mutex::new(opened)));
+        }
         if !memory {
             // SQLite creates the file, not its directory.
-            if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = std::path::Path::new(&path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
             }
@@ -134,7 +154,7 @@ impl SqliteStore {
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 if memory {
-                    // The one connection is the database: it is migrated when it opens.
+                    // Migrated by the first connection (a no-op for the next).
                     crate::migrate::migrate_connection(&mut conn)
                         .await
                         .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
@@ -154,6 +174,7 @@ impl SqliteStore {
             pool,
             tenant_slugs: std::sync::Arc::default(),
             memory,
+            _anchor: anchor,
         };
         // Opens the first connection now: a path that cannot be written fails here, not on the
         // first request (and in memory, this is when the schema is made).

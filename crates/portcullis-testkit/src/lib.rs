@@ -1,16 +1,27 @@
 //! A real Portcullis, spawned in-process for tests — ours, and those of services that put
 //! Portcullis in front of their users.
 //!
-//! Each [`TestApp`] gets a fresh, migrated PostgreSQL database on the server named by
-//! `DATABASE_URL` (dropped afterwards), listens on a free port of 127.0.0.1, and runs on a
-//! [`ManualClock`] the test can move. Nothing is mocked: storage, hashing, tokens and HTTP are
-//! the production code.
+//! Each [`TestApp`] gets a fresh database of its own — by default a private in-memory SQLite
+//! database (nothing to install or start), or with [`Builder::postgres`] a fresh, migrated
+//! PostgreSQL database on the server named by `DATABASE_URL` (dropped afterwards) — listens on
+//! a free port of 127.0.0.1, delivers its mail over real SMTP to a server of the test's own
+//! ([`TestApp::mail`]), and runs on a [`ManualClock`] the test can move. Captcha is off unless
+//! configured (see [`siteverify`] for a stub provider). Nothing is mocked: storage, hashing,
+//! tokens and HTTP are the production code.
 //!
-//! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
+//! Another service's integration test, registering, verifying and logging in:
+//!
+//! ```
+//! # #[tokio::main] async fn main() -> anyhow::Result<()> {
+//! use serde_json::json;
 //! let app = portcullis_testkit::TestApp::spawn().await?;
-//! let url = app.url("/health/ready");
-//! app.clock.advance(chrono::Duration::minutes(16)); // access tokens have expired now
+//! let ada = json!({ "email": "ada@example.com", "password": "correct horse battery" });
+//! app.post("/v1/auth/register", &ada).await?;
+//! let code = app.nth_mail_to("ada@example.com", 1).await?.code().expect("a code");
+//! app.post("/v1/auth/verify-email", &json!({ "email": "ada@example.com", "code": code })).await?;
+//! let login = app.post("/v1/auth/login", &ada).await?;
+//! assert!(login["access_token"].is_string());
+//! app.clock.advance(chrono::Duration::minutes(16)); // the access token has expired now
 //! # Ok(()) }
 //! ```
 
@@ -45,8 +56,9 @@ pub struct TestApp {
     // Kept for the app's life: dropping it stops the mail worker.
     _mail_worker: Option<portcullis_server::mail::MailWorker>,
     mail_dir: std::path::PathBuf,
+    database: Arc<portcullis_server::database::Database>,
     // Dropped last: the server must stop before its database goes.
-    db: ScratchDatabase,
+    db: Option<ScratchDatabase>,
 }
 
 impl Drop for TestApp {
@@ -80,6 +92,8 @@ impl Drop for StopOnDrop {
 pub struct Builder {
     config: Config,
     mail: std::io::Result<SmtpSink>,
+    /// `Some(admin URL)`: a scratch PostgreSQL database made there; `None`: SQLite in memory.
+    postgres: Option<String>,
 }
 
 impl TestApp {
@@ -107,7 +121,11 @@ impl TestApp {
             config.mail.smtp_port = sink.port();
             config.mail.smtp_security = portcullis_server::config::SmtpSecurity::None;
         }
-        Builder { config, mail }
+        Builder {
+            config,
+            mail,
+            postgres: None,
+        }
     }
 
     /// Spawns with test defaults.
@@ -120,15 +138,60 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Drops the app's database under it (terminating its connections): a database outage,
-    /// for fault tests.
+    /// Drops the app's PostgreSQL database under it (terminating its connections): a database
+    /// outage, for fault tests. An error on SQLite.
     pub async fn drop_database(&self) -> anyhow::Result<()> {
-        Ok(self.db.drop_now().await?)
+        let db = self
+            .db
+            .as_ref()
+            .context("drop_database needs PostgreSQL (Builder::postgres)")?;
+        Ok(db.drop_now().await?)
     }
 
-    /// URL of the app's own database, for tests that look at what was stored.
+    /// URL of the app's own PostgreSQL database, for tests that look at what was stored.
+    ///
+    /// # Panics
+    /// On SQLite (the default), whose in-memory database no other connection can reach.
     pub fn database_url(&self) -> &str {
-        self.db.url()
+        self.db
+            .as_ref()
+            .map(ScratchDatabase::url)
+            .expect("database_url needs PostgreSQL (Builder::postgres)")
+    }
+
+    /// Whether the app runs on PostgreSQL (else SQLite in memory).
+    pub fn on_postgres(&self) -> bool {
+        self.db.is_some()
+    }
+
+    /// Every storage port of the app's database (to set up what no endpoint does, as an
+    /// operator's command would).
+    pub fn storage(&self) -> Arc<dyn portcullis_domain::Storage> {
+        self.database.storage()
+    }
+
+    /// POSTs `body` as JSON to `path` and returns the envelope's `data`; an error, with the
+    /// answer's status and body, unless the answer is a success.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        self.send(reqwest::Client::new().post(self.url(path)).json(body)).await
+    }
+
+    /// GETs `path` with `access_token` as the bearer and returns the envelope's `data` (see
+    /// [`TestApp::post`]).
+    pub async fn get(&self, path: &str, access_token: &str) -> anyhow::Result<serde_json::Value> {
+        self.send(reqwest::Client::new().get(self.url(path)).bearer_auth(access_token))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<serde_json::Value> {
+        let response = request.send().await?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.context("the answer is not JSON")?;
+        anyhow::ensure!(
+            status.is_success() && body["success"] == serde_json::Value::Bool(true),
+            "{status}: {body}"
+        );
+        Ok(body["data"].clone())
     }
 
     /// Waits (up to 10 s) for the `n`-th mail to `to` and returns it.
@@ -144,27 +207,9 @@ impl TestApp {
     /// untried or being sent. After it returns, counting [`TestApp::mail`] gives a stable baseline for "the
     /// next mail", which a count taken while a mail is still in flight does not.
     pub async fn mail_settled(&self) -> anyhow::Result<()> {
-        use diesel::sql_types::BigInt;
-        use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-
-        let mut conn = AsyncPgConnection::establish(self.db.url()).await?;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let in_flight = diesel::sql_query(
-                "SELECT (SELECT count(*) FROM mail_requests) \
-                      + (SELECT count(*) FROM registration_requests) \
-                      + (SELECT count(*) FROM mail_outbox WHERE status = 'pending' \
-                          AND (attempts = 0 OR leased_until IS NOT NULL)) AS n",
-            )
-            .get_result::<Count>(&mut conn)
-            .await?
-            .n;
+            let in_flight = self.database.mail_in_flight().await?;
             if in_flight == 0 {
                 return Ok(());
             }
@@ -196,18 +241,42 @@ impl Builder {
         self
     }
 
+    /// Runs on a fresh database on the PostgreSQL server `admin_url` names (created and
+    /// migrated here, dropped with the app) instead of SQLite in memory.
+    pub fn postgres(mut self, admin_url: impl Into<String>) -> Self {
+        self.postgres = Some(admin_url.into());
+        self
+    }
+
+    /// What our own suites run on: PostgreSQL at `DATABASE_URL` unless
+    /// `PORTCULLIS_TEST_DATABASE=sqlite` (or no `DATABASE_URL` is set), else SQLite in memory.
+    pub fn database_from_env(self) -> Self {
+        let sqlite = std::env::var("PORTCULLIS_TEST_DATABASE").is_ok_and(|v| v == "sqlite");
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !sqlite => self.postgres(url),
+            _ => self,
+        }
+    }
+
     /// Creates the database and starts the server. The socket is bound when this returns, so
     /// requests sent at once are queued, not refused.
     pub async fn spawn(mut self) -> anyhow::Result<TestApp> {
         let mail = self.mail.context("starting the test SMTP server")?;
-        let admin_url = std::env::var("DATABASE_URL")
-            .context("DATABASE_URL must point at a PostgreSQL server the tests may create databases on")?;
-        let db = ScratchDatabase::create(&admin_url)
-            .await
-            .context("creating the test database")?;
-        self.config.database.url = Some(SecretString::from(db.url().to_owned()));
-        // The scratch database is migrated already.
-        self.config.database.migrate_on_start = false;
+        let db = match &self.postgres {
+            Some(admin_url) => {
+                let db = ScratchDatabase::create(admin_url)
+                    .await
+                    .context("creating the test database")?;
+                self.config.database.url = Some(SecretString::from(db.url().to_owned()));
+                // The scratch database is migrated already.
+                self.config.database.migrate_on_start = false;
+                Some(db)
+            }
+            None => {
+                self.config.database.url = Some(SecretString::from("sqlite://:memory:"));
+                None
+            }
+        };
         self.config.validate()?;
         let clock = Arc::new(ManualClock::starting_now());
         let overrides = Overrides {
@@ -226,6 +295,7 @@ impl Builder {
             _stop: StopOnDrop(Some(handle)),
             _mail_worker: running.mail_worker,
             mail_dir: self.config.mail.dir.clone(),
+            database: running.database,
             db,
         })
     }

@@ -245,9 +245,19 @@ mod tests {
         assert_eq!(config.passwords.min_length, 8);
         assert_eq!(config.tokens.refresh_grace_secs, 10);
         let embedded = Config::from_figment(&Figment::new()).expect("no url: SQLite under .data");
-        assert_eq!(embedded.database.sqlite_path, std::path::Path::new(".data/portcullis.db"));
-        for url in ["sqlite://db/auth.db", "sqlite:///var/lib/portcullis/auth.db", "sqlite://:memory:"] {
-            assert!(Config::from_figment(&Figment::new().merge(Serialized::default("database.url", url))).is_ok(), "{url}");
+        assert_eq!(
+            embedded.database.sqlite_path,
+            std::path::Path::new(".data/portcullis.db")
+        );
+        for url in [
+            "sqlite://db/auth.db",
+            "sqlite:///var/lib/portcullis/auth.db",
+            "sqlite://:memory:",
+        ] {
+            assert!(
+                Config::from_figment(&Figment::new().merge(Serialized::default("database.url", url))).is_ok(),
+                "{url}"
+            );
         }
         assert!(Config::from_figment(&Figment::new().merge(Serialized::default("database.url", "sqlite://"))).is_err());
     }

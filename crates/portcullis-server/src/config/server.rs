@@ -267,9 +267,9 @@ impl DatabaseConfig {
                 Ok(u)
                     if matches!(u.scheme(), "postgres" | "postgresql")
                         && u.host_str().is_some_and(|h| !h.is_empty()) => {}
-                Ok(_) => problems.push(
-                    "database.url must be postgres://user:password@host:port/database or sqlite://PATH",
-                ),
+                Ok(_) => {
+                    problems.push("database.url must be postgres://user:password@host:port/database or sqlite://PATH")
+                }
                 Err(e) => problems.push(format!(
                     "database.url does not parse ({e}); it must be postgres://user:password@host:port/database"
                 )),
