@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
     Account, AccountConflict, AccountCredentials, AccountStore, Email, InsertAccountError, NewAccount, NewSession,
     SetUsernameError, StoreError, Tenant, TenantId, UserId, Username,
@@ -50,7 +50,7 @@ impl AccountStore for SqliteStore {
     ) -> Result<Account, InsertAccountError> {
         let mut conn = self.conn().await?;
         let result = conn
-            .immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::insert_into(accounts::table)
                     .values(NewAccountRow::from(&account))
                     .execute(conn)

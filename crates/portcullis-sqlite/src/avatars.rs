@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
     AvatarRefStore, AvatarStore, AvatarWrite, Blob, BlobStore, NewAvatar, StoreError, TenantId, UserId, avatar_folder,
     avatar_key, checked_blob_key,
@@ -46,7 +46,7 @@ impl AvatarRefStore for SqliteStore {
         version: Option<&str>,
     ) -> Result<Option<Option<String>>, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let previous = lock_version(conn, tenant, user).await?;
             if previous.is_some() {
                 point_at(conn, user, version).await?;
@@ -77,7 +77,7 @@ impl AvatarStore for SqliteStore {
         let key = avatar_key(user, &avatar.version);
         checked_blob_key(&key)?;
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let Some(previous) = lock_version(conn, tenant, user).await? else {
                 return Ok(AvatarWrite::NoAccount);
             };
@@ -94,7 +94,7 @@ impl AvatarStore for SqliteStore {
 
     async fn remove_avatar(&self, tenant: TenantId, user: UserId) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let Some(Some(old)) = lock_version(conn, tenant, user).await? else {
                 return Ok(None);
             };

@@ -7,10 +7,9 @@
 //! ([`SqliteStore::in_memory`]). Several nodes need PostgreSQL (`portcullis-postgres`).
 //!
 //! The guarantees are the PostgreSQL adapter's, and the same conformance suite proves them:
-//! every transaction that reads then writes starts with `BEGIN IMMEDIATE`, so it holds
-//! SQLite's one write lock from its first statement and cannot interleave with another
-//! writer — what row locks give on PostgreSQL (refresh rotation, TOTP step reservation,
-//! capacity placement, outbox claims, redemption), the write lock gives here.
+//! the pool's one connection runs one port call at a time, so no transaction that reads then
+//! writes can interleave with another — what row locks give on PostgreSQL (refresh rotation,
+//! TOTP step reservation, capacity placement, outbox claims, redemption), this gives here.
 //!
 //! The modules mirror `portcullis-postgres`'s, one per port family; the SQL differs where the
 //! dialects do (no `FOR UPDATE`, JSON arrays for text arrays, UUIDs as 16-byte BLOBs).
@@ -20,6 +19,7 @@ mod admin;
 mod audit;
 mod avatars;
 mod blobs;
+mod conn;
 mod error;
 mod mail_requests;
 mod mfa;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{Email, Fulfilling, MailRequest, MailRequestStore, MailTarget, StoreError, TenantId};
 use uuid::Uuid;
@@ -51,7 +51,7 @@ impl MailRequestStore for SqliteStore {
         fulfil: &(dyn for<'a, 'b> Fn(&'a MailRequest, Option<&'b MailTarget>) -> Fulfilling + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // SKIP LOCKED: workers on several nodes each take a different request.
             let Some(row) = mail_requests::table
                 .order(mail_requests::requested_at.asc())

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
     Disabled, MfaStore, SessionId, StepOutcome, StoreError, TenantId, TokenHash, TotpRecord, UserId, model::AuditEvent,
 };
@@ -118,7 +118,7 @@ impl MfaStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let n = diesel::update(mfa_totp::table.find((tenant.db(), user.db())))
                 .filter(mfa_totp::enabled_at.is_null())
                 .filter(mfa_totp::secret_encrypted.eq(sealed))
@@ -289,7 +289,7 @@ impl MfaStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             if lock_totp(conn, tenant, user).await?.is_none() {
                 return Ok(false);
             }
@@ -322,7 +322,7 @@ impl MfaStore for SqliteStore {
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             lock_totp(conn, tenant.as_uuid(), user.as_uuid()).await?;
             put_codes(conn, tenant.as_uuid(), user.as_uuid(), codes, now).await?;
             crate::audit::insert_events(conn, events).await
@@ -342,7 +342,7 @@ impl MfaStore for SqliteStore {
     ) -> Result<Disabled, StoreError> {
         let (tenant, user) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             if !lock_totp(conn, tenant, user).await?.is_some_and(|enabled| enabled) {
                 return Ok(Disabled::NotEnabled);
             }

@@ -5,7 +5,7 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::pool::{SqliteConn, path_of};
+use crate::conn::{SqliteConn, path_of};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, TimestamptzSqlite};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{ClaimedMail, MailKind, OutboxStore, OutgoingMail};
 use portcullis_domain::{StoreError, TenantId};
 use uuid::Uuid;
@@ -118,7 +118,7 @@ impl OutboxStore for SqliteStore {
         // Leases are set and compared on this node's clock (SQLite serves one node).
         let clock = Utc::now();
         let rows = conn
-            .immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
                 diesel::sql_query(
                     "UPDATE mail_outbox SET leased_until = ? \
                      WHERE id IN (SELECT id FROM mail_outbox \
@@ -205,7 +205,7 @@ impl OutboxStore for SqliteStore {
         // Only a lease that is still exactly the one claimed: one that lapsed and was taken by
         // another worker has another end.
         let released = conn
-            .immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let mut released = 0;
                 for (id, leased_until) in claims {
                     released += diesel::update(

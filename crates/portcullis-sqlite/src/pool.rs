@@ -1,10 +1,11 @@
 //! The connection pool behind every port, server-wide secrets and readiness.
 //!
 //! Every connection runs with foreign keys on, a busy timeout, case-sensitive `LIKE` (as in
-//! PostgreSQL) and, on a file, write-ahead logging: readers never wait for the writer, and
-//! writers take the database's one write lock at `BEGIN IMMEDIATE`, so a transaction that reads
-//! then writes never fails half-way for another writer's sake — writes are serialised, which is
-//! what makes rotation, step reservation and placement atomic here.
+//! PostgreSQL) and, on a file, write-ahead logging. The pool holds one connection: every port
+//! call of this process runs after the one before it, so a transaction that reads then writes
+//! never interleaves with another — what makes rotation, step reservation and placement atomic
+//! here. (Another process, the CLI, waits up to the busy timeout for the write lock; a
+//! transaction it overtakes fails with 503 rather than act on what it read.)
 
 use std::time::Duration;
 
@@ -13,7 +14,6 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use portcullis_domain::{HealthCheck, SecretStore, StoreError};
@@ -22,8 +22,8 @@ use crate::error::{pool_error, query_error};
 use crate::schema::server_secrets;
 use crate::sql::Db;
 
-/// A connection, driven off the async executor (each statement runs on tokio's blocking pool).
-pub(crate) type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) use crate::conn::SqliteConn;
+pub use crate::conn::path_of;
 
 /// Where the database is and how to reach it.
 #[derive(Debug, Clone)]
@@ -32,7 +32,8 @@ pub struct SqliteSettings {
     /// `:memory:` for a private in-memory database (one connection at a time; gone with the
     /// store).
     pub url: String,
-    /// Maximum pooled connections (default 8; always 1 in memory).
+    /// Kept for symmetry with PostgreSQL's settings; the pool holds one connection (see the
+    /// module's documentation).
     pub max_connections: usize,
     /// How long a request waits for a free connection before it gets 503 (default 2 s).
     pub acquire_timeout: Duration,
@@ -56,13 +57,6 @@ impl SqliteSettings {
     pub fn is_memory(&self) -> bool {
         matches!(path_of(&self.url), ":memory:")
     }
-}
-
-/// The file path (or `:memory:`) a `sqlite://` URL or bare path names.
-pub fn path_of(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
 }
 
 /// The connection pool as it stands.
@@ -165,7 +159,7 @@ impl SqliteStore {
         });
         let manager = AsyncDieselConnectionManager::<SqliteConn>::new_with_config(path, config);
         let pool = Pool::builder(manager)
-            .max_size(if memory { 1 } else { settings.max_connections.max(1) })
+            .max_size(1)
             .wait_timeout(Some(settings.acquire_timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()

@@ -277,7 +277,7 @@ impl RegistrationStore for SqliteStore {
         plan: &(dyn for<'a, 'b> Fn(&'a RegistrationRequest, Option<&'b Account>) -> RegistrationPlan + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // SKIP LOCKED: workers on several nodes each take a different request.
             let Some(row) = registration_requests::table
                 .order((

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::one_time::Purpose;
 use portcullis_domain::{
     NewOneTimeSecret, OneTimeStore, OutgoingMail, PasswordChange, Purged, RedeemOutcome, SecretLookup, StoreError,
@@ -31,7 +31,7 @@ impl OneTimeStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         let (tenant, user) = (secret.tenant_id.as_uuid(), secret.user_id.as_uuid());
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             use one_time_secrets as s;
             // The account row serialises issuers (the lock order of every flow: account, then
             // its secrets), so two sign-ins from two new networks cannot both keep a secret.
@@ -95,7 +95,7 @@ impl OneTimeStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             upsert_secret(conn, &secret).await?;
             for mail in mails {
                 enqueue_on(conn, mail, now).await?;
@@ -116,7 +116,7 @@ impl OneTimeStore for SqliteStore {
         let names: Vec<&str> = purposes.iter().map(|p| p.name()).collect();
         let mut conn = self.conn().await?;
         let result = conn
-            .immediate_transaction::<_, TxError, _>(async |conn| {
+            .transaction::<_, TxError, _>(async |conn| {
                 let mut candidates = lock_candidates(conn, lookup, &names, now).await?;
                 let wrong: Vec<&StoredSecret> = match judge(&candidates) {
                     Verdict::Accept {
@@ -167,7 +167,7 @@ impl OneTimeStore for SqliteStore {
         let (tenant, user) = (change.tenant.as_uuid(), change.user.as_uuid());
         let (expected, new_hash, keep, notice) = (&change.expected, &change.new_hash, change.keep, &change.notice);
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // IS NOT DISTINCT FROM: a missing password is expected as NULL.
             let replaced = diesel::update(
                 accounts::table

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::{
     Account, KEPT_SUPERSEDED_TOKENS, NewSession, RefreshDecision, RefreshOutcome, RefreshTokenState, Session,
     SessionId, SessionSelection, SessionStore, StoreError, TenantId, TokenHash, UserId, model::AuditEvent,
@@ -161,7 +161,7 @@ impl SessionStore for SqliteStore {
 
     async fn insert_session(&self, session: NewSession) -> Result<Session, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction(async |conn| insert_session_rows(conn, &session).await)
+        conn.transaction(async |conn| insert_session_rows(conn, &session).await)
             .await
             .map_err(query_error)?;
         Ok(session.session)
@@ -187,7 +187,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<Session, StoreError> {
         let mut conn = self.conn().await?;
         let s = &session.session;
-        conn.immediate_transaction(async |conn| {
+        conn.transaction(async |conn| {
             insert_session_rows(conn, &session).await?;
             remember_network(conn, s.tenant_id.as_uuid(), s.user_id.as_uuid(), network, s.created_at).await?;
             if let Some(notice) = notice {
@@ -209,7 +209,7 @@ impl SessionStore for SqliteStore {
         reused: &(dyn for<'s> Fn(&'s Session) -> AuditEvent + Send + Sync),
     ) -> Result<RefreshOutcome, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // Lock the token's row and its session's row: every refresh of one session is
             // serialised here, and a waiter re-reads the rows as the winner left them.
             let found = diesel::sql_query(LOCK_CHAIN)
@@ -309,7 +309,7 @@ impl SessionStore for SqliteStore {
         event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let n = diesel::update(sessions::table)
                 .filter(sessions::tenant_id.eq(tenant.db()))
                 .filter(sessions::user_id.eq(user.db()))
@@ -380,7 +380,7 @@ impl SessionStore for SqliteStore {
         }
         // The filter above keeps every statement to this user's own sessions.
         let n = conn
-            .immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let n = diesel::update(sessions::table.filter(sessions::id.eq_any(chosen)))
                     .filter(sessions::revoked_at.is_null())
                     .set((
@@ -407,7 +407,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<u64, StoreError> {
         let mut conn = self.conn().await?;
         let n = conn
-            .immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
                 let target = sessions::table
                     .filter(sessions::tenant_id.eq(tenant.db()))
                     .filter(sessions::user_id.eq(user.db()))

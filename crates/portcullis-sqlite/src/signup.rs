@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::model::{Customer, Node, SignupOutcome, SignupPlan, SignupTarget, SignupWrite};
 use portcullis_domain::{Email, SignupStore, StoreError, TenantId, UserId};
 use uuid::Uuid;
@@ -121,7 +121,7 @@ async fn place(
     now: DateTime<Utc>,
     decide: &(dyn for<'a> Fn(Option<&'a SignupTarget>, &'a Node) -> SignupPlan + Send + Sync),
 ) -> QueryResult<SignupOutcome> {
-    conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
         // The lock that serializes the tenant's signups: counts below see every signup
         // placed before it.
         let rows = nodes::table

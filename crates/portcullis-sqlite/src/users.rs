@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::model::{AccountOverview, AuditEvent};
 use portcullis_domain::{Account, StoreError, TenantId, UserAdminStore, UserId};
 
@@ -118,7 +118,7 @@ impl UserAdminStore for SqliteStore {
         event: &(dyn Fn(u64) -> AuditEvent + Send + Sync),
     ) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             let target = accounts::table
                 .filter(accounts::tenant_id.eq(tenant.db()))
                 .filter(accounts::id.eq(user.db()));
@@ -179,7 +179,7 @@ impl UserAdminStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (t, u) = (tenant.as_uuid(), user.as_uuid());
         let mut conn = self.conn().await?;
-        conn.immediate_transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
             // Every table of the account refers to it with ON DELETE CASCADE.
             let deleted: Option<(String, String)> = diesel::delete(
                 accounts::table

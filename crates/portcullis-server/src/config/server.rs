@@ -258,11 +258,13 @@ impl DatabaseConfig {
                 problems.push("database.sqlite_path must name a file when database.url is unset");
             }
             None => {}
-            Some(url) if url.expose_secret().starts_with("sqlite:") => {
-                if portcullis_sqlite::path_of(url.expose_secret()).is_empty() {
-                    problems.push("database.url must be sqlite://PATH (or sqlite://:memory:)");
-                }
+            Some(url)
+                if url.expose_secret().starts_with("sqlite:")
+                    && portcullis_sqlite::path_of(url.expose_secret()).is_empty() =>
+            {
+                problems.push("database.url must be sqlite://PATH (or sqlite://:memory:)");
             }
+            Some(url) if url.expose_secret().starts_with("sqlite:") => {}
             Some(url) => match url::Url::parse(url.expose_secret()) {
                 Ok(u)
                     if matches!(u.scheme(), "postgres" | "postgresql")
