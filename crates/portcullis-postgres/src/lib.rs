@@ -35,6 +35,7 @@ mod secrets;
 mod sessions;
 mod signup;
 mod tenants;
+mod transfer;
 mod users;
 
 pub use diagnose::describe_target;
@@ -42,3 +43,4 @@ pub use liveness::spawn_liveness_feed;
 pub use migrate::{MigrateError, MigrationStatus, migration_status, run_migrations};
 pub use outbox::OutboxBacklog;
 pub use pool::{POOL_WAIT, PgSettings, PgStore, PoolStatus};
+pub use transfer::TABLES;

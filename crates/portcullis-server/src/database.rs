@@ -25,7 +25,13 @@ pub enum Target {
 impl Target {
     /// The configured database: `database.url`, or the SQLite file at `database.sqlite_path`.
     pub fn of(config: &Config) -> anyhow::Result<Self> {
-        match config.database.url.as_ref().map(|u| u.expose_secret().to_owned()) {
+        match config
+            .database
+            .url
+            .as_ref()
+            .map(|u| u.expose_secret().to_owned())
+            .filter(|u| !u.is_empty())
+        {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(Self::Postgres(url)),
             Some(url) if url.starts_with("sqlite:") => Ok(Self::Sqlite(url)),
             Some(_) => anyhow::bail!("database.url must start with postgres://, postgresql:// or sqlite://"),
@@ -95,6 +101,19 @@ impl Database {
             )),
         };
         tracing::info!(database = %target.describe(), "storage");
+        if config
+            .database
+            .url
+            .as_ref()
+            .is_none_or(|u| u.expose_secret().is_empty())
+            && config.server.profile == crate::config::Profile::Production
+        {
+            tracing::warn!(
+                database = %target.describe(),
+                "no database.url (DATABASE_URL): running on the embedded SQLite file; several nodes each get their \
+                 own accounts this way. Set DATABASE_URL (postgres://…, or sqlite://PATH to choose the file)"
+            );
+        }
         if !config.database.migrate_on_start {
             let pending = db.pending_migrations().await.context("checking the database schema")?;
             if !pending.is_empty() {
@@ -168,6 +187,22 @@ impl Database {
         match self {
             Self::Postgres(s) => s.mail_in_flight().await,
             Self::Sqlite(s) => s.mail_in_flight().await,
+        }
+    }
+
+    /// Every table's rows, each a JSON object, read in one snapshot (see [`crate::transfer`]).
+    pub async fn export_rows(&self) -> Result<Vec<(&'static str, Vec<String>)>, StoreError> {
+        match self {
+            Self::Postgres(s) => s.export_rows().await,
+            Self::Sqlite(s) => s.export_rows().await,
+        }
+    }
+
+    /// Loads tables of rows in one transaction (see [`crate::transfer`]).
+    pub async fn import_rows(&self, tables: &[(String, String)]) -> Result<u64, StoreError> {
+        match self {
+            Self::Postgres(s) => s.import_rows(tables).await,
+            Self::Sqlite(s) => s.import_rows(tables).await,
         }
     }
 }

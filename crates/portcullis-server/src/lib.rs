@@ -14,6 +14,7 @@ pub mod operator;
 pub mod operator_users;
 pub mod shutdown;
 pub mod telemetry;
+pub mod transfer;
 
 pub use app::{Overrides, Running, start};
 pub use config::Config;

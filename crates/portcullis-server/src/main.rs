@@ -31,6 +31,19 @@ enum Command {
     },
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Write the whole database as JSON Lines (to move it: `import` it elsewhere).
+    Export {
+        /// The file to write (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Load a dump written by `export` into the configured database, which must have no
+    /// accounts yet; all or nothing.
+    Import {
+        /// The file to read (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+    },
     /// Tenants (brands): create, list, show.
     #[command(subcommand)]
     Tenant(operator::TenantCommand),
@@ -141,6 +154,26 @@ fn main() -> ExitCode {
                         }
                     }
                 }
+            }
+            Command::Export { output } => {
+                let db = portcullis_server::database::Database::open(&config, Some(2)).await?;
+                let mut out: Box<dyn std::io::Write> = match output {
+                    Some(path) => Box::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+                    None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+                };
+                let rows = portcullis_server::transfer::export(&db, &mut out).await?;
+                tracing::info!(rows, "exported");
+                Ok(())
+            }
+            Command::Import { input } => {
+                let db = portcullis_server::database::Database::open(&config, Some(2)).await?;
+                let mut from: Box<dyn std::io::BufRead> = match input {
+                    Some(path) => Box::new(std::io::BufReader::new(std::fs::File::open(path)?)),
+                    None => Box::new(std::io::BufReader::new(std::io::stdin().lock())),
+                };
+                let rows = portcullis_server::transfer::import(&db, &mut from).await?;
+                tracing::info!(rows, "imported");
+                Ok(())
             }
             Command::Tenant(c) => operator::run(&config, operator::Operation::Tenant(c)).await,
             Command::Plan(c) => operator::run(&config, operator::Operation::Plan(c)).await,

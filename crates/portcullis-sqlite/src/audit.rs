@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use portcullis_domain::model::{AuditEvent, EventQuery, EventType};
 use portcullis_domain::{AuditStore, SessionId, StoreError, TenantId, UserId};
 use uuid::Uuid;
@@ -88,7 +88,10 @@ pub(crate) async fn insert_events(conn: &mut SqliteConn, events: &[AuditEvent]) 
 impl AuditStore for SqliteStore {
     async fn append_events(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
-        insert_events(&mut conn, events).await.map_err(query_error)
+        // One row per statement here, so all of them in one transaction: a batch is kept whole.
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| insert_events(conn, events).await)
+            .await
+            .map_err(query_error)
     }
 
     async fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError> {

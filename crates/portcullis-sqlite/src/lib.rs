@@ -1,6 +1,6 @@
 //! SQLite storage adapter: implements the domain's storage ports on diesel's SQLite backend,
 //! SQLite compiled in, driven through diesel-async's `SyncConnectionWrapper` (each statement on
-//! tokio's blocking pool, never on the executor's threads) from a small connection pool.
+//! tokio's blocking pool, never on the executor's threads) on a pool of one connection.
 //!
 //! For one node with no database server: a file under the data directory (write-ahead log,
 //! busy timeout, foreign keys on), or a private in-memory database for tests and embedding
@@ -37,6 +37,7 @@ mod sessions;
 mod signup;
 mod sql;
 mod tenants;
+mod transfer;
 mod users;
 
 pub use migrate::{MigrateError, migration_status, run_migrations};

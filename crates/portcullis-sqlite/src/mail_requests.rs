@@ -52,7 +52,7 @@ impl MailRequestStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // SKIP LOCKED: workers on several nodes each take a different request.
+            // One port call at a time (one connection): no other worker takes this request.
             let Some(row) = mail_requests::table
                 .order(mail_requests::requested_at.asc())
                 .select(MailRequestRow::as_select())

@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use portcullis_domain::{HealthCheck, SecretStore, StoreError};
 
@@ -24,6 +24,7 @@ use crate::sql::Db;
 
 pub(crate) use crate::conn::SqliteConn;
 pub use crate::conn::path_of;
+use crate::conn::{Detached, InFlight};
 
 /// Where the database is and how to reach it.
 #[derive(Debug, Clone)]
@@ -138,12 +139,19 @@ impl SqliteStore {
             }
         }
         let setup = setup_sql(settings.busy_timeout, memory);
+        let in_flight = InFlight::default();
         let mut config = ManagerConfig::default();
+        let counted = in_flight.clone();
         config.custom_setup = Box::new(move |url| {
             let url = url.to_owned();
             let setup = setup.clone();
+            let counted = counted.clone();
             async move {
-                let mut conn = SqliteConn::establish(&url).await?;
+                let opened =
+                    tokio::task::spawn_blocking(move || <SqliteConnection as diesel::Connection>::establish(&url))
+                        .await
+                        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))??;
+                let mut conn = SqliteConn::with_runtime(opened, Detached::counted(counted));
                 conn.batch_execute(&setup)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
@@ -161,6 +169,17 @@ impl SqliteStore {
         let pool = Pool::builder(manager)
             .max_size(1)
             .wait_timeout(Some(settings.acquire_timeout))
+            // A connection given back while a cancelled call's statement still runs on it is
+            // closed, not handed out (see `Detached`).
+            .pre_recycle(deadpool::managed::Hook::sync_fn(move |_, _| {
+                if in_flight.any() {
+                    Err(deadpool::managed::HookError::message(
+                        "a cancelled call's statement still runs",
+                    ))
+                } else {
+                    Ok(())
+                }
+            }))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Internal(format!("cannot build the connection pool: {e}")))?;

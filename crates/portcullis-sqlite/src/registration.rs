@@ -278,7 +278,7 @@ impl RegistrationStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-            // SKIP LOCKED: workers on several nodes each take a different request.
+            // One port call at a time (one connection): no other worker takes this request.
             let Some(row) = registration_requests::table
                 .order((
                     registration_requests::requested_at.asc(),

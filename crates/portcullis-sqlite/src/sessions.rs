@@ -44,8 +44,9 @@ async fn record_revocation(
 const MAX_LISTED_SESSIONS: i64 = 500;
 
 /// Reads a refresh token's row, its session's, and the session's account and tenant, in one
-/// statement. Run inside a `BEGIN IMMEDIATE` transaction, which holds the write lock: every
-/// refresh is serialised there, and a waiter reads the rows as the winner left them.
+/// statement, inside the refresh's transaction. Port calls run one at a time on the store's one
+/// connection, so every refresh is serialised and a later one reads the rows as the winner
+/// left them.
 const LOCK_CHAIN: &str = "SELECT rt.superseded_at, rt.generation, \
        s.id, s.tenant_id, s.user_id, s.amr, s.ip, s.user_agent, s.created_at, s.last_used_at, \
        s.expires_at, s.revoked_at, \

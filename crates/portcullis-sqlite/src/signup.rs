@@ -1,7 +1,8 @@
 //! Customer signup on SQLite.
 //!
-//! A signup locks the tenant's enabled nodes (`FOR UPDATE`) before it counts their customers,
-//! so signups of one tenant are placed one at a time and two never take the same last slot.
+//! A signup counts the tenant's nodes' customers and places itself in one transaction; port
+//! calls run one at a time on the store's one connection, so signups are placed one at a time
+//! and two never take the same last slot.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

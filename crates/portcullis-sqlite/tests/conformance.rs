@@ -1,5 +1,5 @@
 //! The storage contract (`portcullis_memory::conformance`) on SQLite: once on a private
-//! in-memory database, once on a file in write-ahead-log mode with a pool of connections.
+//! in-memory database, once on a file in write-ahead-log mode.
 
 use portcullis_sqlite::{SqliteSettings, SqliteStore};
 

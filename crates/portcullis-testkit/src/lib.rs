@@ -94,6 +94,8 @@ pub struct Builder {
     mail: std::io::Result<SmtpSink>,
     /// `Some(admin URL)`: a scratch PostgreSQL database made there; `None`: SQLite in memory.
     postgres: Option<String>,
+    /// A database that exists already (migrated or not), used as it is and kept afterwards.
+    existing: Option<String>,
 }
 
 impl TestApp {
@@ -125,6 +127,7 @@ impl TestApp {
             config,
             mail,
             postgres: None,
+            existing: None,
         }
     }
 
@@ -162,6 +165,11 @@ impl TestApp {
     /// Whether the app runs on PostgreSQL (else SQLite in memory).
     pub fn on_postgres(&self) -> bool {
         self.db.is_some()
+    }
+
+    /// The app's database, as the server opened it.
+    pub fn database(&self) -> &portcullis_server::database::Database {
+        &self.database
     }
 
     /// Every storage port of the app's database (to set up what no endpoint does, as an
@@ -248,6 +256,13 @@ impl Builder {
         self
     }
 
+    /// Runs on the database at `url` (`postgres://…` or `sqlite://…`) as it is, migrating it
+    /// first: to start again on what another app left, or on a database a test filled.
+    pub fn existing_database(mut self, url: impl Into<String>) -> Self {
+        self.existing = Some(url.into());
+        self
+    }
+
     /// What our own suites run on: PostgreSQL at `DATABASE_URL` unless
     /// `PORTCULLIS_TEST_DATABASE=sqlite` (or no `DATABASE_URL` is set), else SQLite in memory.
     pub fn database_from_env(self) -> Self {
@@ -262,8 +277,12 @@ impl Builder {
     /// requests sent at once are queued, not refused.
     pub async fn spawn(mut self) -> anyhow::Result<TestApp> {
         let mail = self.mail.context("starting the test SMTP server")?;
-        let db = match &self.postgres {
-            Some(admin_url) => {
+        let db = match (&self.existing, &self.postgres) {
+            (Some(url), _) => {
+                self.config.database.url = Some(SecretString::from(url.clone()));
+                None
+            }
+            (None, Some(admin_url)) => {
                 let db = ScratchDatabase::create(admin_url)
                     .await
                     .context("creating the test database")?;
@@ -272,7 +291,7 @@ impl Builder {
                 self.config.database.migrate_on_start = false;
                 Some(db)
             }
-            None => {
+            (None, None) => {
                 self.config.database.url = Some(SecretString::from("sqlite://:memory:"));
                 None
             }

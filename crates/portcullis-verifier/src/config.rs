@@ -141,8 +141,13 @@ impl VerifierConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         let problem = |text: &str| Err(ConfigError(text.to_owned()));
         match reqwest::Url::parse(&self.jwks_url) {
-            Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() => {}
-            _ => return problem("the JWKS URL must be an absolute http(s) URL"),
+            Ok(url) if transport_is_safe(&url) => {}
+            _ => {
+                return problem(
+                    "the JWKS URL must be an absolute https URL (plain http only to this machine: anyone on the path \
+                     could swap the keys)",
+                );
+            }
         }
         if self.issuer.is_empty() || self.audience.is_empty() {
             return problem("the issuer and the audience must not be empty");
@@ -172,6 +177,18 @@ impl VerifierConfig {
     }
 }
 
+/// Whether keys or an admin key may travel to `url`: https anywhere, plain http only to a
+/// loopback address (a Portcullis beside the service, or a test).
+pub(crate) fn transport_is_safe(url: &reqwest::Url) -> bool {
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(name))) => name.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +203,8 @@ mod tests {
         let bad = [
             VerifierConfig::new("/relative", "iss", "aud"),
             VerifierConfig::new("ftp://host/jwks", "iss", "aud"),
+            VerifierConfig::new("http://auth.example.com/jwks", "iss", "aud"),
+            VerifierConfig::new("http://10.0.0.5/jwks", "iss", "aud"),
             VerifierConfig::new("https://host/jwks", "", "aud"),
             base().algorithms(&[]),
             base().algorithms(&[Algorithm::EdDSA, Algorithm::HS256]),
@@ -204,5 +223,12 @@ mod tests {
             base().algorithms(&[Algorithm::ES256, Algorithm::EdDSA]).validate(),
             Ok(())
         );
+        for local in [
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:80/jwks",
+        ] {
+            assert_eq!(VerifierConfig::new(local, "iss", "aud").validate(), Ok(()), "{local}");
+        }
     }
 }

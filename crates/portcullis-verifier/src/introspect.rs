@@ -116,8 +116,14 @@ impl Introspector {
         let url = format!("{}/v1/auth/introspect", base_url.trim_end_matches('/'));
         let url = reqwest::Url::parse(&url)
             .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host() && u.query().is_none())
-            .ok_or_else(|| ConfigError("the Portcullis URL must be an absolute http(s) URL".into()))?;
+            .filter(|u| crate::config::transport_is_safe(u) && u.query().is_none())
+            .ok_or_else(|| {
+                ConfigError(
+                    "the Portcullis URL must be an absolute https URL (plain http only to this machine: the admin key \
+                     travels with every call)"
+                        .into(),
+                )
+            })?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
