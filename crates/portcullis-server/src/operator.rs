@@ -338,7 +338,8 @@ pub async fn execute(store: &dyn Storage, clock: &dyn Clock, op: Operation, out:
 /// Runs `op` against the configured database (migrating it first when
 /// `database.migrate_on_start` is set, as `serve` would), printing to stdout.
 pub async fn run(config: &crate::Config, op: Operation) -> anyhow::Result<()> {
-    // Two connections: the command needs one, and it must not take the service's share.
+    // On PostgreSQL, two connections: the command needs one, and it must not take the service's
+    // share (SQLite's pool has one connection whatever is asked).
     let store = crate::database::Database::open(config, Some(2)).await?.storage();
     let mut out = std::io::stdout().lock();
     execute(store.as_ref(), &portcullis_domain::SystemClock, op, &mut out).await
