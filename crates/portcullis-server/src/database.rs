@@ -70,7 +70,8 @@ pub enum Database {
 
 impl Database {
     /// Migrates (when `database.migrate_on_start` is set), opens, and checks the schema is
-    /// current. `max_connections` overrides the configured pool size (operator commands).
+    /// current. `max_connections` overrides the configured PostgreSQL pool size (operator
+    /// commands; SQLite always has one connection).
     pub async fn open(config: &Config, max_connections: Option<usize>) -> anyhow::Result<Self> {
         let target = Target::of(config)?;
         let memory = matches!(&target, Target::Sqlite(url) if portcullis_sqlite::path_of(url) == ":memory:");
@@ -91,7 +92,6 @@ impl Database {
             })?)),
             Target::Sqlite(url) => Self::Sqlite(Arc::new(
                 SqliteStore::open(&SqliteSettings {
-                    max_connections: max_connections.unwrap_or(d.max_connections),
                     acquire_timeout: Duration::from_millis(d.acquire_timeout_ms),
                     busy_timeout: Duration::from_millis(d.statement_timeout_ms),
                     ..SqliteSettings::new(url.clone())

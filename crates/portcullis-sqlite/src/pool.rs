@@ -33,9 +33,6 @@ pub struct SqliteSettings {
     /// `:memory:` for a private in-memory database (one connection at a time; gone with the
     /// store).
     pub url: String,
-    /// Kept for symmetry with PostgreSQL's settings; the pool holds one connection (see the
-    /// module's documentation).
-    pub max_connections: usize,
     /// How long a request waits for a free connection before it gets 503 (default 2 s).
     pub acquire_timeout: Duration,
     /// How long a writer waits for another writer's lock before its query fails with 503
@@ -48,7 +45,6 @@ impl SqliteSettings {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
-            max_connections: 8,
             acquire_timeout: Duration::from_secs(2),
             busy_timeout: Duration::from_secs(5),
         }

@@ -177,6 +177,19 @@ impl VerifierConfig {
     }
 }
 
+/// The HTTP client of both the JWKS fetch and introspection: `timeout` per request and per
+/// connection, and no redirects — the configured URL is the one trusted, and the admin key goes
+/// only where it was configured to go.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("portcullis-verifier/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ConfigError(format!("HTTP client: {e}")))
+}
+
 /// Whether keys or an admin key may travel to `url`: https anywhere, plain http only to a
 /// loopback address (a Portcullis beside the service, or a test).
 pub(crate) fn transport_is_safe(url: &reqwest::Url) -> bool {

@@ -43,14 +43,7 @@ impl Fetcher {
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
         let url = reqwest::Url::parse(url).map_err(|e| ConfigError(format!("JWKS URL: {e}")))?;
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // The configured URL is the one trusted; a redirect elsewhere is not followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("portcullis-verifier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
+        let client = crate::config::http_client(timeout)?;
         Ok(Self {
             client,
             url,

@@ -124,14 +124,7 @@ impl Introspector {
                         .into(),
                 )
             })?;
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            // The admin key goes only where it was configured to go.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("portcullis-verifier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
+        let client = crate::config::http_client(timeout)?;
         Ok(Self { client, url, admin_key })
     }
 
