@@ -50,4 +50,11 @@ for f in tests/*.rs; do
 done
 skips=()
 while read -r name; do [ -n "$name" ] && skips+=(--skip "$name"); done < tests/postgres-only.txt
-PORTCULLIS_TEST_DATABASE=sqlite cargo test --workspace "${e2e[@]}" "$@" -- "${skips[@]}"
+# Arguments after a `--` of our own go to the test binaries, beside the skips.
+cargo_args=()
+test_args=()
+for arg in "$@"; do
+  if [ ${#test_args[@]} -gt 0 ] || [ "$arg" = "--" ]; then test_args+=("$arg"); else cargo_args+=("$arg"); fi
+done
+[ ${#test_args[@]} -gt 0 ] && test_args=("${test_args[@]:1}")
+PORTCULLIS_TEST_DATABASE=sqlite cargo test --workspace "${e2e[@]}" "${cargo_args[@]}" -- "${test_args[@]}" "${skips[@]}"
